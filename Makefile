@@ -1,0 +1,30 @@
+# Two entry points do all the set-up on a fresh machine:
+#   make run    -> virtual environment + install + `python -m bench run --target funnel` (small budget)
+#   make test   -> virtual environment + install + the test suite (fast tests; `make test-slow` for all)
+# PYTHON=/path/to/python3.12 overrides the interpreter search (scripts/find-python.sh).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TARGET ?= funnel
+ARGS ?=
+
+.PHONY: run test test-slow venv clean
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@interp=$$(scripts/find-python.sh) || exit 1; \
+	  [ -x $(PY) ] || $$interp -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $@
+
+run: venv
+	$(PY) -m bench run --target $(TARGET) $(ARGS)
+
+test: venv
+	$(PY) -m pytest -q $(ARGS)
+
+test-slow: venv
+	$(PY) -m pytest -q -m "slow or not slow" $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,67 @@
+"""What every sampler of the suite returns: draws, per-draw statistics, and what they cost.
+
+The contract of DESIGN.md: samples shaped (chains, draws, dim), the log density at each draw,
+per-draw statistics (acceptance, divergences, steps...), and a cost account split into
+compile, warm-up (or training) and sampling, counted in log-density and gradient evaluations
+as well as seconds. The VAE sampler and every baseline return the same `Draws`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Cost:
+    """What a run spent.
+
+    `grad_evals_*` count the gradients the chains needed (sum over chains); `grad_evals_executed`
+    counts what the hardware ran: under `vmap`, NUTS chains advance in lock-step, so each step costs
+    `chains * max_chain(steps)` (warm-up and sampling together). Times are wall-clock seconds;
+    compile time is kept apart and is 0 when a compiled computation was reused (e.g. a later seed).
+    """
+
+    logdensity_evals_warmup: int = 0
+    logdensity_evals_sampling: int = 0
+    grad_evals_warmup: int = 0
+    grad_evals_sampling: int = 0
+    grad_evals_executed: int = 0
+    time_compile: float = 0.0
+    time_warmup: float = 0.0
+    time_sampling: float = 0.0
+
+    @property
+    def grad_evals(self) -> int:
+        return self.grad_evals_warmup + self.grad_evals_sampling
+
+    @property
+    def time_run(self) -> float:
+        """Warm-up (or training) plus sampling: everything but compilation."""
+        return self.time_warmup + self.time_sampling
+
+
+@dataclasses.dataclass(frozen=True)
+class Draws:
+    """Samples `(chains, draws, dim)` with the log density at each and what they cost.
+
+    stats   per-draw arrays shaped (chains, draws), named as ArviZ's `sample_stats`
+            (`acceptance_rate`, `diverging`, `n_steps`, ...).
+    info    scalars of the run: tuned step sizes, chain method, ... (JSON-able).
+    log_weights  importance log weights (chains, draws) for weighted samplers, else None.
+    """
+
+    positions: np.ndarray
+    logdensity: np.ndarray
+    stats: Mapping[str, np.ndarray]
+    cost: Cost
+    info: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    log_weights: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.positions.ndim != 3:
+            raise ValueError(f"positions must be (chains, draws, dim), got shape {self.positions.shape}")
+        if self.logdensity.shape != self.positions.shape[:2]:
+            raise ValueError(f"logdensity must be (chains, draws) = {self.positions.shape[:2]}, "
+                             f"got {self.logdensity.shape}")

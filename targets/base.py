@@ -1,0 +1,88 @@
+"""The Target contract: a log density -U(x) that carries its ground truth.
+
+A target is what every sampler in the suite is asked to sample, `mu(x) = exp(-U(x)) / Z`.
+Following Inference Gym, it carries its ground truth: named statistics f(x) with their true
+mean and standard deviation (and the standard error of that truth when it is itself Monte
+Carlo), the true log Z when known, and exact draws when they can be had.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+LogDensity = Callable[[Array], Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class Statistic:
+    """A scalar function f(x) with its ground truth under the target.
+
+    `mean = E[f]`, `sd = sd[f]`; `sq_sd = sd[f^2]` is what the normalised squared bias
+    `(E_hat[f^2] - E[f^2])^2 / Var[f^2]` divides by (None where unknown); `mean_se` is the
+    standard error of `mean` when the truth is itself a Monte Carlo estimate (0 when exact).
+    """
+
+    name: str
+    fn: Callable[[Array], Array]
+    mean: float
+    sd: float
+    sq_sd: float | None = None
+    mean_se: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Modes:
+    """Mode assignment of a mixture, used for mode coverage: `assign(x) -> index in [0, count)`."""
+
+    count: int
+    assign: Callable[[Array], Array]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Target:
+    """An unnormalised density `exp(log_prob(x))` on R^dim with its ground truth.
+
+    log_prob  -U(x) for one point of shape (dim,); jit/grad/vmap-able.
+    log_Z     log of the normaliser of exp(log_prob), or None when unknown.
+    sample    `sample(key, n) -> (n, dim)` exact draws, or None.
+    initial   `initial(key, n) -> (n, dim)`: where every sampler starts its chains or walkers,
+              the same for all samplers so that comparisons are fair (never the exact sampler).
+    statistics  named functions of x with their true mean and sd.
+    modes     mode assignment for mixtures, else None.
+    params    the parameters that built the target: part of its identity in every result row.
+    """
+
+    name: str
+    dim: int
+    log_prob: LogDensity
+    initial: Callable[[Array, int], Array]
+    statistics: tuple[Statistic, ...]
+    log_Z: float | None = None
+    sample: Callable[[Array, int], Array] | None = None
+    modes: Modes | None = None
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """`name(k=v,...)`: the target's identity as it appears in tables and result rows."""
+        inner = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.name}({inner})" if inner else self.name
+
+
+def coordinate_statistic(i: int, name: str, mean: float, var: float, var_sq: float | None = None) -> Statistic:
+    """Statistic f(x) = x_i from E[x_i], Var[x_i] and, when known, Var[x_i^2] = E[x_i^4] - E[x_i^2]^2."""
+    sq_sd = None if var_sq is None else float(var_sq) ** 0.5
+    return Statistic(name=name, fn=lambda x: x[..., i], mean=float(mean), sd=float(var) ** 0.5, sq_sd=sq_sd)
+
+
+def uniform_initial(dim: int, low: float, high: float) -> Callable[[Array, int], Array]:
+    """Initial positions uniform in the box [low, high]^dim (Stan initialises in [-2, 2])."""
+
+    def initial(key: Array, n: int) -> Array:
+        return jax.random.uniform(key, (n, dim), minval=low, maxval=high)
+
+    return initial
