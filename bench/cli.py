@@ -1,0 +1,181 @@
+"""`python -m bench`: list targets and samplers, run samplers on a target and tabulate them.
+
+Exit codes: 0 all cells finished, 1 some cell failed (its reason is in its record and the table),
+2 bad input (unknown target, sampler or parameter; bad value; results folder not writable).
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+from typing import Sequence
+
+DEFAULT_SAMPLERS = "nuts,hmc"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bench.samplers import SAMPLERS
+    from targets.registry import TARGETS
+
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="targets with their parameters and ground truth; samplers")
+    run = sub.add_parser("run", help="run samplers on one target over seeds; print a table, write records and CSVs")
+    run.add_argument("--target", required=True, choices=sorted(TARGETS), metavar="NAME",
+                     help=f"one of: {', '.join(sorted(TARGETS))}")
+    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                     help="target parameter, repeatable (e.g. --param dim=20); see `list`")
+    run.add_argument("--sampler", default=DEFAULT_SAMPLERS, metavar="A,B",
+                     help=f"comma-separated samplers (default {DEFAULT_SAMPLERS}); one of: {', '.join(SAMPLERS)}")
+    run.add_argument("--sampler-param", action="append", default=[], metavar="[SAMPLER.]KEY=VALUE",
+                     help="sampler parameter, repeatable; without a prefix it applies to every sampler that has it")
+    run.add_argument("--seeds", default="0", metavar="0,1,2", help="comma-separated integer seeds (default 0)")
+    run.add_argument("--chains", type=int, default=4, help="chains per run (default 4)")
+    run.add_argument("--draws", type=int, default=1000, help="draws kept per chain (default 1000)")
+    run.add_argument("--warmup", type=int, default=1000, help="warm-up (tuning) steps per chain (default 1000)")
+    run.add_argument("--out", type=pathlib.Path, default=pathlib.Path("results"),
+                     help="results folder (default results/): runs/ holds records and draws, leaderboard/ the CSVs")
+    run.add_argument("--precision", choices=["float64", "float32"], default="float64",
+                     help="JAX float precision (default float64)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        return cmd_list()
+    return cmd_run(parser, args)
+
+
+def cmd_list() -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bench.params import describe
+    from bench.samplers import BUDGET_ARGS, SAMPLERS
+    from targets.registry import TARGETS
+
+    console = _console()
+    table = Table(title="targets (--target NAME --param KEY=VALUE)", title_justify="left")
+    for c in ("name", "parameters", "ground truth"):
+        table.add_column(c)
+    for name, factory in TARGETS.items():
+        t = factory()
+        truth = [f"{len(t.statistics)} statistics (mean, sd)"]
+        truth += ["exact draws"] if t.sample is not None else []
+        truth += [f"log Z = {t.log_Z:g}"] if t.log_Z is not None else []
+        truth += [f"{t.modes.count} modes"] if t.modes is not None else []
+        table.add_row(name, describe(factory), ", ".join(truth))
+    console.print(table)
+    table = Table(title="samplers (--sampler A,B --sampler-param [SAMPLER.]KEY=VALUE)", title_justify="left")
+    for c in ("name", "parameters", "description"):
+        table.add_column(c)
+    for name, s in SAMPLERS.items():
+        table.add_row(name, describe(s.run, BUDGET_ARGS), s.description)
+    console.print(table)
+    return 0
+
+
+def _console():
+    """A console that does not squeeze tables to 80 columns when written to a file or pipe."""
+    from rich.console import Console
+    console = Console()
+    return console if console.is_terminal else Console(width=220)
+
+
+def _parse_run(parser, args):
+    """Validate everything before any computation; errors go through `parser.error` (exit 2)."""
+    from bench.params import ParamError, parameters, parse_params
+    from bench.run import Budget
+    from bench.samplers import BUDGET_ARGS, SAMPLERS
+    from targets.registry import TARGETS
+
+    names = [s.strip() for s in args.sampler.split(",") if s.strip()]
+    unknown = [n for n in names if n not in SAMPLERS]
+    if unknown or not names:
+        parser.error(f"unknown sampler {', '.join(map(repr, unknown)) or '(none given)'}; "
+                     f"valid samplers: {', '.join(SAMPLERS)}")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        if not seeds or min(seeds) < 0:
+            raise ValueError
+    except ValueError:
+        parser.error(f"--seeds must be comma-separated non-negative integers, got {args.seeds!r}")
+    try:
+        budget = Budget(args.chains, args.draws, args.warmup)
+        target_params = parse_params(f"target {args.target}", TARGETS[args.target], args.param)
+        target = TARGETS[args.target](**target_params)
+        sampler_params = {n: [] for n in names}
+        for item in args.sampler_param:
+            head, _, rest = item.partition("=")
+            if "." in head:
+                which, _, key = head.partition(".")
+                if which not in sampler_params:
+                    raise ParamError(f"--sampler-param {item!r}: sampler {which!r} is not among those run "
+                                     f"({', '.join(names)})")
+                sampler_params[which].append(f"{key}={rest}")
+            else:
+                takers = [n for n in names if head in parameters(SAMPLERS[n].run, BUDGET_ARGS)]
+                if not takers:
+                    raise ParamError(f"--sampler-param {item!r}: no sampler among {', '.join(names)} "
+                                     f"has a parameter {head!r}")
+                for n in takers:
+                    sampler_params[n].append(item)
+        parsed = {n: parse_params(f"sampler {n}", SAMPLERS[n].run, items, BUDGET_ARGS)
+                  for n, items in sampler_params.items()}
+    except ValueError as err:  # ParamError and the factories' own checks
+        parser.error(str(err))
+    return target, budget, seeds, {n: (SAMPLERS[n], parsed[n]) for n in names}
+
+
+def cmd_run(parser, args) -> int:
+    import jax
+    jax.config.update("jax_enable_x64", args.precision == "float64")
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bench import record as rec, store
+    from bench.leaderboard import write_leaderboards
+    from bench.run import run_cell
+    from bench.table import results_table
+
+    target, budget, seeds, samplers = _parse_run(parser, args)
+    try:
+        store.check_writable(args.out)
+    except store.ResultsError as err:
+        parser.error(str(err))
+
+    console, err_console = _console(), Console(stderr=True)
+    groups: dict[str, list[dict]] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, disable=args.no_progress, transient=True) as progress:
+        task = progress.add_task("", total=len(samplers) * len(seeds))
+        for name, (sampler, params) in samplers.items():
+            label = rec.label(name, params)
+            for seed in seeds:
+                progress.update(task, description=f"{target.id} · {label} · seed {seed}")
+                try:
+                    record = run_cell(target, sampler, params, seed, budget, args.out)
+                except OSError as err:  # writing the cell failed: say so, keep the others
+                    err_console.print(f"[red]could not write results of {label} seed {seed}: {err}[/red]")
+                    record = {"status": "failed", "error": f"results not written: {err}", "seed": seed}
+                groups.setdefault(label, []).append(record)
+                if record["status"] != "ok":
+                    err_console.print(f"[red]{label} seed {seed} failed: {record['error']}[/red]")
+                progress.advance(task)
+
+    console.print(results_table(target, groups))
+    try:
+        path = write_leaderboards(args.out, target.name)
+        console.print(f"records: {args.out / 'runs' / target.name}\nleaderboard: {path}")
+    except OSError as err:
+        err_console.print(f"[red]could not write the leaderboard under {args.out}: {err}[/red]")
+        return 1
+    return 0 if all(r["status"] == "ok" for rs in groups.values() for r in rs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Parameters given as `key=value` strings, checked against a factory's signature.
+
+One convention for targets and samplers alike: the factory's keyword arguments with annotated
+types and defaults *are* its parameters; a value is converted to the annotated type, a
+`Literal[...]` annotation lists its valid choices. Errors name the problem and the valid choices.
+"""
+from __future__ import annotations
+
+import inspect
+import typing
+from typing import Any, Callable, Iterable, Mapping
+
+
+class ParamError(ValueError):
+    """A parameter that does not exist or does not parse; the message lists the valid choices."""
+
+
+def parameters(factory: Callable, skip: Iterable[str] = ()) -> dict[str, inspect.Parameter]:
+    """Keyword parameters of `factory` that a user may set (those with defaults, minus `skip`)."""
+    hints = typing.get_type_hints(factory)
+    out = {}
+    for name, p in inspect.signature(factory).parameters.items():
+        if name in skip or p.default is inspect.Parameter.empty:
+            continue
+        out[name] = p.replace(annotation=hints.get(name, type(p.default)))
+    return out
+
+
+def describe(factory: Callable, skip: Iterable[str] = ()) -> str:
+    """`dim: int = 10, condition: float = 100.0` for listings and error messages."""
+    return ", ".join(f"{n}: {_type_name(p.annotation)} = {p.default!r}"
+                     for n, p in parameters(factory, skip).items()) or "(none)"
+
+
+def parse_params(what: str, factory: Callable, items: Iterable[str], skip: Iterable[str] = ()) -> dict[str, Any]:
+    """Parse `["dim=20", ...]` into typed keyword arguments for `factory`; raise ParamError."""
+    valid = parameters(factory, skip)
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ParamError(f"{what}: parameter {item!r} is not of the form name=value; "
+                             f"valid parameters: {describe(factory, skip)}")
+        if key not in valid:
+            raise ParamError(f"{what}: unknown parameter {key!r}; valid parameters: {describe(factory, skip)}")
+        out[key] = convert(f"{what}: {key}", raw.strip(), valid[key].annotation)
+    return out
+
+
+def with_defaults(factory: Callable, given: Mapping[str, Any], skip: Iterable[str] = ()) -> dict[str, Any]:
+    """All settable parameters of `factory`: the given ones over the defaults (a run's identity)."""
+    return {name: given.get(name, p.default) for name, p in parameters(factory, skip).items()}
+
+
+def convert(what: str, raw: str, annotation) -> Any:
+    """Convert a string to `annotation` (bool, int, float, str or Literal[...])."""
+    if typing.get_origin(annotation) is typing.Literal:
+        choices = typing.get_args(annotation)
+        if raw not in choices:
+            raise ParamError(f"{what}: {raw!r} is not one of {', '.join(map(str, choices))}")
+        return raw
+    try:
+        if annotation is bool:
+            lowered = raw.lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return lowered in ("true", "1", "yes")
+        if annotation is int:
+            return int(raw)
+        if annotation is float:
+            return float(raw)
+        return raw
+    except ValueError:
+        raise ParamError(f"{what}: cannot read {raw!r} as {_type_name(annotation)}") from None
+
+
+def _type_name(annotation) -> str:
+    if typing.get_origin(annotation) is typing.Literal:
+        return "{" + ",".join(map(str, typing.get_args(annotation))) + "}"
+    return getattr(annotation, "__name__", str(annotation))

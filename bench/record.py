@@ -1,0 +1,99 @@
+"""A run's identity and provenance: the columns every result row carries.
+
+One cell = (target + params, sampler + params + budget, seed, precision). Its id is a hash of
+that identity, so a rerun of the same cell lands in the same place. Provenance says what produced
+the numbers: package versions, device, git commit, precision (read off JAX, not assumed).
+"""
+from __future__ import annotations
+
+import datetime
+import functools
+import hashlib
+import importlib.metadata
+import json
+import pathlib
+import platform
+import subprocess
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+
+PACKAGES = ("jax", "jaxlib", "blackjax", "arviz", "arviz-stats", "numpy", "optax", "numpyro")
+
+
+def identity(target_name: str, target_params: Mapping[str, Any], sampler_name: str,
+             sampler_params: Mapping[str, Any], chains: int, draws: int, warmup: int, seed: int) -> dict:
+    """The flat identity of a cell; `target.*` and `sampler.*` hold the parameters."""
+    return {"target": target_name, **{f"target.{k}": v for k, v in sorted(target_params.items())},
+            "sampler": sampler_name, **{f"sampler.{k}": v for k, v in sorted(sampler_params.items())},
+            "chains": int(chains), "draws": int(draws), "warmup": int(warmup), "seed": int(seed),
+            "precision": precision()}
+
+
+def cell_id(ident: Mapping[str, Any]) -> str:
+    """16 hex digits of the SHA-256 of the identity (sorted JSON)."""
+    return hashlib.sha256(json.dumps(dict(ident), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def label(name: str, params: Mapping[str, Any]) -> str:
+    """`name(k=v,...)`, the human-readable id of a target or sampler configuration."""
+    inner = ",".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return f"{name}({inner})" if inner else name
+
+
+def precision() -> str:
+    """The float type JAX actually uses now (float64 only if x64 was enabled before use)."""
+    return str(jnp.zeros(()).dtype)
+
+
+@functools.cache
+def provenance() -> dict:
+    """Versions, device and git commit, fixed for the life of the process."""
+    out = {f"version.{p}": _version(p) for p in PACKAGES}
+    out["version.python"] = platform.python_version()
+    device = jax.devices()[0]
+    out["platform"] = device.platform
+    out["device"] = _cpu_name() if device.platform == "cpu" else getattr(device, "device_kind", str(device))
+    out["device_count"] = jax.device_count()
+    out["host_cpus"] = _cpu_count()
+    out["git_commit"], out["git_dirty"] = _git()
+    return out
+
+
+def timestamp() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_name() -> str:
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return "cpu: " + line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "cpu: " + (platform.processor() or platform.machine())
+
+
+def _cpu_count() -> int | None:
+    import os
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _git() -> tuple[str | None, bool | None]:
+    root = pathlib.Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip() != ""
+        return commit, dirty
+    except (OSError, subprocess.SubprocessError):
+        return None, None

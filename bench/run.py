@@ -1,0 +1,104 @@
+"""One cell: run a sampler on a target with one seed, score it, and write its record and draws.
+
+A cell never takes the others down with it: an exception in the sampler, a non-finite log
+density at a starting point or at a kept draw, or a failed metric marks the cell `failed` with
+the reason in its record, and the caller goes on. NaN met *inside* a trajectory is rejected by
+blackjax and shows up as a divergence.
+"""
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import traceback
+from typing import Any, Mapping
+
+import jax
+import numpy as np
+
+from baselines.draws import Draws
+from bench import metrics, record as rec, store
+from bench.params import with_defaults
+from bench.samplers import BUDGET_ARGS, Sampler
+from targets.base import Target
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    chains: int = 4
+    draws: int = 1000
+    warmup: int = 1000
+
+    def __post_init__(self):
+        for name in ("chains", "draws", "warmup"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+
+
+class NonFiniteLogDensity(RuntimeError):
+    """The target's log density was NaN or +inf where the sampler needed a number."""
+
+
+def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any], seed: int, budget: Budget,
+             out: pathlib.Path | None) -> dict:
+    """Run, score and store one cell; returns its record (status `ok` or `failed`)."""
+    params = with_defaults(sampler.run, sampler_params, skip=BUDGET_ARGS)
+    ident = rec.identity(target.name, target.params, sampler.name, params, budget.chains, budget.draws,
+                         budget.warmup, seed)
+    record: dict = {"cell_id": rec.cell_id(ident), **ident, "target_id": rec.label(target.name, target.params),
+                    "sampler_id": rec.label(sampler.name, sampler_params), "dim": target.dim,
+                    "target_log_Z": target.log_Z, **rec.provenance(), "started": rec.timestamp()}
+    datatree = None
+    try:
+        key_init, key_run, key_metrics = jax.random.split(jax.random.key(seed), 3)
+        initial = target.initial(key_init, budget.chains)
+        check_finite_start(target, initial)
+        draws = sampler.run(key_run, target.log_prob, initial, num_warmup=budget.warmup,
+                            num_draws=budget.draws, **sampler_params)
+        record |= cost_columns(draws)
+        datatree = draws_datatree(target, draws, record)
+        check_finite_draws(draws)
+        record |= metrics.evaluate(target, draws, key_metrics)
+        record["status"], record["error"] = "ok", None
+    except Exception as err:  # noqa: BLE001 - a cell's failure is recorded, never fatal to the others
+        record["status"] = "failed"
+        record["error"] = f"{type(err).__name__}: {err}"
+        record["traceback"] = traceback.format_exc(limit=8)
+    record["finished"] = rec.timestamp()
+    if out is not None:
+        store.write_cell(out, record, datatree)
+    return record
+
+
+def check_finite_start(target: Target, initial) -> None:
+    lp = np.asarray(jax.vmap(target.log_prob)(initial))
+    bad = np.flatnonzero(~np.isfinite(lp))
+    if bad.size:
+        c = int(bad[0])
+        raise NonFiniteLogDensity(f"log density is {lp[c]} at the initial position of chain {c} "
+                                  f"({bad.size} of {lp.size} chains); x = {np.asarray(initial[c]).tolist()}")
+
+
+def check_finite_draws(draws: Draws) -> None:
+    lp, x = draws.logdensity, draws.positions
+    bad = np.isnan(lp) | (lp == np.inf) | ~np.isfinite(x).all(axis=-1)
+    if bad.any():
+        c, d = map(int, np.argwhere(bad)[0])
+        raise NonFiniteLogDensity(f"non-finite draw: log density {lp[c, d]} at chain {c}, draw {d} "
+                                  f"({int(bad.sum())} of {bad.size} draws)")
+
+
+def cost_columns(draws: Draws) -> dict:
+    c = draws.cost
+    out = dataclasses.asdict(c) | {"grad_evals": c.grad_evals, "time_run": c.time_run,
+                                   "time_total": c.time_run + c.time_compile}
+    out |= {f"info.{k}": v for k, v in draws.info.items()}
+    return out
+
+
+def draws_datatree(target: Target, draws: Draws, record: Mapping[str, Any]):
+    stats = dict(draws.stats) | {"logdensity": draws.logdensity}
+    if draws.log_weights is not None:
+        stats["log_weight"] = draws.log_weights
+    values = metrics.statistic_values(target, draws.positions)
+    attrs = {k: record[k] for k in ("cell_id", "target_id", "sampler_id", "seed", "precision")}
+    return store.to_datatree(draws.positions, [s.name for s in target.statistics], values, stats, attrs)
