@@ -18,6 +18,8 @@ def _fmt(values, digits: int = 3, signed: bool = False) -> str:
     sign = "+" if signed else ""
 
     def one(v):
+        if v == int(v) and abs(v) < 10 ** (digits + 1):
+            return f"{int(v):{sign}d}"
         if v != 0 and (abs(v) >= 10 ** (digits + 1) or abs(v) < 10 ** (-digits)):
             return f"{v:{sign}.{digits - 1}e}"
         return f"{v:{sign}.{max(0, digits - 1 - int(math.floor(math.log10(abs(v))))) if v else digits - 1}f}"
@@ -47,7 +49,8 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
         columns += ["MMD²"]
     columns += ["compile s", "run s"]
     for c in columns:
-        table.add_column(escape(c), justify="left" if c in ("sampler", "worst stat") else "right")
+        table.add_column(escape(c), justify="left" if c in ("sampler", "worst stat") else "right",
+                         no_wrap=c == "sampler")
     truth = {s.name: s for s in target.statistics}
     for label, records in groups.items():
         ok = [r for r in records if r["status"] == "ok"]
@@ -62,7 +65,7 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
                 f"{_fmt(col(f'mean[{stat}]'), signed=True)} ({truth[stat].mean:.3g})",
                 _fmt(col(f"bias_mean_se[{stat}]"), 2, signed=True),
                 f"{_fmt(col(f'sd[{stat}]'))} ({truth[stat].sd:.3g})",
-                _fmt(col("divergences"))]
+                _fmt(col("divergences"), 2)]
         if target.modes is not None:
             row += [f"{_fmt(col('modes_visited'))}/{target.modes.count}", _fmt(col("emc"))]
         if target.sample is not None:
