@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import collections
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import blackjax
 from blackjax.adaptation.base import get_filter_adapt_info_fn
@@ -30,7 +30,7 @@ _CACHE_SIZE = 32
 
 
 def nuts(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-         chain_method: str = "auto", target_acceptance_rate: float = 0.8,
+         chain_method: Literal["auto", "vectorized", "sequential"] = "auto", target_acceptance_rate: float = 0.8,
          max_num_doublings: int = 10, dense_mass: bool = False) -> Draws:
     """No-U-Turn sampler (Hoffman & Gelman 2014, multinomial variant of Betancourt 2017)."""
     if not 1 <= max_num_doublings <= 20:
@@ -40,7 +40,7 @@ def nuts(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, nu
 
 
 def hmc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-        chain_method: str = "auto", target_acceptance_rate: float = 0.8,
+        chain_method: Literal["auto", "vectorized", "sequential"] = "auto", target_acceptance_rate: float = 0.8,
         num_integration_steps: int = 16, dense_mass: bool = False) -> Draws:
     """Static-length HMC (Duane et al. 1987; Neal 2011) with `num_integration_steps` leapfrog steps."""
     if num_integration_steps < 1:
