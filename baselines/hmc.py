@@ -159,12 +159,12 @@ def _run(name, algorithm, key, logdensity_fn, initial_positions, num_warmup, num
     sample_steps = np.asarray(stats["n_steps"])             # (chains, num_draws)
     steps = np.concatenate([warmup_steps, sample_steps], axis=1)
     lockstep = chain_method == "vectorized"
-    executed = int(n_chains * (steps.max(axis=0).sum() if lockstep else steps.sum(axis=0).mean())) + n_chains
+    lockstep_bound = int(n_chains * steps.max(axis=0).sum()) + n_chains
     grad_warmup = int(warmup_steps.sum()) + n_chains        # + one gradient per chain at init
     grad_sampling = int(sample_steps.sum())
     cost = Cost(logdensity_evals_warmup=grad_warmup, logdensity_evals_sampling=grad_sampling,
                 grad_evals_warmup=grad_warmup, grad_evals_sampling=grad_sampling,
-                grad_evals_executed=executed if lockstep else grad_warmup + grad_sampling,
+                grad_evals_lockstep=lockstep_bound if lockstep else grad_warmup + grad_sampling,
                 time_compile=t_compile_warmup + t_compile_sample, time_warmup=t_warmup,
                 time_sampling=t_sampling)
     step_size = np.asarray(params["step_size"]).reshape(n_chains)

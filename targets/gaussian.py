@@ -27,11 +27,13 @@ def gaussian_parameters(dim: int, condition: float) -> tuple[np.ndarray, np.ndar
 
 
 def gaussian(dim: int = 10, condition: float = 100.0) -> Target:
-    """Correlated Gaussian in `dim` dimensions with condition number `condition`."""
+    """Correlated Gaussian in `dim` dimensions with condition number `condition` (1 when dim = 1)."""
     if dim < 1:
         raise ValueError(f"gaussian: dim must be an integer >= 1, got {dim}")
     if not condition >= 1.0:
         raise ValueError(f"gaussian: condition must be >= 1, got {condition}")
+    if dim == 1:
+        condition = 1.0  # one eigenvalue: the condition number is 1 whatever was asked
     mean_np, cov_np = gaussian_parameters(dim, condition)
     chol_np = np.linalg.cholesky(cov_np)
 

@@ -68,8 +68,8 @@ def evaluate(target: Target, draws: Draws, key) -> dict:
     row["ess_bulk_min_per_s_total"] = row["ess_bulk_min"] / cost.time_run
     if cost.grad_evals:
         row["ess_bulk_min_per_1k_grads"] = row["ess_bulk_min"] / (cost.grad_evals / 1000)
-    if cost.grad_evals_executed:
-        row["ess_bulk_min_per_1k_grads_executed"] = row["ess_bulk_min"] / (cost.grad_evals_executed / 1000)
+    if cost.grad_evals_lockstep:
+        row["ess_bulk_min_per_1k_grads_lockstep"] = row["ess_bulk_min"] / (cost.grad_evals_lockstep / 1000)
     # worst statistic: largest mean bias in true sds (the sampler's own MCSE is unreliable when it fails)
     worst = int(np.nanargmax(np.abs(per_stat["bias_mean_sd"])))
     row["worst_stat"] = names[worst]
