@@ -1,0 +1,161 @@
+"""Exact samplers built on a VAE, blackjax-style: `init(position) -> state`, `step(key, state) -> (state, info)`.
+
+The chain lives on (x, z) and leaves the encoder-side joint `mu(x) P(z|x)` invariant, so its
+x-marginal is the target exactly, however imperfect the networks (NOTES.md):
+
+- gibbs:  z ~ P(z|x) (exact conditional), z' = z + jitter * eps (symmetric), x' ~ Q(x|z'), accept with
+          min(1, [mu~(x') P(z'|x') Q(x|z)] / [mu~(x) P(z|x) Q(x'|z')])   (Habib & Barber 2019 for jitter > 0)
+- imh:    (x', z') ~ pi(z) Q(x|z), accept with min(1, w'/w), w = mu~(x) P(z|x) / (pi(z) Q(x|z))
+- hybrid: a VAE move (gibbs or imh) then `num_local` MALA moves in x (blackjax), z refreshed from P(z|x)
+          after them (Gabrie, Rotskoff & Vanden-Eijnden 2022); each move leaves mu(x) P(z|x) invariant.
+
+Importance sampling with the same weights is `importance_sample`. Every info reports the acceptance
+and the log-density and gradient evaluations of the step.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import blackjax
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import logsumexp
+
+from vaegibbs.model import VAE
+
+
+class VAEState(NamedTuple):
+    position: jax.Array    # x
+    latent: jax.Array      # z, distributed as P(z|x) given x
+    logdensity: jax.Array  # log mu~(x)
+
+
+class VAEInfo(NamedTuple):
+    acceptance_rate: jax.Array
+    is_accepted: jax.Array
+    logdensity_evals: jax.Array
+    grad_evals: jax.Array
+
+
+class SamplingAlgorithm(NamedTuple):
+    init: Callable
+    step: Callable
+
+
+def _init(model: VAE, logdensity_fn: Callable):
+    def init(position, key):
+        """State at `position` with its latent drawn from P(z|x) (the exact conditional)."""
+        return VAEState(position, model.sample_encoder(key, position), logdensity_fn(position))
+    return init
+
+
+def _mh(key, log_ratio, proposal: VAEState, state: VAEState):
+    log_ratio = jnp.where(jnp.isnan(log_ratio), -jnp.inf, log_ratio)
+    accept = jnp.log(jax.random.uniform(key)) < log_ratio
+    new = jax.tree.map(lambda a, b: jnp.where(accept, a, b), proposal, state)
+    return new, jnp.minimum(1.0, jnp.exp(log_ratio)), accept
+
+
+def gibbs(model: VAE, logdensity_fn: Callable, jitter: float = 0.0) -> SamplingAlgorithm:
+    """Metropolis-within-Gibbs on (x, z); `jitter` is the sd of the symmetric latent perturbation."""
+
+    def step(key, state: VAEState):
+        key_z, key_eps, key_x, key_acc = jax.random.split(key, 4)
+        x = state.position
+        z = model.sample_encoder(key_z, x)                                   # Gibbs step in z
+        z_new = z + jitter * jax.random.normal(key_eps, z.shape, z.dtype)    # symmetric move
+        x_new = model.sample_decoder(key_x, z_new)
+        lp_new = logdensity_fn(x_new)
+        log_ratio = (lp_new + model.log_encoder(z_new, x_new) + model.log_decoder(x, z)
+                     - state.logdensity - model.log_encoder(z, x) - model.log_decoder(x_new, z_new))
+        new, rate, accept = _mh(key_acc, log_ratio, VAEState(x_new, z_new, lp_new), state._replace(latent=z))
+        return new, VAEInfo(rate, accept, jnp.ones((), int), jnp.zeros((), int))
+
+    return SamplingAlgorithm(_init(model, logdensity_fn), step)
+
+
+def imh(model: VAE, logdensity_fn: Callable) -> SamplingAlgorithm:
+    """Independence Metropolis-Hastings on (x, z) with proposal pi(z) Q(x|z)."""
+
+    def log_w(state: VAEState):
+        return state.logdensity + model.log_encoder(state.latent, state.position) \
+            - model.log_prior(state.latent) - model.log_decoder(state.position, state.latent)
+
+    def step(key, state: VAEState):
+        key_z, key_x, key_acc = jax.random.split(key, 3)
+        z_new = jax.random.normal(key_z, state.latent.shape, state.latent.dtype)
+        x_new = model.sample_decoder(key_x, z_new)
+        proposal = VAEState(x_new, z_new, logdensity_fn(x_new))
+        new, rate, accept = _mh(key_acc, log_w(proposal) - log_w(state), proposal, state)
+        return new, VAEInfo(rate, accept, jnp.ones((), int), jnp.zeros((), int))
+
+    return SamplingAlgorithm(_init(model, logdensity_fn), step)
+
+
+def hybrid(model: VAE, logdensity_fn: Callable, step_size: float, num_local: int = 5,
+           vae_move: str = "gibbs", jitter: float = 0.0) -> SamplingAlgorithm:
+    """A VAE move, then `num_local` blackjax MALA moves in x with `step_size`, then z ~ P(z|x)."""
+    if vae_move not in ("gibbs", "imh"):
+        raise ValueError(f"hybrid: vae_move must be one of gibbs, imh, got {vae_move!r}")
+    global_move = gibbs(model, logdensity_fn, jitter) if vae_move == "gibbs" else imh(model, logdensity_fn)
+    mala = blackjax.mala(logdensity_fn, step_size)
+
+    def step(key, state: VAEState):
+        key_vae, key_local, key_z = jax.random.split(key, 3)
+        state, vae_info = global_move.step(key_vae, state)
+
+        def local(mala_state, k):
+            mala_state, info = mala.step(k, mala_state)
+            return mala_state, info.acceptance_rate
+
+        mala_state, local_rates = jax.lax.scan(local, mala.init(state.position), jax.random.split(key_local, num_local))
+        new = VAEState(mala_state.position, model.sample_encoder(key_z, mala_state.position), mala_state.logdensity)
+        # MALA evaluates value and gradient once at init and once per step.
+        return new, VAEInfo(vae_info.acceptance_rate, vae_info.is_accepted,
+                            vae_info.logdensity_evals + num_local + 1, jnp.asarray(num_local + 1))
+
+    return SamplingAlgorithm(_init(model, logdensity_fn), step)
+
+
+class ImportanceSample(NamedTuple):
+    positions: jax.Array    # (n, dim) x ~ q
+    latents: jax.Array      # (n, latent_dim)
+    log_weights: jax.Array  # (n,) log w
+    logdensity: jax.Array   # (n,) log mu~(x)
+
+
+def importance_sample(model: VAE, logdensity_fn: Callable, key, n: int) -> ImportanceSample:
+    """n draws of pi(z) Q(x|z) with their importance weights w = mu~(x) P(z|x) / (pi(z) Q(x|z))."""
+    key_z, key_x = jax.random.split(key)
+    z = jax.random.normal(key_z, (n, model.latent_dim))
+    x = jax.vmap(model.sample_decoder)(jax.random.split(key_x, n), z)
+    lp = jax.vmap(logdensity_fn)(x)
+    log_w = lp + jax.vmap(model.log_encoder)(z, x) - model.log_prior(z) - jax.vmap(model.log_decoder)(x, z)
+    return ImportanceSample(x, z, log_w, lp)
+
+
+def log_Z_hat(log_weights) -> jax.Array:
+    """log Z_hat = logsumexp(log w) - log N (an estimate whose expectation is <= log Z)."""
+    return logsumexp(log_weights) - jnp.log(log_weights.size)
+
+
+def importance_ess(log_weights) -> jax.Array:
+    """Normalised importance ESS (sum w)^2 / (N sum w^2), in (0, 1]."""
+    return jnp.exp(2 * logsumexp(log_weights) - logsumexp(2 * log_weights)) / log_weights.size
+
+
+def run_chains(algorithm: SamplingAlgorithm, key, initial_positions, num_steps: int):
+    """`num_steps` transitions of every chain (vmapped over chains, scanned over steps).
+
+    Returns (final_state, (states, infos)) with leading axes (chains, num_steps)."""
+
+    def one_chain(key, position):
+        key_init, key_steps = jax.random.split(key)
+
+        def body(state, k):
+            state, info = algorithm.step(k, state)
+            return state, (state, info)
+
+        return jax.lax.scan(body, algorithm.init(position, key_init), jax.random.split(key_steps, num_steps))
+
+    return jax.vmap(one_chain)(jax.random.split(key, initial_positions.shape[0]), initial_positions)
