@@ -8,7 +8,7 @@ as well as seconds. The VAE sampler and every baseline return the same `Draws`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -53,6 +53,9 @@ class Draws:
             (`acceptance_rate`, `diverging`, `n_steps`, ...).
     info    scalars of the run: tuned step sizes, chain method, ... (JSON-able).
     log_weights  importance log weights (chains, draws) for weighted samplers, else None.
+    log_weight_fn  for samplers that give weights: `log_weight_fn(key, x) -> log w` at points x of the
+            target (for the EUBO on exact draws), else None.
+    traces  per-step arrays of the warm-up or training (e.g. the training bound), stored with the draws.
     """
 
     positions: np.ndarray
@@ -61,6 +64,8 @@ class Draws:
     cost: Cost
     info: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     log_weights: np.ndarray | None = None
+    log_weight_fn: Callable | None = None
+    traces: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if self.positions.ndim != 3:

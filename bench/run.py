@@ -91,8 +91,11 @@ def cost_columns(draws: Draws) -> dict:
     c = draws.cost
     out = dataclasses.asdict(c) | {"grad_evals": c.grad_evals, "time_run": c.time_run,
                                    "time_total": c.time_run + c.time_compile}
-    out |= {f"info.{k}": v for k, v in draws.info.items()}
+    out |= {f"info.{k}": v for k, v in draws.info.items() if k not in _EVIDENCE_INFO}
     return out
+
+
+_EVIDENCE_INFO = {"loss", "loss_se", "iw_bound", "iw_bound_se", "elbo", "elbo_se", "log_Z_hat", "importance_ess"}
 
 
 def draws_datatree(target: Target, draws: Draws, record: Mapping[str, Any]):
@@ -101,4 +104,5 @@ def draws_datatree(target: Target, draws: Draws, record: Mapping[str, Any]):
         stats["log_weight"] = draws.log_weights
     values = metrics.statistic_values(target, draws.positions)
     attrs = {k: record[k] for k in ("cell_id", "target_id", "sampler_id", "seed", "precision")}
-    return store.to_datatree(draws.positions, [s.name for s in target.statistics], values, stats, attrs)
+    return store.to_datatree(draws.positions, [s.name for s in target.statistics], values, stats, attrs,
+                             draws.traces)

@@ -12,6 +12,7 @@ from typing import Callable
 
 import baselines
 from baselines.draws import Draws
+from bench import vae
 
 BUDGET_ARGS = ("key", "logdensity_fn", "initial_positions", "num_warmup", "num_draws")
 
@@ -27,6 +28,10 @@ class Sampler:
 SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
     Sampler("nuts", baselines.nuts, "blackjax NUTS, per-chain Stan window adaptation", True),
     Sampler("hmc", baselines.hmc, "blackjax static HMC, per-chain Stan window adaptation", True),
+    Sampler("vae-gibbs", vae.vae_gibbs, "VAE (seed), Metropolis-within-Gibbs on (x, z)", False),
+    Sampler("vae-imh", vae.vae_imh, "VAE (seed), independence Metropolis-Hastings", False),
+    Sampler("vae-is", vae.vae_is, "VAE (seed), importance sampling (weighted draws)", False),
+    Sampler("vae-hybrid", vae.vae_hybrid, "VAE (seed) moves alternated with blackjax MALA", True),
 )}
 
 

@@ -85,14 +85,19 @@ def read_records(out: pathlib.Path, target: str | None = None) -> Iterator[dict]
 
 
 def to_datatree(positions: np.ndarray, statistic_names: list[str], statistic_values: np.ndarray,
-                sample_stats: Mapping[str, np.ndarray], attrs: Mapping[str, Any]):
-    """ArviZ DataTree: posterior `x` (chain, draw, x_dim) and `statistic` (chain, draw, statistic)."""
+                sample_stats: Mapping[str, np.ndarray], attrs: Mapping[str, Any],
+                traces: Mapping[str, np.ndarray] | None = None):
+    """ArviZ DataTree: posterior `x` (chain, draw, x_dim) and `statistic` (chain, draw, statistic);
+    per-step warm-up/training traces (e.g. the VAE's training bound) in the group `training` (step)."""
     ss = {("lp" if k == "logdensity" else k): np.asarray(v) for k, v in sample_stats.items()}
     tree = az.from_dict(
         {"posterior": {"x": positions, "statistic": statistic_values}, "sample_stats": ss},
         dims={"x": ["x_dim"], "statistic": ["statistic"]},
         coords={"statistic": list(statistic_names)})
     tree.attrs.update({k: _attr(v) for k, v in attrs.items()})
+    if traces:
+        import xarray as xr
+        tree["training"] = xr.DataTree(xr.Dataset({k: ("step", np.asarray(v)) for k, v in traces.items()}))
     return tree
 
 

@@ -9,6 +9,7 @@ the broken update is never applied.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from typing import Callable
 
@@ -89,12 +90,57 @@ def optimizer(config: Config) -> optax.GradientTransformation:
 
 
 def fit(logdensity_fn: Callable, dim: int, key, config: Config = Config(), progress: bool = False) -> Fitted:
-    """Train a VAE sampler for `exp(logdensity_fn)` on R^dim; see the module docstring."""
+    """Train a VAE sampler for `exp(logdensity_fn)` on R^dim; see the module docstring.
+
+    The training chunk is compiled once per (logdensity_fn, dim, config) and reused (e.g. across
+    seeds); `time_compile` is 0 when it was."""
     key_init, key_train = jax.random.split(key)
-    model = init_model(dim, key_init, config)
-    params, static = eqx.partition(model, eqx.is_inexact_array)
-    opt = optimizer(config)
+    params, static = eqx.partition(init_model(dim, key_init, config), eqx.is_inexact_array)
+    opt, chunk = _trainer(logdensity_fn, dim, config)
     opt_state = opt.init(params)
+    size = min(config.chunk, config.steps)
+    keys = jax.random.split(key_train, config.steps)
+    start = time.perf_counter()
+    compiled = _compiled_chunk(chunk, params, opt_state, keys[:size], jnp.arange(size))
+    time_compile = time.perf_counter() - start
+    history = []
+    bar = _progress(progress, config.steps)
+    start = time.perf_counter()
+    try:
+        for begin in range(0, config.steps, size):
+            steps = jnp.arange(begin, min(begin + size, config.steps))
+            fn = compiled if len(steps) == size else chunk  # a shorter last chunk compiles once more
+            params, opt_state, out = fn(params, opt_state, keys[begin:begin + len(steps)], steps)
+            loss, finite = np.asarray(out[0]), np.asarray(out[3])
+            bad = np.flatnonzero(~finite)
+            if bad.size:
+                raise TrainingDiverged(f"vaegibbs.fit: non-finite loss or gradient (loss {loss[bad[0]]}) at "
+                                       f"training step {begin + int(bad[0])}; no parameters returned")
+            history.append([np.asarray(o) for o in out[:3]])
+            bar(len(steps), float(loss[-50:].mean()))
+    finally:
+        bar(None, None)
+    time_train = time.perf_counter() - start
+    loss, loss_se, beta = (np.concatenate(h) for h in zip(*history))
+    return Fitted(eqx.combine(params, static), config, loss, loss_se, beta, time_compile, time_train)
+
+
+_COMPILED: dict = {}
+
+
+def _compiled_chunk(chunk, *args):
+    """AOT-compile `chunk` for these argument shapes once (`.lower().compile()`), then reuse it."""
+    cache_key = (chunk, jax.tree.structure(args), tuple((a.shape, a.dtype) for a in jax.tree.leaves(args)))
+    if cache_key not in _COMPILED:
+        _COMPILED[cache_key] = chunk.lower(*args).compile()
+    return _COMPILED[cache_key]
+
+
+@functools.lru_cache(maxsize=16)
+def _trainer(logdensity_fn: Callable, dim: int, config: Config):
+    """The optimiser and the jitted training chunk (scan of `config.chunk` Adam steps) for one setting."""
+    _, static = eqx.partition(init_model(dim, jax.random.key(0), config), eqx.is_inexact_array)
+    opt = optimizer(config)
     beta_at = beta_schedule(config)
 
     def loss_fn(params, key, beta):
@@ -111,38 +157,14 @@ def fit(logdensity_fn: Callable, dim: int, key, config: Config = Config(), progr
         apply = ok & finite
         params = jax.tree.map(lambda new, old: jnp.where(apply, new, old), optax.apply_updates(params, updates), params)
         opt_state = jax.tree.map(lambda new, old: jnp.where(apply, new, old), new_opt_state, opt_state)
-        return (params, opt_state, ok & finite), (loss, se, beta)
+        return (params, opt_state, ok & finite), (loss, se, beta, finite)
 
     @jax.jit
     def chunk(params, opt_state, keys, steps):
         (params, opt_state, ok), out = jax.lax.scan(one_step, (params, opt_state, jnp.array(True)), (keys, steps))
         return params, opt_state, out
 
-    size = min(config.chunk, config.steps)
-    keys = jax.random.split(key_train, config.steps)
-    start = time.perf_counter()
-    compiled = chunk.lower(params, opt_state, keys[:size], jnp.arange(size)).compile()
-    time_compile = time.perf_counter() - start
-    history = []
-    bar = _progress(progress, config.steps)
-    start = time.perf_counter()
-    try:
-        for begin in range(0, config.steps, size):
-            steps = jnp.arange(begin, min(begin + size, config.steps))
-            fn = compiled if len(steps) == size else chunk  # a shorter last chunk compiles once more
-            params, opt_state, out = fn(params, opt_state, keys[begin:begin + len(steps)], steps)
-            loss = np.asarray(out[0])
-            bad = np.flatnonzero(~np.isfinite(loss))
-            if bad.size:
-                raise TrainingDiverged(f"vaegibbs.fit: non-finite loss ({loss[bad[0]]}) at training step "
-                                       f"{begin + int(bad[0])}; no parameters returned")
-            history.append([np.asarray(o) for o in out])
-            bar(len(steps), float(loss[-50:].mean()))
-    finally:
-        bar(None, None)
-    time_train = time.perf_counter() - start
-    loss, loss_se, beta = (np.concatenate(h) for h in zip(*history))
-    return Fitted(eqx.combine(params, static), config, loss, loss_se, beta, time_compile, time_train)
+    return opt, chunk
 
 
 def _progress(enabled: bool, total: int):

@@ -11,8 +11,9 @@ import jax
 import numpy as np
 
 from baselines.draws import Draws
-from bench.metrics.accuracy import accuracy
-from bench.metrics.discrepancy import mmd2, thin_to
+from bench.metrics.accuracy import accuracy, moments, weighted_moments
+from bench.metrics.discrepancy import mmd2, resample, thin_to
+from bench.metrics.evidence import evidence
 from bench.metrics.mixing import TAIL_PROB, mixing
 from bench.metrics.modes import mode_coverage
 from targets.base import Target
@@ -44,9 +45,10 @@ def evaluate(target: Target, draws: Draws, key) -> dict:
     row: dict = {}
     names = [s.name for s in target.statistics]
     values = statistic_values(target, draws.positions)
-    per_stat = mixing(values)
+    weighted = draws.log_weights is not None
+    per_stat = weighted_moments(values, draws.log_weights) if weighted else mixing(values) | moments(values)
     per_stat |= accuracy(
-        values, per_stat["mcse_mean"], per_stat["mcse_sd"],
+        per_stat["mean"], per_stat["sd"], per_stat.pop("second"), per_stat["mcse_mean"], per_stat["mcse_sd"],
         truth_mean=np.array([s.mean for s in target.statistics]),
         truth_sd=np.array([s.sd for s in target.statistics]),
         truth_sq_sd=np.array([np.nan if s.sq_sd is None else s.sq_sd for s in target.statistics]),
@@ -63,7 +65,7 @@ def evaluate(target: Target, draws: Draws, key) -> dict:
 
     row["ess_bulk_min"] = float(per_stat["ess_bulk"].min())
     row["ess_tail_min"] = float(per_stat["ess_tail"].min())
-    row["rhat_max"] = float(per_stat["rhat"].max())
+    row["rhat_max"] = float(np.max(per_stat["rhat"]))
     row["ess_bulk_min_per_s"] = row["ess_bulk_min"] / cost.time_sampling
     row["ess_bulk_min_per_s_total"] = row["ess_bulk_min"] / cost.time_run
     if cost.grad_evals:
@@ -85,11 +87,19 @@ def evaluate(target: Target, draws: Draws, key) -> dict:
         row["divergences"] = int(np.sum(draws.stats["diverging"]))
         row["divergence_rate"] = float(np.mean(draws.stats["diverging"]))
 
+    key_resample, key_exact, key_evidence = jax.random.split(key, 3)
+    if weighted:
+        flat = draws.positions.reshape(-1, target.dim)
+        draws_for_distance = resample(key_resample, flat, draws.log_weights.ravel(), MMD_POINTS)[None]
+    else:
+        draws_for_distance = draws.positions
     if target.sample is not None:
-        key_thin, key_exact = jax.random.split(key)
         exact = np.asarray(target.sample(key_exact, MMD_POINTS))
-        row["mmd2"] = mmd2(thin_to(draws.positions, MMD_POINTS), exact)
+        row["mmd2"] = mmd2(thin_to(draws_for_distance, MMD_POINTS), exact)
     if target.modes is not None:
-        assignments = _assign_fn(target)(draws.positions.reshape(-1, target.dim))
-        row |= mode_coverage(np.asarray(assignments), target.modes.count)
+        assignments = np.asarray(_assign_fn(target)(draws.positions.reshape(-1, target.dim)))
+        if weighted:  # modes of the resampled (equally weighted) draws
+            assignments = np.asarray(_assign_fn(target)(draws_for_distance[0]))
+        row |= mode_coverage(assignments, target.modes.count)
+    row |= evidence(target, draws.info, draws.log_weight_fn, key_evidence)
     return row

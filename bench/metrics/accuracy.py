@@ -13,12 +13,37 @@ from __future__ import annotations
 import numpy as np
 
 
-def accuracy(values: np.ndarray, mcse_mean: np.ndarray, mcse_sd: np.ndarray, truth_mean: np.ndarray,
-             truth_sd: np.ndarray, truth_sq_sd: np.ndarray, truth_mean_se: np.ndarray) -> dict[str, np.ndarray]:
-    """values: (chains, draws, n_statistics); truths: (n_statistics,), truth_sq_sd NaN where unknown."""
+def moments(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean, sd and E[f^2] of each statistic; values (chains, draws, n_statistics)."""
     flat = np.asarray(values, dtype=np.float64).reshape(-1, values.shape[-1])
-    mean, sd = flat.mean(0), flat.std(0, ddof=1)
-    second = (flat**2).mean(0)
+    return {"mean": flat.mean(0), "sd": flat.std(0, ddof=1), "second": (flat**2).mean(0)}
+
+
+def weighted_moments(values: np.ndarray, log_weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Self-normalised importance estimates with delta-method standard errors (Owen 2013, ch. 9):
+
+    mean = sum_i wbar_i f_i,  mcse_mean = sqrt(sum_i wbar_i^2 (f_i - mean)^2),
+    var  = sum_i wbar_i (f_i - mean)^2,  mcse_sd = sqrt(sum_i wbar_i^2 ((f_i - mean)^2 - var)^2) / (2 sd),
+    ess  = 1 / sum_i wbar_i^2 (Kish), the same for every statistic.
+    """
+    flat = np.asarray(values, dtype=np.float64).reshape(-1, values.shape[-1])
+    lw = np.asarray(log_weights, dtype=np.float64).ravel()
+    w = np.exp(lw - lw.max())
+    w /= w.sum()
+    mean = w @ flat
+    dev2 = (flat - mean) ** 2
+    var = w @ dev2
+    sd = np.sqrt(var)
+    ess = np.full(flat.shape[1], 1.0 / np.sum(w**2))
+    return {"mean": mean, "sd": sd, "second": w @ flat**2, "mcse_mean": np.sqrt(w**2 @ dev2),
+            "mcse_sd": np.sqrt(w**2 @ (dev2 - var) ** 2) / (2 * sd), "ess_bulk": ess, "ess_tail": ess,
+            "rhat": np.full(flat.shape[1], np.nan)}
+
+
+def accuracy(mean: np.ndarray, sd: np.ndarray, second: np.ndarray, mcse_mean: np.ndarray, mcse_sd: np.ndarray,
+             truth_mean: np.ndarray, truth_sd: np.ndarray, truth_sq_sd: np.ndarray,
+             truth_mean_se: np.ndarray) -> dict[str, np.ndarray]:
+    """Bias columns from the estimates; all arrays (n_statistics,), truth_sq_sd NaN where unknown."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
             "mean": mean,

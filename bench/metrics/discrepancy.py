@@ -28,3 +28,10 @@ def mmd2(x: np.ndarray, y: np.ndarray) -> float:
     kxx = k[:n, :n].sum() / (n * (n - 1))
     kyy = k[n:, n:].sum() / (m * (m - 1))
     return float(kxx + kyy - 2 * k[:n, n:].mean())
+
+
+def resample(key, points: np.ndarray, log_weights: np.ndarray, n: int) -> np.ndarray:
+    """n equally weighted draws from weighted points (multinomial resampling)."""
+    import jax
+    idx = jax.random.categorical(key, jax.numpy.asarray(log_weights), shape=(n,))
+    return np.asarray(points)[np.asarray(idx)]

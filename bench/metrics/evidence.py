@@ -1,0 +1,35 @@
+"""Normalising-constant metrics for samplers that give importance weights (the VAE sampler).
+
+  KL bound    = L + log Z >= D_KL(q || mu), L the sampler's training bound (NOTES.md)
+  IW KL bound = L_K + log Z (Sobolev & Vetrov 2019), <= the KL bound
+  ELBO        = E_q[log w] <= log Z;  EUBO = E_{x ~ mu, z ~ P(z|x)}[log w] >= log Z (on exact draws)
+  |Delta log Z| = |log Z_hat - log Z|,  log Z_hat = logsumexp(log w) - log N
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import jax
+import numpy as np
+
+from targets.base import Target
+
+EUBO_POINTS = 10000
+
+
+def evidence(target: Target, info: Mapping, log_weight_fn, key) -> dict:
+    row: dict = {}
+    if "log_Z_hat" not in info:
+        return row
+    for name in ("loss", "loss_se", "iw_bound", "iw_bound_se", "elbo", "elbo_se", "log_Z_hat", "importance_ess"):
+        row[name] = float(info[name])
+    if target.log_Z is not None:
+        row["kl_bound"] = info["loss"] + target.log_Z
+        row["kl_bound_se"] = info["loss_se"]
+        row["iw_kl_bound"] = info["iw_bound"] + target.log_Z
+        row["abs_delta_log_Z"] = abs(info["log_Z_hat"] - target.log_Z)
+    if log_weight_fn is not None and target.sample is not None:
+        key_x, key_z = jax.random.split(key)
+        log_w = np.asarray(log_weight_fn(key_z, target.sample(key_x, EUBO_POINTS)))
+        row["eubo"], row["eubo_se"] = float(log_w.mean()), float(log_w.std() / np.sqrt(log_w.size))
+    return row

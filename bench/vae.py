@@ -1,0 +1,189 @@
+"""The VAE sampler of the seed in the suite: `vae-gibbs`, `vae-imh`, `vae-is`, `vae-hybrid`.
+
+Each run trains a VAE on the target's log density (`vaegibbs.fit`, the corrected reverse-KL bound)
+or loads a saved one (`model_path`), then samples with an exact kernel of `vaegibbs.kernels`. The
+training counts as warm-up: its time is `time_warmup` (with the chains' burn-in of `num_warmup`
+steps), its gradients `batch_size x train_steps` are `grad_evals_warmup`. `info` adds the bound
+`loss` (and its Monte Carlo error) and the importance-weighted bound on `eval_batch` fresh samples,
+log Z_hat, the ELBO and the normalised importance ESS; the harness turns them into the KL bound and
+|Delta log Z| where log Z is known, and the EUBO on exact draws through `log_weight_fn`.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from typing import Callable, Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from baselines.draws import Cost, Draws
+from vaegibbs import io as vae_io
+from vaegibbs import kernels
+from vaegibbs.objective import iw_bound, joint_bound
+from vaegibbs.train import Config, fit
+
+_TRAINING_DEFAULTS = dict(train_steps=2000, batch_size=256, learning_rate=3e-3, width=128, depth=3, latent_dim=0,
+                          anneal_steps=0, beta_start=1.0, x_scale=1.0, eval_batch=20000, iw_inner=10, model_path="")
+_TRAINING_TYPES = dict(train_steps=int, batch_size=int, learning_rate=float, width=int, depth=int, latent_dim=int,
+                       anneal_steps=int, beta_start=float, x_scale=float, eval_batch=int, iw_inner=int, model_path=str)
+
+
+def _training_params(fn):
+    """Give a run function the training parameters (keyword-only, with defaults) in its signature,
+    so the CLI lists and checks them like any other sampler parameter."""
+    sig = inspect.signature(fn)
+    extra = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=_TRAINING_TYPES[n])
+             for n, d in _TRAINING_DEFAULTS.items()]
+    fn.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values()
+                                               if p.kind != inspect.Parameter.VAR_KEYWORD] + extra)
+    fn.__annotations__ = {**fn.__annotations__, **_TRAINING_TYPES}
+    return fn
+
+
+@_training_params
+def vae_gibbs(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
+              jitter: float = 0.0, **training) -> Draws:
+    """Metropolis-within-Gibbs on (x, z): z ~ P(z|x), x' ~ Q(x|z + jitter eps), exact acceptance."""
+    if jitter < 0:
+        raise ValueError(f"vae-gibbs: jitter must be >= 0, got {jitter}")
+    return _run("gibbs", {"jitter": float(jitter)}, key, logdensity_fn, initial_positions, num_warmup, num_draws,
+                **training)
+
+
+@_training_params
+def vae_imh(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int, **training) -> Draws:
+    """Independence Metropolis-Hastings on (x, z) with proposal pi(z) Q(x|z)."""
+    return _run("imh", {}, key, logdensity_fn, initial_positions, num_warmup, num_draws, **training)
+
+
+@_training_params
+def vae_hybrid(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
+               step_size: float = 0.1, num_local: int = 5, vae_move: Literal["gibbs", "imh"] = "gibbs",
+               **training) -> Draws:
+    """A VAE move then `num_local` blackjax MALA moves in x (Gabrie, Rotskoff & Vanden-Eijnden 2022)."""
+    if not step_size > 0 or num_local < 1:
+        raise ValueError(f"vae-hybrid: step_size must be > 0 and num_local >= 1, got {step_size}, {num_local}")
+    return _run("hybrid", {"step_size": float(step_size), "num_local": int(num_local), "vae_move": vae_move},
+                key, logdensity_fn, initial_positions, num_warmup, num_draws, **training)
+
+
+@_training_params
+def vae_is(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int, **training) -> Draws:
+    """Importance sampling: chains x draws proposals of pi(z) Q(x|z) with their log weights."""
+    return _run("is", {}, key, logdensity_fn, initial_positions, num_warmup, num_draws, **training)
+
+
+def _config(training: dict, dim: int) -> Config:
+    return Config(latent_dim=training["latent_dim"] or None, width=training["width"], depth=training["depth"],
+                  steps=training["train_steps"], batch_size=training["batch_size"],
+                  learning_rate=training["learning_rate"], anneal_steps=training["anneal_steps"],
+                  beta_start=training["beta_start"], x_scale=training["x_scale"])
+
+
+def _run(kind, kernel_params, key, logdensity_fn, initial_positions, num_warmup, num_draws, **training) -> Draws:
+    training = {**_TRAINING_DEFAULTS, **training}
+    initial_positions = jnp.asarray(initial_positions)
+    chains, dim = initial_positions.shape
+    key_train, key_eval, key_sample = jax.random.split(key, 3)
+
+    if training["model_path"]:
+        model, config = vae_io.load(training["model_path"])
+        if model.dim != dim:
+            raise ValueError(f"{training['model_path']}: the saved sampler has dim {model.dim}, the target {dim}")
+        time_compile_train = time_train = 0.0
+        train_grads, traces = 0, {}
+    else:
+        config = _config(training, dim)
+        fitted = fit(logdensity_fn, dim, key_train, config)
+        model, time_compile_train, time_train = fitted.model, fitted.time_compile, fitted.time_train
+        train_grads = fitted.grad_evals
+        traces = {"loss": fitted.loss, "loss_se": fitted.loss_se, "beta": fitted.beta}
+
+    info = {"kind": kind, **kernel_params, **{k: training[k] for k in _TRAINING_DEFAULTS},
+            "train_grad_evals": train_grads, "time_train": time_train}
+    info |= _evaluate_bounds(model, logdensity_fn, key_eval, training["eval_batch"], training["iw_inner"])
+
+    sample_fn = _sampling_fn(kind, logdensity_fn, tuple(sorted(kernel_params.items())), num_warmup, num_draws)
+    args = (model, key_sample, initial_positions)
+    start = time.perf_counter()
+    compiled = _compile(sample_fn, args)
+    time_compile = time_compile_train + time.perf_counter() - start
+    start = time.perf_counter()
+    out = jax.block_until_ready(compiled(*args))
+    elapsed = time.perf_counter() - start
+    # Burn-in and sampling run in one computation: the burn-in share of its time is counted as warm-up.
+    burn_share = num_warmup / (num_warmup + num_draws) if kind != "is" else 0.0
+    positions, logdensity, stats, log_weights, evals, grads = out
+    grad_sampling = int(np.asarray(grads)[:, num_warmup:].sum()) if kind == "hybrid" else 0
+    grad_burn = int(np.asarray(grads)[:, :num_warmup].sum()) if kind == "hybrid" else 0
+    evals = np.asarray(evals)
+    cost = Cost(logdensity_evals_warmup=train_grads + int(evals[:, :num_warmup].sum()),
+                logdensity_evals_sampling=int(evals[:, num_warmup:].sum()),
+                grad_evals_warmup=train_grads + grad_burn, grad_evals_sampling=grad_sampling,
+                grad_evals_lockstep=train_grads + grad_burn + grad_sampling,
+                time_compile=time_compile, time_warmup=time_train + burn_share * elapsed,
+                time_sampling=(1 - burn_share) * elapsed)
+
+    def log_weight_fn(key, x):
+        z = jax.vmap(model.sample_encoder)(jax.random.split(key, x.shape[0]), x)
+        return jax.vmap(model.log_weight, in_axes=(None, 0, 0))(logdensity_fn, x, z)
+
+    return Draws(positions=np.asarray(positions), logdensity=np.asarray(logdensity),
+                 stats={k: np.asarray(v) for k, v in stats.items()}, cost=cost, info=info,
+                 log_weights=None if log_weights is None else np.asarray(log_weights),
+                 log_weight_fn=jax.jit(log_weight_fn), traces=traces)
+
+
+def _evaluate_bounds(model, logdensity_fn, key, n, num_inner) -> dict:
+    """The bound L (= -ELBO of the joint), the IW bound, log Z_hat and importance ESS on fresh samples."""
+    k1, k2, k3 = jax.random.split(key, 3)
+    loss, loss_se = joint_bound(model, logdensity_fn, k1, n)
+    iw, iw_se = iw_bound(model, logdensity_fn, k2, n, num_inner)
+    sample = kernels.importance_sample(model, logdensity_fn, k3, n)
+    log_w = sample.log_weights
+    return {"loss": float(loss), "loss_se": float(loss_se), "iw_bound": float(iw), "iw_bound_se": float(iw_se),
+            "elbo": float(jnp.mean(log_w)), "elbo_se": float(jnp.std(log_w) / np.sqrt(n)),
+            "log_Z_hat": float(kernels.log_Z_hat(log_w)), "importance_ess": float(kernels.importance_ess(log_w)),
+            "eval_batch": int(n)}
+
+
+@functools.lru_cache(maxsize=32)
+def _sampling_fn(kind, logdensity_fn, kernel_params, num_warmup, num_draws):
+    """jit(model, key, initial_positions) -> draws of one kernel; built once per configuration."""
+    params = dict(kernel_params)
+
+    def run(model, key, initial_positions):
+        chains = initial_positions.shape[0]
+        if kind == "is":
+            s = kernels.importance_sample(model, logdensity_fn, key, chains * num_draws)
+            shape = (chains, num_draws)
+            ones = jnp.ones(shape, int)
+            return (s.positions.reshape(*shape, -1), s.logdensity.reshape(shape), {},
+                    s.log_weights.reshape(shape), ones, jnp.zeros(shape, int))
+        algorithm = {"gibbs": lambda: kernels.gibbs(model, logdensity_fn, params["jitter"]),
+                     "imh": lambda: kernels.imh(model, logdensity_fn),
+                     "hybrid": lambda: kernels.hybrid(model, logdensity_fn, params["step_size"], params["num_local"],
+                                                      params["vae_move"])}[kind]()
+        _, (states, infos) = kernels.run_chains(algorithm, key, initial_positions, num_warmup + num_draws)
+        kept = slice(num_warmup, None)
+        stats = {"acceptance_rate": infos.acceptance_rate[:, kept], "accepted": infos.is_accepted[:, kept]}
+        return (states.position[:, kept], states.logdensity[:, kept], stats, None, infos.logdensity_evals,
+                infos.grad_evals)
+
+    return eqx.filter_jit(run)
+
+
+_COMPILED: dict = {}
+
+
+def _compile(fn, args):
+    """AOT-compile once per (function, argument structure and shapes); the model's arrays are arguments."""
+    arrays = eqx.filter(args, eqx.is_array)
+    cache_key = (fn, jax.tree.structure(arrays), tuple((a.shape, a.dtype) for a in jax.tree.leaves(arrays)))
+    if cache_key not in _COMPILED:
+        _COMPILED[cache_key] = fn.lower(*args).compile()
+    return _COMPILED[cache_key]
