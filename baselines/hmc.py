@@ -33,8 +33,8 @@ def nuts(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, nu
          chain_method: Literal["auto", "vectorized", "sequential"] = "auto", target_acceptance_rate: float = 0.8,
          max_num_doublings: int = 10, dense_mass: bool = False) -> Draws:
     """No-U-Turn sampler (Hoffman & Gelman 2014, multinomial variant of Betancourt 2017)."""
-    if not 1 <= max_num_doublings <= 20:
-        raise ValueError(f"nuts: max_num_doublings must be in [1, 20], got {max_num_doublings}")
+    validate("nuts", num_warmup, num_draws, chain_method, target_acceptance_rate,
+             max_num_doublings=max_num_doublings)
     return _run("nuts", blackjax.nuts, key, logdensity_fn, initial_positions, num_warmup, num_draws,
                 chain_method, target_acceptance_rate, dense_mass, {"max_num_doublings": int(max_num_doublings)})
 
@@ -43,8 +43,8 @@ def hmc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num
         chain_method: Literal["auto", "vectorized", "sequential"] = "auto", target_acceptance_rate: float = 0.8,
         num_integration_steps: int = 16, dense_mass: bool = False) -> Draws:
     """Static-length HMC (Duane et al. 1987; Neal 2011) with `num_integration_steps` leapfrog steps."""
-    if num_integration_steps < 1:
-        raise ValueError(f"hmc: num_integration_steps must be >= 1, got {num_integration_steps}")
+    validate("hmc", num_warmup, num_draws, chain_method, target_acceptance_rate,
+             num_integration_steps=num_integration_steps)
     return _run("hmc", blackjax.hmc, key, logdensity_fn, initial_positions, num_warmup, num_draws,
                 chain_method, target_acceptance_rate, dense_mass,
                 {"num_integration_steps": int(num_integration_steps)})
@@ -56,7 +56,10 @@ def resolve_chain_method() -> str:
     return "sequential" if jax.default_backend() == "cpu" else "vectorized"
 
 
-def _check(name, initial_positions, num_warmup, num_draws, chain_method, target_acceptance_rate):
+def validate(name: str, num_warmup: int, num_draws: int, chain_method: str = "auto",
+             target_acceptance_rate: float = 0.8, max_num_doublings: int = 10, num_integration_steps: int = 16,
+             dense_mass: bool = False) -> None:
+    """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
     if chain_method not in CHAIN_METHODS:
         raise ValueError(f"{name}: chain_method must be one of {', '.join(CHAIN_METHODS)}, got {chain_method!r}")
     if not 0.0 < target_acceptance_rate < 1.0:
@@ -65,8 +68,10 @@ def _check(name, initial_positions, num_warmup, num_draws, chain_method, target_
         raise ValueError(f"{name}: num_warmup must be >= 10 (window adaptation), got {num_warmup}")
     if num_draws < 1:
         raise ValueError(f"{name}: num_draws must be >= 1, got {num_draws}")
-    if initial_positions.ndim != 2:
-        raise ValueError(f"{name}: initial_positions must be (chains, dim), got shape {initial_positions.shape}")
+    if not 1 <= max_num_doublings <= 20:
+        raise ValueError(f"{name}: max_num_doublings must be in [1, 20], got {max_num_doublings}")
+    if num_integration_steps < 1:
+        raise ValueError(f"{name}: num_integration_steps must be >= 1, got {num_integration_steps}")
 
 
 def _over_chains(fn: Callable, chain_method: str) -> Callable:
@@ -124,13 +129,16 @@ def _compiled(cache_key, build: Callable, args: tuple) -> tuple[Any, float]:
 def _run(name, algorithm, key, logdensity_fn, initial_positions, num_warmup, num_draws, chain_method,
          target_acceptance_rate, dense_mass, extra) -> Draws:
     initial_positions = jnp.asarray(initial_positions)
+    if initial_positions.ndim != 2:
+        raise ValueError(f"{name}: initial_positions must be (chains, dim), got shape {initial_positions.shape}")
     if chain_method == "auto":
         chain_method = resolve_chain_method()
-    _check(name, initial_positions, num_warmup, num_draws, chain_method, target_acceptance_rate)
+    if not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):  # raw uint32 keys (PRNGKey) -> typed keys
+        key = jax.random.wrap_key_data(key)
     n_chains = initial_positions.shape[0]
-    config = (name, logdensity_fn, int(num_warmup), int(num_draws), chain_method,
-              float(target_acceptance_rate), bool(dense_mass), tuple(sorted(extra.items())),
-              initial_positions.shape, str(initial_positions.dtype))
+    config = (name, logdensity_fn, chain_method, float(target_acceptance_rate), bool(dense_mass),
+              tuple(sorted(extra.items())), initial_positions.shape, str(initial_positions.dtype),
+              str(key.dtype), jax.config.jax_enable_x64)
     phases = {}
 
     def build(phase):
@@ -142,14 +150,14 @@ def _run(name, algorithm, key, logdensity_fn, initial_positions, num_warmup, num
 
     key_warmup, key_sample = jax.random.split(key)
     warmup_keys = jax.random.split(key_warmup, n_chains)
-    warmup_fn, t_compile_warmup = _compiled(config + ("warmup",), lambda: build("warmup"),
+    warmup_fn, t_compile_warmup = _compiled(config + ("warmup", int(num_warmup)), lambda: build("warmup"),
                                             (warmup_keys, initial_positions))
     start = time.perf_counter()
     state, params, warmup_steps = jax.block_until_ready(warmup_fn(warmup_keys, initial_positions))
     t_warmup = time.perf_counter() - start
 
     sample_keys = jax.random.split(key_sample, n_chains)
-    sample_fn, t_compile_sample = _compiled(config + ("sample",), lambda: build("sample"),
+    sample_fn, t_compile_sample = _compiled(config + ("sample", int(num_draws)), lambda: build("sample"),
                                             (sample_keys, state, params))
     start = time.perf_counter()
     positions, logdensity, stats = jax.block_until_ready(sample_fn(sample_keys, state, params))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 from typing import Sequence
 
 DEFAULT_SAMPLERS = "nuts,hmc"
@@ -94,17 +93,18 @@ def _parse_run(parser, args):
 
     if args.target not in TARGETS:
         parser.error(f"unknown target {args.target!r}; valid targets: {', '.join(sorted(TARGETS))}")
-    names = [s.strip() for s in args.sampler.split(",") if s.strip()]
+    names = [s.strip() for s in args.sampler.split(",")]
     unknown = [n for n in names if n not in SAMPLERS]
-    if unknown or not names:
-        parser.error(f"unknown sampler {', '.join(map(repr, unknown)) or '(none given)'}; "
-                     f"valid samplers: {', '.join(SAMPLERS)}")
+    if unknown:
+        parser.error(f"unknown sampler {', '.join(map(repr, unknown))}; valid samplers: {', '.join(SAMPLERS)}")
+    if len(set(names)) != len(names):
+        parser.error(f"--sampler lists a sampler twice: {args.sampler!r}")
     try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-        if not seeds or min(seeds) < 0:
+        seeds = [int(s) for s in args.seeds.split(",")]
+        if min(seeds) < 0 or max(seeds) >= 2**32 or len(set(seeds)) != len(seeds):
             raise ValueError
     except ValueError:
-        parser.error(f"--seeds must be comma-separated non-negative integers, got {args.seeds!r}")
+        parser.error(f"--seeds must be distinct comma-separated integers in [0, 2^32), got {args.seeds!r}")
     try:
         budget = Budget(args.chains, args.draws, args.warmup)
         target_params = parse_params(f"target {args.target}", TARGETS[args.target], args.param)
@@ -127,6 +127,8 @@ def _parse_run(parser, args):
                     sampler_params[n].append(item)
         parsed = {n: parse_params(f"sampler {n}", SAMPLERS[n].run, items, BUDGET_ARGS)
                   for n, items in sampler_params.items()}
+        for n, params in parsed.items():
+            SAMPLERS[n].validate(budget.warmup, budget.draws, **params)
     except ValueError as err:  # ParamError and the factories' own checks
         parser.error(str(err))
     return target, budget, seeds, {n: (SAMPLERS[n], parsed[n]) for n in names}
@@ -161,7 +163,7 @@ def cmd_run(parser, args) -> int:
                 progress.update(task, description=f"{target.id} · {label} · seed {seed}")
                 try:
                     record = run_cell(target, sampler, params, seed, budget, args.out)
-                except OSError as err:  # writing the cell failed: say so, keep the others
+                except Exception as err:  # noqa: BLE001 - writing the cell failed: say so, keep the others
                     err_console.print(f"[red]could not write results of {label} seed {seed}: {err}[/red]")
                     record = {"status": "failed", "error": f"results not written: {err}", "seed": seed}
                 groups.setdefault(label, []).append(record)
@@ -178,6 +180,3 @@ def cmd_run(parser, args) -> int:
         return 1
     return 0 if all(r["status"] == "ok" for rs in groups.values() for r in rs) else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

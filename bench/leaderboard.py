@@ -5,7 +5,9 @@ failed cells are counted in `n_failed`. `runs.csv` holds every record as it is (
 """
 from __future__ import annotations
 
+import os
 import pathlib
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -26,7 +28,7 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
             frame[col] = None
     ok = frame[frame["status"] == "ok"]
     numeric = [c for c in ok.columns if c not in GROUP and c not in SKIP and not c.startswith(("target.", "sampler."))
-               and pd.api.types.is_numeric_dtype(ok[c]) and not pd.api.types.is_bool_dtype(ok[c])]
+               and not pd.api.types.is_bool_dtype(ok[c]) and pd.to_numeric(ok[c], errors="coerce").notna().any()]
     keys = GROUP + sorted(c for c in frame.columns if c.startswith(("target.", "sampler.")))
     rows = []
     for ident, group in frame.groupby(GROUP, dropna=False, sort=True):
@@ -36,7 +38,9 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
         row["seeds"] = " ".join(map(str, sorted(good["seed"])))
         for col in numeric:
             vals = pd.to_numeric(good[col], errors="coerce").to_numpy(dtype=float)
-            if np.isfinite(vals).any():
+            if col == "time_compile":  # paid once per configuration, 0 for later seeds: report the total
+                row["time_compile.total"] = float(np.nansum(vals))
+            elif np.isfinite(vals).any():
                 row[f"{col}.mean"] = float(np.nanmean(vals))
                 row[f"{col}.sd"] = float(np.nanstd(vals, ddof=1)) if np.isfinite(vals).sum() > 1 else np.nan
         for col in ("version.jax", "version.blackjax", "version.arviz", "git_commit"):
@@ -58,6 +62,11 @@ def write_leaderboards(out: pathlib.Path, target: str) -> pathlib.Path:
 
 
 def _atomic_csv(frame: pd.DataFrame, path: pathlib.Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

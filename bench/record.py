@@ -24,11 +24,12 @@ PACKAGES = ("jax", "jaxlib", "blackjax", "arviz", "arviz-stats", "numpy", "optax
 
 def identity(target_name: str, target_params: Mapping[str, Any], sampler_name: str,
              sampler_params: Mapping[str, Any], chains: int, draws: int, warmup: int, seed: int) -> dict:
-    """The flat identity of a cell; `target.*` and `sampler.*` hold the parameters."""
+    """The flat identity of a cell; `target.*` and `sampler.*` hold the parameters. The device is part of
+    it, so runs of one cell on a CPU and on a GPU are two cells (and `chain_method=auto` resolves by device)."""
     return {"target": target_name, **{f"target.{k}": v for k, v in sorted(target_params.items())},
             "sampler": sampler_name, **{f"sampler.{k}": v for k, v in sorted(sampler_params.items())},
             "chains": int(chains), "draws": int(draws), "warmup": int(warmup), "seed": int(seed),
-            "precision": precision()}
+            "precision": precision(), "device": provenance()["device"]}
 
 
 def cell_id(ident: Mapping[str, Any]) -> str:

@@ -24,14 +24,19 @@ from targets.base import Target
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
+    """Chains, kept draws per chain and warm-up steps per chain: the same for every sampler of a run."""
+
     chains: int = 4
     draws: int = 1000
     warmup: int = 1000
 
     def __post_init__(self):
-        for name in ("chains", "draws", "warmup"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.chains < 2:
+            raise ValueError(f"chains must be >= 2 (R-hat compares chains), got {self.chains}")
+        if self.draws < 4:
+            raise ValueError(f"draws must be >= 4 (split R-hat and ESS need them), got {self.draws}")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0, got {self.warmup}")
 
 
 class NonFiniteLogDensity(RuntimeError):
@@ -55,9 +60,10 @@ def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any]
         draws = sampler.run(key_run, target.log_prob, initial, num_warmup=budget.warmup,
                             num_draws=budget.draws, **sampler_params)
         record |= cost_columns(draws)
-        datatree = draws_datatree(target, draws, record)
+        values = metrics.statistic_values(target, draws.positions)
+        datatree = draws_datatree(target, draws, values, record)
         check_finite_draws(draws)
-        record |= metrics.evaluate(target, draws, key_metrics)
+        record |= metrics.evaluate(target, draws, key_metrics, values)
         record["status"], record["error"] = "ok", None
     except Exception as err:  # noqa: BLE001 - a cell's failure is recorded, never fatal to the others
         record["status"] = "failed"
@@ -98,11 +104,10 @@ def cost_columns(draws: Draws) -> dict:
 _EVIDENCE_INFO = {"loss", "loss_se", "iw_bound", "iw_bound_se", "elbo", "elbo_se", "log_Z_hat", "importance_ess"}
 
 
-def draws_datatree(target: Target, draws: Draws, record: Mapping[str, Any]):
+def draws_datatree(target: Target, draws: Draws, values, record: Mapping[str, Any]):
     stats = dict(draws.stats) | {"logdensity": draws.logdensity}
     if draws.log_weights is not None:
         stats["log_weight"] = draws.log_weights
-    values = metrics.statistic_values(target, draws.positions)
     attrs = {k: record[k] for k in ("cell_id", "target_id", "sampler_id", "seed", "precision")}
     return store.to_datatree(draws.positions, [s.name for s in target.statistics], values, stats, attrs,
                              draws.traces)

@@ -8,10 +8,12 @@ Its settable parameters are the keyword arguments with defaults (see `bench.para
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import baselines
 from baselines.draws import Draws
+from baselines.hmc import validate as validate_hmc_family
 from bench import vae
 
 BUDGET_ARGS = ("key", "logdensity_fn", "initial_positions", "num_warmup", "num_draws")
@@ -19,19 +21,23 @@ BUDGET_ARGS = ("key", "logdensity_fn", "initial_positions", "num_warmup", "num_d
 
 @dataclasses.dataclass(frozen=True)
 class Sampler:
+    """`validate(num_warmup, num_draws, **params)` raises ValueError on bad settings before any run."""
+
     name: str
     run: Callable[..., Draws]
     description: str
-    uses_gradients: bool
+    validate: Callable[..., None] = lambda num_warmup, num_draws, **params: None
 
 
 SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
-    Sampler("nuts", baselines.nuts, "blackjax NUTS, per-chain Stan window adaptation", True),
-    Sampler("hmc", baselines.hmc, "blackjax static HMC, per-chain Stan window adaptation", True),
-    Sampler("vae-gibbs", vae.vae_gibbs, "VAE (seed), Metropolis-within-Gibbs on (x, z)", False),
-    Sampler("vae-imh", vae.vae_imh, "VAE (seed), independence Metropolis-Hastings", False),
-    Sampler("vae-is", vae.vae_is, "VAE (seed), importance sampling (weighted draws)", False),
-    Sampler("vae-hybrid", vae.vae_hybrid, "VAE (seed) moves alternated with blackjax MALA", True),
+    Sampler("nuts", baselines.nuts, "blackjax NUTS, per-chain Stan window adaptation",
+            functools.partial(validate_hmc_family, "nuts")),
+    Sampler("hmc", baselines.hmc, "blackjax static HMC, per-chain Stan window adaptation",
+            functools.partial(validate_hmc_family, "hmc")),
+    Sampler("vae-gibbs", vae.vae_gibbs, "VAE (seed), Metropolis-within-Gibbs on (x, z)", vae.validate),
+    Sampler("vae-imh", vae.vae_imh, "VAE (seed), independence Metropolis-Hastings", vae.validate),
+    Sampler("vae-is", vae.vae_is, "VAE (seed), importance sampling (weighted draws)", vae.validate),
+    Sampler("vae-hybrid", vae.vae_hybrid, "VAE (seed) moves alternated with blackjax MALA", vae.validate),
 )}
 
 

@@ -46,19 +46,22 @@ def write_cell(out: pathlib.Path, record: Mapping[str, Any], datatree=None) -> p
     """Write record (and draws) atomically into the cell's folder, replacing an older version of it."""
     final = cell_dir(out, record)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".*-{final.name}-*"):  # left by a run killed mid-write
+        shutil.rmtree(stale, ignore_errors=True)
+    text = json.dumps(_jsonable(record), indent=1, sort_keys=True, allow_nan=False, default=_json_default)
     tmp = pathlib.Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{final.name}-"))
     try:
         if datatree is not None:
             datatree.to_netcdf(tmp / DRAWS, engine="h5netcdf")
-        with open(tmp / RECORD, "w") as f:
-            json.dump(_jsonable(record), f, indent=1, sort_keys=True, allow_nan=True)
-            f.flush()
-            os.fsync(f.fileno())
+            _fsync(tmp / DRAWS)
+        (tmp / RECORD).write_text(text)
+        _fsync(tmp / RECORD)
         old = None
         if final.exists():
             old = final.with_name(f".old-{final.name}-{os.getpid()}")
             os.replace(final, old)
         os.replace(tmp, final)
+        _fsync(final.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
@@ -67,17 +70,30 @@ def write_cell(out: pathlib.Path, record: Mapping[str, Any], datatree=None) -> p
     return final
 
 
-def read_records(out: pathlib.Path, target: str | None = None) -> Iterator[dict]:
-    """Every readable record under `out/runs` (of one target if given); unreadable ones are named and skipped."""
-    root = out / "runs" / target if target else out / "runs"
-    for path in sorted(root.glob(f"**/{RECORD}")):
+def _fsync(path: pathlib.Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+REQUIRED = {"cell_id": str, "target": str, "sampler": str, "status": str, "seed": int}
+
+
+def read_records(out: pathlib.Path) -> Iterator[dict]:
+    """Every readable record under `out/runs`; unreadable or malformed ones are named and skipped."""
+    for path in sorted((out / "runs").glob(f"**/{RECORD}")):
         if any(part.startswith(".") for part in path.relative_to(out).parts):
             continue
         try:
             with open(path) as f:
                 record = json.load(f)
-            if not isinstance(record, dict) or "cell_id" not in record:
+            if not isinstance(record, dict):
                 raise ValueError("not a cell record")
+            bad = [k for k, t in REQUIRED.items() if not isinstance(record.get(k), t)]
+            if bad:
+                raise ValueError(f"missing or mistyped {', '.join(bad)}")
         except (OSError, ValueError) as err:
             warnings.warn(f"skipping unreadable record {path}: {err}", stacklevel=2)
             continue
@@ -106,11 +122,19 @@ def _attr(v):
 
 
 def _jsonable(record: Mapping[str, Any]) -> dict:
+    """Numpy scalars to Python; NaN and +-inf to null (JSON has no non-finite numbers)."""
     out = {}
     for k, v in record.items():
         if isinstance(v, np.generic):
             v = v.item()
         if isinstance(v, float) and not math.isfinite(v):
-            v = None if math.isnan(v) else v
+            v = None
         out[k] = v
     return out
+
+
+def _json_default(v):
+    """Arrays (e.g. a sampler's info) as lists; anything else by its repr, never an exception."""
+    if isinstance(v, np.ndarray) or hasattr(v, "__array__"):
+        return np.asarray(v).tolist()
+    return repr(v)

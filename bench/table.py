@@ -9,6 +9,12 @@ from rich.table import Table
 
 from targets.base import Target
 
+CAPTION = ("ESS: smallest bulk ESS over the statistics; per s of sampling, of warm-up (or training) + sampling, and "
+           "per 1,000 gradients (warm-up and training included). {h}: the headline statistic; bias/MCSE its mean "
+           "bias in Monte Carlo standard errors; worst: the statistic with the largest |mean bias| in true sds. "
+           "compile s: all seeds together (compiled once, reused); run s: warm-up + sampling per seed. "
+           "VAE samplers: KL bound = L + log Z, log Z from importance weights, normalised importance ESS.")
+
 
 def _fmt(values, digits: int = 3, signed: bool = False) -> str:
     vals = np.array([v for v in values if v is not None], dtype=float)
@@ -20,38 +26,39 @@ def _fmt(values, digits: int = 3, signed: bool = False) -> str:
     def one(v):
         if v == int(v) and abs(v) < 10 ** (digits + 1):
             return f"{int(v):{sign}d}"
-        if v != 0 and (abs(v) >= 10 ** (digits + 1) or abs(v) < 10 ** (-digits)):
+        if abs(v) >= 10 ** (digits + 1) or abs(v) < 10 ** (-digits):
             return f"{v:{sign}.{digits - 1}e}"
-        return f"{v:{sign}.{max(0, digits - 1 - int(math.floor(math.log10(abs(v))))) if v else digits - 1}f}"
+        return f"{v:{sign}.{max(0, digits - 1 - int(math.floor(math.log10(abs(v)))))}f}"
 
     return one(vals.mean()) + (f" ± {one(vals.std(ddof=1)).lstrip('+')}" if vals.size > 1 else "")
 
 
-def worst_statistic(target: Target, records: list[dict]) -> str:
-    """The statistic with the largest mean |bias| in true sds over the seeds."""
+def worst_statistic(target: Target, records: list[dict]) -> tuple[str, list]:
+    """The statistic with the largest mean |bias| in true sds over the seeds, and those |biases|."""
     names = [s.name for s in target.statistics]
-    scores = [np.nanmean([abs(r.get(f"bias_mean_sd[{n}]", np.nan)) for r in records]) for n in names]
-    return names[int(np.nanargmax(scores))]
+    per_stat = [[abs(r.get(f"bias_mean_sd[{n}]") or np.nan) for r in records] for n in names]
+    worst = int(np.nanargmax([np.nanmean(v) if np.isfinite(v).any() else -1 for v in per_stat]))
+    return names[worst], per_stat[worst]
 
 
 def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
     """`groups`: sampler label -> records of its seeds (ok and failed)."""
+    h = target.headline_statistic
     table = Table(title=f"{target.id}: mean ± sd over seeds", title_justify="left", caption_justify="left",
-                  caption="ESS: smallest bulk ESS over the statistics; per s of sampling, of warm-up + sampling, and per "
-                          "1,000 gradients (warm-up included). Worst stat: largest |E bias| in true sds; bias/MCSE: its "
-                          "bias in Monte Carlo standard errors. compile s: all seeds together (compiled once, reused); "
-                          "run s: warm-up + sampling per seed.")
+                  caption=CAPTION.format(h=h.name))
+    oks = [r for rs in groups.values() for r in rs if r["status"] == "ok"]
     columns = ["sampler", "seeds ok", "ESS/s", "ESS/s incl. warm-up", "ESS/1k grads", "R-hat max",
-               "worst stat", "E[stat] (truth)", "bias/MCSE", "sd[stat] (truth)", "div."]
+               f"E[{h.name}] ({h.mean:.3g})", f"sd[{h.name}] ({h.sd:.3g})", "bias/MCSE", "worst (|bias|/sd)", "div."]
     if target.modes is not None:
         columns += ["modes", "EMC"]
     if target.sample is not None:
         columns += ["MMD²"]
+    weighted = any("log_Z_hat" in r for r in oks)
+    if weighted:
+        columns += ["KL bound", "|Δ log Z|", "IS ESS"]
     columns += ["compile s", "run s"]
     for c in columns:
-        table.add_column(escape(c), justify="left" if c in ("sampler", "worst stat") else "right",
-                         no_wrap=c == "sampler")
-    truth = {s.name: s for s in target.statistics}
+        table.add_column(escape(c), justify="left" if c == "sampler" else "right", no_wrap=c == "sampler")
     for label, records in groups.items():
         ok = [r for r in records if r["status"] == "ok"]
         row = [label, f"{len(ok)}/{len(records)}"]
@@ -59,17 +66,18 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
             table.add_row(*map(escape, row), *["–"] * (len(columns) - 2))
             continue
         col = lambda key: [r.get(key) for r in ok]  # noqa: E731
-        stat = worst_statistic(target, ok)
+        worst, worst_bias = worst_statistic(target, ok)
         row += [_fmt(col("ess_bulk_min_per_s")), _fmt(col("ess_bulk_min_per_s_total")),
-                _fmt(col("ess_bulk_min_per_1k_grads")), _fmt(col("rhat_max")), stat,
-                f"{_fmt(col(f'mean[{stat}]'), signed=True)} ({truth[stat].mean:.3g})",
-                _fmt(col(f"bias_mean_se[{stat}]"), 2, signed=True),
-                f"{_fmt(col(f'sd[{stat}]'))} ({truth[stat].sd:.3g})",
+                _fmt(col("ess_bulk_min_per_1k_grads")), _fmt(col("rhat_max")),
+                _fmt(col(f"mean[{h.name}]"), signed=True), _fmt(col(f"sd[{h.name}]")),
+                _fmt(col(f"bias_mean_se[{h.name}]"), 2, signed=True), f"{worst} {_fmt(worst_bias, 2)}",
                 _fmt(col("divergences"), 2)]
         if target.modes is not None:
             row += [f"{_fmt(col('modes_visited'))}/{target.modes.count}", _fmt(col("emc"))]
         if target.sample is not None:
             row += [_fmt(col("mmd2"), 2)]
+        if weighted:
+            row += [_fmt(col("kl_bound"), 2), _fmt(col("abs_delta_log_Z"), 2), _fmt(col("importance_ess"), 2)]
         row += [_fmt([sum(col("time_compile"))], 2), _fmt(col("time_run"), 2)]
         table.add_row(*map(escape, row))
     return table

@@ -54,6 +54,7 @@ class Target:
     statistics  named functions of x with their true mean and sd.
     modes     mode assignment for mixtures, else None.
     params    the parameters that built the target: part of its identity in every result row.
+    headline  the statistic that tables show first (default: the first statistic).
     """
 
     name: str
@@ -65,6 +66,11 @@ class Target:
     sample: Callable[[Array, int], Array] | None = None
     modes: Modes | None = None
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    headline: str | None = None
+
+    @property
+    def headline_statistic(self) -> Statistic:
+        return next((s for s in self.statistics if s.name == self.headline), self.statistics[0])
 
     @property
     def id(self) -> str:

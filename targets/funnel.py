@@ -36,4 +36,5 @@ def funnel(dim: int = 10) -> Target:
     statistics: list[Statistic] = [coordinate_statistic(0, "v", 0.0, V_SCALE**2, 2 * V_SCALE**4)]
     statistics += [coordinate_statistic(i, f"x[{i}]", 0.0, var_x, var_sq_x) for i in range(1, dim)]
     return Target(name="funnel", dim=dim, log_prob=log_prob, initial=uniform_initial(dim, -2.0, 2.0),
-                  statistics=tuple(statistics), log_Z=0.0, sample=sample, params={"dim": dim})
+                  statistics=tuple(statistics), log_Z=0.0, sample=sample, params={"dim": dim},
+                  headline="v")

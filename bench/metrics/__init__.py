@@ -40,11 +40,12 @@ def _assign_fn(target: Target):
     return jax.jit(jax.vmap(target.modes.assign))
 
 
-def evaluate(target: Target, draws: Draws, key) -> dict:
-    """All metrics of one run: mixing, accuracy, discrepancy to exact draws, modes, cost-normalised ESS."""
+def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None) -> dict:
+    """All metrics of one run: mixing, accuracy, discrepancy to exact draws, modes, cost-normalised ESS.
+    `values`: the statistics at the draws if already computed (`statistic_values`)."""
     row: dict = {}
     names = [s.name for s in target.statistics]
-    values = statistic_values(target, draws.positions)
+    values = statistic_values(target, draws.positions) if values is None else values
     weighted = draws.log_weights is not None
     per_stat = weighted_moments(values, draws.log_weights) if weighted else mixing(values) | moments(values)
     per_stat |= accuracy(

@@ -23,7 +23,3 @@ def test_logdensity_must_match_chains_draws():
     with pytest.raises(ValueError, match=r"\(chains, draws\) = \(2, 5\)"):
         _draws(np.zeros((2, 5, 3)), np.zeros((5, 2)))
 
-
-def test_cost_defaults_are_zero():
-    c = Cost()
-    assert c.grad_evals == 0 and c.time_run == 0.0 and c.time_compile == 0.0

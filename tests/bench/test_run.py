@@ -23,7 +23,7 @@ def _iid_sampler(bad_draw=None):
         if bad_draw is not None:
             lp[bad_draw] = np.nan
         return Draws(positions=x, logdensity=lp, stats={}, cost=Cost(time_sampling=1.0, time_warmup=1.0))
-    return Sampler("iid", run, "test double", False)
+    return Sampler("iid", run, "test double")
 
 
 def test_nan_at_start_marks_the_cell_failed_and_writes_it(tmp_path):
@@ -45,7 +45,7 @@ def test_nan_at_a_kept_draw_marks_the_cell_failed(tmp_path):
 def test_sampler_exception_is_recorded_not_raised(tmp_path):
     def boom(key, logdensity_fn, initial_positions, *, num_warmup, num_draws):
         raise RuntimeError("exploded")
-    record = run_cell(make_target("gaussian", dim=2), Sampler("boom", boom, "", False), {}, 0, BUDGET, tmp_path)
+    record = run_cell(make_target("gaussian", dim=2), Sampler("boom", boom, ""), {}, 0, BUDGET, tmp_path)
     assert record["status"] == "failed" and record["error"] == "RuntimeError: exploded"
 
 

@@ -8,7 +8,7 @@ from bench import store
 
 
 def _record(cell="abc123", **extra):
-    return {"cell_id": cell, "target": "gaussian", "sampler": "nuts", "status": "ok", "x": 1.0, **extra}
+    return {"cell_id": cell, "target": "gaussian", "sampler": "nuts", "status": "ok", "seed": 0, "x": 1.0, **extra}
 
 
 def _tree():

@@ -34,17 +34,18 @@ def test_metadata_and_invalid_parameters(target):
     assert target.id == f"gaussian(condition={CONDITION},dim={DIM})"
     with pytest.raises(ValueError, match=">= 1"):
         gaussian(0)
-    with pytest.raises(ValueError, match=">= 1"):
+    with pytest.raises(ValueError, match=r"in \[1, 1e10\]"):
         gaussian(3, condition=0.5)
-    with pytest.raises(ValueError, match=">= 1"):
+    with pytest.raises(ValueError, match=r"in \[1, 1e10\]"):
         gaussian(3, condition=float("nan"))
 
 
-def test_parameters_are_deterministic():
-    m1, c1 = gaussian_parameters(DIM, CONDITION)
-    m2, c2 = gaussian_parameters(DIM, CONDITION)
-    np.testing.assert_array_equal(m1, m2)
-    np.testing.assert_array_equal(c1, c2)
+def test_parameters_are_pinned():
+    # The target must not change with a NumPy or JAX release: values pinned when it was defined
+    # (NumPy 2.5.5, PCG64 seed 0), to 1e-12.
+    m, c = gaussian_parameters(3, 100.0)
+    np.testing.assert_allclose(m, [-1.265421471046, -0.623274462537, 0.041325979347], atol=1e-12)
+    np.testing.assert_allclose(np.diag(c), [89.015458924994, 20.489293310885, 1.495247764121], atol=1e-12)
 
 
 @pytest.mark.parametrize("dim,condition", [(2, 10.0), (3, 100.0), (10, 100.0), (50, 1e4), (4, 1.0)])

@@ -2,11 +2,18 @@
 import numpy as np
 
 from bench.metrics import accuracy
+from bench.metrics.accuracy import moments
+
+
+def _accuracy(values, mcse_mean, mcse_sd, truth_mean, truth_sd, truth_sq_sd, truth_mean_se):
+    m = moments(values)
+    return accuracy(m["mean"], m["sd"], m["second"], mcse_mean, mcse_sd, truth_mean, truth_sd, truth_sq_sd,
+                    truth_mean_se)
 
 
 def test_bias_columns_are_exact_on_known_draws():
     values = np.array([1.0, 3.0, 1.0, 3.0]).reshape(1, 4, 1)  # mean 2, sd (ddof=1) sqrt(4/3), E[f^2] = 5
-    out = accuracy(values, mcse_mean=np.array([0.5]), mcse_sd=np.array([0.25]), truth_mean=np.array([1.0]),
+    out = _accuracy(values, mcse_mean=np.array([0.5]), mcse_sd=np.array([0.25]), truth_mean=np.array([1.0]),
                    truth_sd=np.array([2.0]), truth_sq_sd=np.array([4.0]), truth_mean_se=np.array([0.0]))
     sd = np.sqrt(4 / 3)
     np.testing.assert_allclose(out["bias_mean_se"], [(2 - 1) / 0.5])
@@ -18,7 +25,7 @@ def test_bias_columns_are_exact_on_known_draws():
 
 def test_truth_standard_error_widens_the_significance_scale():
     values = np.full((1, 4, 1), 2.0)
-    out = accuracy(values, np.array([0.3]), np.array([1.0]), np.array([0.0]), np.array([1.0]),
+    out = _accuracy(values, np.array([0.3]), np.array([1.0]), np.array([0.0]), np.array([1.0]),
                    np.array([np.nan]), truth_mean_se=np.array([0.4]))
     np.testing.assert_allclose(out["bias_mean_se"], [2.0 / 0.5])
     assert np.isnan(out["bias2"][0])  # unknown Var[f^2]: no normalised squared bias
