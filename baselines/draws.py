@@ -56,6 +56,7 @@ class Draws:
     log_weight_fn  for samplers that give weights: `log_weight_fn(key, x) -> log w` at points x of the
             target (for the EUBO on exact draws), else None.
     traces  per-step arrays of the warm-up or training (e.g. the training bound), stored with the draws.
+    artifacts  name -> `write(path_stem)`: files the run leaves beside its record (e.g. the trained VAE).
     """
 
     positions: np.ndarray
@@ -66,6 +67,7 @@ class Draws:
     log_weights: np.ndarray | None = None
     log_weight_fn: Callable | None = None
     traces: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    artifacts: Mapping[str, Callable] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if self.positions.ndim != 3:

@@ -52,7 +52,7 @@ def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any]
     record: dict = {"cell_id": rec.cell_id(ident), **ident, "target_id": rec.label(target.name, target.params),
                     "sampler_id": rec.label(sampler.name, sampler_params), "dim": target.dim,
                     "target_log_Z": target.log_Z, **rec.provenance(), "started": rec.timestamp()}
-    datatree = None
+    datatree, artifacts = None, {}
     try:
         key_init, key_run, key_metrics = jax.random.split(jax.random.key(seed), 3)
         initial = target.initial(key_init, budget.chains)
@@ -60,6 +60,7 @@ def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any]
         draws = sampler.run(key_run, target.log_prob, initial, num_warmup=budget.warmup,
                             num_draws=budget.draws, **sampler_params)
         record |= cost_columns(draws)
+        artifacts = dict(draws.artifacts)
         values = metrics.statistic_values(target, draws.positions)
         datatree = draws_datatree(target, draws, values, record)
         check_finite_draws(draws)
@@ -71,7 +72,7 @@ def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any]
         record["traceback"] = traceback.format_exc(limit=8)
     record["finished"] = rec.timestamp()
     if out is not None:
-        store.write_cell(out, record, datatree)
+        store.write_cell(out, record, datatree, artifacts)
     return record
 
 

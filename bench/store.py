@@ -42,8 +42,10 @@ def cell_dir(out: pathlib.Path, record: Mapping[str, Any]) -> pathlib.Path:
     return out / "runs" / str(record["target"]) / str(record["sampler"]) / str(record["cell_id"])
 
 
-def write_cell(out: pathlib.Path, record: Mapping[str, Any], datatree=None) -> pathlib.Path:
-    """Write record (and draws) atomically into the cell's folder, replacing an older version of it."""
+def write_cell(out: pathlib.Path, record: Mapping[str, Any], datatree=None,
+               artifacts: Mapping[str, Any] | None = None) -> pathlib.Path:
+    """Write record (and draws, and artifacts: name -> write(path_stem)) atomically into the cell's folder,
+    replacing an older version of it."""
     final = cell_dir(out, record)
     final.parent.mkdir(parents=True, exist_ok=True)
     for stale in final.parent.glob(f".*-{final.name}-*"):  # left by a run killed mid-write
@@ -54,6 +56,8 @@ def write_cell(out: pathlib.Path, record: Mapping[str, Any], datatree=None) -> p
         if datatree is not None:
             datatree.to_netcdf(tmp / DRAWS, engine="h5netcdf")
             _fsync(tmp / DRAWS)
+        for name, write in (artifacts or {}).items():
+            write(tmp / name)
         (tmp / RECORD).write_text(text)
         _fsync(tmp / RECORD)
         old = None

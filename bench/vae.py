@@ -2,6 +2,8 @@
 
 Each run trains a VAE on the target's log density (`vaegibbs.fit`, the corrected reverse-KL bound)
 or loads a saved one (`model_path`), then samples with an exact kernel of `vaegibbs.kernels`. The
+trained VAE is saved beside the run's record (`<cell>/vae.json`, `vae.eqx`): pass
+`--sampler-param model_path=<cell>/vae` to sample with it again. The
 training counts as warm-up: its time is `time_warmup` (with the chains' burn-in of `num_warmup`
 steps), its gradients `batch_size x train_steps` are `grad_evals_warmup`. `info` adds the bound
 `loss` (and its Monte Carlo error) and the importance-weighted bound on `eval_batch` fresh samples,
@@ -46,7 +48,7 @@ def _training_params(fn):
 
 @_training_params
 def vae_gibbs(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-              jitter: float = 0.0, **training) -> Draws:
+              jitter: float = 0.5, **training) -> Draws:
     """Metropolis-within-Gibbs on (x, z): z ~ P(z|x), x' ~ Q(x|z + jitter eps), exact acceptance."""
     if jitter < 0:
         raise ValueError(f"vae-gibbs: jitter must be >= 0, got {jitter}")
@@ -152,7 +154,8 @@ def _run(kind, kernel_params, key, logdensity_fn, initial_positions, num_warmup,
     return Draws(positions=np.asarray(positions), logdensity=np.asarray(logdensity),
                  stats={k: np.asarray(v) for k, v in stats.items()}, cost=cost, info=info,
                  log_weights=None if log_weights is None else np.asarray(log_weights),
-                 log_weight_fn=jax.jit(log_weight_fn), traces=traces)
+                 log_weight_fn=jax.jit(log_weight_fn), traces=traces,
+                 artifacts={"vae": lambda stem: vae_io.save(stem, model, config)})
 
 
 @functools.lru_cache(maxsize=8)

@@ -9,7 +9,8 @@ x-marginal is the target exactly, however imperfect the networks (NOTES.md):
 - hybrid: a VAE move (gibbs or imh) then `num_local` MALA moves in x (blackjax), z refreshed from P(z|x)
           after them (Gabrie, Rotskoff & Vanden-Eijnden 2022); each move leaves mu(x) P(z|x) invariant.
 
-Importance sampling with the same weights is `importance_sample`. Every info reports the acceptance
+Importance sampling with the same weights is `importance_sample` (with `log_Z_hat`, `importance_ess`
+and `self_normalised_mean`). Every info reports the acceptance
 and the log-density and gradient evaluations of the step.
 """
 from __future__ import annotations
@@ -159,3 +160,9 @@ def run_chains(algorithm: SamplingAlgorithm, key, initial_positions, num_steps: 
         return jax.lax.scan(body, algorithm.init(position, key_init), jax.random.split(key_steps, num_steps))
 
     return jax.vmap(one_chain)(jax.random.split(key, initial_positions.shape[0]), initial_positions)
+
+
+def self_normalised_mean(values, log_weights) -> jax.Array:
+    """Self-normalised importance estimate sum_i wbar_i f(x_i), wbar = softmax(log w); values (n, ...)."""
+    wbar = jax.nn.softmax(log_weights)
+    return jnp.tensordot(wbar, values, axes=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import time
 from typing import Callable
 
@@ -47,8 +48,16 @@ class Config:
                 raise ValueError(f"vaegibbs Config: {name} must be >= 1, got {getattr(self, name)}")
         if self.latent_dim is not None and self.latent_dim < 1:
             raise ValueError(f"vaegibbs Config: latent_dim must be >= 1 or None, got {self.latent_dim}")
-        if not self.learning_rate > 0 or not self.x_scale > 0 or not 0 < self.beta_start <= 1:
-            raise ValueError("vaegibbs Config: learning_rate and x_scale must be > 0, beta_start in (0, 1]")
+        if not self.learning_rate > 0 or not self.x_scale > 0 or not self.grad_clip > 0:
+            raise ValueError("vaegibbs Config: learning_rate, x_scale and grad_clip must be > 0, got "
+                             f"{self.learning_rate}, {self.x_scale}, {self.grad_clip}")
+        if not 0 < self.beta_start <= 1:
+            raise ValueError(f"vaegibbs Config: beta_start must be in (0, 1], got {self.beta_start}")
+        if self.anneal_steps < 0 or self.warmup_steps < 0:
+            raise ValueError(f"vaegibbs Config: anneal_steps and warmup_steps must be >= 0, got "
+                             f"{self.anneal_steps}, {self.warmup_steps}")
+        if not math.isfinite(self.x_loc):
+            raise ValueError(f"vaegibbs Config: x_loc must be finite, got {self.x_loc}")
 
 
 class TrainingDiverged(FloatingPointError):
