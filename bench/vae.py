@@ -198,6 +198,8 @@ def _sampling_fn(kind, logdensity_fn, kernel_params, num_warmup, num_draws):
         _, (states, infos) = kernels.run_chains(algorithm, key, initial_positions, num_warmup + num_draws)
         kept = slice(num_warmup, None)
         stats = {"acceptance_rate": infos.acceptance_rate[:, kept], "accepted": infos.is_accepted[:, kept]}
+        if kind == "hybrid":
+            stats["local_acceptance_rate"] = infos.local_acceptance_rate[:, kept]
         return (states.position[:, kept], states.logdensity[:, kept], stats, None, infos.logdensity_evals,
                 infos.grad_evals)
 

@@ -26,22 +26,28 @@ def save(path, model: VAE, config: Config) -> pathlib.Path:
     stem.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": FORMAT, "dim": model.dim, "config": dataclasses.asdict(config),
             "versions": {p: _version(p) for p in ("jax", "equinox", "optax")}}
-    eqx.tree_serialise_leaves(stem.with_suffix(".eqx"), model)
-    stem.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+    eqx.tree_serialise_leaves(_with(stem, ".eqx"), model)
+    _with(stem, ".json").write_text(json.dumps(meta, indent=1))
     return stem
+
+
+def _with(stem: pathlib.Path, suffix: str) -> pathlib.Path:
+    """`stem` + suffix, keeping dots in the stem (`vae.v1` -> `vae.v1.json`, not `vae.json`)."""
+    return stem.with_name(stem.name + suffix)
 
 
 def load(path) -> tuple[VAE, Config]:
     """Read a sampler written by `save`; raises ValueError naming the file when it is not one."""
     stem = pathlib.Path(path)
     try:
-        meta = json.loads(stem.with_suffix(".json").read_text())
+        meta = json.loads(_with(stem, ".json").read_text())
         if meta.get("format") != FORMAT:
             raise ValueError(f"unknown format {meta.get('format')!r} (expected {FORMAT})")
         config = Config(**meta["config"])
         skeleton = init_model(int(meta["dim"]), jax.random.key(0), config)
-        return eqx.tree_deserialise_leaves(stem.with_suffix(".eqx"), skeleton), config
-    except (OSError, KeyError, TypeError, json.JSONDecodeError, ValueError) as err:
+        return eqx.tree_deserialise_leaves(_with(stem, ".eqx"), skeleton), config
+    except (OSError, KeyError, TypeError, json.JSONDecodeError, ValueError, RuntimeError) as err:
+        # RuntimeError: equinox's TreePathError for a truncated, foreign or mis-shaped weights file
         raise ValueError(f"cannot load a VAE sampler from {stem}(.json, .eqx): {err}") from None
 
 

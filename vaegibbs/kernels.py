@@ -32,10 +32,11 @@ class VAEState(NamedTuple):
 
 
 class VAEInfo(NamedTuple):
-    acceptance_rate: jax.Array
+    acceptance_rate: jax.Array        # of the VAE move
     is_accepted: jax.Array
     logdensity_evals: jax.Array
     grad_evals: jax.Array
+    local_acceptance_rate: jax.Array = float("nan")  # hybrid: mean acceptance of its MALA moves
 
 
 class SamplingAlgorithm(NamedTuple):
@@ -113,7 +114,8 @@ def hybrid(model: VAE, logdensity_fn: Callable, step_size: float, num_local: int
         new = VAEState(mala_state.position, model.sample_encoder(key_z, mala_state.position), mala_state.logdensity)
         # MALA evaluates value and gradient once at init and once per step.
         return new, VAEInfo(vae_info.acceptance_rate, vae_info.is_accepted,
-                            vae_info.logdensity_evals + num_local + 1, jnp.asarray(num_local + 1))
+                            vae_info.logdensity_evals + num_local + 1, jnp.asarray(num_local + 1),
+                            jnp.mean(local_rates))
 
     return SamplingAlgorithm(_init(model, logdensity_fn), step)
 

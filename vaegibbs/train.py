@@ -93,8 +93,8 @@ def beta_schedule(config: Config) -> Callable:
 
 
 def optimizer(config: Config) -> optax.GradientTransformation:
-    schedule = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, min(config.warmup_steps, config.steps),
-                                                  config.steps)
+    warmup = min(config.warmup_steps, config.steps - 1)  # the cosine decay needs at least one step
+    schedule = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, warmup, config.steps)
     return optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(schedule))
 
 
@@ -110,8 +110,8 @@ def fit(logdensity_fn: Callable, dim: int, key, config: Config = Config(), progr
     size = min(config.chunk, config.steps)
     keys = jax.random.split(key_train, config.steps)
     start = time.perf_counter()
-    compiled = _compiled_chunk(chunk, params, opt_state, keys[:size], jnp.arange(size))
-    time_compile = time.perf_counter() - start
+    compiled, fresh = _compiled_chunk(chunk, params, opt_state, keys[:size], jnp.arange(size))
+    time_compile = time.perf_counter() - start if fresh else 0.0
     history = []
     bar = _progress(progress, config.steps)
     start = time.perf_counter()
@@ -140,9 +140,10 @@ _COMPILED: dict = {}
 def _compiled_chunk(chunk, *args):
     """AOT-compile `chunk` for these argument shapes once (`.lower().compile()`), then reuse it."""
     cache_key = (chunk, jax.tree.structure(args), tuple((a.shape, a.dtype) for a in jax.tree.leaves(args)))
-    if cache_key not in _COMPILED:
-        _COMPILED[cache_key] = chunk.lower(*args).compile()
-    return _COMPILED[cache_key]
+    if cache_key in _COMPILED:
+        return _COMPILED[cache_key], False
+    _COMPILED[cache_key] = chunk.lower(*args).compile()
+    return _COMPILED[cache_key], True
 
 
 @functools.lru_cache(maxsize=16)

@@ -35,7 +35,7 @@ def gauss_kl(m0, s0, m1, s1) -> float:
 
 
 def gauss_logpdf(x, mean, cov):
-    """log N(x; mean, cov) in NumPy-free JAX (jit-able), for target log densities."""
+    """log N(x; mean, cov) as a jit-able JAX function of x (mean and cov are fixed NumPy arrays)."""
     mean, cov = np.asarray(mean, float), np.asarray(cov, float)
     prec = jnp.asarray(np.linalg.inv(cov))
     const = -0.5 * np.linalg.slogdet(2 * np.pi * cov)[1]

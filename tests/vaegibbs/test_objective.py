@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from _vae_helpers import (FA_LOG_Z, exact_linear_vae, fa_log_prob, gauss_kl, gauss_logpdf, linear_vae)
+from _vae_helpers import FA_LOG_Z, exact_linear_vae, fa_log_prob, fa_parameters, gauss_kl, linear_vae
 from vaegibbs.objective import iw_bound, joint_bound, joint_terms
 from vaegibbs.train import Config, init_model
 
@@ -44,14 +44,44 @@ def _fast_compiles():
     jax.config.update("jax_disable_most_optimizations", old)
 
 
+def gaussian_params(mean, cov, log_z):
+    """Arrays defining log_prob(x) = log N(x; mean, cov) + log_z (so that the log density is an argument of
+    the compiled evaluator below, not a constant: targets of the same dimension share a compilation)."""
+    mean, cov = np.asarray(mean, float), np.asarray(cov, float)
+    return dict(mean=jnp.asarray(mean), prec=jnp.asarray(np.linalg.inv(cov)),
+                const=jnp.asarray(log_z - 0.5 * np.linalg.slogdet(2 * np.pi * cov)[1]))
+
+
+def _log_prob_of(params):
+    def log_prob(x):
+        d = x - params["mean"]
+        return -0.5 * d @ params["prec"] @ d + params["const"]
+    return log_prob
+
+
+R_REPEATS, R_BATCH = 300, 64      # repeated small-batch estimates (SE calibration)
+BETAS = (0.0, 0.3, 1.0)
+
+
 @eqx.filter_jit
-def _bounds(model, log_prob, key, n=N, ks=KS):
-    """joint_bound on n samples, its terms, and per-sample IW bounds for each K in ks (the same keys)."""
-    k_joint, k_iw = jax.random.split(key)
+def _bounds(model, params, key, n=N, ks=KS, extras=True):
+    """What this module evaluates on one (model, Gaussian target) pair, in one compilation (each piece
+    costs 1-2 s to compile): joint_bound on n samples; per-sample IW bounds for each K in ks (the same keys,
+    so paired); with `extras`, the joint terms, iw_bound on the whole batch, R_REPEATS independent
+    small-batch joint / IW bounds and joint terms at BETAS (the same key)."""
+    log_prob = _log_prob_of(params)
+    k_joint, k_iw, k_rep, k_beta = jax.random.split(key, 4)
     keys = jax.random.split(k_iw, n)
     per_sample = {K: jax.vmap(lambda k: iw_bound(model, log_prob, k, 1, K)[0])(keys) for K in ks}
-    return dict(joint=joint_bound(model, log_prob, k_joint, n), terms=joint_terms(model, log_prob, k_joint, n),
-                iw=per_sample, iw_batch=iw_bound(model, log_prob, k_iw, n, ks[-1]))
+    out = dict(joint=joint_bound(model, log_prob, k_joint, n), iw=per_sample)
+    if extras:
+        out["terms"] = joint_terms(model, log_prob, k_joint, n)
+        out["iw_batch"] = iw_bound(model, log_prob, k_iw, n, ks[-1])
+        reps = jax.random.split(k_rep, R_REPEATS)
+        out["repeats"] = (jax.vmap(lambda k: joint_bound(model, log_prob, k, R_BATCH))(reps),
+                          jax.vmap(lambda k: iw_bound(model, log_prob, k, R_BATCH, 4))(reps))
+        out["betas"] = [joint_terms(model, log_prob, k_beta, 200, beta) for beta in BETAS]
+    return out
 
 
 # --------------------------------------------------------------------- exact linear-Gaussian VAE
@@ -60,8 +90,7 @@ def _bounds(model, log_prob, key, n=N, ks=KS):
 def test_exact_vae_gives_minus_log_z_in_every_term():
     """pi(z) Q(x|z) = mu(x) P(z|x) exactly: every term of L and of L_K is -log Z (here C), zero variance."""
     lv = exact_linear_vae()
-    log_prob = lambda x: gauss_logpdf(x, lv.m, lv.q_cov) + C  # noqa: E731
-    out = jax.tree.map(np.asarray, _bounds(lv.model, log_prob, jax.random.key(0), 200))
+    out = jax.tree.map(np.asarray, _bounds(lv.model, gaussian_params(lv.m, lv.q_cov, C), jax.random.key(0)))
     np.testing.assert_allclose(out["terms"], -C, rtol=0, atol=1e-10)
     L, se = out["joint"]
     assert L == pytest.approx(-C, abs=1e-10) and se < 1e-10
@@ -82,14 +111,11 @@ def _inexact_linear_vae():
                       G=[[0.5, 0.1], [0.0, 0.7]], g=[0.1, -0.2], raw_enc=[-0.8, -0.4], x_loc=0.2, x_scale=1.3)
 
 
-def _target_log_prob(x):
-    return gauss_logpdf(x, TARGET_MEAN, TARGET_COV) + C
-
-
 @pytest.fixture(scope="module")
 def inexact():
     lv = _inexact_linear_vae()
-    return lv, jax.tree.map(np.asarray, _bounds(lv.model, _target_log_prob, jax.random.key(1)))
+    params = gaussian_params(TARGET_MEAN, TARGET_COV, C)
+    return lv, jax.tree.map(np.asarray, _bounds(lv.model, params, jax.random.key(1)))
 
 
 def test_joint_bound_equals_the_closed_form_augmented_kl(inexact):
@@ -126,32 +152,21 @@ def test_iw_bound_is_sandwiched_between_marginal_and_joint_kl(inexact):
     assert abs(Lb - LK) < Z_SE * math.hypot(seb, seK)
 
 
-def test_reported_standard_error_is_calibrated():
+def test_reported_standard_error_is_calibrated(inexact):
     """The SE that joint_bound and iw_bound return is the spread of their estimates over independent keys.
     R = 300 repeats with batch 64: the sample sd of R near-normal means has relative SE 1/sqrt(2(R-1)),
     so the ratio sd / mean(SE) must be within 4 / sqrt(2(R-1)) = 0.16 of 1."""
-    lv, R, n = _inexact_linear_vae(), 300, 64
-
-    @eqx.filter_jit
-    def repeats(model, keys):
-        j = jax.vmap(lambda k: joint_bound(model, _target_log_prob, k, n))(keys)
-        i = jax.vmap(lambda k: iw_bound(model, _target_log_prob, k, n, 4))(keys)
-        return j, i
-
-    for est, se in repeats(lv.model, jax.random.split(jax.random.key(2), R)):
-        ratio = float(np.std(np.asarray(est), ddof=1) / np.mean(np.asarray(se)))
-        assert abs(ratio - 1) < Z_SE / math.sqrt(2 * (R - 1)), ratio
+    _, out = inexact
+    for est, se in out["repeats"]:
+        assert est.shape == se.shape == (R_REPEATS,)
+        ratio = float(np.std(est, ddof=1) / np.mean(se))
+        assert abs(ratio - 1) < Z_SE / math.sqrt(2 * (R_REPEATS - 1)), ratio
 
 
-def test_beta_multiplies_only_the_log_density():
+def test_beta_multiplies_only_the_log_density(inexact):
     """joint_terms(beta) = terms without U - beta log mu~(x): affine in beta for the same key."""
-    lv = _inexact_linear_vae()
-
-    @eqx.filter_jit
-    def terms(model, key):
-        return [joint_terms(model, _target_log_prob, key, 200, beta) for beta in (0.0, 0.3, 1.0)]
-
-    t0, t3, t1 = (np.asarray(t) for t in terms(lv.model, jax.random.key(3)))
+    _, out = inexact
+    t0, t3, t1 = out["betas"]
     log_mu = t0 - t1
     assert np.ptp(log_mu) > 1                           # the log density varies over the batch
     np.testing.assert_allclose(t3, t0 - 0.3 * log_mu, rtol=1e-10, atol=1e-10)
@@ -163,14 +178,12 @@ D_STD = 2
 LOG_Z_STD = C + 0.5 * D_STD * math.log(2 * math.pi)      # of exp(-|x|^2/2 + C) on R^2
 
 
-def _std_normal_log_prob(x):
-    return -0.5 * jnp.sum(x**2) + C
-
-
 def test_untrained_vae_bound_above_minus_log_z_and_iw_below_joint():
-    """Untrained VAE (poor encoder) on a standard normal with log Z != 0."""
+    """Untrained VAE (poor encoder) on a standard normal, log_prob = -|x|^2/2 + C, log Z = C + log(2 pi)."""
     model = init_model(D_STD, jax.random.key(4), Config(width=16, depth=1))
-    out = jax.tree.map(np.asarray, _bounds(model, _std_normal_log_prob, jax.random.key(5), ks=(0, 8)))
+    params = gaussian_params(np.zeros(D_STD), np.eye(D_STD), LOG_Z_STD)
+    assert float(_log_prob_of(params)(jnp.ones(D_STD))) == pytest.approx(-1.0 + C, rel=1e-12)
+    out = jax.tree.map(np.asarray, _bounds(model, params, jax.random.key(5), ks=(0, 8), extras=False))
     L, se = out["joint"]
     assert L + LOG_Z_STD > -Z_SE * se
     gap, se_gap = _mean_se(out["iw"][0] - out["iw"][8])
@@ -182,7 +195,11 @@ def test_untrained_vae_bound_above_minus_log_z_and_iw_below_joint():
 def test_trained_vae_bound_above_minus_log_z_and_iw_below_joint(fa_fit):
     """The trained factor-analysis sampler: the bound is nearly tight (KL ~ 0.01), so `L >= -log Z` is a
     sharp check here; the IW bound must not exceed the joint bound (paired)."""
-    out = jax.tree.map(np.asarray, _bounds(fa_fit.model, fa_log_prob, jax.random.key(6), ks=(0, 8)))
+    mean, cov = fa_parameters()
+    params = gaussian_params(mean, cov, FA_LOG_Z)
+    x = jnp.asarray(mean) + 0.3
+    assert float(_log_prob_of(params)(x)) == pytest.approx(float(fa_log_prob(x)), rel=1e-12)
+    out = jax.tree.map(np.asarray, _bounds(fa_fit.model, params, jax.random.key(6), n=10_000, ks=(0, 8), extras=False))
     L, se = out["joint"]
     assert L + FA_LOG_Z > -Z_SE * se, (L + FA_LOG_Z, se)
     assert L + FA_LOG_Z < 0.05                          # it is nearly tight (so the check above is sharp)

@@ -26,6 +26,7 @@ SMALL = dict(width=16, depth=1, batch_size=8, warmup_steps=5)   # a tiny network
 
 @pytest.fixture
 def fast_compiles():
+    """Compile without most XLA optimisations for the duration of a test."""
     old = jax.config.values["jax_disable_most_optimizations"]
     jax.config.update("jax_disable_most_optimizations", True)
     yield
@@ -89,12 +90,6 @@ def test_nan_log_density_raises_naming_the_step(fast_compiles):
     assert isinstance(err.value, FloatingPointError)
 
 
-def test_nan_everywhere_raises_at_step_0(fast_compiles):
-    with pytest.raises(TrainingDiverged) as err:
-        fit(lambda x: jnp.sum(x) * jnp.nan, 2, jax.random.key(0), Config(steps=10, chunk=10, **SMALL))
-    assert _step_of(err) == 0
-
-
 def _nan_gradient(x):
     """Finite value (-|x|^2/2), NaN gradient: the unselected branch of `where` has an infinite slope."""
     return jnp.where(True, -0.5 * jnp.sum(x**2), jnp.sum(jnp.sqrt(-1.0 - x**2)))
@@ -131,7 +126,7 @@ def test_annealing_beta_rises_linearly_to_one(fast_compiles):
 
     # Same (log density, dim, config): the compiled chunk is reused; the same key repeats the run exactly,
     # another key gives another run.
-    again = fit(_std_normal, 2, jax.random.key(0), ANNEAL)
+    again = fit(_std_normal, 2, jax.random.key(0), ANNEAL, progress=True)   # the progress bar changes nothing
     other = fit(_std_normal, 2, jax.random.key(1), ANNEAL)
     assert again.time_compile < 0.05 * f.time_compile   # docstring: 0 when reused
     np.testing.assert_array_equal(again.loss, f.loss)
@@ -149,19 +144,18 @@ def test_annealing_beta_rises_linearly_to_one(fast_compiles):
     dict(width=0), dict(depth=0), dict(steps=0), dict(batch_size=0), dict(chunk=0), dict(latent_dim=0),
     dict(learning_rate=0.0), dict(learning_rate=-1e-3), dict(learning_rate=float("nan")),
     dict(x_scale=0.0), dict(x_scale=-1.0), dict(beta_start=0.0), dict(beta_start=1.5),
+    dict(grad_clip=0.0), dict(grad_clip=-1.0),        # 0 freezes training, < 0 turns Adam into ascent
+    dict(anneal_steps=-1, beta_start=0.5),            # beta would fall below 0
+    dict(warmup_steps=-1), dict(x_loc=float("nan")), dict(x_loc=float("inf")),
 ])
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError, match="vaegibbs Config"):
         Config(**bad)
 
 
-@pytest.mark.xfail(strict=True, reason="vaegibbs bug: Config does not validate anneal_steps, warmup_steps, "
-                   "grad_clip or x_loc; anneal_steps < 0 makes beta decrease below 0 (beta_schedule)")
-@pytest.mark.parametrize("bad", [dict(anneal_steps=-1, beta_start=0.5), dict(warmup_steps=-1),
-                                 dict(grad_clip=0.0), dict(x_loc=float("nan"))])
-def test_config_rejects_unchecked_bad_values(bad):
-    with pytest.raises(ValueError):
-        Config(**bad)
+def test_short_training_within_the_default_warm_up(fast_compiles):
+    f = fit(_std_normal, 2, jax.random.key(0), Config(steps=20, chunk=20, width=16, depth=1, batch_size=8))
+    assert f.loss.shape == (20,) and np.all(np.isfinite(f.loss))
 
 
 def test_config_accepts_good_values():
