@@ -1,5 +1,6 @@
 """Shared helpers of the vaegibbs tests (imported as `_vae_helpers`; tests/vaegibbs is on sys.path under
-pytest's default import mode): closed-form Gaussian KL, linear-Gaussian VAEs whose joints are known in
+pytest's default import mode):
+closed-form Gaussian KL, linear-Gaussian VAEs whose joints are known in
 closed form, and the factor-analysis target.
 
 Linear VAEs are built with `depth=0` MLPs (one affine layer each), with the weights set so that
@@ -12,6 +13,7 @@ q = N(m, A A^T + s_x^2 I), so the importance weight of every (x, z) is the const
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 
@@ -131,3 +133,15 @@ _FA_MEAN, _FA_COV = fa_parameters()
 
 def fa_log_prob(x):
     return gauss_logpdf(x, _FA_MEAN, _FA_COV) + FA_LOG_Z
+
+
+@contextlib.contextmanager
+def xla_optimisations(enabled: bool):
+    """Compile with or without most XLA optimisations inside the block, then restore the setting.
+    Small test computations run in well under a second either way; compilation dominates."""
+    old = jax.config.values["jax_disable_most_optimizations"]
+    jax.config.update("jax_disable_most_optimizations", not enabled)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_disable_most_optimizations", old)

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from _vae_helpers import FA_CONFIG, FA_DIM, fa_log_prob
+from _vae_helpers import xla_optimisations, FA_CONFIG, FA_DIM, fa_log_prob
 from vaegibbs import io, kernels
 from vaegibbs.train import Config, init_model
 
@@ -29,10 +29,8 @@ def _assert_same_model(a, b):
 @pytest.fixture(scope="module", autouse=True)
 def _fast_compiles():
     """Compile without most XLA optimisations (bit-reproducibility is within one compilation anyway)."""
-    old = jax.config.values["jax_disable_most_optimizations"]
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", old)
+    with xla_optimisations(False):
+        yield
 
 
 @eqx.filter_jit

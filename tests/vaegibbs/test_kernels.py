@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from _vae_helpers import exact_linear_vae, gauss_logpdf
+from _vae_helpers import xla_optimisations, exact_linear_vae, gauss_logpdf
 from targets.gaussian import gaussian, gaussian_parameters
 from vaegibbs import kernels
 from vaegibbs.train import Config, init_model
@@ -84,10 +84,8 @@ class Counting:
 @pytest.fixture(scope="module", autouse=True)
 def _fast_compiles():
     """Compile without most XLA optimisations: the runs take well under a second either way."""
-    old = jax.config.values["jax_disable_most_optimizations"]
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", old)
+    with xla_optimisations(False):
+        yield
 
 
 # One compiled function per kernel type; the model and the tuning are arguments, so that the random

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from _vae_helpers import FA_LOG_Z, exact_linear_vae, fa_log_prob, fa_parameters, gauss_kl, linear_vae
+from _vae_helpers import xla_optimisations, FA_LOG_Z, exact_linear_vae, fa_log_prob, fa_parameters, gauss_kl, linear_vae
 from vaegibbs.objective import iw_bound, joint_bound, joint_terms
 from vaegibbs.train import Config, init_model
 
@@ -38,10 +38,8 @@ def _fast_compiles():
     """Compile this module's functions without most XLA optimisations: they run for well under a second
     either way, and compilation dominates (as in tests/baselines/test_hmc.py). The shared trained sampler
     is made first, with optimisations, so that it does not depend on which module asks for it first."""
-    old = jax.config.values["jax_disable_most_optimizations"]
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", old)
+    with xla_optimisations(False):
+        yield
 
 
 def gaussian_params(mean, cov, log_z):

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from _vae_helpers import FA_CONFIG, FA_LOG_Z, fa_log_prob
+from _vae_helpers import xla_optimisations, FA_CONFIG, FA_LOG_Z, fa_log_prob
 from vaegibbs import Config, Fitted, TrainingDiverged, fit
 from vaegibbs.objective import joint_bound
 
@@ -27,10 +27,8 @@ SMALL = dict(width=16, depth=1, batch_size=8, warmup_steps=5)   # a tiny network
 @pytest.fixture
 def fast_compiles():
     """Compile without most XLA optimisations for the duration of a test."""
-    old = jax.config.values["jax_disable_most_optimizations"]
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", old)
+    with xla_optimisations(False):
+        yield
 
 
 # ----------------------------------------------------------------------- (c) factor analysis
