@@ -76,16 +76,23 @@ def gibbs(model: VAE, logdensity_fn: Callable, jitter: float = 0.0) -> SamplingA
     return SamplingAlgorithm(_init(model, logdensity_fn), step)
 
 
-def imh(model: VAE, logdensity_fn: Callable) -> SamplingAlgorithm:
-    """Independence Metropolis-Hastings on (x, z) with proposal pi(z) Q(x|z)."""
+def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0) -> SamplingAlgorithm:
+    """Independence Metropolis-Hastings on (x, z) with proposal N(z; 0, temperature^2 I) Q(x|z).
+
+    temperature = 1 is the seed's proposal pi(z) Q(x|z); temperature > 1 widens the latent draws, a
+    defensive proposal for targets whose tails the decoder under-covers. Exact for any temperature:
+    w = mu~(x) P(z|x) / (N(z; 0, t^2 I) Q(x|z)), accept with min(1, w'/w)."""
+
+    def log_proposal_z(z):
+        return model.log_prior(z / temperature) - z.shape[-1] * jnp.log(temperature)
 
     def log_w(state: VAEState):
         return state.logdensity + model.log_encoder(state.latent, state.position) \
-            - model.log_prior(state.latent) - model.log_decoder(state.position, state.latent)
+            - log_proposal_z(state.latent) - model.log_decoder(state.position, state.latent)
 
     def step(key, state: VAEState):
         key_z, key_x, key_acc = jax.random.split(key, 3)
-        z_new = jax.random.normal(key_z, state.latent.shape, state.latent.dtype)
+        z_new = temperature * jax.random.normal(key_z, state.latent.shape, state.latent.dtype)
         x_new = model.sample_decoder(key_x, z_new)
         proposal = VAEState(x_new, z_new, logdensity_fn(x_new))
         new, rate, accept = _mh(key_acc, log_w(proposal) - log_w(state), proposal, state)

@@ -97,8 +97,8 @@ def _run_gibbs(model, key, x0, jitter):
 
 
 @eqx.filter_jit
-def _run_imh(model, key, x0):
-    return kernels.run_chains(kernels.imh(model, log_prob), key, x0, STEPS)
+def _run_imh(model, key, x0, temperature=1.0):
+    return kernels.run_chains(kernels.imh(model, log_prob, temperature), key, x0, STEPS)
 
 
 @eqx.filter_jit
@@ -116,7 +116,7 @@ def bad_model(model):
     return eqx.tree_at(lambda m: m.x_loc, model, model.x_loc + jnp.asarray(BAD_SHIFT))
 
 
-RUNS = ["gibbs", "gibbs-jitter", "imh", "hybrid", "bad-gibbs", "bad-imh"]
+RUNS = ["gibbs", "gibbs-jitter", "imh", "imh-tempered", "hybrid", "bad-gibbs", "bad-imh"]
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +126,7 @@ def runs(model, bad_model):
         "gibbs": lambda: _run_gibbs(model, jax.random.key(2), x0, jnp.asarray(0.0)),
         "gibbs-jitter": lambda: _run_gibbs(model, jax.random.key(3), x0, jnp.asarray(JITTER)),
         "imh": lambda: _run_imh(model, jax.random.key(4), x0),
+        "imh-tempered": lambda: _run_imh(model, jax.random.key(8), x0, jnp.asarray(1.3)),  # wider latent proposal
         "hybrid": lambda: _run_hybrid(model, jax.random.key(5), x0, jnp.asarray(STEP_SIZE)),
         "bad-gibbs": lambda: _run_gibbs(bad_model, jax.random.key(6), x0, jnp.asarray(0.0)),
         "bad-imh": lambda: _run_imh(bad_model, jax.random.key(7), x0),
@@ -221,7 +222,7 @@ def test_cost_fields_match_counted_evaluations(runs, counted_runs):
     per_step = {"gibbs": (1, 0), "imh": (1, 0), "hybrid": (NUM_LOCAL + 2, NUM_LOCAL + 1)}
     for name in RUNS:
         info = runs[name]["infos"]
-        evals = per_step[name.removeprefix("bad-").removesuffix("-jitter")]
+        evals = per_step[name.removeprefix("bad-").removesuffix("-jitter").removesuffix("-tempered")]
         np.testing.assert_array_equal(info.logdensity_evals, evals[0])
         np.testing.assert_array_equal(info.grad_evals, evals[1])
     infos, counter = counted_runs
