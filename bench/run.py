@@ -103,6 +103,7 @@ def cost_columns(draws: Draws) -> dict:
 
 
 _EVIDENCE_INFO = {"loss", "loss_se", "iw_bound", "iw_bound_se", "elbo", "elbo_se", "log_Z_hat", "importance_ess"}
+# (bench.metrics.evidence turns these into record columns; `info.*` keeps the rest)
 
 
 def draws_datatree(target: Target, draws: Draws, values, record: Mapping[str, Any]):

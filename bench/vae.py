@@ -12,6 +12,7 @@ log Z_hat, the ELBO and the normalised importance ESS; the harness turns them in
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import time
@@ -67,11 +68,13 @@ def vae_imh(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int,
 @_training_params
 def vae_hybrid(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
                step_size: float = 0.1, num_local: int = 5, vae_move: Literal["gibbs", "imh"] = "gibbs",
-               **training) -> Draws:
-    """A VAE move then `num_local` blackjax MALA moves in x (Gabrie, Rotskoff & Vanden-Eijnden 2022)."""
+               jitter: float = 0.5, temperature: float = 1.0, **training) -> Draws:
+    """A VAE move (gibbs with `jitter`, or imh with `temperature`) then `num_local` blackjax MALA moves in x
+    with a fixed `step_size` (Gabrie, Rotskoff & Vanden-Eijnden 2022)."""
     if not step_size > 0 or num_local < 1:
         raise ValueError(f"vae-hybrid: step_size must be > 0 and num_local >= 1, got {step_size}, {num_local}")
-    return _run("hybrid", {"step_size": float(step_size), "num_local": int(num_local), "vae_move": vae_move},
+    return _run("hybrid", {"step_size": float(step_size), "num_local": int(num_local), "vae_move": vae_move,
+                           "jitter": float(jitter), "temperature": float(temperature)},
                 key, logdensity_fn, initial_positions, num_warmup, num_draws, **training)
 
 
@@ -126,9 +129,13 @@ def _run(kind, kernel_params, key, logdensity_fn, initial_positions, num_warmup,
         train_grads = fitted.grad_evals
         traces = {"loss": fitted.loss, "loss_se": fitted.loss_se, "beta": fitted.beta}
 
-    info = {"kind": kind, **kernel_params, **{k: training[k] for k in _TRAINING_DEFAULTS},
-            "train_grad_evals": train_grads, "time_train": time_train}
+    info = {"kind": kind, **kernel_params, **{f"config.{k}": v for k, v in dataclasses.asdict(config).items()},
+            "model_path": training["model_path"], "train_grad_evals": train_grads, "time_train": time_train}
+    start = time.perf_counter()
     info |= _evaluate_bounds(model, logdensity_fn, key_eval, training["eval_batch"], training["iw_inner"])
+    # The bounds are diagnostics (like the metrics), not part of the sampler's cost: recorded apart.
+    info["time_eval"] = time.perf_counter() - start
+    info["eval_logdensity_evals"] = 3 * training["eval_batch"]
 
     sample_fn = _sampling_fn(kind, logdensity_fn, tuple(sorted(kernel_params.items())), num_warmup, num_draws)
     args = (model, key_sample, initial_positions)
@@ -139,13 +146,14 @@ def _run(kind, kernel_params, key, logdensity_fn, initial_positions, num_warmup,
     out = jax.block_until_ready(compiled(*args))
     elapsed = time.perf_counter() - start
     # Burn-in and sampling run in one computation: the burn-in share of its time is counted as warm-up.
-    burn_share = num_warmup / (num_warmup + num_draws) if kind != "is" else 0.0
+    # Importance sampling has no burn-in: its arrays hold the kept draws only.
+    burn = 0 if kind == "is" else num_warmup
+    burn_share = burn / (burn + num_draws)
     positions, logdensity, stats, log_weights, evals, grads = out
-    grad_sampling = int(np.asarray(grads)[:, num_warmup:].sum()) if kind == "hybrid" else 0
-    grad_burn = int(np.asarray(grads)[:, :num_warmup].sum()) if kind == "hybrid" else 0
-    evals = np.asarray(evals)
-    cost = Cost(logdensity_evals_warmup=train_grads + int(evals[:, :num_warmup].sum()),
-                logdensity_evals_sampling=int(evals[:, num_warmup:].sum()),
+    evals, grads = np.asarray(evals), np.asarray(grads)
+    grad_burn, grad_sampling = int(grads[:, :burn].sum()), int(grads[:, burn:].sum())
+    cost = Cost(logdensity_evals_warmup=train_grads + int(evals[:, :burn].sum()),
+                logdensity_evals_sampling=int(evals[:, burn:].sum()),
                 grad_evals_warmup=train_grads + grad_burn, grad_evals_sampling=grad_sampling,
                 grad_evals_lockstep=train_grads + grad_burn + grad_sampling,
                 time_compile=time_compile, time_warmup=time_train + burn_share * elapsed,
@@ -162,24 +170,34 @@ def _run(kind, kernel_params, key, logdensity_fn, initial_positions, num_warmup,
                  artifacts={"vae": lambda stem: vae_io.save(stem, model, config)})
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=64)
 def _fit(logdensity_fn, dim, config, key_data):
     """One training per (target, config, key): `vae-gibbs`, `vae-imh`, ... of one seed share it. Each run
-    still reports the full training cost, which it would pay alone."""
+    still reports that training's time, gradients and compile time, which it would pay alone."""
     return fit(logdensity_fn, dim, jax.random.wrap_key_data(np.asarray(key_data, dtype=np.uint32)), config)
 
 
 def _evaluate_bounds(model, logdensity_fn, key, n, num_inner) -> dict:
-    """The bound L (= -ELBO of the joint), the IW bound, log Z_hat and importance ESS on fresh samples."""
-    k1, k2, k3 = jax.random.split(key, 3)
-    loss, loss_se = joint_bound(model, logdensity_fn, k1, n)
-    iw, iw_se = iw_bound(model, logdensity_fn, k2, n, num_inner)
-    sample = kernels.importance_sample(model, logdensity_fn, k3, n)
-    log_w = sample.log_weights
-    return {"loss": float(loss), "loss_se": float(loss_se), "iw_bound": float(iw), "iw_bound_se": float(iw_se),
-            "elbo": float(jnp.mean(log_w)), "elbo_se": float(jnp.std(log_w) / np.sqrt(n)),
-            "log_Z_hat": float(kernels.log_Z_hat(log_w)), "importance_ess": float(kernels.importance_ess(log_w)),
-            "eval_batch": int(n)}
+    """The bound L (= -ELBO of the joint), the IW bound, log Z_hat and importance ESS on n fresh samples."""
+    out = {k: float(v) for k, v in _bounds_fn(logdensity_fn, n, num_inner)(model, key).items()}
+    return out | {"eval_batch": int(n)}
+
+
+@functools.lru_cache(maxsize=16)
+def _bounds_fn(logdensity_fn, n, num_inner):
+    """jit(model, key) -> the bounds; compiled once per (target, batch, K)."""
+
+    @eqx.filter_jit
+    def bounds(model, key):
+        k1, k2, k3 = jax.random.split(key, 3)
+        loss, loss_se = joint_bound(model, logdensity_fn, k1, n)
+        iw, iw_se = iw_bound(model, logdensity_fn, k2, n, num_inner)
+        log_w = kernels.importance_sample(model, logdensity_fn, k3, n).log_weights
+        return {"loss": loss, "loss_se": loss_se, "iw_bound": iw, "iw_bound_se": iw_se,
+                "elbo": jnp.mean(log_w), "elbo_se": jnp.std(log_w) / np.sqrt(n),
+                "log_Z_hat": kernels.log_Z_hat(log_w), "importance_ess": kernels.importance_ess(log_w)}
+
+    return bounds
 
 
 @functools.lru_cache(maxsize=32)
@@ -198,7 +216,8 @@ def _sampling_fn(kind, logdensity_fn, kernel_params, num_warmup, num_draws):
         algorithm = {"gibbs": lambda: kernels.gibbs(model, logdensity_fn, params["jitter"]),
                      "imh": lambda: kernels.imh(model, logdensity_fn, params["temperature"]),
                      "hybrid": lambda: kernels.hybrid(model, logdensity_fn, params["step_size"], params["num_local"],
-                                                      params["vae_move"])}[kind]()
+                                                      params["vae_move"], params["jitter"],
+                                                      params["temperature"])}[kind]()
         _, (states, infos) = kernels.run_chains(algorithm, key, initial_positions, num_warmup + num_draws)
         kept = slice(num_warmup, None)
         stats = {"acceptance_rate": infos.acceptance_rate[:, kept], "accepted": infos.is_accepted[:, kept]}

@@ -102,11 +102,12 @@ def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0) -> Sampli
 
 
 def hybrid(model: VAE, logdensity_fn: Callable, step_size: float, num_local: int = 5,
-           vae_move: str = "gibbs", jitter: float = 0.0) -> SamplingAlgorithm:
-    """A VAE move, then `num_local` blackjax MALA moves in x with `step_size`, then z ~ P(z|x)."""
+           vae_move: str = "gibbs", jitter: float = 0.0, temperature: float = 1.0) -> SamplingAlgorithm:
+    """A VAE move (gibbs with `jitter`, or imh with `temperature`), then `num_local` blackjax MALA moves
+    in x with `step_size`, then z ~ P(z|x)."""
     if vae_move not in ("gibbs", "imh"):
         raise ValueError(f"hybrid: vae_move must be one of gibbs, imh, got {vae_move!r}")
-    global_move = gibbs(model, logdensity_fn, jitter) if vae_move == "gibbs" else imh(model, logdensity_fn)
+    global_move = gibbs(model, logdensity_fn, jitter) if vae_move == "gibbs" else imh(model, logdensity_fn, temperature)
     mala = blackjax.mala(logdensity_fn, step_size)
 
     def step(key, state: VAEState):

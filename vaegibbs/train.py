@@ -53,6 +53,9 @@ class Config:
                              f"{self.learning_rate}, {self.x_scale}, {self.grad_clip}")
         if not 0 < self.beta_start <= 1:
             raise ValueError(f"vaegibbs Config: beta_start must be in (0, 1], got {self.beta_start}")
+        if self.anneal_steps > self.steps:
+            raise ValueError(f"vaegibbs Config: anneal_steps ({self.anneal_steps}) must be <= steps ({self.steps}), "
+                             "or beta never reaches 1 and the trained bound is not the target's")
         if self.anneal_steps < 0 or self.warmup_steps < 0:
             raise ValueError(f"vaegibbs Config: anneal_steps and warmup_steps must be >= 0, got "
                              f"{self.anneal_steps}, {self.warmup_steps}")

@@ -102,5 +102,5 @@ def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None
         if weighted:  # modes of the resampled (equally weighted) draws
             assignments = np.asarray(_assign_fn(target)(draws_for_distance[0]))
         row |= mode_coverage(assignments, target.modes.count)
-    row |= evidence(target, draws.info, draws.log_weight_fn, key_evidence)
+    row |= evidence(target, draws.info, draws.log_weight_fn, key_evidence, draws.log_weights)
     return row

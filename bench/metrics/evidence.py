@@ -17,17 +17,30 @@ from targets.base import Target
 EUBO_POINTS = 10000
 
 
-def evidence(target: Target, info: Mapping, log_weight_fn, key) -> dict:
+def _lse(a: np.ndarray) -> float:
+    top = a.max()
+    return float(top + np.log(np.sum(np.exp(a - top))))
+
+
+def evidence(target: Target, info: Mapping, log_weight_fn, key, log_weights=None) -> dict:
+    """Bounds and log Z columns from a sampler's `info`; a weighted sampler's own `log_weights` (all its
+    draws) give its log Z_hat and importance ESS, instead of the sampler's evaluation batch."""
     row: dict = {}
     if "log_Z_hat" not in info:
         return row
     for name in ("loss", "loss_se", "iw_bound", "iw_bound_se", "elbo", "elbo_se", "log_Z_hat", "importance_ess"):
         row[name] = float(info[name])
+    if log_weights is not None:
+        lw = np.asarray(log_weights, dtype=np.float64).ravel()
+        top = lw.max()
+        row["log_Z_hat"] = float(top + np.log(np.mean(np.exp(lw - top))))
+        row["importance_ess"] = float(np.exp(2 * _lse(lw) - _lse(2 * lw)) / lw.size)
     if target.log_Z is not None:
         row["kl_bound"] = info["loss"] + target.log_Z
         row["kl_bound_se"] = info["loss_se"]
         row["iw_kl_bound"] = info["iw_bound"] + target.log_Z
-        row["abs_delta_log_Z"] = abs(info["log_Z_hat"] - target.log_Z)
+        row["iw_kl_bound_se"] = info["iw_bound_se"]
+        row["abs_delta_log_Z"] = abs(row["log_Z_hat"] - target.log_Z)
     if log_weight_fn is not None and target.sample is not None:
         key_x, key_z = jax.random.split(key)
         log_w = np.asarray(log_weight_fn(key_z, target.sample(key_x, EUBO_POINTS)))

@@ -1,0 +1,72 @@
+"""The VAE samplers in the suite: cost split, record columns, training curve, saved sampler re-used."""
+import arviz as az
+import jax
+import numpy as np
+import pytest
+
+from bench import store
+from bench.run import Budget, run_cell
+from bench.samplers import get_sampler
+from targets import make_target
+
+TINY = dict(train_steps=40, batch_size=16, width=16, depth=1, eval_batch=200, iw_inner=2)
+BUDGET = Budget(chains=2, draws=30, warmup=10)
+
+
+@pytest.fixture(scope="module")
+def target():
+    return make_target("gaussian", dim=2, condition=4.0)
+
+
+@pytest.fixture(scope="module")
+def records(target, tmp_path_factory):
+    out = tmp_path_factory.mktemp("vae")
+    recs = {name: run_cell(target, get_sampler(name), TINY, 0, BUDGET, out)
+            for name in ("vae-imh", "vae-is", "vae-hybrid")}
+    return out, recs
+
+
+def test_cost_is_split_between_training_burn_in_and_sampling(records):
+    _, recs = records
+    train = TINY["batch_size"] * TINY["train_steps"]
+    imh, is_, hybrid = recs["vae-imh"], recs["vae-is"], recs["vae-hybrid"]
+    assert all(r["status"] == "ok" for r in recs.values()), [r.get("traceback") for r in recs.values()]
+    assert imh["grad_evals_warmup"] == train and imh["grad_evals_sampling"] == 0
+    assert imh["logdensity_evals_warmup"] == train + BUDGET.chains * BUDGET.warmup
+    assert imh["logdensity_evals_sampling"] == BUDGET.chains * BUDGET.draws
+    # importance sampling has no burn-in: every proposal is a kept draw
+    assert is_["logdensity_evals_warmup"] == train
+    assert is_["logdensity_evals_sampling"] == BUDGET.chains * BUDGET.draws
+    # hybrid: 1 VAE evaluation + (num_local + 1) MALA value-and-gradients per step
+    local = hybrid["sampler.num_local"]
+    assert hybrid["grad_evals_sampling"] == BUDGET.chains * BUDGET.draws * (local + 1)
+    assert hybrid["grad_evals_warmup"] == train + BUDGET.chains * BUDGET.warmup * (local + 1)
+
+
+def test_vae_columns_and_training_curve(records, target):
+    out, recs = records
+    r = recs["vae-imh"]
+    # the bound L >= -log Z: the KL bound is positive up to its Monte Carlo error (4 SE)
+    assert r["kl_bound"] > -4 * r["kl_bound_se"]
+    assert r["eubo"] >= r["elbo"] - 4 * (r["eubo_se"] + r["elbo_se"])  # EUBO >= log Z >= ELBO
+    for column in ("iw_kl_bound", "iw_kl_bound_se", "abs_delta_log_Z", "importance_ess", "info.config.steps",
+                   "info.train_grad_evals", "info.time_train", "acceptance_rate"):
+        assert column in r, column
+    tree = az.from_netcdf(store.cell_dir(out, r) / "draws.nc")
+    assert tree["training"]["loss"].shape == (TINY["train_steps"],)
+    # vae-is scores its own weights: its log Z_hat is not the evaluation batch's
+    is_tree = az.from_netcdf(store.cell_dir(out, recs["vae-is"]) / "draws.nc")
+    lw = np.asarray(is_tree["sample_stats"]["log_weight"]).ravel()
+    assert recs["vae-is"]["log_Z_hat"] == pytest.approx(np.log(np.mean(np.exp(lw))), rel=1e-10, abs=1e-12)
+
+
+def test_saved_sampler_is_reused_and_gives_the_same_draws(records, target, tmp_path):
+    out, recs = records
+    stem = store.cell_dir(out, recs["vae-imh"]) / "vae"
+    assert stem.with_name("vae.json").exists() and stem.with_name("vae.eqx").exists()
+    params = {k: v for k, v in TINY.items() if k not in ("train_steps",)} | {"model_path": str(stem)}
+    again = [run_cell(target, get_sampler("vae-imh"), params, 0, BUDGET, tmp_path / str(i)) for i in range(2)]
+    assert all(r["status"] == "ok" for r in again)
+    assert again[0]["grad_evals_warmup"] == 0 and again[0]["info.config.steps"] == TINY["train_steps"]
+    a, b = (az.from_netcdf(store.cell_dir(tmp_path / str(i), r) / "draws.nc") for i, r in enumerate(again))
+    np.testing.assert_array_equal(a["posterior"]["x"], b["posterior"]["x"])
