@@ -98,9 +98,8 @@ def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None
         exact = np.asarray(target.sample(key_exact, MMD_POINTS))
         row["mmd2"] = mmd2(thin_to(draws_for_distance, MMD_POINTS), exact)
     if target.modes is not None:
-        assignments = np.asarray(_assign_fn(target)(draws.positions.reshape(-1, target.dim)))
-        if weighted:  # modes of the resampled (equally weighted) draws
-            assignments = np.asarray(_assign_fn(target)(draws_for_distance[0]))
-        row |= mode_coverage(assignments, target.modes.count)
+        # weighted draws: the modes of the resampled (equally weighted) draws
+        points = draws_for_distance[0] if weighted else draws.positions.reshape(-1, target.dim)
+        row |= mode_coverage(np.asarray(_assign_fn(target)(points)), target.modes.count)
     row |= evidence(target, draws.info, draws.log_weight_fn, key_evidence, draws.log_weights)
     return row
