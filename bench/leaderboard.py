@@ -15,7 +15,7 @@ import pandas as pd
 from bench import store
 
 GROUP = ["target", "target_id", "sampler", "sampler_id", "chains", "draws", "warmup", "precision", "device"]
-SKIP = {"seed", "dim", "cell_id", "device_count", "host_cpus", "target_log_Z", "git_dirty"}
+SKIP = {"seed", "dim", "cell_id", "device_count", "host_cpus", "target_log_Z", "target_log_Z_spins", "git_dirty"}
 
 
 def aggregate(records: list[dict]) -> pd.DataFrame:

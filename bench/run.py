@@ -52,6 +52,8 @@ def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any]
     record: dict = {"cell_id": rec.cell_id(ident), **ident, "target_id": rec.label(target.name, target.params),
                     "sampler_id": rec.label(sampler.name, sampler_params), "dim": target.dim,
                     "target_log_Z": target.log_Z, **rec.provenance(), "started": rec.timestamp()}
+    for name, offset in target.log_Z_offsets.items():  # e.g. the spin system of a relaxation
+        record[f"target_log_Z_{name}"] = None if target.log_Z is None else target.log_Z - offset
     datatree, artifacts = None, {}
     try:
         key_init, key_run, key_metrics = jax.random.split(jax.random.key(seed), 3)

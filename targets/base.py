@@ -55,6 +55,8 @@ class Target:
     modes     mode assignment for mixtures, else None.
     params    the parameters that built the target: part of its identity in every result row.
     headline  the statistic that tables show first (default: the first statistic).
+    log_Z_offsets  name -> c for related normalisers log Z_name = log Z - c (e.g. the spin system of a
+              relaxation), reported beside log Z_hat.
     """
 
     name: str
@@ -67,6 +69,7 @@ class Target:
     modes: Modes | None = None
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     headline: str | None = None
+    log_Z_offsets: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def headline_statistic(self) -> Statistic:

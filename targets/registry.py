@@ -11,11 +11,15 @@ from targets.base import Target
 from targets.funnel import funnel
 from targets.gaussian import gaussian
 from targets.gmm40 import gmm40
+from targets.ising.models import boltzmann, ising, sk
 
 TARGETS: dict[str, Callable[..., Target]] = {
     "funnel": funnel,
     "gmm40": gmm40,
     "gaussian": gaussian,
+    "ising": ising,
+    "sk": sk,
+    "boltzmann": boltzmann,
 }
 
 

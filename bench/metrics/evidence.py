@@ -35,6 +35,8 @@ def evidence(target: Target, info: Mapping, log_weight_fn, key, log_weights=None
         top = lw.max()
         row["log_Z_hat"] = float(top + np.log(np.mean(np.exp(lw - top))))
         row["importance_ess"] = float(np.exp(2 * _lse(lw) - _lse(2 * lw)) / lw.size)
+    for name, offset in target.log_Z_offsets.items():  # e.g. the spin system's log Z of a relaxation
+        row[f"log_Z_hat_{name}"] = row["log_Z_hat"] - offset
     if target.log_Z is not None:
         row["kl_bound"] = info["loss"] + target.log_Z
         row["kl_bound_se"] = info["loss_se"]

@@ -6,7 +6,7 @@ from targets import TARGETS, make_target
 
 
 def test_unknown_target_lists_the_valid_ones():
-    with pytest.raises(KeyError, match="valid targets: funnel, gaussian, gmm40"):
+    with pytest.raises(KeyError, match="valid targets: boltzmann, funnel, gaussian, gmm40, ising, sk"):
         make_target("nope")
 
 

@@ -1,0 +1,2 @@
+"""Ising models: spin systems p(s) ∝ exp(s^T W s / 2 + b^T s), their exact ground truth (enumeration,
+Kaufman's torus formula) and their continuous relaxation."""
