@@ -104,7 +104,8 @@ def cost_columns(draws: Draws) -> dict:
     return out
 
 
-_EVIDENCE_INFO = {"loss", "loss_se", "iw_bound", "iw_bound_se", "elbo", "elbo_se", "log_Z_hat", "importance_ess"}
+_EVIDENCE_INFO = {"loss", "loss_se", "iw_bound", "iw_bound_se", "elbo", "elbo_se", "log_Z_hat", "importance_ess",
+                  "pareto_khat"}
 # (bench.metrics.evidence turns these into record columns; `info.*` keeps the rest)
 
 

@@ -13,7 +13,8 @@ CAPTION = ("ESS: smallest bulk ESS over the statistics; per s of sampling, of wa
            "per 1,000 gradients (warm-up and training included). {h}: the headline statistic; bias/MCSE its mean "
            "bias in Monte Carlo standard errors; worst: the statistic with the largest |mean bias| in true sds. "
            "compile s: all seeds together (compiled once, reused); run s: warm-up + sampling per seed. "
-           "VAE samplers: KL bound = L + log Z, log Z from importance weights, normalised importance ESS.")
+           "VAE samplers: KL bound = L + log Z, log Z from importance weights, normalised importance ESS, Pareto k̂ of "
+           "the weights (> 0.7: importance estimates unreliable).")
 
 
 def _fmt(values, digits: int = 3, signed: bool = False) -> str:
@@ -55,7 +56,7 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
         columns += ["MMD²"]
     weighted = any("log_Z_hat" in r for r in oks)
     if weighted:
-        columns += ["KL bound", "|Δ log Z|", "IS ESS"]
+        columns += ["KL bound", "|Δ log Z|", "IS ESS", "Pareto k̂"]
     columns += ["compile s", "run s"]
     for c in columns:
         table.add_column(escape(c), justify="left" if c == "sampler" else "right", no_wrap=c == "sampler")
@@ -77,7 +78,8 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
         if target.sample is not None:
             row += [_fmt(col("mmd2"), 2)]
         if weighted:
-            row += [_fmt(col("kl_bound"), 2), _fmt(col("abs_delta_log_Z"), 2), _fmt(col("importance_ess"), 2)]
+            row += [_fmt(col("kl_bound"), 2), _fmt(col("abs_delta_log_Z"), 2), _fmt(col("importance_ess"), 2),
+                    _fmt(col("pareto_khat"), 2)]
         row += [_fmt([sum(col("time_compile"))], 2), _fmt(col("time_run"), 2)]
         table.add_row(*map(escape, row))
     return table

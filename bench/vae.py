@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from baselines.draws import Cost, Draws
+from bench.metrics.evidence import pareto_khat
 from vaegibbs import io as vae_io
 from vaegibbs import kernels
 from vaegibbs.objective import iw_bound, joint_bound
@@ -179,8 +180,9 @@ def _fit(logdensity_fn, dim, config, key_data):
 
 def _evaluate_bounds(model, logdensity_fn, key, n, num_inner) -> dict:
     """The bound L (= -ELBO of the joint), the IW bound, log Z_hat and importance ESS on n fresh samples."""
-    out = {k: float(v) for k, v in _bounds_fn(logdensity_fn, n, num_inner)(model, key).items()}
-    return out | {"eval_batch": int(n)}
+    out = _bounds_fn(logdensity_fn, n, num_inner)(model, key)
+    khat = pareto_khat(out.pop("log_weights"))
+    return {k: float(v) for k, v in out.items()} | {"pareto_khat": khat, "eval_batch": int(n)}
 
 
 @functools.lru_cache(maxsize=16)
@@ -195,7 +197,8 @@ def _bounds_fn(logdensity_fn, n, num_inner):
         log_w = kernels.importance_sample(model, logdensity_fn, k3, n).log_weights
         return {"loss": loss, "loss_se": loss_se, "iw_bound": iw, "iw_bound_se": iw_se,
                 "elbo": jnp.mean(log_w), "elbo_se": jnp.std(log_w) / np.sqrt(n),
-                "log_Z_hat": kernels.log_Z_hat(log_w), "importance_ess": kernels.importance_ess(log_w)}
+                "log_Z_hat": kernels.log_Z_hat(log_w), "importance_ess": kernels.importance_ess(log_w),
+                "log_weights": log_w}
 
     return bounds
 

@@ -4,6 +4,9 @@
   IW KL bound = L_K + log Z (Sobolev & Vetrov 2019), <= the KL bound
   ELBO        = E_q[log w] <= log Z;  EUBO = E_{x ~ mu, z ~ P(z|x)}[log w] >= log Z (on exact draws)
   |Delta log Z| = |log Z_hat - log Z|,  log Z_hat = logsumexp(log w) - log N
+  pareto_khat: the shape k of a generalised Pareto fit to the largest weights (Vehtari et al. 2024,
+              "Pareto smoothed importance sampling", ArviZ's estimator): k < 0.5 finite variance,
+              k > 0.7 the importance estimates (and an independence sampler's mixing) are unreliable.
 """
 from __future__ import annotations
 
@@ -11,10 +14,17 @@ from typing import Mapping
 
 import jax
 import numpy as np
+from arviz_stats.base import array_stats
 
 from targets.base import Target
 
 EUBO_POINTS = 10000
+
+
+def pareto_khat(log_weights) -> float:
+    """Pareto k-hat of the right tail of the importance weights (ArviZ), from their logs."""
+    lw = np.asarray(log_weights, dtype=np.float64).ravel()
+    return float(array_stats.pareto_khat(np.exp(lw - lw.max())[None, :], r_eff=1.0, tail="right"))
 
 
 def _lse(a: np.ndarray) -> float:
@@ -28,13 +38,16 @@ def evidence(target: Target, info: Mapping, log_weight_fn, key, log_weights=None
     row: dict = {}
     if "log_Z_hat" not in info:
         return row
-    for name in ("loss", "loss_se", "iw_bound", "iw_bound_se", "elbo", "elbo_se", "log_Z_hat", "importance_ess"):
-        row[name] = float(info[name])
+    for name in ("loss", "loss_se", "iw_bound", "iw_bound_se", "elbo", "elbo_se", "log_Z_hat", "importance_ess",
+                 "pareto_khat"):
+        if name in info:
+            row[name] = float(info[name])
     if log_weights is not None:
         lw = np.asarray(log_weights, dtype=np.float64).ravel()
         top = lw.max()
         row["log_Z_hat"] = float(top + np.log(np.mean(np.exp(lw - top))))
         row["importance_ess"] = float(np.exp(2 * _lse(lw) - _lse(2 * lw)) / lw.size)
+        row["pareto_khat"] = pareto_khat(lw)
     for name, offset in target.log_Z_offsets.items():  # e.g. the spin system's log Z of a relaxation
         row[f"log_Z_hat_{name}"] = row["log_Z_hat"] - offset
     if target.log_Z is not None:
