@@ -100,7 +100,8 @@ def _relaxed(name, W, b, params, margin, log_Z_spins=None, reference=None) -> Ta
                   mean_se=float(mean_se[k]))
         for i, k in enumerate(STATISTICS))
     log_Z = None if log_Z_spins is None else log_Z_spins + offset
-    scale = float(np.sqrt(d[0] + np.abs(W).sum(1).max()))   # |Q^T s| per coordinate is at most this
+    # initial box half-width: sqrt(D + max_i sum_j |W_ij|), the scale of Q^T s (its squared norm is tr D + s^T W s)
+    scale = float(np.sqrt(d[0] + np.abs(W).sum(1).max()))
     return Target(name=name, dim=n, log_prob=log_prob, initial=uniform_initial(n, -scale, scale),
                   statistics=statistics, log_Z=log_Z, sample=sample, params=params, headline="sign",
                   log_Z_offsets={"spins": offset})
