@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from vaegibbs.compile import aot_compile
 from vaegibbs.model import VAE
 from vaegibbs.objective import joint_bound
 
@@ -113,7 +114,7 @@ def fit(logdensity_fn: Callable, dim: int, key, config: Config = Config(), progr
     size = min(config.chunk, config.steps)
     keys = jax.random.split(key_train, config.steps)
     start = time.perf_counter()
-    compiled, fresh = _compiled_chunk(chunk, params, opt_state, keys[:size], jnp.arange(size))
+    compiled, fresh = aot_compile(chunk, params, opt_state, keys[:size], jnp.arange(size))
     time_compile = time.perf_counter() - start if fresh else 0.0
     history = []
     bar = _progress(progress, config.steps)
@@ -135,18 +136,6 @@ def fit(logdensity_fn: Callable, dim: int, key, config: Config = Config(), progr
     time_train = time.perf_counter() - start
     loss, loss_se, beta = (np.concatenate(h) for h in zip(*history))
     return Fitted(eqx.combine(params, static), config, loss, loss_se, beta, time_compile, time_train)
-
-
-_COMPILED: dict = {}
-
-
-def _compiled_chunk(chunk, *args):
-    """AOT-compile `chunk` for these argument shapes once (`.lower().compile()`), then reuse it."""
-    cache_key = (chunk, jax.tree.structure(args), tuple((a.shape, a.dtype) for a in jax.tree.leaves(args)))
-    if cache_key in _COMPILED:
-        return _COMPILED[cache_key], False
-    _COMPILED[cache_key] = chunk.lower(*args).compile()
-    return _COMPILED[cache_key], True
 
 
 @functools.lru_cache(maxsize=16)
