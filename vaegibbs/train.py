@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import math
 import time
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import equinox as eqx
 import jax
@@ -77,11 +77,12 @@ class Fitted:
     beta: np.ndarray       # (steps,) annealing factor used
     time_compile: float
     time_train: float
-
-    @property
-    def grad_evals(self) -> int:
-        """Gradients of log mu~ spent in training: batch_size x steps."""
-        return self.config.batch_size * len(self.loss)
+    grad_evals: int                # gradients of log mu~ spent in training (fit: batch_size x steps)
+    logdensity_evals: int          # evaluations of log mu~ (value and gradient count once each)
+    traces: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)        # more (steps,) curves
+    round_traces: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)  # per round (adaptive)
+    strategy: str = "reverse"      # the training strategy: "reverse" (fit) or "adaptive" (fit_adaptive)
+    strategy_settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def init_model(dim: int, key, config: Config) -> VAE:
@@ -135,7 +136,9 @@ def fit(logdensity_fn: Callable, dim: int, key, config: Config = Config(), progr
         bar(None, None)
     time_train = time.perf_counter() - start
     loss, loss_se, beta = (np.concatenate(h) for h in zip(*history))
-    return Fitted(eqx.combine(params, static), config, loss, loss_se, beta, time_compile, time_train)
+    evals = config.batch_size * config.steps
+    return Fitted(eqx.combine(params, static), config, loss, loss_se, beta, time_compile, time_train,
+                  grad_evals=evals, logdensity_evals=evals)
 
 
 @functools.lru_cache(maxsize=16)
