@@ -125,7 +125,9 @@ def _parse_run(parser, args):
                                      f"has a parameter {head!r}")
                 for n in takers:
                     sampler_params[n].append(item)
-        parsed = {n: parse_params(f"sampler {n}", SAMPLERS[n].run, items, BUDGET_ARGS)
+        # the sampler's defaults for this target (e.g. the VAE's training strategy) under the given ones
+        parsed = {n: SAMPLERS[n].params_for(target.name, parse_params(f"sampler {n}", SAMPLERS[n].run, items,
+                                                                      BUDGET_ARGS))
                   for n, items in sampler_params.items()}
         for n, params in parsed.items():
             SAMPLERS[n].validate(budget.warmup, budget.draws, **params)

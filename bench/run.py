@@ -8,6 +8,7 @@ blackjax and shows up as a divergence.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import pathlib
 import traceback
 from typing import Any, Mapping
@@ -46,6 +47,7 @@ class NonFiniteLogDensity(RuntimeError):
 def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any], seed: int, budget: Budget,
              out: pathlib.Path | None) -> dict:
     """Run, score and store one cell; returns its record (status `ok` or `failed`)."""
+    sampler_params = sampler.params_for(target.name, sampler_params)
     params = with_defaults(sampler.run, sampler_params, skip=BUDGET_ARGS)
     ident = rec.identity(target.name, target.params, sampler.name, params, budget.chains, budget.draws,
                          budget.warmup, seed)
@@ -59,8 +61,9 @@ def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any]
         key_init, key_run, key_metrics = jax.random.split(jax.random.key(seed), 3)
         initial = target.initial(key_init, budget.chains)
         check_finite_start(target, initial)
+        extra = {"initial_fn": target.initial} if "initial_fn" in inspect.signature(sampler.run).parameters else {}
         draws = sampler.run(key_run, target.log_prob, initial, num_warmup=budget.warmup,
-                            num_draws=budget.draws, **sampler_params)
+                            num_draws=budget.draws, **extra, **sampler_params)
         record |= cost_columns(draws)
         artifacts = dict(draws.artifacts)
         values = metrics.statistic_values(target, draws.positions)

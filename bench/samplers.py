@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import baselines
 from baselines.draws import Draws
 from baselines.hmc import validate as validate_hmc_family
 from bench import vae
 
-BUDGET_ARGS = ("key", "logdensity_fn", "initial_positions", "num_warmup", "num_draws")
+BUDGET_ARGS = ("key", "logdensity_fn", "initial_positions", "num_warmup", "num_draws", "initial_fn")
+# initial_fn: the target's `initial(key, n)`, passed to samplers that take it (e.g. to start walkers)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +28,11 @@ class Sampler:
     run: Callable[..., Draws]
     description: str
     validate: Callable[..., None] = lambda num_warmup, num_draws, **params: None
+    target_defaults: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def params_for(self, target_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The given parameters over this sampler's defaults for the target (`target_defaults`)."""
+        return {**self.target_defaults.get(target_name, {}), **params}
 
 
 SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
@@ -34,10 +40,13 @@ SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
             functools.partial(validate_hmc_family, "nuts")),
     Sampler("hmc", baselines.hmc, "blackjax static HMC, per-chain Stan window adaptation",
             functools.partial(validate_hmc_family, "hmc")),
-    Sampler("vae-gibbs", vae.vae_gibbs, "VAE (seed), Metropolis-within-Gibbs on (x, z)", vae.validate),
-    Sampler("vae-imh", vae.vae_imh, "VAE (seed), independence Metropolis-Hastings", vae.validate),
-    Sampler("vae-is", vae.vae_is, "VAE (seed), importance sampling (weighted draws)", vae.validate),
-    Sampler("vae-hybrid", vae.vae_hybrid, "VAE (seed) moves alternated with blackjax MALA", vae.validate),
+    Sampler("vae-gibbs", vae.vae_gibbs, "VAE (seed), Metropolis-within-Gibbs on (x, z)", vae.validate,
+            vae.TARGET_DEFAULTS),
+    Sampler("vae-imh", vae.vae_imh, "VAE (seed), independence Metropolis-Hastings", vae.validate, vae.TARGET_DEFAULTS),
+    Sampler("vae-is", vae.vae_is, "VAE (seed), importance sampling (weighted draws)", vae.validate,
+            vae.TARGET_DEFAULTS),
+    Sampler("vae-hybrid", vae.vae_hybrid, "VAE (seed) moves alternated with blackjax MALA", vae.validate,
+            vae.TARGET_DEFAULTS),
 )}
 
 

@@ -109,7 +109,8 @@ def to_datatree(positions: np.ndarray, statistic_names: list[str], statistic_val
                 traces: Mapping[str, np.ndarray] | None = None):
     """ArviZ DataTree: posterior `x` (chain, draw, x_dim) and `statistics` (chain, draw, statistic), the
     target's statistics at each draw, selectable by name (`.sel(statistic="v")`);
-    per-step warm-up/training traces (e.g. the VAE's training bound) in the group `training` (step)."""
+    per-step warm-up/training traces (e.g. the VAE's training bound) in the group `training` (step; a
+    name `round.<name>` goes there as `<name>` over the dimension `round`)."""
     ss = {("lp" if k == "logdensity" else k): np.asarray(v) for k, v in sample_stats.items()}
     tree = az.from_dict(
         {"posterior": {"x": positions, "statistics": statistic_values}, "sample_stats": ss},
@@ -118,7 +119,9 @@ def to_datatree(positions: np.ndarray, statistic_names: list[str], statistic_val
     tree.attrs.update({k: _attr(v) for k, v in attrs.items()})
     if traces:
         import xarray as xr
-        tree["training"] = xr.DataTree(xr.Dataset({k: ("step", np.asarray(v)) for k, v in traces.items()}))
+        tree["training"] = xr.DataTree(xr.Dataset({k.removeprefix("round."): ("round" if k.startswith("round.")
+                                                                               else "step", np.asarray(v))
+                                                   for k, v in traces.items()}))
     return tree
 
 

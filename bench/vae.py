@@ -1,11 +1,14 @@
 """The VAE sampler of the seed in the suite: `vae-gibbs`, `vae-imh`, `vae-is`, `vae-hybrid`.
 
-Each run trains a VAE on the target's log density (`vaegibbs.fit`, the corrected reverse-KL bound)
-or loads a saved one (`model_path`), then samples with an exact kernel of `vaegibbs.kernels`. The
+Each run trains a VAE on the target's log density or loads a saved one (`model_path`): `training=reverse`
+is the seed's corrected reverse-KL bound (`vaegibbs.fit`), `training=adaptive` fits walkers started in the
+target's `initial` box by forward KL, mixed with the bound later (`vaegibbs.adaptive`); the defaults
+per target are `TARGET_DEFAULTS`. It then samples with an exact kernel of `vaegibbs.kernels`. The
 trained VAE is saved beside the run's record (`<cell>/vae.json`, `vae.eqx`): pass
 `--sampler-param model_path=<cell>/vae` to sample with it again. The
 training counts as warm-up: its time is `time_warmup` (with the chains' burn-in of `num_warmup`
-steps), its gradients `batch_size x train_steps` are `grad_evals_warmup`. `info` adds the bound
+steps), its gradients (reverse: `batch_size x train_steps`; adaptive: the walkers' MALA moves too) are
+`grad_evals_warmup`. `info` adds the bound
 `loss` (and its Monte Carlo error) and the importance-weighted bound on `eval_batch` fresh samples,
 log Z_hat, the ELBO and the normalised importance ESS; the harness turns them into the KL bound and
 |Delta log Z| where log Z is known, and the EUBO on exact draws through `log_weight_fn`.
@@ -29,12 +32,26 @@ from vaegibbs import io as vae_io
 from vaegibbs import kernels
 from vaegibbs.compile import aot_compile
 from vaegibbs.objective import iw_bound, joint_bound
+from vaegibbs.adaptive import Adaptive, fit_adaptive
 from vaegibbs.train import Config, fit
 
-_TRAINING_DEFAULTS = dict(train_steps=3000, batch_size=256, learning_rate=3e-3, width=128, depth=3, latent_dim=0,
-                          anneal_steps=0, beta_start=1.0, x_scale=1.0, eval_batch=20000, iw_inner=10, model_path="")
-_TRAINING_TYPES = dict(train_steps=int, batch_size=int, learning_rate=float, width=int, depth=int, latent_dim=int,
-                       anneal_steps=int, beta_start=float, x_scale=float, eval_batch=int, iw_inner=int, model_path=str)
+TRAINING_STRATEGIES = ("reverse", "adaptive")
+_TRAINING_DEFAULTS = dict(training="reverse", train_steps=3000, batch_size=256, learning_rate=3e-3, width=128,
+                          depth=3, latent_dim=0, anneal_steps=0, beta_start=1.0, x_scale=1.0,
+                          walkers=2000, explore_steps=200, rounds=100, reverse_from=50, reverse_weight=0.1,
+                          kl_warmup_rounds=25, eval_batch=20000, iw_inner=10, model_path="")
+_TRAINING_TYPES = dict(training=Literal[TRAINING_STRATEGIES], train_steps=int, batch_size=int, learning_rate=float,
+                       width=int, depth=int, latent_dim=int, anneal_steps=int, beta_start=float, x_scale=float,
+                       walkers=int, explore_steps=int, rounds=int, reverse_from=int, reverse_weight=float,
+                       kl_warmup_rounds=int, eval_batch=int, iw_inner=int, model_path=str)
+_ADAPTIVE_FIELDS = ("walkers", "explore_steps", "rounds", "reverse_from", "reverse_weight", "kl_warmup_rounds")
+
+# Per-target defaults of the VAE samplers, chosen from the measurements in the README ("Training
+# strategies"): reverse-KL training drops modes of the multimodal targets; the funnel keeps it.
+TARGET_DEFAULTS = {
+    "gmm40": {"training": "adaptive", "train_steps": 20000},
+    "ising": {"training": "adaptive", "train_steps": 20000},
+}
 
 
 def _training_params(fn):
@@ -43,6 +60,8 @@ def _training_params(fn):
     sig = inspect.signature(fn)
     extra = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=_TRAINING_TYPES[n])
              for n, d in _TRAINING_DEFAULTS.items()]
+    # where walkers start (the target's `initial`); given by the harness, not a setting
+    extra.append(inspect.Parameter("initial_fn", inspect.Parameter.KEYWORD_ONLY, default=None))
     fn.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values()
                                                if p.kind != inspect.Parameter.VAR_KEYWORD] + extra)
     fn.__annotations__ = {**fn.__annotations__, **_TRAINING_TYPES}
@@ -99,10 +118,18 @@ def validate(num_warmup: int, num_draws: int, jitter: float = 0.0, step_size: fl
                          f"got {jitter}, {step_size}, {num_local}")
     if training["eval_batch"] < 2 or training["iw_inner"] < 0:
         raise ValueError("vae samplers: eval_batch must be >= 2 and iw_inner >= 0")
+    if training["training"] not in TRAINING_STRATEGIES:
+        raise ValueError(f"vae samplers: training must be one of {', '.join(TRAINING_STRATEGIES)}, "
+                         f"got {training['training']!r}")
     if training["model_path"]:
         vae_io.load(training["model_path"])  # raises ValueError naming the file
     else:
-        _config(training, 1)                  # Config checks its own fields
+        config = _config(training, 1)         # Config and Adaptive check their own fields
+        if training["training"] == "adaptive":
+            adaptive = _adaptive(training)
+            if config.steps % adaptive.rounds:
+                raise ValueError(f"vae samplers: train_steps ({config.steps}) must be a multiple of rounds "
+                                 f"({adaptive.rounds}) with training=adaptive")
 
 
 def _config(training: dict, dim: int) -> Config:
@@ -112,7 +139,12 @@ def _config(training: dict, dim: int) -> Config:
                   beta_start=training["beta_start"], x_scale=training["x_scale"])
 
 
-def _run(kind, kernel_params, key, logdensity_fn, initial_positions, num_warmup, num_draws, **training) -> Draws:
+def _adaptive(training: dict) -> Adaptive:
+    return Adaptive(**{k: training[k] for k in _ADAPTIVE_FIELDS})
+
+
+def _run(kind, kernel_params, key, logdensity_fn, initial_positions, num_warmup, num_draws, initial_fn=None,
+         **training) -> Draws:
     training = {**_TRAINING_DEFAULTS, **training}
     initial_positions = jnp.asarray(initial_positions)
     chains, dim = initial_positions.shape
@@ -123,16 +155,28 @@ def _run(kind, kernel_params, key, logdensity_fn, initial_positions, num_warmup,
         if model.dim != dim:
             raise ValueError(f"{training['model_path']}: the saved sampler has dim {model.dim}, the target {dim}")
         time_compile_train = time_train = 0.0
-        train_grads, traces = 0, {}
+        train_grads, train_evals, traces, strategy = 0, 0, {}, {"training": "loaded"}
     else:
         config = _config(training, dim)
-        fitted = _fit(logdensity_fn, dim, config, tuple(np.asarray(jax.random.key_data(key_train)).ravel().tolist()))
+        key_data = tuple(np.asarray(jax.random.key_data(key_train)).ravel().tolist())
+        if training["training"] == "adaptive":
+            if initial_fn is None:
+                raise ValueError("vae samplers: training=adaptive needs initial_fn (where the walkers start); "
+                                 "the suite passes the target's `initial`")
+            fitted = _fit_adaptive(logdensity_fn, initial_fn, dim, config, _adaptive(training), key_data)
+        else:
+            fitted = _fit(logdensity_fn, dim, config, key_data)
         model, time_compile_train, time_train = fitted.model, fitted.time_compile, fitted.time_train
-        train_grads = fitted.grad_evals
-        traces = {"loss": fitted.loss, "loss_se": fitted.loss_se, "beta": fitted.beta}
+        train_grads, train_evals = fitted.grad_evals, fitted.logdensity_evals
+        traces = {"loss": fitted.loss, "loss_se": fitted.loss_se, "beta": fitted.beta, **fitted.traces,
+                  **{f"round.{k}": v for k, v in fitted.round_traces.items()}}
+        strategy = {"training": fitted.strategy,
+                    **{f"{fitted.strategy}.{k}": v for k, v in fitted.strategy_settings.items()}}
 
-    info = {"kind": kind, **kernel_params, **{f"config.{k}": v for k, v in dataclasses.asdict(config).items()},
-            "model_path": training["model_path"], "train_grad_evals": train_grads, "time_train": time_train}
+    info = {"kind": kind, **kernel_params, **strategy,
+            **{f"config.{k}": v for k, v in dataclasses.asdict(config).items()},
+            "model_path": training["model_path"], "train_grad_evals": train_grads,
+            "train_logdensity_evals": train_evals, "time_train": time_train}
     start = time.perf_counter()
     info |= _evaluate_bounds(model, logdensity_fn, key_eval, training["eval_batch"], training["iw_inner"])
     # The bounds are diagnostics (like the metrics), not part of the sampler's cost: recorded apart.
@@ -154,7 +198,7 @@ def _run(kind, kernel_params, key, logdensity_fn, initial_positions, num_warmup,
     positions, logdensity, stats, log_weights, evals, grads = out
     evals, grads = np.asarray(evals), np.asarray(grads)
     grad_burn, grad_sampling = int(grads[:, :burn].sum()), int(grads[:, burn:].sum())
-    cost = Cost(logdensity_evals_warmup=train_grads + int(evals[:, :burn].sum()),
+    cost = Cost(logdensity_evals_warmup=train_evals + int(evals[:, :burn].sum()),
                 logdensity_evals_sampling=int(evals[:, burn:].sum()),
                 grad_evals_warmup=train_grads + grad_burn, grad_evals_sampling=grad_sampling,
                 grad_evals_lockstep=train_grads + grad_burn + grad_sampling,
@@ -177,6 +221,14 @@ def _fit(logdensity_fn, dim, config, key_data):
     """One training per (target, config, key): `vae-gibbs`, `vae-imh`, ... of one seed share it. Each run
     still reports that training's time, gradients and compile time, which it would pay alone."""
     return fit(logdensity_fn, dim, jax.random.wrap_key_data(np.asarray(key_data, dtype=np.uint32)), config)
+
+
+@functools.lru_cache(maxsize=16)
+def _fit_adaptive(logdensity_fn, initial_fn, dim, config, adaptive, key_data):
+    """One adaptive training per (target, settings, key), shared like `_fit`; walkers from `initial_fn`."""
+    key = jax.random.wrap_key_data(np.asarray(key_data, dtype=np.uint32))
+    key_walkers, key_fit = jax.random.split(key)
+    return fit_adaptive(logdensity_fn, initial_fn(key_walkers, adaptive.walkers), key_fit, config, adaptive)
 
 
 def _evaluate_bounds(model, logdensity_fn, key, n, num_inner) -> dict:

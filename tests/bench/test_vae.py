@@ -70,3 +70,40 @@ def test_saved_sampler_is_reused_and_gives_the_same_draws(records, target, tmp_p
     assert again[0]["grad_evals_warmup"] == 0 and again[0]["info.config.steps"] == TINY["train_steps"]
     a, b = (az.from_netcdf(store.cell_dir(tmp_path / str(i), r) / "draws.nc") for i, r in enumerate(again))
     np.testing.assert_array_equal(a["posterior"]["x"], b["posterior"]["x"])
+
+
+TINY_ADAPTIVE = dict(TINY, train_steps=40, walkers=32, explore_steps=5, rounds=4, reverse_from=2, kl_warmup_rounds=1)
+
+
+def test_target_defaults_choose_adaptive_training_and_record_it(tmp_path):
+    """gmm40's default is training=adaptive (bench.vae.TARGET_DEFAULTS): the record's sampler id and info
+    say so with its settings, the walkers start from the target's `initial`, and the training group holds
+    the per-round bound; a given `training` overrides the target's default."""
+    target = make_target("gmm40")
+    sampler = get_sampler("vae-imh")
+    params = {k: v for k, v in TINY_ADAPTIVE.items()}
+    r = run_cell(target, sampler, params, 0, BUDGET, tmp_path)
+    assert r["status"] == "ok", r.get("traceback")
+    assert "training=adaptive" in r["sampler_id"] and r["sampler.training"] == "adaptive"
+    assert r["info.training"] == "adaptive" and r["info.adaptive.walkers"] == TINY_ADAPTIVE["walkers"]
+    walkers, rounds = TINY_ADAPTIVE["walkers"], TINY_ADAPTIVE["rounds"]
+    mala = walkers * (TINY_ADAPTIVE["explore_steps"] + rounds * 5)
+    reverse_steps = TINY_ADAPTIVE["train_steps"] // 2
+    assert r["info.train_grad_evals"] == TINY["batch_size"] * reverse_steps + mala + walkers * rounds
+    assert r["grad_evals_warmup"] == r["info.train_grad_evals"]
+    tree = az.from_netcdf(store.cell_dir(tmp_path, r) / "draws.nc")
+    assert tree["training"]["bound"].dims == ("round",) and tree["training"]["bound"].shape == (rounds,)
+    assert tree["training"]["loss"].shape == (TINY_ADAPTIVE["train_steps"],)
+    again = run_cell(target, sampler, params | {"training": "reverse"}, 0, BUDGET, None)
+    assert again["status"] == "ok" and again["info.training"] == "reverse"
+    assert again["info.train_grad_evals"] == TINY["batch_size"] * TINY["train_steps"]
+
+
+def test_adaptive_settings_are_checked_before_training():
+    validate = get_sampler("vae-imh").validate
+    with pytest.raises(ValueError, match="multiple of rounds"):
+        validate(10, 30, training="adaptive", train_steps=50, rounds=3)
+    with pytest.raises(ValueError, match="training must be one of reverse, adaptive"):
+        validate(10, 30, training="forward")
+    with pytest.raises(ValueError, match="walkers"):
+        validate(10, 30, training="adaptive", walkers=0)
