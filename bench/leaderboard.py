@@ -17,6 +17,7 @@ Files written by `write_all` (README, "Leaderboards", documents every column):
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import math
 import os
@@ -88,6 +89,7 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
         row = {k: group[k].iloc[0] for k in keys} | {"config_id": group["config_id"].iloc[0]}
         row["n_seeds"], row["n_failed"] = len(good), int((group["status"] != "ok").sum())
         row["seeds"] = " ".join(map(str, sorted(good["seed"])))
+        row["cell_ids"] = " ".join(group.sort_values("seed")["cell_id"].astype(str))
         for col in sorted(numeric):
             vals = pd.to_numeric(good[col], errors="coerce").to_numpy(dtype=float)
             if col == "time_compile":
@@ -144,39 +146,46 @@ def render(table: pd.DataFrame, fmt: str) -> str:
 
 
 def _render_one(target_id: str, sub: pd.DataFrame, fmt: str) -> str:
-    latex = fmt == "latex"
+    frame, note = table_frame(sub, fmt)
+    if fmt == "latex":
+        caption = _escape(note, "latex").replace("±", "$\\pm$").replace(" x ", " $\\times$ ")
+        return frame.to_latex(index=False, escape=False, caption=caption, label=f"tab:{_slug(target_id)}",
+                              column_format="l" + "r" * (frame.shape[1] - 1))
+    if fmt == "html":
+        return f"<p>{html.escape(note)}</p>\n" + frame.to_html(index=False, escape=False, border=0)
+    return f"### {target_id}\n\n{note}\n\n" + frame.to_markdown(index=False, disable_numparse=True,
+                                                                 colalign=["left"] + ["right"] * (frame.shape[1] - 1))
+
+
+def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame, str]:
+    """The headline columns of one target configuration's rows as formatted strings (`fmt`: markdown, latex
+    or html: escaping and bold), and the table's note (target, budget, device, precision, directions)."""
     columns = [c for c in COLUMNS if f"{c.key}.mean" in sub and sub[f"{c.key}.mean"].notna().any()]
-    labels = _row_labels(sub)
-    body: dict[str, list[str]] = {"sampler": [_escape(v, latex) for v in labels],
+    body: dict[str, list[str]] = {"sampler": [_escape(v, fmt) for v in row_labels(sub)],
                                   "seeds ok": [f"{int(n)}/{int(n + f)}" for n, f in zip(sub["n_seeds"], sub["n_failed"])]}
     for c in columns:
         means, sds = sub[f"{c.key}.mean"].to_numpy(float), sub.get(f"{c.key}.sd", pd.Series(np.nan, sub.index))
         finite = means[np.isfinite(means)]
         best = (finite.max() if c.better == "higher" else finite.min()) if finite.size > 1 else np.nan
         cells = []
-        for m, s in zip(means, np.asarray(sds, float)):
-            text = format_mean_sd(m, s, latex)
+        for m, sd in zip(means, np.asarray(sds, float)):
+            text = format_mean_sd(m, sd, fmt == "latex")
             if np.isfinite(m) and _same(m, best):
-                text = f"\\textbf{{{text}}}" if latex else f"**{text}**"
+                text = {"latex": f"\\textbf{{{text}}}", "html": f"<b>{text}</b>"}.get(fmt, f"**{text}**")
             cells.append(text)
-        body[c.latex if latex else c.markdown] = cells
-    frame = pd.DataFrame(body)
+        header = {"latex": c.latex, "html": html.escape(c.markdown.replace("\\", ""))}.get(fmt, c.markdown)
+        body[header] = cells
     device = " / ".join(sorted({str(d) for d in sub["device"]}))
     budget = " / ".join(sorted({f"{c} chains x {w} warm-up + {d} draws" for c, d, w in
                                 zip(sub["chains"], sub["draws"], sub["warmup"])}))
-    note = (f"{target_id}: mean ± sd over seeds; {budget}; {device}; "
+    higher = ", ".join(c.markdown.replace("\\", "") for c in columns if c.better == "higher")
+    note = (f"{sub['target_id'].iloc[0]}: mean ± sd over seeds; {budget}; {device}; "
             f"{' / '.join(sorted({str(p) for p in sub['precision']}))}. Best mean per column in bold "
-            f"({', '.join(c.markdown.replace(chr(92), '') for c in columns if c.better == 'higher')} higher is better; "
-            f"the others lower).")
-    if latex:
-        caption = _escape(note, True).replace("±", "$\\pm$").replace(" x ", " $\\times$ ")
-        return frame.to_latex(index=False, escape=False, caption=caption, label=f"tab:{_slug(target_id)}",
-                              column_format="l" + "r" * (frame.shape[1] - 1))
-    return f"### {target_id}\n\n{note}\n\n" + frame.to_markdown(index=False, disable_numparse=True,
-                                                                 colalign=["left"] + ["right"] * (frame.shape[1] - 1))
+            f"({higher} higher is better; the others lower).")
+    return pd.DataFrame(body), note
 
 
-def _row_labels(sub: pd.DataFrame) -> list[str]:
+def row_labels(sub: pd.DataFrame) -> list[str]:
     """The sampler label; budget, precision or device added where the rows of one table differ in them, and the
     configuration id where labels would still collide (e.g. the same given parameters, other defaults)."""
     labels = list(sub["sampler_id"].astype(str))
@@ -216,9 +225,11 @@ _LATEX_SPECIAL = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$",
                   "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}"}
 
 
-def _escape(text: str, latex: bool) -> str:
-    if latex:
+def _escape(text: str, fmt: str) -> str:
+    if fmt == "latex":
         return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+    if fmt == "html":
+        return html.escape(text)
     return text.replace("|", "\\|")
 
 
