@@ -179,9 +179,9 @@ def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame,
     budget = " / ".join(sorted({f"{c} chains x {w} warm-up + {d} draws" for c, d, w in
                                 zip(sub["chains"], sub["draws"], sub["warmup"])}))
     higher = ", ".join(c.markdown.replace("\\", "") for c in columns if c.better == "higher")
+    directions = (f" ({higher}: higher is better; the others lower)" if higher else " (lower is better)") if columns else ""
     note = (f"{sub['target_id'].iloc[0]}: mean ± sd over seeds; {budget}; {device}; "
-            f"{' / '.join(sorted({str(p) for p in sub['precision']}))}. Best mean per column in bold "
-            f"({higher} higher is better; the others lower).")
+            f"{' / '.join(sorted({str(p) for p in sub['precision']}))}. Best mean per column in bold{directions}.")
     return pd.DataFrame(body), note
 
 
