@@ -209,7 +209,7 @@ def format_mean_sd(mean: float, sd: float, latex: bool = False) -> str:
 
 def _num(v: float, like: float | None = None) -> str:
     ref = abs(like) if like is not None and like != 0 else abs(v)
-    if v == 0 and like is None:
+    if v == 0:
         return "0"
     if ref >= 1e5 or ref < 1e-3:
         return f"{v:.2e}"
