@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TARGET ?= funnel
 ARGS ?=
 
-.PHONY: run test test-slow venv clean
+.PHONY: run test test-slow venv clean reference
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -25,6 +25,12 @@ test: venv
 
 test-slow: venv
 	$(PY) -m pytest -q -m "slow or not slow" $(ARGS)
+
+# The committed reference leaderboard (results/reference/): the sweep of configs/reference.toml (resumable; its
+# records go to the git-ignored results/reference-runs/, delete it to start over), then its leaderboard.
+reference: venv
+	$(PY) -m bench sweep configs/reference.toml --no-progress
+	$(PY) -m bench leaderboard --results results/reference-runs --out results/reference
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,7 +1,7 @@
-"""`python -m bench`: list targets and samplers, run samplers on a target and tabulate them.
+"""`python -m bench`: list targets and samplers, run samplers on a target or a sweep, tabulate and report.
 
 Exit codes: 0 all cells finished, 1 some cell failed (its reason is in its record and the table),
-2 bad input (unknown target, sampler or parameter; bad value; results folder not writable).
+2 bad input (unknown target, sampler or parameter; bad value; bad sweep file; results folder not writable).
 """
 from __future__ import annotations
 
@@ -37,6 +37,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--precision", choices=["float64", "float32"], default="float64",
                      help="JAX float precision (default float64)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sweep = sub.add_parser("sweep", help="run a grid of targets x samplers x seeds from a TOML file; resumable")
+    sweep.add_argument("config", type=pathlib.Path, metavar="CONFIG.toml", help="the sweep file (see configs/)")
+    sweep.add_argument("--out", type=pathlib.Path, default=None, help="results folder (overrides the file's `out`)")
+    sweep.add_argument("--executor", choices=["local", "dask", "slurm"], default=None,
+                       help="where the cells run (overrides [executor] kind; options come from the file)")
+    sweep.add_argument("--workers", type=int, default=None, help="local executor: worker processes (default 1)")
+    sweep.add_argument("--retry-failed", action="store_true",
+                       help="recompute cells whose record says failed (default: skip them like finished ones)")
+    sweep.add_argument("--dry-run", action="store_true", help="check the file and list the cells left; run nothing")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    board = sub.add_parser("leaderboard", help="CSV, Markdown and LaTeX leaderboards from the records of a results folder")
+    board.add_argument("--results", type=pathlib.Path, default=pathlib.Path("results"),
+                       help="results folder holding runs/ (default results/)")
+    board.add_argument("--out", type=pathlib.Path, default=None, help="where to write (default RESULTS/leaderboard)")
+
+    report = sub.add_parser("report", help="static HTML report with figures per target from a results folder")
+    report.add_argument("--results", type=pathlib.Path, default=pathlib.Path("results"),
+                        help="results folder holding runs/ (default results/)")
+    report.add_argument("--out", type=pathlib.Path, default=None, help="where to write (default RESULTS/report)")
     return parser
 
 
@@ -45,6 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "list":
         return cmd_list()
+    if args.command == "sweep":
+        return cmd_sweep(parser, args)
+    if args.command == "leaderboard":
+        return cmd_leaderboard(parser, args)
+    if args.command == "report":
+        return cmd_report(parser, args)
     return cmd_run(parser, args)
 
 
@@ -182,3 +209,91 @@ def cmd_run(parser, args) -> int:
         return 1
     return 0 if all(r["status"] == "ok" for rs in groups.values() for r in rs) else 1
 
+
+
+def cmd_sweep(parser, args) -> int:
+    """Check the whole file first (exit 2 on any problem), then run the cells left, then rebuild the leaderboards."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bench import store
+    from bench.leaderboard import write_all
+    from bench.sweep import ConfigError, load, plan, run_sweep
+    from bench.sweep.config import peek_precision
+    from bench.sweep.runner import new_run_id
+    from bench.sweep.tasks import set_precision
+
+    overrides = {"out": args.out, "executor": args.executor}
+    if args.workers is not None:
+        if args.workers < 1:
+            parser.error(f"--workers must be >= 1, got {args.workers}")
+        overrides["workers"] = args.workers
+    set_precision(peek_precision(args.config))  # before the checks build any target
+    try:
+        config = load(args.config, overrides)
+    except ConfigError as err:
+        parser.error(str(err))
+    try:
+        store.check_writable(config.out)
+    except store.ResultsError as err:
+        parser.error(str(err))
+
+    console, err_console = _console(), Console(stderr=True)
+    if args.dry_run:
+        groups, before = plan(config, new_run_id(), args.retry_failed)
+        console.print(f"{config.name}: {config.n_cells} cells ({len(config.targets)} targets x {len(config.samplers)} "
+                      f"samplers x {len(config.seeds)} seeds), {len(before)} finished before, "
+                      f"{sum(len(g.seeds) for g in groups)} to run on {config.executor} into {config.out}")
+        for g in groups:
+            console.print(f"  {g.label}: seeds {', '.join(map(str, g.seeds))}")
+        return 0
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, disable=args.no_progress, transient=True) as progress:
+        task = progress.add_task("", total=config.n_cells)
+
+        def on_progress(summary, last):
+            progress.update(task, completed=summary.done,
+                            description=f"done {summary.ok} · failed {summary.failed} · left {summary.left}")
+            if last and args.no_progress:
+                err_console.print(f"{summary.line()} · {last}", highlight=False)
+
+        summary = run_sweep(config, args.retry_failed, log=lambda m: err_console.print(m, highlight=False),
+                            on_progress=on_progress)
+    for failure in summary.failures:
+        err_console.print(f"[red]{failure.label} seed {failure.seed} {failure.status}: {failure.error}[/red]",
+                          highlight=False)
+    console.print(summary.line(), highlight=False)
+    try:
+        folder = write_all(config.out)
+        console.print(f"records: {config.out / 'runs'}\nleaderboards: {folder}")
+    except OSError as err:
+        err_console.print(f"[red]could not write the leaderboards under {config.out}: {err}[/red]")
+        return 1
+    return 0 if summary.ok == summary.total else 1
+
+
+def cmd_leaderboard(parser, args) -> int:
+    from bench.leaderboard import write_all
+
+    if not (args.results / "runs").is_dir():
+        parser.error(f"no results under {args.results} (expected {args.results / 'runs'})")
+    try:
+        folder = write_all(args.results, args.out)
+    except OSError as err:
+        parser.error(f"cannot write leaderboards to {args.out or args.results / 'leaderboard'}: {err}")
+    _console().print(f"leaderboards: {folder}")
+    return 0
+
+
+def cmd_report(parser, args) -> int:
+    from bench.report import write_report
+
+    if not (args.results / "runs").is_dir():
+        parser.error(f"no results under {args.results} (expected {args.results / 'runs'})")
+    try:
+        page = write_report(args.results, args.out)
+    except OSError as err:
+        parser.error(f"cannot write the report to {args.out or args.results / 'report'}: {err}")
+    _console().print(f"report: {page}")
+    return 0

@@ -1,13 +1,29 @@
-"""Leaderboards derived from records: one CSV per target, a row per (target, sampler) configuration.
+"""Leaderboards derived from records: CSV per target, one long CSV, Markdown and LaTeX renderings.
 
-Numeric columns become `<metric>.mean` and `<metric>.sd` over the seeds that finished (`n_seeds`);
-failed cells are counted in `n_failed`. `runs.csv` holds every record as it is (one row per cell).
+`aggregate` turns cells into one row per configuration (target + parameters, sampler + parameters,
+budget, precision, device): every numeric column becomes `<metric>.mean` and `<metric>.sd` (sample
+sd, ddof = 1) over the seeds that finished (`n_seeds`); failed cells are counted in `n_failed`;
+`time_compile` becomes `time_compile.total` (paid once per configuration, 0 for later seeds).
+`render` picks the headline columns of `COLUMNS` and marks the best mean of each (direction per
+metric: ESS higher, bias / bounds / distances / time lower) in bold.
+
+Files written by `write_all` (README, "Leaderboards", documents every column):
+
+    runs.csv              every record, one row per cell
+    <target>.csv          one row per configuration of that target
+    <target>.md / .tex    one table per target configuration (Markdown pipe table; LaTeX booktabs)
+    leaderboard.md / .tex all targets' tables in one file
 """
 from __future__ import annotations
 
+import hashlib
+import html
+import json
+import math
 import os
 import pathlib
 import tempfile
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -15,57 +31,249 @@ import pandas as pd
 from bench import store
 
 GROUP = ["target", "target_id", "sampler", "sampler_id", "chains", "draws", "warmup", "precision", "device"]
-SKIP = {"seed", "dim", "cell_id", "device_count", "host_cpus", "target_log_Z", "target_log_Z_spins", "git_dirty"}
+SKIP = {"seed", "dim", "cell_id", "device_count", "host_cpus", "target_log_Z", "target_log_Z_spins", "git_dirty",
+        "modes_total"}
+PROVENANCE = ["git_commit", "git_dirty", "platform", "device_count", "host_cpus"]
+IDENTITY_FIRST = ["cell_id", "target", "target_id", "sampler", "sampler_id", "chains", "draws", "warmup", "seed",
+                  "precision", "device", "status", "error"]
+
+
+class Column(NamedTuple):
+    """A headline column of the renderings: record key, Markdown and LaTeX headers, which way is better."""
+
+    key: str
+    markdown: str
+    latex: str
+    better: str  # "higher" or "lower"
+
+
+COLUMNS = (
+    Column("ess_bulk_min_per_s", "ESS/s", "ESS/s", "higher"),
+    Column("ess_bulk_min_per_s_total", "ESS/s incl. warm-up", "ESS/s (incl.\\ warm-up)", "higher"),
+    Column("ess_bulk_min_per_1k_grads", "ESS/1k grads", "ESS/1k grads", "higher"),
+    Column("rhat_max", "R-hat max", "$\\hat R$ max", "lower"),
+    Column("worst_abs_bias_mean_sd", "worst \\|bias\\|/sd", "worst $|\\mathrm{bias}|/\\mathrm{sd}$", "lower"),
+    Column("bias2_max", "bias² max", "bias$^2$ max", "lower"),
+    Column("mmd2", "MMD²", "MMD$^2$", "lower"),
+    Column("emc", "EMC", "EMC", "higher"),
+    Column("divergences", "div.", "div.", "lower"),
+    Column("kl_bound", "KL bound", "KL bound", "lower"),
+    Column("abs_delta_log_Z", "\\|Δ log Z\\|", "$|\\Delta \\log Z|$", "lower"),
+    Column("pareto_khat", "Pareto k̂", "Pareto $\\hat k$", "lower"),
+    Column("time_run", "run s", "run s", "lower"),
+)
+DERIVED = {"worst_abs_bias_mean_sd": ("worst_bias_mean_sd", abs)}  # new column <- (record column, function)
 
 
 def aggregate(records: list[dict]) -> pd.DataFrame:
-    """Mean and sd over seeds of every numeric column, per configuration."""
+    """Mean and sd over seeds of every numeric column, one row per configuration (see the module doc)."""
     frame = pd.DataFrame(records)
     if frame.empty:
         return frame
     for col in GROUP:
         if col not in frame:
             frame[col] = None
+    for new, (source, fn) in DERIVED.items():
+        if source in frame:
+            frame[new] = pd.to_numeric(frame[source], errors="coerce").map(fn)
+    params = sorted(c for c in frame.columns if c.startswith(("target.", "sampler.")))
+    keys = GROUP + params
+    frame["config_id"] = [_config_id(row) for row in frame[keys].to_dict("records")]
     ok = frame[frame["status"] == "ok"]
-    numeric = [c for c in ok.columns if c not in GROUP and c not in SKIP and not c.startswith(("target.", "sampler."))
+    numeric = [c for c in ok.columns if c not in keys and c not in SKIP and c != "config_id"
+               and not c.startswith("version.") and c not in PROVENANCE
                and not pd.api.types.is_bool_dtype(ok[c]) and pd.to_numeric(ok[c], errors="coerce").notna().any()]
-    keys = GROUP + sorted(c for c in frame.columns if c.startswith(("target.", "sampler.")))
     rows = []
-    for ident, group in frame.groupby(GROUP, dropna=False, sort=True):
+    for _, group in frame.groupby("config_id", sort=False):
         good = group[group["status"] == "ok"]
-        row = {k: group[k].iloc[0] for k in keys}
+        row = {k: group[k].iloc[0] for k in keys} | {"config_id": group["config_id"].iloc[0]}
         row["n_seeds"], row["n_failed"] = len(good), int((group["status"] != "ok").sum())
         row["seeds"] = " ".join(map(str, sorted(good["seed"])))
-        for col in numeric:
+        row["cell_ids"] = " ".join(group.sort_values("seed")["cell_id"].astype(str))
+        for col in sorted(numeric):
             vals = pd.to_numeric(good[col], errors="coerce").to_numpy(dtype=float)
-            if col == "time_compile":  # paid once per configuration, 0 for later seeds: report the total
+            if col == "time_compile":
                 row["time_compile.total"] = float(np.nansum(vals))
             elif np.isfinite(vals).any():
                 row[f"{col}.mean"] = float(np.nanmean(vals))
                 row[f"{col}.sd"] = float(np.nanstd(vals, ddof=1)) if np.isfinite(vals).sum() > 1 else np.nan
-        for col in ("version.jax", "version.blackjax", "version.arviz", "git_commit"):
-            if col in group:
-                row[col] = group[col].iloc[-1]
+        for col in [c for c in group.columns if c.startswith("version.")] + PROVENANCE:
+            if col in group:  # the values of every cell: a configuration run under two versions shows both
+                values = sorted({str(v) for v in group[col].dropna()})
+                row[col] = " ".join(values) if values else None
         rows.append(row)
-    return pd.DataFrame(rows)
+    return _sorted(pd.DataFrame(rows))
+
+
+def _config_id(identity: dict) -> str:
+    """8 hex digits of the configuration's identity (a cell's identity without its seed)."""
+    clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in identity.items()}
+    return hashlib.sha256(json.dumps(clean, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _sorted(table: pd.DataFrame) -> pd.DataFrame:
+    from bench.samplers import SAMPLERS
+    order = {name: i for i, name in enumerate(SAMPLERS)}
+    key = table["sampler"].map(lambda s: order.get(s, len(order)))
+    return (table.assign(_order=key).sort_values(["target", "target_id", "_order", "sampler_id", "chains", "draws",
+                                                  "warmup", "precision", "device"], kind="stable")
+            .drop(columns="_order").reset_index(drop=True))
+
+
+def long_table(records: list[dict]) -> pd.DataFrame:
+    """Every record, one row per cell: identity columns first, then the rest in alphabetical order."""
+    frame = pd.DataFrame(records)
+    if frame.empty:
+        return frame
+    tparams = sorted(c for c in frame if c.startswith("target."))
+    sparams = sorted(c for c in frame if c.startswith("sampler."))
+    first = [c for c in IDENTITY_FIRST[:3] if c in frame] + tparams + [c for c in IDENTITY_FIRST[3:5] if c in frame]
+    first += sparams + [c for c in IDENTITY_FIRST[5:] if c in frame]
+    rest = sorted(c for c in frame if c not in first)
+    return frame[first + rest].sort_values(
+        ["target", "target_id", "sampler", "sampler_id", "seed"], kind="stable")
+
+
+# --- renderings --------------------------------------------------------------------------------------------
+
+def render(table: pd.DataFrame, fmt: str) -> str:
+    """Markdown (`fmt="markdown"`) or LaTeX booktabs (`"latex"`) tables of an aggregated leaderboard, one per
+    target configuration; each row a sampler configuration, `mean ± sd` over seeds, best mean in bold."""
+    parts = []
+    for target_id, sub in table.groupby("target_id", sort=False):
+        parts.append(_render_one(str(target_id), sub.reset_index(drop=True), fmt))
+    return "\n\n".join(parts) + "\n"
+
+
+def _render_one(target_id: str, sub: pd.DataFrame, fmt: str) -> str:
+    frame, note = table_frame(sub, fmt)
+    if fmt == "latex":
+        caption = _escape(note, "latex").replace("±", "$\\pm$").replace(" x ", " $\\times$ ")
+        return frame.to_latex(index=False, escape=False, caption=caption, label=f"tab:{_slug(target_id)}",
+                              column_format="l" + "r" * (frame.shape[1] - 1))
+    if fmt == "html":
+        return f"<p>{html.escape(note)}</p>\n" + frame.to_html(index=False, escape=False, border=0)
+    return f"### {target_id}\n\n{note}\n\n" + frame.to_markdown(index=False, disable_numparse=True,
+                                                                 colalign=["left"] + ["right"] * (frame.shape[1] - 1))
+
+
+def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame, str]:
+    """The headline columns of one target configuration's rows as formatted strings (`fmt`: markdown, latex
+    or html: escaping and bold), and the table's note (target, budget, device, precision, directions)."""
+    columns = [c for c in COLUMNS if f"{c.key}.mean" in sub and sub[f"{c.key}.mean"].notna().any()]
+    body: dict[str, list[str]] = {"sampler": [_escape(v, fmt) for v in row_labels(sub)],
+                                  "seeds ok": [f"{int(n)}/{int(n + f)}" for n, f in zip(sub["n_seeds"], sub["n_failed"])]}
+    for c in columns:
+        means, sds = sub[f"{c.key}.mean"].to_numpy(float), sub.get(f"{c.key}.sd", pd.Series(np.nan, sub.index))
+        finite = means[np.isfinite(means)]
+        best = (finite.max() if c.better == "higher" else finite.min()) if finite.size > 1 else np.nan
+        cells = []
+        for m, sd in zip(means, np.asarray(sds, float)):
+            text = format_mean_sd(m, sd, fmt == "latex")
+            if np.isfinite(m) and _same(m, best):
+                text = {"latex": f"\\textbf{{{text}}}", "html": f"<b>{text}</b>"}.get(fmt, f"**{text}**")
+            cells.append(text)
+        header = {"latex": c.latex, "html": html.escape(c.markdown.replace("\\", ""))}.get(fmt, c.markdown)
+        body[header] = cells
+    device = " / ".join(sorted({str(d) for d in sub["device"]}))
+    budget = " / ".join(sorted({f"{c} chains x {w} warm-up + {d} draws" for c, d, w in
+                                zip(sub["chains"], sub["draws"], sub["warmup"])}))
+    higher = ", ".join(c.markdown.replace("\\", "") for c in columns if c.better == "higher")
+    directions = (f" ({higher}: higher is better; the others lower)" if higher else " (lower is better)") if columns else ""
+    note = (f"{sub['target_id'].iloc[0]}: mean ± sd over seeds; {budget}; {device}; "
+            f"{' / '.join(sorted({str(p) for p in sub['precision']}))}. Best mean per column in bold{directions}.")
+    return pd.DataFrame(body), note
+
+
+def row_labels(sub: pd.DataFrame) -> list[str]:
+    """The sampler label; budget, precision or device added where the rows of one table differ in them, and the
+    configuration id where labels would still collide (e.g. the same given parameters, other defaults)."""
+    labels = list(sub["sampler_id"].astype(str))
+    for col in ("chains", "draws", "warmup", "precision", "device"):
+        if sub[col].nunique(dropna=False) > 1:
+            labels = [f"{lab} {col}={v}" for lab, v in zip(labels, sub[col])]
+    counts = pd.Series(labels).value_counts()
+    return [f"{lab} [{cid}]" if counts[lab] > 1 else lab for lab, cid in zip(labels, sub["config_id"])]
+
+
+def format_mean_sd(mean: float, sd: float, latex: bool = False) -> str:
+    """`mean ± sd` with three significant digits on the mean and the sd to the same decimal place; `–` when
+    no seed finished; the mean alone for one seed."""
+    if not np.isfinite(mean):
+        return "--" if latex else "–"
+    text = _num(mean)
+    if np.isfinite(sd):
+        text += (" $\\pm$ " if latex else " ± ") + _num(sd, like=mean)
+    return text
+
+
+def _num(v: float, like: float | None = None) -> str:
+    ref = abs(like) if like is not None and like != 0 else abs(v)
+    if v == 0:
+        return "0"
+    if ref >= 1e5 or ref < 1e-3:
+        return f"{v:.2e}"
+    decimals = max(0, 2 - int(math.floor(math.log10(ref))))
+    return f"{v:.{decimals}f}"
+
+
+def _same(a: float, b: float) -> bool:
+    return bool(np.isfinite(b)) and math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
+
+
+_LATEX_SPECIAL = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_",
+                  "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}"}
+
+
+def _escape(text: str, fmt: str) -> str:
+    if fmt == "latex":
+        return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+    if fmt == "html":
+        return html.escape(text)
+    return text.replace("|", "\\|")
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-")
+
+
+# --- files -------------------------------------------------------------------------------------------------
+
+def write_all(results: pathlib.Path, out: pathlib.Path | None = None, targets: list[str] | None = None) -> pathlib.Path:
+    """Rebuild the leaderboards of every target (or of `targets`) under `results` into `out` (default
+    `<results>/leaderboard`); returns the folder."""
+    folder = out if out is not None else results / "leaderboard"
+    folder.mkdir(parents=True, exist_ok=True)
+    everything = list(store.read_records(results))
+    _atomic_text(long_table(everything).to_csv(index=False), folder / "runs.csv")
+    names = sorted({r["target"] for r in everything}) if targets is None else targets
+    markdown, latex = [], []
+    for name in names:
+        table = aggregate([r for r in everything if r.get("target") == name])
+        _atomic_text(table.to_csv(index=False), folder / f"{name}.csv")
+        if table.empty:
+            continue
+        md, tex = render(table, "markdown"), render(table, "latex")
+        _atomic_text(md, folder / f"{name}.md")
+        _atomic_text(tex, folder / f"{name}.tex")
+        markdown.append(md)
+        latex.append(tex)
+    if targets is None:
+        _atomic_text("\n".join(markdown), folder / "leaderboard.md")
+        _atomic_text("% needs \\usepackage{booktabs}\n" + "\n".join(latex), folder / "leaderboard.tex")
+    return folder
 
 
 def write_leaderboards(out: pathlib.Path, target: str) -> pathlib.Path:
-    """Rebuild `<out>/leaderboard/<target>.csv` and `runs.csv` from every record under `out`."""
-    folder = out / "leaderboard"
-    folder.mkdir(parents=True, exist_ok=True)
-    everything = list(store.read_records(out))
-    _atomic_csv(pd.DataFrame(everything), folder / "runs.csv")
-    path = folder / f"{target}.csv"
-    _atomic_csv(aggregate([r for r in everything if r.get("target") == target]), path)
-    return path
+    """Rebuild `<out>/leaderboard/<target>.csv` (.md, .tex) and `runs.csv` from every record under `out`."""
+    return write_all(out, targets=[target]) / f"{target}.csv"
 
 
-def _atomic_csv(frame: pd.DataFrame, path: pathlib.Path) -> None:
+def _atomic_text(text: str, path: pathlib.Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
     try:
-        frame.to_csv(tmp, index=False)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -44,16 +44,25 @@ class NonFiniteLogDensity(RuntimeError):
     """The target's log density was NaN or +inf where the sampler needed a number."""
 
 
-def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any], seed: int, budget: Budget,
-             out: pathlib.Path | None) -> dict:
-    """Run, score and store one cell; returns its record (status `ok` or `failed`)."""
+def cell_identity(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any], seed: int,
+                  budget: Budget) -> dict:
+    """The identity of a cell (`bench.record.identity`): every sampler parameter, defaults included
+    (the sampler's defaults for this target under the given ones)."""
     sampler_params = sampler.params_for(target.name, sampler_params)
     params = with_defaults(sampler.run, sampler_params, skip=BUDGET_ARGS)
-    ident = rec.identity(target.name, target.params, sampler.name, params, budget.chains, budget.draws,
-                         budget.warmup, seed)
+    return rec.identity(target.name, target.params, sampler.name, params, budget.chains, budget.draws,
+                        budget.warmup, seed)
+
+
+def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any], seed: int, budget: Budget,
+             out: pathlib.Path | None, extra: Mapping[str, Any] | None = None) -> dict:
+    """Run, score and store one cell; returns its record (status `ok` or `failed`). `extra`: columns added
+    to the record (e.g. the sweep that ran it), never part of its identity."""
+    sampler_params = sampler.params_for(target.name, sampler_params)
+    ident = cell_identity(target, sampler, sampler_params, seed, budget)
     record: dict = {"cell_id": rec.cell_id(ident), **ident, "target_id": rec.label(target.name, target.params),
                     "sampler_id": rec.label(sampler.name, sampler_params), "dim": target.dim,
-                    "target_log_Z": target.log_Z, **rec.provenance(), "started": rec.timestamp()}
+                    "target_log_Z": target.log_Z, **rec.provenance(), **(extra or {}), "started": rec.timestamp()}
     for name, offset in target.log_Z_offsets.items():  # e.g. the spin system of a relaxation
         record[f"target_log_Z_{name}"] = None if target.log_Z is None else target.log_Z - offset
     datatree, artifacts = None, {}

@@ -28,8 +28,15 @@ class ResultsError(OSError):
     """The results directory cannot be written."""
 
 
+REFERENCE_MARKER = "REFERENCE"  # a folder holding it (committed reference results) is never written by a run
+
+
 def check_writable(out: pathlib.Path) -> None:
-    """Fail early, before any computation, if `out` cannot hold results."""
+    """Fail early, before any computation, if `out` cannot hold results (or holds reference results)."""
+    for folder in (out.resolve(), *out.resolve().parents):
+        if (folder / REFERENCE_MARKER).is_file():
+            raise ResultsError(f"{out} is inside {folder}, committed reference results ({REFERENCE_MARKER} marks it): "
+                               f"runs write elsewhere; `python -m bench leaderboard --out` regenerates it")
     try:
         (out / "runs").mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out / "runs", prefix=".probe-"):
@@ -102,6 +109,22 @@ def read_records(out: pathlib.Path) -> Iterator[dict]:
             warnings.warn(f"skipping unreadable record {path}: {err}", stacklevel=2)
             continue
         yield record
+
+
+def read_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> dict | None:
+    """The record of one cell if its folder holds a complete one (record parsed, its required fields and id
+    right, draws present when it finished `ok`); else None: the cell is to be (re)computed, never half-read."""
+    folder = out / "runs" / target / sampler / cell_id
+    try:
+        record = json.loads((folder / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    if (not isinstance(record, dict) or any(not isinstance(record.get(k), t) for k, t in REQUIRED.items())
+            or record["cell_id"] != cell_id):
+        return None
+    if record["status"] == "ok" and not (folder / DRAWS).is_file():
+        return None
+    return record
 
 
 def to_datatree(positions: np.ndarray, statistic_names: list[str], statistic_values: np.ndarray,

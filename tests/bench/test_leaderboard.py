@@ -1,7 +1,8 @@
 import numpy as np
+import pandas as pd
 import pytest
 
-from bench.leaderboard import aggregate
+from bench.leaderboard import aggregate, render, write_all
 
 
 def _row(sampler, seed, ess, status="ok"):
@@ -21,3 +22,60 @@ def test_mean_and_sd_over_seeds_equal_hand_computed():
     assert table.loc["hmc", "n_seeds"] == 1 and table.loc["hmc", "n_failed"] == 1
     assert np.isnan(table.loc["hmc", "ess_bulk_min.sd"])
     assert table.loc["hmc", "target.dim"] == 10
+
+
+def _fixture():
+    """Two configurations on one target, three seeds each (one failed), plus a second target configuration."""
+    rows = [_row("nuts", 0, 10.0), _row("nuts", 1, 20.0), _row("nuts", 2, 60.0),
+            _row("hmc", 0, 5.0), _row("hmc", 1, 7.0), _row("hmc", 2, None, status="failed")]
+    for r, run_s, bias in zip(rows, [1.0, 2.0, 3.0, 0.5, 0.7, None], [0.1, -0.3, 0.2, 0.05, -0.01, None]):
+        r |= {"time_run": run_s, "worst_bias_mean_sd": bias, "ess_bulk_min_per_s": r["ess_bulk_min"], "time_compile": 4.0 if r["seed"] == 0 else 0.0,
+              "version.jax": "0.7.0", "git_commit": "abc"}
+    other = _row("nuts", 0, 99.0) | {"target_id": "funnel(dim=20)", "target.dim": 20, "cell_id": "other"}
+    return rows + [other]
+
+
+def test_aggregation_of_the_fixture_equals_hand_computed_values():
+    table = aggregate(_fixture())
+    assert len(table) == 3 and list(table["sampler"]) == ["nuts", "hmc", "nuts"]  # registry order per target
+    hmc = table[table["sampler"] == "hmc"].iloc[0]
+    assert hmc["time_run.mean"] == pytest.approx(0.6) and hmc["time_run.sd"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+    assert hmc["worst_abs_bias_mean_sd.mean"] == pytest.approx(0.03)   # |bias| per seed, then the mean
+    assert hmc["time_compile.total"] == 4.0 and hmc["n_seeds"] == 2 and hmc["n_failed"] == 1
+    assert hmc["cell_ids"] == "hmc0 hmc1 hmc2" and hmc["version.jax"] == "0.7.0"
+    nuts = table[(table["sampler"] == "nuts") & (table["target.dim"] == 10)].iloc[0]
+    assert nuts["ess_bulk_min.mean"] == pytest.approx(30.0)
+    assert nuts["ess_bulk_min.sd"] == pytest.approx(np.std([10, 20, 60], ddof=1))
+
+
+def test_markdown_and_latex_have_one_row_per_configuration_and_mark_the_best():
+    table = aggregate(_fixture())
+    md, tex = render(table, "markdown"), render(table, "latex")
+    md_rows = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| sampler")]
+    assert len(md_rows) == len(table) == 3
+    body = tex.split("\\midrule")
+    assert tex.count("\\toprule") == 2 and tex.count("\\bottomrule") == 2  # one booktabs table per target config
+    tex_rows = [line for part in body[1:] for line in part.split("\\bottomrule")[0].strip().splitlines()]
+    assert len(tex_rows) == 3
+    # ESS higher is better (nuts 30 > hmc 6); run time and |bias| lower is better (hmc)
+    nuts_row = next(r for r in md_rows if r.startswith("| nuts") and "30.0" in r)
+    hmc_row = next(r for r in md_rows if r.startswith("| hmc"))
+    assert "**30.0 ± 26.5**" not in hmc_row and "0.600 ± 0.141" in hmc_row
+    assert "**0.600 ± 0.141**" in hmc_row and "**0.0300 ± 0.0283**" in hmc_row
+    assert "1/1" in md and "2/3" in md                                  # seeds ok / all
+    assert "\\textbf{0.600 $\\pm$ 0.141}" in tex and "funnel(dim=10)" in tex
+    assert "**30.0 ± 26.5**" in nuts_row
+
+
+def test_write_all_writes_every_file(tmp_path):
+    import json
+    for record in _fixture():
+        folder = tmp_path / "runs" / record["target"] / record["sampler"] / record["cell_id"]
+        folder.mkdir(parents=True)
+        (folder / "record.json").write_text(json.dumps(record))
+    out = write_all(tmp_path, tmp_path / "board")
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["funnel.csv", "funnel.md", "funnel.tex", "leaderboard.md", "leaderboard.tex", "runs.csv"]
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 7 and list(runs.columns[:4]) == ["cell_id", "target", "target_id", "target.dim"]
+    assert len(pd.read_csv(out / "funnel.csv")) == 3

@@ -1,0 +1,118 @@
+"""The report page: `<out>/index.html` and its PNGs in `<out>/figures/`, one section per target configuration.
+
+Each section holds the leaderboard table (as in `bench.leaderboard`), then the figures of
+`bench.report.figures`: draws against exact draws (the first finished seed of each sampler
+configuration), ESS/s and accuracy against cost (all seeds), the VAE training curves (every VAE cell),
+and a rank plot per unweighted sampler configuration (its first finished seed).
+"""
+from __future__ import annotations
+
+import html
+import os
+import pathlib
+import tempfile
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from bench import leaderboard, store
+from bench.report import figures
+
+RANK_STATISTICS = 4  # the first statistics of a target (its headline first) shown in rank plots
+DPI = 110
+
+
+def write_report(results: pathlib.Path, out: pathlib.Path | None = None) -> pathlib.Path:
+    """Write the report of every record under `results` into `out` (default `<results>/report`); returns the page."""
+    import jax
+    jax.config.update("jax_enable_x64", True)
+
+    out = out if out is not None else results / "report"
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    records = list(store.read_records(results))
+    sections = []
+    for name in sorted({r["target"] for r in records}):
+        table = leaderboard.aggregate([r for r in records if r["target"] == name])
+        for target_id, sub in table.groupby("target_id", sort=False):
+            cells = [r for r in records if r.get("target_id") == target_id and r["status"] == "ok"]
+            sections.append(_section(results, out, str(target_id), sub.reset_index(drop=True), cells))
+    page = out / "index.html"
+    _atomic_text(_page(results, sections), page)
+    return page
+
+
+def _section(results, out, target_id: str, sub: pd.DataFrame, cells: list[dict]) -> str:
+    from bench.sweep.tasks import make_target
+    slug = leaderboard._slug(target_id)
+    labels = leaderboard.row_labels(sub)
+    parts = [f"<h2 id='{slug}'>{html.escape(target_id)}</h2>", leaderboard.render(sub, "html")]
+    if not cells:
+        return "\n".join(parts + ["<p>No finished cell.</p>"])
+    first = cells[0]
+    target = make_target(first["target"], tuple(sorted((k.split(".", 1)[1], v) for k, v in first.items()
+                                                       if k.startswith("target."))))
+    by_config = {label: sorted((c for c in cells if c["cell_id"] in ids.split()), key=lambda c: c["seed"])
+                 for label, ids in zip(labels, sub["cell_ids"])}
+    by_config = {k: v for k, v in by_config.items() if v}
+    trees = {label: _tree(results, cs[0]) for label, cs in by_config.items()}
+
+    exact = None
+    if target.sample is not None:
+        import jax
+        exact = np.asarray(target.sample(jax.random.key(0), figures.EXACT_POINTS))
+    parts.append(_figure(out, f"{slug}-draws", figures.draws_vs_exact(target, trees, exact),
+                         "Draws (first finished seed; weighted draws resampled) against exact draws."))
+    parts.append(_figure(out, f"{slug}-cost", figures.cost_accuracy(sub, labels),
+                         "Left: smallest bulk ESS per second, of sampling alone and with warm-up / training. "
+                         "Right: worst |bias| / true sd against warm-up + sampling seconds. Mean ± sd over seeds."))
+    curves = {}
+    for label, cs in by_config.items():
+        for c in cs:
+            tree = trees[label] if c is cs[0] else _tree(results, c)
+            if "training" in tree.children:
+                curves[f"{label} seed {c['seed']}"] = {k: tree["training"][k].values for k in tree["training"].data_vars}
+    if curves:
+        parts.append(_figure(out, f"{slug}-training", figures.training_curves(curves),
+                             "VAE training: the bound L against step, ± 2 Monte Carlo se (L + log Z bounds "
+                             "KL(q || target) from above)."))
+    stats = [s.name for s in target.statistics]
+    shown = ([target.headline_statistic.name] + [s for s in stats if s != target.headline_statistic.name])[:RANK_STATISTICS]
+    for k, (label, tree) in enumerate(trees.items()):
+        if "log_weight" in tree["sample_stats"]:
+            continue  # independent weighted draws: ranks across "chains" say nothing
+        parts.append(_figure(out, f"{slug}-rank-{k}", figures.rank_plot(tree, shown, f"{target_id} · {label}"),
+                             f"{label}: rank ECDF difference plot of the chains (ArviZ), seed {by_config[label][0]['seed']}."))
+    return "\n".join(parts)
+
+
+def _tree(results, record):
+    import arviz as az
+    return az.from_netcdf(store.cell_dir(results, record) / store.DRAWS)
+
+
+def _figure(out: pathlib.Path, stem: str, fig, caption: str) -> str:
+    path = out / "figures" / f"{stem}.png"
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return (f"<figure><img src='figures/{html.escape(path.name)}' alt='{html.escape(stem)}'>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _page(results, sections: list[str]) -> str:
+    from bench.record import timestamp
+    style = ("body{font-family:sans-serif;max-width:1400px;margin:auto;padding:1em}"
+             "table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;text-align:right}"
+             "td:first-child,th:first-child{text-align:left}tr:nth-child(even){background:#f4f4f4}"
+             "img{max-width:100%}figure{margin:1em 0}figcaption{font-size:12px;color:#444}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>bench report</title><style>{style}</style>"
+            f"</head><body><h1>Benchmark report</h1><p>Records under {html.escape(str(results))}, "
+            f"written {timestamp()}. Metrics: see the README's leaderboard glossary.</p>\n"
+            + "\n".join(sections) + "\n</body></html>\n")
+
+
+def _atomic_text(text: str, path: pathlib.Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

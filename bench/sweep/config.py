@@ -1,0 +1,252 @@
+"""A sweep's TOML file, read and checked in full before anything runs.
+
+    name = "funnel-study"               # optional; recorded in every cell as `sweep.name`
+    out = "results"                     # results folder (relative: to the working directory)
+    precision = "float64"               # or "float32"
+    seeds = [0, 1, 2]                   # or an integer n: seeds 0 .. n-1
+
+    [budget]                            # the same for every cell
+    chains = 4
+    draws = 1000
+    warmup = 1000
+
+    [executor]                          # optional; kind = "local" (default), "dask" or "slurm"
+    kind = "local"
+    workers = 1
+
+    [[targets]]
+    name = "funnel"
+    params = { dim = [10, 20] }         # a list sweeps a parameter: the grid is the product of the lists
+
+    [[samplers]]
+    name = "nuts"
+    params = { max_num_doublings = 8 }
+
+The grid is targets x samplers x seeds. Parameter names and values go through the same checks as
+`python -m bench run` (`bench.params`), the targets' and samplers' own checks included, so an
+unknown name or a bad value is reported with the valid choices before any cell runs.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import pathlib
+import tomllib
+from typing import Any, Mapping
+
+from bench.params import ParamError, parse_params
+from bench.run import Budget
+
+EXECUTORS = ("local", "dask", "slurm")
+# executor options: name -> (type, default); the types are checked, unknown names are errors
+EXECUTOR_OPTIONS: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
+    "local": {"workers": (int, 1)},
+    "dask": {"address": (str, ""), "n_workers": (int, 1), "threads_per_worker": (int, 1), "processes": (bool, True),
+             "retries": (int, 0)},
+    "slurm": {"cluster": (str, "slurm"), "folder": (str, ""), "partition": (str, ""), "time": (int, 60),
+              "gpus": (int, 0), "cpus_per_task": (int, 1), "mem_gb": ((int, float), 0), "array_parallelism": (int, 64),
+              "account": (str, ""), "qos": (str, ""), "constraint": (str, ""), "setup": (list, []),
+              "additional": (dict, {})},
+}
+SUBMITIT_CLUSTERS = ("slurm", "local", "debug")
+TOP_KEYS = {"name", "out", "precision", "seeds", "budget", "executor", "targets", "samplers"}
+
+
+class ConfigError(ValueError):
+    """The sweep file is unreadable or names something that does not exist; the message says which and
+    lists the valid choices."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One target or sampler configuration of the grid: its registered name and the parameters given
+    (typed; defaults are filled in when the cell's identity is formed)."""
+
+    name: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.params)
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    name: str
+    path: pathlib.Path | None
+    out: pathlib.Path
+    precision: str
+    seeds: tuple[int, ...]
+    budget: Budget
+    targets: tuple[Entry, ...]
+    samplers: tuple[Entry, ...]
+    executor: str = "local"
+    executor_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.targets) * len(self.samplers) * len(self.seeds)
+
+
+def load(path: pathlib.Path | str, overrides: Mapping[str, Any] | None = None) -> SweepConfig:
+    """Read and check `path`; `overrides` (from the command line) replace top-level keys: `out`, `executor`
+    (kind) and executor options such as `workers`."""
+    path = pathlib.Path(path)
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except OSError as err:
+        raise ConfigError(f"cannot read sweep file {path}: {err.strerror or err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    return parse(raw, path, overrides)
+
+
+def peek_precision(path: pathlib.Path | str) -> str:
+    """The file's `precision` if it is a valid one, else the default: JAX's precision must be set before the
+    checks of `load` build any target (`load` reports a bad value)."""
+    try:
+        with open(path, "rb") as f:
+            value = tomllib.load(f).get("precision", "float64")
+    except (OSError, tomllib.TOMLDecodeError):
+        return "float64"
+    return value if value in ("float64", "float32") else "float64"
+
+
+def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
+          overrides: Mapping[str, Any] | None = None) -> SweepConfig:
+    """Check a parsed TOML document; raise ConfigError naming the first problem."""
+    from bench.samplers import BUDGET_ARGS, SAMPLERS
+    from targets.registry import TARGETS
+
+    where = str(path) if path else "sweep"
+    overrides = dict(overrides or {})
+    unknown = sorted(set(raw) - TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(sorted(TOP_KEYS))}")
+
+    name = _typed(where, "name", raw.get("name", path.stem if path else "sweep"), str)
+    out = pathlib.Path(overrides.pop("out", None) or _typed(where, "out", raw.get("out", "results"), str))
+    precision = _typed(where, "precision", raw.get("precision", "float64"), str)
+    if precision not in ("float64", "float32"):
+        raise ConfigError(f"{where}: precision {precision!r} is not one of float64, float32")
+    seeds = _seeds(where, raw.get("seeds", [0]))
+
+    budget_raw = _typed(where, "[budget]", raw.get("budget", {}), dict)
+    bad = sorted(set(budget_raw) - {"chains", "draws", "warmup"})
+    if bad:
+        raise ConfigError(f"{where}: [budget] has unknown key {', '.join(map(repr, bad))}; valid keys: chains, draws, warmup")
+    try:
+        budget = Budget(**{k: _typed(where, f"budget.{k}", v, int) for k, v in budget_raw.items()})
+    except ValueError as err:
+        raise ConfigError(f"{where}: [budget]: {err}") from None
+
+    targets = _entries(where, raw, "targets", TARGETS, ())
+    samplers = _entries(where, raw, "samplers", {n: s.run for n, s in SAMPLERS.items()}, BUDGET_ARGS)
+    for entry in targets:
+        try:
+            TARGETS[entry.name](**entry.kwargs)
+        except (ValueError, TypeError) as err:
+            raise ConfigError(f"{where}: target {_label(entry)}: {err}") from None
+    for entry in samplers:
+        try:
+            SAMPLERS[entry.name].validate(budget.warmup, budget.draws, **entry.kwargs)
+        except ValueError as err:
+            raise ConfigError(f"{where}: sampler {_label(entry)}: {err}") from None
+
+    executor, options = _executor(where, _typed(where, "[executor]", raw.get("executor", {}), dict), overrides)
+    return SweepConfig(name=name, path=path, out=out, precision=precision, seeds=seeds, budget=budget,
+                       targets=targets, samplers=samplers, executor=executor, executor_options=options)
+
+
+def _typed(where: str, key: str, value, kind):
+    ok = isinstance(value, kind) and not (kind in (int, (int, float)) and isinstance(value, bool))
+    if not ok:
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        names = {"dict": "a table", "list": "an array"}.get(names, names)
+        raise ConfigError(f"{where}: {key} must be {names}, got {value!r}")
+    return value
+
+
+def _seeds(where: str, value) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return tuple(range(value))
+    if (isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) for s in value)
+            and min(value) >= 0 and max(value) < 2**32 and len(set(value)) == len(value)):
+        return tuple(value)
+    raise ConfigError(f"{where}: seeds must be a positive integer n (seeds 0..n-1) or a non-empty array of "
+                      f"distinct integers in [0, 2^32), got {value!r}")
+
+
+def _entries(where: str, raw, key: str, registry: Mapping[str, Any], skip) -> tuple[Entry, ...]:
+    items = raw.get(key)
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+        raise ConfigError(f"{where}: needs at least one [[{key}]] table with a name; valid names: "
+                          f"{', '.join(sorted(registry))}")
+    out: list[Entry] = []
+    for number, item in enumerate(items, 1):
+        what = f"[[{key}]] #{number}"
+        extra = sorted(set(item) - {"name", "params"})
+        if extra:
+            raise ConfigError(f"{where}: {what} has unknown key {', '.join(map(repr, extra))}; valid keys: name, params")
+        name = item.get("name")
+        if name not in registry:
+            raise ConfigError(f"{where}: {what}: unknown {key[:-1]} {name!r}; valid {key}: {', '.join(sorted(registry))}")
+        params = _typed(where, f"{what} ({name}) params", item.get("params", {}), dict)
+        grid = {k: (v if isinstance(v, list) else [v]) for k, v in params.items()}
+        for k, values in grid.items():
+            if not values:
+                raise ConfigError(f"{where}: {what} ({name}): parameter {k!r} has an empty list of values")
+            for v in values:
+                if not isinstance(v, (str, int, float, bool)):
+                    raise ConfigError(f"{where}: {what} ({name}): parameter {k} = {v!r} is not a string, number "
+                                      f"or boolean")
+        for combo in itertools.product(*grid.values()):
+            strings = [f"{k}={_toml_str(v)}" for k, v in zip(grid, combo)]
+            try:
+                typed = parse_params(f"{key[:-1]} {name}", registry[name], strings, skip)
+            except ParamError as err:
+                raise ConfigError(f"{where}: {what}: {err}") from None
+            entry = Entry(name, tuple(sorted(typed.items())))
+            if entry in out:
+                raise ConfigError(f"{where}: {what}: {_label(entry)} appears twice in [[{key}]]")
+            out.append(entry)
+    return tuple(out)
+
+
+def _toml_str(v) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+
+def _label(entry: Entry) -> str:
+    from bench.record import label
+    return label(entry.name, entry.kwargs)
+
+
+def _executor(where: str, section: dict, overrides: dict) -> tuple[str, dict]:
+    section = dict(section)
+    kind = overrides.pop("executor", None) or section.pop("kind", "local")
+    section.pop("kind", None)
+    if kind not in EXECUTORS:
+        raise ConfigError(f"{where}: executor kind {kind!r} is not one of {', '.join(EXECUTORS)}")
+    valid = EXECUTOR_OPTIONS[kind]
+    section |= {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(section) - set(valid))
+    if unknown:
+        raise ConfigError(f"{where}: [executor] kind = {kind!r} has no option {', '.join(map(repr, unknown))}; "
+                          f"valid options: {', '.join(valid)}")
+    options = {k: default for k, (_, default) in valid.items()}
+    for k, v in section.items():
+        options[k] = _typed(where, f"executor.{k}", v, valid[k][0])
+    for k in ("workers", "n_workers", "threads_per_worker", "cpus_per_task", "array_parallelism", "time"):
+        if k in options and options[k] < 1:
+            raise ConfigError(f"{where}: executor.{k} must be >= 1, got {options[k]}")
+    for k in ("gpus", "retries", "mem_gb"):
+        if k in options and options[k] < 0:
+            raise ConfigError(f"{where}: executor.{k} must be >= 0, got {options[k]}")
+    if kind == "slurm" and options["cluster"] not in SUBMITIT_CLUSTERS:
+        raise ConfigError(f"{where}: executor.cluster {options['cluster']!r} is not one of "
+                          f"{', '.join(SUBMITIT_CLUSTERS)} (submitit's executors)")
+    if kind == "slurm" and not all(isinstance(s, str) for s in options["setup"]):
+        raise ConfigError(f"{where}: executor.setup must be an array of shell lines")
+    return kind, options

@@ -1,0 +1,148 @@
+"""The unit of work an executor ships: a group of cells sharing one target and one sampler configuration.
+
+A group runs its seeds one after the other in one process, so the compiled sampler (the AOT caches of
+`baselines` and `vaegibbs.compile`) is built once and reused across seeds. A `Group` is plain data
+(picklable for process pools, Dask and submitit); `run_group` is the function the workers call.
+
+Before each cell the worker looks for the cell's finished record, under the id the cell has *on this
+worker* (the device is part of a cell's identity, `bench.record.identity`): a cell already finished on
+this kind of device is skipped, so a resumed sweep, or two sweeps over one folder, compute it once.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import pathlib
+import socket
+from typing import Any, Callable, NamedTuple
+
+from bench.run import Budget
+
+LOG = "log.jsonl"
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    target: str
+    target_params: tuple[tuple[str, Any], ...]
+    sampler: str
+    sampler_params: tuple[tuple[str, Any], ...]
+    seeds: tuple[int, ...]
+    chains: int
+    draws: int
+    warmup: int
+    precision: str
+    out: str
+    sweep_name: str
+    sweep_run: str
+    retry_failed: bool = False
+
+    @property
+    def budget(self) -> Budget:
+        return Budget(self.chains, self.draws, self.warmup)
+
+    @property
+    def label(self) -> str:
+        from bench.record import label
+        return f"{label(self.target, dict(self.target_params))} · {label(self.sampler, dict(self.sampler_params))}"
+
+
+class CellResult(NamedTuple):
+    """What a worker sends back for one cell (the record itself is on disk)."""
+
+    cell_id: str
+    label: str
+    seed: int
+    status: str              # "ok" or "failed"
+    skipped: bool            # finished before this sweep reached it; not recomputed
+    error: str | None = None
+
+
+def set_precision(precision: str) -> None:
+    """Before any JAX computation of the process (a fresh worker starts in float32)."""
+    import jax
+    jax.config.update("jax_enable_x64", precision == "float64")
+
+
+@functools.lru_cache(maxsize=32)
+def make_target(name: str, params: tuple[tuple[str, Any], ...]):
+    """One Target object per configuration and process: the samplers' and metrics' compile caches are keyed
+    by the log-density function, so the same object must come back for every seed."""
+    from targets.registry import make_target as build
+    return build(name, **dict(params))
+
+
+def finished(out: pathlib.Path, target: str, sampler: str, cell_id: str, retry_failed: bool) -> dict | None:
+    """The cell's record if it counts as finished: readable, complete (`bench.store.read_cell`), and `ok`
+    (or `failed` unless failed cells are retried)."""
+    from bench import store
+    record = store.read_cell(out, target, sampler, cell_id)
+    if record is None or (retry_failed and record["status"] != "ok"):
+        return None
+    return record
+
+
+def cell_ids(group: Group) -> list[str]:
+    """The ids of the group's cells on the device of this process."""
+    from bench import record as rec
+    from bench.run import cell_identity
+    from bench.samplers import get_sampler
+    target, sampler = make_target(group.target, group.target_params), get_sampler(group.sampler)
+    return [rec.cell_id(cell_identity(target, sampler, dict(group.sampler_params), seed, group.budget))
+            for seed in group.seeds]
+
+
+def run_group(group: Group, on_cell: Callable[[CellResult], None] | None = None) -> list[CellResult]:
+    """Run (or skip, when finished) each seed of the group; write each record atomically under `group.out`."""
+    set_precision(group.precision)
+    from bench.run import run_cell
+    from bench.samplers import get_sampler
+
+    out = pathlib.Path(group.out)
+    target, sampler = make_target(group.target, group.target_params), get_sampler(group.sampler)
+    params = dict(group.sampler_params)
+    results = []
+    for seed, cell_id in zip(group.seeds, cell_ids(group)):
+        done = finished(out, group.target, group.sampler, cell_id, group.retry_failed)
+        if done is not None:
+            result = CellResult(cell_id, group.label, seed, done["status"], True, done.get("error"))
+        else:
+            append_event(out, {"event": "started", "cell_id": cell_id, "sweep.run": group.sweep_run})
+            record = run_cell(target, sampler, params, seed, group.budget, out,
+                              extra={"sweep.name": group.sweep_name, "sweep.run": group.sweep_run})
+            append_event(out, {"event": "written", "cell_id": cell_id, "status": record["status"],
+                               "sweep.run": group.sweep_run})
+            result = CellResult(cell_id, group.label, seed, record["status"], False, record.get("error"))
+        results.append(result)
+        if on_cell is not None:
+            on_cell(result)
+    return results
+
+
+def append_event(out: pathlib.Path, event: dict[str, Any]) -> None:
+    """One line of `<out>/sweeps/log.jsonl` (host, pid, time added), written with a single O_APPEND write:
+    whole lines on a local file system (on NFS lines from several hosts may interleave; it is a log)."""
+    from bench.record import timestamp
+    folder = out / "sweeps"
+    folder.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({**event, "host": socket.gethostname(), "pid": os.getpid(), "time": timestamp()}) + "\n"
+    fd = os.open(folder / LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def read_log(out: pathlib.Path) -> list[dict]:
+    """The sweep log's events; a torn last line (a process killed mid-write) is skipped."""
+    path = out / "sweeps" / LOG
+    events = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return events

@@ -1,0 +1,57 @@
+"""The report of a results folder: an HTML page whose every image is a PNG that exists, with the figures the
+issue asks for (draws against exact draws, cost, VAE training curves, rank plots)."""
+import html.parser
+import pathlib
+
+import numpy as np
+
+from bench import store
+from bench.report import write_report
+from targets.registry import make_target
+
+
+def _cell(out, sampler, seed, weighted=False, training=False):
+    """A synthetic cell of the funnel (dim 3): exact draws as the sampler's, so the figures have data."""
+    import jax
+    target = make_target("funnel", dim=3)
+    x = np.asarray(target.sample(jax.random.key(seed), 2 * 50)).reshape(2, 50, 3)
+    values = np.stack([np.asarray(jax.vmap(s.fn)(x.reshape(-1, 3))).reshape(2, 50) for s in target.statistics], -1)
+    stats = {"logdensity": np.zeros((2, 50))}
+    if weighted:
+        stats["log_weight"] = np.random.default_rng(seed).normal(size=(2, 50)) * 0.1
+    traces = {"loss": np.linspace(3, 0.1, 30), "loss_se": np.full(30, 0.05), "beta": np.ones(30)} if training else None
+    record = {"cell_id": f"{sampler}-{seed}", "target": "funnel", "target_id": "funnel(dim=3)", "target.dim": 3,
+              "sampler": sampler, "sampler_id": sampler, "chains": 2, "draws": 50, "warmup": 50, "seed": seed,
+              "precision": "float64", "device": "cpu", "status": "ok", "ess_bulk_min_per_s": 100.0 + seed,
+              "ess_bulk_min_per_s_total": 50.0 + seed, "time_run": 0.1 * (seed + 1), "worst_bias_mean_sd": 0.1}
+    tree = store.to_datatree(x, [s.name for s in target.statistics], values, stats,
+                             {"cell_id": record["cell_id"]}, traces)
+    store.write_cell(out, record, tree)
+
+
+class _Images(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.sources = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.sources.append(dict(attrs)["src"])
+
+
+def test_report_html_references_pngs_that_exist(tmp_path):
+    for seed in (0, 1):
+        _cell(tmp_path, "nuts", seed)
+        _cell(tmp_path, "vae-is", seed, weighted=True, training=True)
+    page = write_report(tmp_path, tmp_path / "report")
+    parser = _Images()
+    parser.feed(page.read_text())
+    assert parser.sources
+    for src in parser.sources:
+        path = page.parent / src
+        assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", src
+    names = {pathlib.Path(s).name for s in parser.sources}
+    assert {"funnel-dim-3-draws.png", "funnel-dim-3-cost.png", "funnel-dim-3-training.png",
+            "funnel-dim-3-rank-0.png"} <= names
+    assert "funnel-dim-3-rank-1.png" not in names   # no rank plot of weighted (independent) draws
+    assert "<table" in page.read_text() and "vae-is" in page.read_text()
