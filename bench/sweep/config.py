@@ -149,10 +149,12 @@ def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
         except (ValueError, TypeError) as err:
             raise ConfigError(f"{where}: target {_label(entry)}: {err}") from None
     for entry in samplers:
-        try:
-            SAMPLERS[entry.name].validate(budget.warmup, budget.draws, **entry.kwargs)
-        except ValueError as err:
-            raise ConfigError(f"{where}: sampler {_label(entry)}: {err}") from None
+        sampler = SAMPLERS[entry.name]
+        for target in targets:  # with the sampler's defaults for each target (e.g. the VAE's training)
+            try:
+                sampler.validate(budget.warmup, budget.draws, **sampler.params_for(target.name, entry.kwargs))
+            except ValueError as err:
+                raise ConfigError(f"{where}: sampler {_label(entry)} on target {target.name}: {err}") from None
 
     executor, options = _executor(where, _typed(where, "[executor]", raw.get("executor", {}), dict), overrides)
     return SweepConfig(name=name, path=path, out=out, precision=precision, seeds=seeds, budget=budget,
