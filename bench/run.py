@@ -8,6 +8,7 @@ blackjax and shows up as a divergence.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import pathlib
 import traceback
 from typing import Any, Mapping
@@ -114,5 +115,14 @@ def draws_datatree(target: Target, draws: Draws, values, record: Mapping[str, An
     if draws.log_weights is not None:
         stats["log_weight"] = draws.log_weights
     attrs = {k: record[k] for k in ("cell_id", "target_id", "sampler_id", "seed", "precision")}
+    variables = None
+    if target.constrain is not None:  # a model's named parameters (e.g. numpyro's constrained sites)
+        variables = {k: np.asarray(v) for k, v in _constrain_fn(target)(draws.positions).items()}
     return store.to_datatree(draws.positions, [s.name for s in target.statistics], values, stats, attrs,
-                             draws.traces)
+                             draws.traces, variables)
+
+
+@functools.lru_cache(maxsize=16)
+def _constrain_fn(target: Target):
+    """(chains, draws, dim) -> {name: (chains, draws, *shape)}, compiled once per target."""
+    return jax.jit(jax.vmap(jax.vmap(target.constrain)))
