@@ -1,5 +1,8 @@
 """`python -m bench`: list targets and samplers, run samplers on a target or a sweep, tabulate and report.
 
+`--target` takes a registered name, or a numpyro model as `module:function` or `path/to/file.py:function`
+(`targets.posteriors.load_spec`). `reference` computes a posterior's reference draws (posteriordb's criteria).
+
 Exit codes: 0 all cells finished, 1 some cell failed (its reason is in its record and the table),
 2 bad input (unknown target, sampler or parameter; bad value; bad sweep file; results folder not writable).
 """
@@ -21,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="targets with their parameters and ground truth; samplers")
     run = sub.add_parser("run", help="run samplers on one target over seeds; print a table, write records and CSVs")
     run.add_argument("--target", required=True, metavar="NAME",
-                     help=f"one of: {', '.join(sorted(TARGETS))}")
+                     help=f"one of: {', '.join(sorted(TARGETS))}; or a numpyro model as module:function "
+                          "or path/to/file.py:function")
     run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                      help="target parameter, repeatable (e.g. --param dim=20); see `list`")
     run.add_argument("--sampler", default=DEFAULT_SAMPLERS, metavar="A,B",
@@ -58,6 +62,25 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--results", type=pathlib.Path, default=pathlib.Path("results"),
                         help="results folder holding runs/ (default results/)")
     report.add_argument("--out", type=pathlib.Path, default=None, help="where to write (default RESULTS/report)")
+
+    ref = sub.add_parser("reference", help="compute a posterior's reference draws with a long NUTS run and check "
+                                           "them against posteriordb's criteria")
+    ref.add_argument("--target", required=True, metavar="NAME", help="a posterior: registered name or module:function")
+    ref.add_argument("--chains", type=int, default=10, help="chains (default 10)")
+    ref.add_argument("--warmup", type=int, default=10_000, help="warm-up iterations per chain (default 10000)")
+    ref.add_argument("--iterations", type=int, default=10_000,
+                     help="post-warm-up iterations per chain, before thinning (default 10000)")
+    ref.add_argument("--thin", type=int, default=10, help="keep every thin-th iteration (default 10)")
+    ref.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    ref.add_argument("--target-acceptance", type=float, default=0.8, help="NUTS target acceptance (default 0.8)")
+    ref.add_argument("--dense-mass", action="store_true", help="adapt a dense mass matrix (correlated posteriors)")
+    ref.add_argument("--max-doublings", type=int, default=10, help="NUTS maximum tree depth (default 10)")
+    ref.add_argument("--from", dest="source", metavar="OTHER",
+                     help="derive the draws from OTHER's stored reference, the same posterior in other coordinates "
+                          "(e.g. --target eight_schools --from eight_schools_nc)")
+    ref.add_argument("--out", type=pathlib.Path, default=None,
+                     help="where to write the .npz (default: targets/data/reference/<name>.npz for the standard set); "
+                          "a reference that fails the checks is written only to an explicit --out")
     return parser
 
 
@@ -72,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_leaderboard(parser, args)
     if args.command == "report":
         return cmd_report(parser, args)
+    if args.command == "reference":
+        return cmd_reference(parser, args)
     return cmd_run(parser, args)
 
 
@@ -89,7 +114,8 @@ def cmd_list() -> int:
         table.add_column(c)
     for name, factory in TARGETS.items():
         t = factory()
-        truth = [f"{len(t.statistics)} statistics (mean, sd)"]
+        truth = [f"{len(t.statistics)} statistics" + ("" if t.truth else " (mean, sd)")]
+        truth += [t.truth] if t.truth else []
         truth += ["exact draws"] if t.sample is not None else []
         truth += [f"log Z = {t.log_Z:g}"] if t.log_Z is not None else []
         truth += [f"{t.modes.count} modes"] if t.modes is not None else []
@@ -118,8 +144,6 @@ def _parse_run(parser, args):
     from bench.samplers import BUDGET_ARGS, SAMPLERS
     from targets.registry import TARGETS
 
-    if args.target not in TARGETS:
-        parser.error(f"unknown target {args.target!r}; valid targets: {', '.join(sorted(TARGETS))}")
     names = [s.strip() for s in args.sampler.split(",")]
     unknown = [n for n in names if n not in SAMPLERS]
     if unknown:
@@ -134,8 +158,7 @@ def _parse_run(parser, args):
         parser.error(f"--seeds must be distinct comma-separated integers in [0, 2^32), got {args.seeds!r}")
     try:
         budget = Budget(args.chains, args.draws, args.warmup)
-        target_params = parse_params(f"target {args.target}", TARGETS[args.target], args.param)
-        target = TARGETS[args.target](**target_params)
+        target = resolve_target(parser, args.target, args.param)
         sampler_params = {n: [] for n in names}
         for item in args.sampler_param:
             head, _, rest = item.partition("=")
@@ -161,6 +184,85 @@ def _parse_run(parser, args):
     except ValueError as err:  # ParamError and the factories' own checks
         parser.error(str(err))
     return target, budget, seeds, {n: (SAMPLERS[n], parsed[n]) for n in names}
+
+
+def resolve_target(parser, spec: str, param_items=()):
+    """A registered target (with `--param`s) or a numpyro model given as module:function; bad input exits 2."""
+    from bench.params import parse_params
+    from targets.posteriors import load_spec
+    from targets.registry import TARGETS
+
+    if spec in TARGETS:
+        return TARGETS[spec](**parse_params(f"target {spec}", TARGETS[spec], param_items))
+    if ":" not in spec:
+        parser.error(f"unknown target {spec!r}; valid targets: {', '.join(sorted(TARGETS))}; "
+                     "or a numpyro model as module:function or path/to/file.py:function")
+    if param_items:
+        parser.error(f"target {spec!r}: a model given as module:function takes no --param (bind its data in Python)")
+    try:
+        return load_spec(spec)
+    except ValueError as err:
+        parser.error(str(err))
+
+
+def cmd_reference(parser, args) -> int:
+    import jax
+    jax.config.update("jax_enable_x64", True)
+
+    from bench import reference
+    from targets.posteriors import reference as ref
+    from targets.posteriors.models import derive_draws, model_of, reference_path
+
+    target = resolve_target(parser, args.target)
+    if target.constrain is None:
+        parser.error(f"reference: {target.name} is not a numpyro posterior (its ground truth is built in)")
+    try:
+        settings = reference.Settings(args.chains, args.warmup, args.iterations, args.thin, args.seed,
+                                      args.target_acceptance, args.dense_mass, args.max_doublings)
+    except ValueError as err:
+        parser.error(str(err))
+    standard = _is_standard(target.name, model_of)
+    if args.out is None and not standard:
+        parser.error(f"reference: {target.name} is not in the standard set; give --out PATH")
+    out = args.out or reference_path(target.name)
+    if args.source:
+        source = resolve_target(parser, args.source)
+        if not (standard and _is_standard(source.name, model_of)) or not reference_path(source.name).exists():
+            parser.error(f"reference: --from needs two standard-set posteriors and a stored reference of {args.source}")
+        source_x, _, source_prov = ref.read_reference(reference_path(source.name))
+        try:
+            x = derive_draws(target.name, source, source_x)
+        except ValueError as err:
+            parser.error(str(err))
+        x, provenance = reference.derive(target, source, source_prov, x, source_prov["checks"]["divergences"],
+                                         source_prov["checks"].get("bfmi"))
+    else:
+        x, provenance = reference.compute(target, settings)
+    checks = provenance["checks"]
+    low, high = checks["thresholds"]["ess_low"], checks["thresholds"]["ess_high"]
+    print(f"{target.name}: {checks['n_draws']} draws; R-hat max {checks['rhat_max']:.4f} (< 1.01); "
+          f"bulk ESS [{checks['ess_bulk_min']:.0f}, {checks['ess_bulk_max']:.0f}], tail ESS "
+          f"[{checks['ess_tail_min']:.0f}, {checks['ess_tail_max']:.0f}] (within [{low:.0f}, {high:.0f}]); "
+          f"{checks['divergences']} divergences; E-BFMI min "
+          f"{'n/a' if checks['bfmi_min'] is None else format(checks['bfmi_min'], '.3f')} (> 0.2)")
+    print("posteriordb checks: " + ("passed" if checks["passed"] else "FAILED: " + "; ".join(checks["failures"])))
+    if "seconds" in provenance and not args.source:
+        print(f"NUTS: {provenance['grad_evals']} gradients, {provenance['seconds']} s, "
+              f"tree depth limit hit {provenance['max_tree_depth_hit']} times")
+    if checks["passed"] or args.out is not None:
+        ref.save_reference(out, x, [s.name for s in target.statistics], provenance)
+        print(f"written: {out}")
+    else:
+        print(f"not written (a failing reference is written only to an explicit --out): {out}")
+    return 0 if checks["passed"] else 1
+
+
+def _is_standard(name: str, model_of) -> bool:
+    try:
+        model_of(name)
+        return True
+    except KeyError:
+        return False
 
 
 def cmd_run(parser, args) -> int:

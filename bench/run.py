@@ -8,6 +8,7 @@ blackjax and shows up as a divergence.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import pathlib
 import traceback
@@ -70,9 +71,9 @@ def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any]
         key_init, key_run, key_metrics = jax.random.split(jax.random.key(seed), 3)
         initial = target.initial(key_init, budget.chains)
         check_finite_start(target, initial)
-        extra = {"initial_fn": target.initial} if "initial_fn" in inspect.signature(sampler.run).parameters else {}
-        draws = sampler.run(key_run, target.log_prob, initial, num_warmup=budget.warmup,
-                            num_draws=budget.draws, **extra, **sampler_params)
+        takes_initial = "initial_fn" in inspect.signature(sampler.run).parameters  # e.g. to start walkers
+        draws = sampler.run(key_run, target.log_prob, initial, num_warmup=budget.warmup, num_draws=budget.draws,
+                            **({"initial_fn": target.initial} if takes_initial else {}), **sampler_params)
         record |= cost_columns(draws)
         artifacts = dict(draws.artifacts)
         values = metrics.statistic_values(target, draws.positions)
@@ -126,5 +127,14 @@ def draws_datatree(target: Target, draws: Draws, values, record: Mapping[str, An
     if draws.log_weights is not None:
         stats["log_weight"] = draws.log_weights
     attrs = {k: record[k] for k in ("cell_id", "target_id", "sampler_id", "seed", "precision")}
+    variables = None
+    if target.constrain is not None:  # a model's named parameters (e.g. numpyro's constrained sites)
+        variables = {k: np.asarray(v) for k, v in _constrain_fn(target)(draws.positions).items()}
     return store.to_datatree(draws.positions, [s.name for s in target.statistics], values, stats, attrs,
-                             draws.traces)
+                             draws.traces, variables)
+
+
+@functools.lru_cache(maxsize=16)
+def _constrain_fn(target: Target):
+    """(chains, draws, dim) -> {name: (chains, draws, *shape)}, compiled once per target."""
+    return jax.jit(jax.vmap(jax.vmap(target.constrain)))

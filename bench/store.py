@@ -129,16 +129,22 @@ def read_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> dic
 
 def to_datatree(positions: np.ndarray, statistic_names: list[str], statistic_values: np.ndarray,
                 sample_stats: Mapping[str, np.ndarray], attrs: Mapping[str, Any],
-                traces: Mapping[str, np.ndarray] | None = None):
+                traces: Mapping[str, np.ndarray] | None = None,
+                variables: Mapping[str, np.ndarray] | None = None):
     """ArviZ DataTree: posterior `x` (chain, draw, x_dim) and `statistics` (chain, draw, statistic), the
     target's statistics at each draw, selectable by name (`.sel(statistic="v")`);
     per-step warm-up/training traces (e.g. the VAE's training bound) in the group `training` (step; a
-    name `round.<name>` goes there as `<name>` over the dimension `round`)."""
+    name `round.<name>` goes there as `<name>` over the dimension `round`).
+    `variables` (name -> (chain, draw, *shape)), e.g. a numpyro model's constrained parameters, take
+    x's place in the posterior group under their own names (dims `name_dim_k`, as numpyro's), and x moves
+    to ArviZ's `unconstrained_posterior` group."""
     ss = {("lp" if k == "logdensity" else k): np.asarray(v) for k, v in sample_stats.items()}
-    tree = az.from_dict(
-        {"posterior": {"x": positions, "statistics": statistic_values}, "sample_stats": ss},
-        dims={"x": ["x_dim"], "statistics": ["statistic"]},
-        coords={"statistic": list(statistic_names)})
+    groups: dict = {"posterior": {"x": positions, "statistics": statistic_values}, "sample_stats": ss}
+    if variables:
+        groups["posterior"] = {**{k: np.asarray(v) for k, v in variables.items()}, "statistics": statistic_values}
+        groups["unconstrained_posterior"] = {"x": positions}
+    tree = az.from_dict(groups, dims={"x": ["x_dim"], "statistics": ["statistic"]},
+                        coords={"statistic": list(statistic_names)})
     tree.attrs.update({k: _attr(v) for k, v in attrs.items()})
     if traces:
         import xarray as xr

@@ -34,6 +34,11 @@ def _fmt(values, digits: int = 3, signed: bool = False) -> str:
     return one(vals.mean()) + (f" ± {one(vals.std(ddof=1)).lstrip('+')}" if vals.size > 1 else "")
 
 
+def _truth(v: float) -> str:
+    """A true value for a column header; `no truth` where the target has none (NaN)."""
+    return f"{v:.3g}" if math.isfinite(v) else "no truth"
+
+
 def worst_statistic(target: Target, records: list[dict]) -> tuple[str, list]:
     """The statistic with the largest mean |bias| in true sds over the seeds, and those |biases|."""
     names = [s.name for s in target.statistics]
@@ -49,7 +54,8 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
                   caption=CAPTION.format(h=h.name))
     oks = [r for rs in groups.values() for r in rs if r["status"] == "ok"]
     columns = ["sampler", "seeds ok", "ESS/s", "ESS/s incl. warm-up", "ESS/1k grads", "R-hat max",
-               f"E[{h.name}] ({h.mean:.3g})", f"sd[{h.name}] ({h.sd:.3g})", "bias/MCSE", "worst (|bias|/sd)", "div."]
+               f"E[{h.name}] ({_truth(h.mean)})", f"sd[{h.name}] ({_truth(h.sd)})", "bias/MCSE", "worst (|bias|/sd)",
+               "div."]
     if target.modes is not None:
         columns += ["modes", "EMC"]
     if target.sample is not None:
@@ -68,10 +74,11 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
             continue
         col = lambda key: [r.get(key) for r in ok]  # noqa: E731
         worst, worst_bias = worst_statistic(target, ok)
+        worst = worst if np.isfinite(np.asarray(worst_bias, dtype=float)).any() else ""
         row += [_fmt(col("ess_bulk_min_per_s")), _fmt(col("ess_bulk_min_per_s_total")),
                 _fmt(col("ess_bulk_min_per_1k_grads")), _fmt(col("rhat_max")),
                 _fmt(col(f"mean[{h.name}]"), signed=True), _fmt(col(f"sd[{h.name}]")),
-                _fmt(col(f"bias_mean_se[{h.name}]"), 2, signed=True), f"{worst} {_fmt(worst_bias, 2)}",
+                _fmt(col(f"bias_mean_se[{h.name}]"), 2, signed=True), f"{worst} {_fmt(worst_bias, 2)}".strip(),
                 _fmt(col("divergences"), 2)]
         if target.modes is not None:
             row += [f"{_fmt(col('modes_visited'))}/{target.modes.count}", _fmt(col("emc"))]

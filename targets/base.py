@@ -57,6 +57,11 @@ class Target:
     headline  the statistic that tables show first (default: the first statistic).
     log_Z_offsets  name -> c for related normalisers log Z_name = log Z - c (e.g. the spin system of a
               relaxation), reported beside log Z_hat.
+    constrain `constrain(x) -> {name: array}`: the model's named parameters at a point x (e.g. a numpyro
+              model's constrained sites, x being the unconstrained vector), or None. When given, the
+              stored draws carry these names (posterior group) and x moves to `unconstrained_posterior`.
+    truth     one line on where the ground truth comes from when it is not closed-form (e.g. a reference
+              run), shown by `python -m bench list`; None otherwise.
     """
 
     name: str
@@ -70,6 +75,8 @@ class Target:
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     headline: str | None = None
     log_Z_offsets: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    constrain: Callable[[Array], Mapping[str, Array]] | None = None
+    truth: str | None = None
 
     @property
     def headline_statistic(self) -> Statistic:

@@ -12,6 +12,7 @@ from targets.funnel import funnel
 from targets.gaussian import gaussian
 from targets.gmm40 import gmm40
 from targets.ising.models import boltzmann, ising, sk
+from targets.posteriors.models import cancer, eight_schools, eight_schools_nc, longley
 
 TARGETS: dict[str, Callable[..., Target]] = {
     "funnel": funnel,
@@ -20,6 +21,10 @@ TARGETS: dict[str, Callable[..., Target]] = {
     "ising": ising,
     "sk": sk,
     "boltzmann": boltzmann,
+    "eight_schools": eight_schools,
+    "eight_schools_nc": eight_schools_nc,
+    "cancer": cancer,
+    "longley": longley,
 }
 
 

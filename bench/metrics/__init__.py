@@ -74,11 +74,13 @@ def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None
     if cost.grad_evals_lockstep:
         row["ess_bulk_min_per_1k_grads_lockstep"] = row["ess_bulk_min"] / (cost.grad_evals_lockstep / 1000)
     # worst statistic: largest mean bias in true sds (the sampler's own MCSE is unreliable when it fails)
-    worst = int(np.nanargmax(np.abs(per_stat["bias_mean_sd"])))
-    row["worst_stat"] = names[worst]
-    for metric in ("bias_mean_se", "bias_mean_sd", "bias_sd_se", "bias_sd_rel"):
-        row[f"worst_{metric}"] = float(per_stat[metric][worst])
-    row["bias_mean_se_max"] = float(np.nanmax(np.abs(per_stat["bias_mean_se"])))
+    # (no ground truth, e.g. a posterior without a passing reference: every bias is NaN, no worst column)
+    if np.isfinite(per_stat["bias_mean_sd"]).any():
+        worst = int(np.nanargmax(np.abs(per_stat["bias_mean_sd"])))
+        row["worst_stat"] = names[worst]
+        for metric in ("bias_mean_se", "bias_mean_sd", "bias_sd_se", "bias_sd_rel"):
+            row[f"worst_{metric}"] = float(per_stat[metric][worst])
+        row["bias_mean_se_max"] = float(np.nanmax(np.abs(per_stat["bias_mean_se"])))
     if np.isfinite(per_stat["bias2"]).any():
         row["bias2_max"] = float(np.nanmax(per_stat["bias2"]))
 
