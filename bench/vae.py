@@ -80,10 +80,11 @@ def vae_gibbs(key, logdensity_fn: Callable, initial_positions, *, num_warmup: in
 
 @_training_params
 def vae_imh(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-            temperature: float = 1.0, **training) -> Draws:
-    """Independence Metropolis-Hastings on (x, z) with proposal N(z; 0, temperature^2) Q(x|z) (1: the seed's)."""
-    return _run("imh", {"temperature": float(temperature)}, key, logdensity_fn, initial_positions, num_warmup,
-                num_draws, **training)
+            temperature: float = 1.0, inner: int = 0, **training) -> Draws:
+    """Independence Metropolis-Hastings on (x, z) with proposal N(z; 0, temperature^2) Q(x|z) (1: the seed's);
+    `inner` = K > 0 encoder draws per proposal give the hierarchical weights w_K (kernels.imh)."""
+    return _run("imh", {"temperature": float(temperature), "inner": int(inner)}, key, logdensity_fn,
+                initial_positions, num_warmup, num_draws, **training)
 
 
 @_training_params
@@ -100,19 +101,24 @@ def vae_hybrid(key, logdensity_fn: Callable, initial_positions, *, num_warmup: i
 
 
 @_training_params
-def vae_is(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int, **training) -> Draws:
-    """Importance sampling: chains x draws proposals of pi(z) Q(x|z) with their log weights."""
-    return _run("is", {}, key, logdensity_fn, initial_positions, num_warmup, num_draws, **training)
+def vae_is(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int, inner: int = 0,
+           **training) -> Draws:
+    """Importance sampling: chains x draws proposals of pi(z) Q(x|z) with their log weights (hierarchical
+    weights w_K with `inner` = K > 0 encoder draws per proposal)."""
+    return _run("is", {"inner": int(inner)}, key, logdensity_fn, initial_positions, num_warmup, num_draws,
+                **training)
 
 
 def validate(num_warmup: int, num_draws: int, jitter: float = 0.0, step_size: float = 0.1, num_local: int = 5,
-             vae_move: str = "gibbs", temperature: float = 1.0, **training) -> None:
+             vae_move: str = "gibbs", temperature: float = 1.0, inner: int = 0, **training) -> None:
     """Raise ValueError on bad settings before anything is trained (the CLI calls it)."""
     training = {**_TRAINING_DEFAULTS, **training}
     if num_warmup < 0 or num_draws < 1:
         raise ValueError(f"vae samplers: num_warmup must be >= 0 and num_draws >= 1, got {num_warmup}, {num_draws}")
     if not temperature > 0:
         raise ValueError(f"vae-imh: temperature must be > 0, got {temperature}")
+    if inner < 0:
+        raise ValueError(f"vae-imh, vae-is: inner (encoder draws per proposal) must be >= 0, got {inner}")
     if not jitter >= 0 or not step_size > 0 or num_local < 1:
         raise ValueError(f"vae samplers: jitter must be >= 0, step_size > 0, num_local >= 1; "
                          f"got {jitter}, {step_size}, {num_local}")
@@ -264,13 +270,13 @@ def _sampling_fn(kind, logdensity_fn, kernel_params, num_warmup, num_draws):
     def run(model, key, initial_positions):
         chains = initial_positions.shape[0]
         if kind == "is":
-            s = kernels.importance_sample(model, logdensity_fn, key, chains * num_draws)
+            s = kernels.importance_sample(model, logdensity_fn, key, chains * num_draws, params["inner"])
             shape = (chains, num_draws)
             ones = jnp.ones(shape, int)
             return (s.positions.reshape(*shape, -1), s.logdensity.reshape(shape), {},
                     s.log_weights.reshape(shape), ones, jnp.zeros(shape, int))
         algorithm = {"gibbs": lambda: kernels.gibbs(model, logdensity_fn, params["jitter"]),
-                     "imh": lambda: kernels.imh(model, logdensity_fn, params["temperature"]),
+                     "imh": lambda: kernels.imh(model, logdensity_fn, params["temperature"], params["inner"]),
                      "hybrid": lambda: kernels.hybrid(model, logdensity_fn, params["step_size"], params["num_local"],
                                                       params["vae_move"], params["jitter"],
                                                       params["temperature"])}[kind]()

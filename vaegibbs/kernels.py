@@ -76,29 +76,60 @@ def gibbs(model: VAE, logdensity_fn: Callable, jitter: float = 0.0) -> SamplingA
     return SamplingAlgorithm(_init(model, logdensity_fn), step)
 
 
-def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0) -> SamplingAlgorithm:
+def log_inner_ratio(model: VAE, x, latents, log_proposal_z: Callable | None = None):
+    """log (1/(K+1)) sum_k rho(z_k) Q(x|z_k) / P(z_k|x) over latents (K+1, latent_dim): with z_0 the z that
+    generated x and z_1..z_K ~ P(z|x), an unbiased estimate of the decoder marginal q(x) (rho = pi by default)."""
+    log_rho = model.log_prior if log_proposal_z is None else log_proposal_z
+    terms = jax.vmap(lambda z: log_rho(z) + model.log_decoder(x, z) - model.log_encoder(z, x))(latents)
+    return logsumexp(terms) - jnp.log(latents.shape[0])
+
+
+def _inner_latents(model: VAE, key, x, z0, num_inner: int):
+    """(K+1, latent_dim): z0, then K draws of P(z|x)."""
+    inner = jax.vmap(model.sample_encoder, in_axes=(0, None))(jax.random.split(key, num_inner), x)
+    return jnp.concatenate([z0[None], inner])
+
+
+def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0, num_inner: int = 0) -> SamplingAlgorithm:
     """Independence Metropolis-Hastings on (x, z) with proposal N(z; 0, temperature^2 I) Q(x|z).
 
     temperature = 1 is the seed's proposal pi(z) Q(x|z); temperature > 1 widens the latent draws, a
     defensive proposal for targets whose tails the decoder under-covers. Exact for any temperature:
-    w = mu~(x) P(z|x) / (N(z; 0, t^2 I) Q(x|z)), accept with min(1, w'/w)."""
+    w = mu~(x) P(z|x) / (N(z; 0, t^2 I) Q(x|z)), accept with min(1, w'/w).
+
+    num_inner = K > 0 adds K encoder draws z_1..z_K ~ P(z|x) to each proposal and uses the hierarchical
+    weight w_K = mu~(x) / [(1/(K+1)) sum_k rho(z_k) Q(x|z_k) / P(z_k|x)] (K = 0: w above), a proper
+    weight on the extended space of (x, z_0..z_K) whose x-marginal is the target (Domke & Sheldon 2018;
+    the weights of the IW bound, objective.iw_bound). As K grows w_K tends to mu~(x) / q(x): the encoder's
+    mismatch leaves the weights, at K more network evaluations and no more target evaluations.
+    The state's `latent` is then (K+1, latent_dim)."""
 
     def log_proposal_z(z):
         return model.log_prior(z / temperature) - z.shape[-1] * jnp.log(temperature)
 
     def log_w(state: VAEState):
+        if num_inner:
+            return state.logdensity - log_inner_ratio(model, state.position, state.latent, log_proposal_z)
         return state.logdensity + model.log_encoder(state.latent, state.position) \
             - log_proposal_z(state.latent) - model.log_decoder(state.position, state.latent)
 
+    def init(position, key):
+        if not num_inner:
+            return _init(model, logdensity_fn)(position, key)
+        latents = jax.vmap(model.sample_encoder, in_axes=(0, None))(jax.random.split(key, num_inner + 1), position)
+        return VAEState(position, latents, logdensity_fn(position))
+
     def step(key, state: VAEState):
-        key_z, key_x, key_acc = jax.random.split(key, 3)
-        z_new = temperature * jax.random.normal(key_z, state.latent.shape, state.latent.dtype)
+        key_z, key_x, key_inner, key_acc = jax.random.split(key, 4)
+        z_new = temperature * jax.random.normal(key_z, (model.latent_dim,), state.position.dtype)
         x_new = model.sample_decoder(key_x, z_new)
+        if num_inner:
+            z_new = _inner_latents(model, key_inner, x_new, z_new, num_inner)
         proposal = VAEState(x_new, z_new, logdensity_fn(x_new))
         new, rate, accept = _mh(key_acc, log_w(proposal) - log_w(state), proposal, state)
         return new, VAEInfo(rate, accept, jnp.ones((), int), jnp.zeros((), int))
 
-    return SamplingAlgorithm(_init(model, logdensity_fn), step)
+    return SamplingAlgorithm(init, step)
 
 
 def hybrid(model: VAE, logdensity_fn: Callable, step_size: float, num_local: int = 5,
@@ -135,13 +166,19 @@ class ImportanceSample(NamedTuple):
     logdensity: jax.Array   # (n,) log mu~(x)
 
 
-def importance_sample(model: VAE, logdensity_fn: Callable, key, n: int) -> ImportanceSample:
-    """n draws of pi(z) Q(x|z) with their importance weights w = mu~(x) P(z|x) / (pi(z) Q(x|z))."""
-    key_z, key_x = jax.random.split(key)
+def importance_sample(model: VAE, logdensity_fn: Callable, key, n: int, num_inner: int = 0) -> ImportanceSample:
+    """n draws of pi(z) Q(x|z) with their importance weights w = mu~(x) P(z|x) / (pi(z) Q(x|z)); with
+    num_inner = K > 0 the hierarchical weights w_K of `imh` (K encoder draws per x; `latents` keeps z_0)."""
+    key_z, key_x, key_inner = jax.random.split(key, 3)
     z = jax.random.normal(key_z, (n, model.latent_dim))
     x = jax.vmap(model.sample_decoder)(jax.random.split(key_x, n), z)
     lp = jax.vmap(logdensity_fn)(x)
-    log_w = lp + jax.vmap(model.log_encoder)(z, x) - model.log_prior(z) - jax.vmap(model.log_decoder)(x, z)
+    if num_inner:
+        latents = jax.vmap(_inner_latents, in_axes=(None, 0, 0, 0, None))(
+            model, jax.random.split(key_inner, n), x, z, num_inner)
+        log_w = lp - jax.vmap(log_inner_ratio, in_axes=(None, 0, 0))(model, x, latents)
+    else:
+        log_w = lp + jax.vmap(model.log_encoder)(z, x) - model.log_prior(z) - jax.vmap(model.log_decoder)(x, z)
     return ImportanceSample(x, z, log_w, lp)
 
 

@@ -32,6 +32,7 @@ from scipy import stats
 from _vae_helpers import xla_optimisations, exact_linear_vae, gauss_logpdf
 from targets.gaussian import gaussian, gaussian_parameters
 from vaegibbs import kernels
+from vaegibbs.objective import iw_bound
 from vaegibbs.train import Config, init_model
 
 Z_SE = 4.0          # two-sided false alarm 6.3e-5 per check
@@ -97,8 +98,11 @@ def _run_gibbs(model, key, x0, jitter):
 
 
 @eqx.filter_jit
-def _run_imh(model, key, x0, temperature=1.0):
-    return kernels.run_chains(kernels.imh(model, log_prob, temperature), key, x0, STEPS)
+def _run_imh(model, key, x0, temperature=1.0, num_inner=0):
+    return kernels.run_chains(kernels.imh(model, log_prob, temperature, num_inner), key, x0, STEPS)
+
+
+INNER = 3   # encoder draws per proposal of the hierarchical-weight runs
 
 
 @eqx.filter_jit
@@ -116,7 +120,8 @@ def bad_model(model):
     return eqx.tree_at(lambda m: m.x_loc, model, model.x_loc + jnp.asarray(BAD_SHIFT))
 
 
-RUNS = ["gibbs", "gibbs-jitter", "imh", "imh-tempered", "hybrid", "bad-gibbs", "bad-imh"]
+RUNS = ["gibbs", "gibbs-jitter", "imh", "imh-tempered", "imh-inner", "hybrid", "bad-gibbs", "bad-imh",
+        "bad-imh-inner"]
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +135,8 @@ def runs(model, bad_model):
         "hybrid": lambda: _run_hybrid(model, jax.random.key(5), x0, jnp.asarray(STEP_SIZE)),
         "bad-gibbs": lambda: _run_gibbs(bad_model, jax.random.key(6), x0, jnp.asarray(0.0)),
         "bad-imh": lambda: _run_imh(bad_model, jax.random.key(7), x0),
+        "imh-inner": lambda: _run_imh(model, jax.random.key(9), x0, 1.0, INNER),
+        "bad-imh-inner": lambda: _run_imh(bad_model, jax.random.key(10), x0, 1.0, INNER),
     }
     out = {}
     for name, call in calls.items():
@@ -166,7 +173,8 @@ def test_state_is_consistent(runs, name):
     flat = jnp.asarray(st.position[:, ::50].reshape(-1, 2))
     np.testing.assert_allclose(st.logdensity[:, ::50].reshape(-1), np.asarray(_batched_log_prob(flat)),
                                rtol=1e-10, atol=1e-10)
-    assert st.latent.shape == (CHAINS, STEPS, 2) and np.all(np.isfinite(st.latent))
+    latent_shape = (INNER + 1, 2) if name.endswith("-inner") else (2,)   # z_0..z_K with hierarchical weights
+    assert st.latent.shape == (CHAINS, STEPS, *latent_shape) and np.all(np.isfinite(st.latent))
 
 
 _batched_log_prob = jax.jit(jax.vmap(log_prob))
@@ -206,7 +214,8 @@ def counted_runs(model):
     @eqx.filter_jit
     def run(model, key, x0):
         algs = {"gibbs": kernels.gibbs(model, counter.fn, JITTER), "imh": kernels.imh(model, counter.fn),
-                "hybrid": kernels.hybrid(model, counter.fn, STEP_SIZE, NUM_LOCAL)}
+                "hybrid": kernels.hybrid(model, counter.fn, STEP_SIZE, NUM_LOCAL),
+                "imh-inner": kernels.imh(model, counter.fn, num_inner=INNER)}  # inner draws: no target evaluation
         return {name: kernels.run_chains(alg, key, x0, COUNT_STEPS)[1][1] for name, alg in algs.items()}
 
     infos = jax.block_until_ready(run(model, jax.random.key(10), TARGET.initial(jax.random.key(11), COUNT_CHAINS)))
@@ -222,14 +231,15 @@ def test_cost_fields_match_counted_evaluations(runs, counted_runs):
     per_step = {"gibbs": (1, 0), "imh": (1, 0), "hybrid": (NUM_LOCAL + 2, NUM_LOCAL + 1)}
     for name in RUNS:
         info = runs[name]["infos"]
-        evals = per_step[name.removeprefix("bad-").removesuffix("-jitter").removesuffix("-tempered")]
+        evals = per_step[name.removeprefix("bad-").removesuffix("-jitter").removesuffix("-tempered")
+                         .removesuffix("-inner")]
         np.testing.assert_array_equal(info.logdensity_evals, evals[0])
         np.testing.assert_array_equal(info.grad_evals, evals[1])
     infos, counter = counted_runs
     reported_values = sum(int(i.logdensity_evals.sum()) for i in infos.values())
     reported_grads = sum(int(i.grad_evals.sum()) for i in infos.values())
-    assert reported_values == COUNT_CHAINS * COUNT_STEPS * (1 + 1 + NUM_LOCAL + 2)
-    assert counter.values == reported_values + 3 * COUNT_CHAINS, (counter.values, reported_values)
+    assert reported_values == COUNT_CHAINS * COUNT_STEPS * (1 + 1 + NUM_LOCAL + 2 + 1)
+    assert counter.values == reported_values + 4 * COUNT_CHAINS, (counter.values, reported_values)
     assert counter.grads == reported_grads == COUNT_CHAINS * COUNT_STEPS * (NUM_LOCAL + 1)
 
 
@@ -257,14 +267,14 @@ def test_hybrid_rejects_unknown_vae_move(model):
 
 def test_exact_vae_accepts_every_proposal():
     """When P(z|x) is the exact posterior of pi(z) Q(x|z) and mu = q, the Metropolis-within-Gibbs ratio
-    (jitter 0) and the IMH ratio are exactly 1."""
+    (jitter 0) and the IMH ratio are exactly 1, with hierarchical weights too (each inner ratio is q(x))."""
     lv = exact_linear_vae()
     lp = lambda x: gauss_logpdf(x, lv.m, lv.q_cov) + C  # noqa: E731
 
     @eqx.filter_jit
     def rates(model, keys, x0):
         out = []
-        for alg in (kernels.gibbs(model, lp), kernels.imh(model, lp)):
+        for alg in (kernels.gibbs(model, lp), kernels.imh(model, lp), kernels.imh(model, lp, num_inner=INNER)):
             states = jax.vmap(alg.init)(x0, keys)
             out.append(jax.vmap(alg.step)(keys, states)[1].acceptance_rate)
         return out
@@ -293,8 +303,17 @@ def is_run(model):
     return jax.tree.map(np.asarray, r)
 
 
-def test_importance_sampling_moments_and_log_z(is_run):
-    r = is_run
+@pytest.fixture(scope="module")
+def is_run_inner(model):
+    r = eqx.filter_jit(lambda m, k: kernels.importance_sample(m, log_prob, k, N_IS, INNER))(model, jax.random.key(9))
+    return jax.tree.map(np.asarray, r)
+
+
+@pytest.mark.parametrize("inner", [0, INNER])
+def test_importance_sampling_moments_and_log_z(is_run, is_run_inner, inner):
+    """Self-normalised moments and log Z_hat within 4 delta-method SEs, with the seed's joint weights and
+    with the hierarchical weights w_K (K encoder draws per proposal)."""
+    r = is_run_inner if inner else is_run
     assert r.positions.shape == (N_IS, 2) and r.latents.shape == (N_IS, 2) and r.log_weights.shape == (N_IS,)
     x = r.positions
     f = np.concatenate([x, x**2, x[:, :1] * x[:, 1:]], axis=1)
@@ -343,3 +362,16 @@ def test_importance_ess_is_one_when_the_proposal_is_the_target():
     np.testing.assert_allclose(np.asarray(r.log_weights), C, rtol=0, atol=1e-10)
     assert float(kernels.importance_ess(r.log_weights)) == pytest.approx(1.0, abs=1e-12)
     assert float(kernels.log_Z_hat(r.log_weights)) == pytest.approx(C, abs=1e-10)
+
+
+def test_hierarchical_weights_are_the_iw_bound_terms_and_less_variable(is_run, is_run_inner, model):
+    """E[-log w_K] is the IW bound L_K (objective.py, unnormalised mu~): the mean of -log w_K over the K = 3
+    importance draws equals objective.iw_bound with K = 3 inner draws within 4 combined standard errors;
+    and on this untrained VAE the K = 3 weights are less variable than the joint ones (higher importance
+    ESS), the point of them."""
+    neg_lw = -is_run_inner.log_weights
+    bound, bound_se = eqx.filter_jit(lambda m, k: iw_bound(m, log_prob, k, N_IS, INNER))(model, jax.random.key(12))
+    se = math.hypot(neg_lw.std(ddof=1) / math.sqrt(neg_lw.size), float(bound_se))
+    assert abs(neg_lw.mean() - float(bound)) < Z_SE * se, (neg_lw.mean(), float(bound), se)
+    assert float(kernels.importance_ess(jnp.asarray(is_run_inner.log_weights))) > float(
+        kernels.importance_ess(jnp.asarray(is_run.log_weights)))
