@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 from typing import Any, Callable, Mapping
 
 import baselines
@@ -31,8 +32,11 @@ class Sampler:
     target_defaults: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def params_for(self, target_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """The given parameters over this sampler's defaults for the target (`target_defaults`)."""
-        return {**self.target_defaults.get(target_name, {}), **params}
+        """The given parameters over this sampler's defaults for the target (`target_defaults`, those of
+        them that this sampler takes)."""
+        takes = inspect.signature(self.run).parameters
+        defaults = {k: v for k, v in self.target_defaults.get(target_name, {}).items() if k in takes}
+        return {**defaults, **params}
 
 
 SAMPLERS: dict[str, Sampler] = {s.name: s for s in (

@@ -49,8 +49,8 @@ _ADAPTIVE_FIELDS = ("walkers", "explore_steps", "rounds", "reverse_from", "rever
 # Per-target defaults of the VAE samplers, chosen from the measurements in the README ("Training
 # strategies"): reverse-KL training drops modes of the multimodal targets; the funnel keeps it.
 TARGET_DEFAULTS = {
-    "gmm40": {"training": "adaptive", "train_steps": 20000},
-    "ising": {"training": "adaptive", "train_steps": 20000},
+    "gmm40": {"training": "adaptive", "train_steps": 10000, "inner": 8},
+    "ising": {"training": "adaptive", "train_steps": 10000, "inner": 4},
 }
 
 

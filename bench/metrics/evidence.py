@@ -48,6 +48,13 @@ def evidence(target: Target, info: Mapping, log_weight_fn, key, log_weights=None
         row["log_Z_hat"] = float(top + np.log(np.mean(np.exp(lw - top))))
         row["importance_ess"] = float(np.exp(2 * _lse(lw) - _lse(2 * lw)) / lw.size)
         row["pareto_khat"] = pareto_khat(lw)
+        # each chain's weights are an independent batch: the spread of the importance ESS over batches
+        # shows how heavy-tailed the weights are (one batch's ESS can be far from the typical one)
+        per_chain = np.asarray(log_weights, dtype=np.float64).reshape(np.shape(log_weights)[0], -1)
+        ess = np.exp(2 * np.logaddexp.reduce(per_chain, axis=1) - np.logaddexp.reduce(2 * per_chain, axis=1))
+        ess /= per_chain.shape[1]
+        row["importance_ess_chain_median"] = float(np.median(ess))
+        row["importance_ess_chain_min"], row["importance_ess_chain_max"] = float(ess.min()), float(ess.max())
     for name, offset in target.log_Z_offsets.items():  # e.g. the spin system's log Z of a relaxation
         row[f"log_Z_hat_{name}"] = row["log_Z_hat"] - offset
     if target.log_Z is not None:
