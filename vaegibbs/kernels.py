@@ -5,7 +5,8 @@ x-marginal is the target exactly, however imperfect the networks (NOTES.md):
 
 - gibbs:  z ~ P(z|x) (exact conditional), z' = z + jitter * eps (symmetric), x' ~ Q(x|z'), accept with
           min(1, [mu~(x') P(z'|x') Q(x|z)] / [mu~(x) P(z|x) Q(x'|z')])   (Habib & Barber 2019 for jitter > 0)
-- imh:    (x', z') ~ pi(z) Q(x|z), accept with min(1, w'/w), w = mu~(x) P(z|x) / (pi(z) Q(x|z))
+- imh:    (x', z') ~ pi(z) Q(x|z), accept with min(1, w'/w), w = mu~(x) P(z|x) / (pi(z) Q(x|z)); with K inner
+          draws z_1..z_K ~ P(z|x') the hierarchical weight w_K = mu~(x) / mean_k[pi(z_k) Q(x|z_k) / P(z_k|x)]
 - hybrid: a VAE move (gibbs or imh) then `num_local` MALA moves in x (blackjax), z refreshed from P(z|x)
           after them (Gabrie, Rotskoff & Vanden-Eijnden 2022); each move leaves mu(x) P(z|x) invariant.
 
