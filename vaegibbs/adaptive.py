@@ -19,7 +19,8 @@ finds the modes first and the VAE is fitted to them by maximum likelihood (forwa
 
 The walkers only feed training: the trained VAE is then used by the exact kernels, whose draws stay
 exact whatever the walkers were. The network inputs are standardised by the walkers' mean and sd
-after exploration. The bound L is evaluated at every step (its value only while w_rev = 0).
+after exploration. `Fitted.loss` is this objective at each step; the bound L itself is monitored on
+`eval_batch` fresh samples after each round (`Fitted.round_traces["bound"]`).
 """
 from __future__ import annotations
 
@@ -71,6 +72,10 @@ class Adaptive:
         if not 0 < self.kl_start <= 1 or not 0 < self.target_acceptance < 1:
             raise ValueError(f"vaegibbs Adaptive: kl_start must be in (0, 1] and target_acceptance in (0, 1), "
                              f"got {self.kl_start}, {self.target_acceptance}")
+        if self.kl_warmup_rounds > self.rounds or self.reverse_from > self.rounds:
+            raise ValueError(f"vaegibbs Adaptive: kl_warmup_rounds ({self.kl_warmup_rounds}) and reverse_from "
+                             f"({self.reverse_from}) must be <= rounds ({self.rounds}), or the KL weight never "
+                             "reaches 1 / the reverse bound is never used")
         if not self.reverse_weight >= 0 or not self.step_size > 0 or not self.adapt_rate >= 0:
             raise ValueError(f"vaegibbs Adaptive: reverse_weight and adapt_rate must be >= 0, step_size > 0; got "
                              f"{self.reverse_weight}, {self.adapt_rate}, {self.step_size}")
@@ -143,7 +148,8 @@ def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config =
     Returns a Fitted whose `loss` is the training objective at each step, its `traces` the weights
     of the KL term and of the reverse bound, and its `round_traces` per round the bound L (on
     `eval_batch` fresh samples, with its standard error) and the walkers' MALA and VAE acceptance.
-    Evaluations of log mu~ are counted: the bound's monitoring is not (a diagnostic, like the metrics)."""
+    Every evaluation of log mu~ is counted, the monitoring of the bound included (it runs inside the
+    timed rounds). `config.x_loc` and `config.x_scale` are replaced by the walkers' mean and sd."""
     walkers0 = jnp.asarray(initial_walkers, dtype=float)
     if walkers0.ndim != 2 or walkers0.shape[0] != adaptive.walkers:
         raise ValueError(f"fit_adaptive: initial_walkers must have shape ({adaptive.walkers}, dim), "
@@ -158,7 +164,7 @@ def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config =
     explore_c, fresh_e = aot_compile(explore, walkers0, key_explore)
     time_compile = time.perf_counter() - start if fresh_e else 0.0
     start_train = time.perf_counter()
-    walkers, explore_rate = explore_c(walkers0, key_explore)
+    walkers, explore_rate = jax.block_until_ready(explore_c(walkers0, key_explore))
     time_train = time.perf_counter() - start_train
 
     x = walkers.mala.position
@@ -203,12 +209,14 @@ def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config =
     bound, bound_se, mala_rate, vae_rate = np.asarray(per_round_out).T
     n, rounds = adaptive.walkers, adaptive.rounds
     reverse_steps = int((rev_w > 0).sum())
-    mala_grads = n * (adaptive.explore_steps + rounds * adaptive.local_moves)
-    rebuild_grads = n * rounds if adaptive.global_moves else 0   # MALA state rebuilt after the VAE moves
+    # MALA: value and gradient at the walkers' start, after each move, and again after the VAE moves
+    mala_grads = n * (1 + adaptive.explore_steps + rounds * adaptive.local_moves)
+    rebuild_grads = n * rounds if adaptive.global_moves else 0
+    monitor = adaptive.eval_batch * rounds                        # the bound L monitored after each round
     return Fitted(eqx.combine(params, static), config, loss, loss_se, np.ones(config.steps), time_compile, time_train,
                   grad_evals=config.batch_size * reverse_steps + mala_grads + rebuild_grads,
                   logdensity_evals=config.batch_size * reverse_steps + mala_grads + rebuild_grads
-                  + n * rounds * adaptive.global_moves + (n if adaptive.explore_steps else 0),
+                  + n * rounds * adaptive.global_moves + monitor,
                   traces={"kl_weight": kl_w, "reverse_weight": rev_w},
                   round_traces={"bound": bound, "bound_se": bound_se, "walker_mala_acceptance": mala_rate,
                                 "walker_vae_acceptance": vae_rate},

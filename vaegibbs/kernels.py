@@ -1,7 +1,8 @@
 """Exact samplers built on a VAE, blackjax-style: `init(position) -> state`, `step(key, state) -> (state, info)`.
 
-The chain lives on (x, z) and leaves the encoder-side joint `mu(x) P(z|x)` invariant, so its
-x-marginal is the target exactly, however imperfect the networks (NOTES.md):
+The chain lives on (x, z) and leaves the encoder-side joint `mu(x) P(z|x)` invariant (with K inner
+draws, `imh` the extended joint of its docstring), so its x-marginal is the target exactly, however
+imperfect the networks (NOTES.md):
 
 - gibbs:  z ~ P(z|x) (exact conditional), z' = z + jitter * eps (symmetric), x' ~ Q(x|z'), accept with
           min(1, [mu~(x') P(z'|x') Q(x|z)] / [mu~(x) P(z|x) Q(x'|z')])   (Habib & Barber 2019 for jitter > 0)
@@ -28,7 +29,7 @@ from vaegibbs.model import VAE
 
 class VAEState(NamedTuple):
     position: jax.Array    # x
-    latent: jax.Array      # z, distributed as P(z|x) given x
+    latent: jax.Array      # z ~ P(z|x) given x (imh with K inner draws: z_0..z_K, (K+1, latent_dim))
     logdensity: jax.Array  # log mu~(x)
 
 
@@ -115,9 +116,16 @@ def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0, num_inner
             - log_proposal_z(state.latent) - model.log_decoder(state.position, state.latent)
 
     def init(position, key):
+        """Latents from the extended target's conditional given x: K+1 draws of P(z|x), the one at index j
+        (chosen with probability proportional to r_j = rho(z_j) Q(x|z_j) / P(z_j|x)) moved to slot 0."""
         if not num_inner:
             return _init(model, logdensity_fn)(position, key)
-        latents = jax.vmap(model.sample_encoder, in_axes=(0, None))(jax.random.split(key, num_inner + 1), position)
+        key_z, key_j = jax.random.split(key)
+        latents = jax.vmap(model.sample_encoder, in_axes=(0, None))(jax.random.split(key_z, num_inner + 1), position)
+        log_r = jax.vmap(lambda z: log_proposal_z(z) + model.log_decoder(position, z)
+                         - model.log_encoder(z, position))(latents)
+        j = jax.random.categorical(key_j, log_r)
+        latents = latents.at[jnp.array([0, j])].set(latents[jnp.array([j, 0])])
         return VAEState(position, latents, logdensity_fn(position))
 
     def step(key, state: VAEState):

@@ -72,7 +72,7 @@ class TrainingDiverged(FloatingPointError):
 class Fitted:
     model: VAE
     config: Config
-    loss: np.ndarray       # (steps,) the bound L at each step (its batch estimate)
+    loss: np.ndarray       # (steps,) the training objective at each step (fit: the bound L's batch estimate)
     loss_se: np.ndarray    # (steps,) Monte Carlo standard error of that estimate
     beta: np.ndarray       # (steps,) annealing factor used
     time_compile: float

@@ -136,16 +136,24 @@ def _col(table: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def training_curves(curves: dict[str, dict[str, np.ndarray]]):
-    """`curves`: label -> {"loss", "loss_se", "beta"} of one training (the DataTree's `training` group)."""
+    """`curves`: label -> the DataTree's `training` group of one training. The bound L against step: per
+    step (`loss`, `loss_se`) for reverse-KL training, where the objective is L; per round (`bound`,
+    `bound_se`, at each round's last step) for adaptive training, whose per-step objective is not L."""
     fig, ax = plt.subplots(figsize=(6.5, 3.6), constrained_layout=True)
+    shown = []
     for label, c in curves.items():
-        loss = np.asarray(c["loss"])
-        step = np.arange(loss.size)
-        line, = ax.plot(step, loss, lw=1, label=label)
-        if "loss_se" in c:
-            se = np.asarray(c["loss_se"])
-            ax.fill_between(step, loss - 2 * se, loss + 2 * se, color=line.get_color(), alpha=0.2, lw=0)
-    finite = np.concatenate([np.asarray(c["loss"])[np.isfinite(c["loss"])] for c in curves.values()])
+        steps = np.asarray(c["loss"]).size
+        if "bound" in c:
+            y, se = np.asarray(c["bound"]), np.asarray(c.get("bound_se", np.zeros_like(c["bound"])))
+            x = (np.arange(y.size) + 1) * (steps // max(y.size, 1))
+        else:
+            y, se = np.asarray(c["loss"]), np.asarray(c["loss_se"]) if "loss_se" in c else None
+            x = np.arange(y.size)
+        line, = ax.plot(x, y, lw=1, label=label, marker="." if "bound" in c else None, ms=2)
+        if se is not None:
+            ax.fill_between(x, y - 2 * se, y + 2 * se, color=line.get_color(), alpha=0.2, lw=0)
+        shown.append(y[np.isfinite(y)])
+    finite = np.concatenate(shown) if shown else np.array([])
     if finite.size:
         lo, hi = np.percentile(finite, [1, 95])
         ax.set_ylim(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))

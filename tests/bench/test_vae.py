@@ -87,7 +87,7 @@ def test_target_defaults_choose_adaptive_training_and_record_it(tmp_path):
     assert "training=adaptive" in r["sampler_id"] and r["sampler.training"] == "adaptive"
     assert r["info.training"] == "adaptive" and r["info.adaptive.walkers"] == TINY_ADAPTIVE["walkers"]
     walkers, rounds = TINY_ADAPTIVE["walkers"], TINY_ADAPTIVE["rounds"]
-    mala = walkers * (TINY_ADAPTIVE["explore_steps"] + rounds * 5)
+    mala = walkers * (1 + TINY_ADAPTIVE["explore_steps"] + rounds * 5)
     reverse_steps = TINY_ADAPTIVE["train_steps"] // 2
     assert r["info.train_grad_evals"] == TINY["batch_size"] * reverse_steps + mala + walkers * rounds
     assert r["grad_evals_warmup"] == r["info.train_grad_evals"]
@@ -102,7 +102,7 @@ def test_target_defaults_choose_adaptive_training_and_record_it(tmp_path):
 def test_adaptive_settings_are_checked_before_training():
     validate = get_sampler("vae-imh").validate
     with pytest.raises(ValueError, match="multiple of rounds"):
-        validate(10, 30, training="adaptive", train_steps=50, rounds=3)
+        validate(10, 30, training="adaptive", train_steps=50, rounds=3, kl_warmup_rounds=1, reverse_from=1)
     with pytest.raises(ValueError, match="training must be one of reverse, adaptive"):
         validate(10, 30, training="forward")
     with pytest.raises(ValueError, match="walkers"):

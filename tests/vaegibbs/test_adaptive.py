@@ -86,9 +86,9 @@ def test_adaptive_fit_reports_its_schedule_and_costs(bimodal_fit):
     np.testing.assert_array_equal(f.traces["reverse_weight"] > 0, np.arange(SMALL.steps) >= a.reverse_from * per_round)
     assert f.traces["kl_weight"][0] == a.kl_start and f.traces["kl_weight"][-1] == 1.0
     reverse_steps = (a.rounds - a.reverse_from) * per_round
-    mala = a.walkers * (a.explore_steps + a.rounds * a.local_moves)
+    mala = a.walkers * (1 + a.explore_steps + a.rounds * a.local_moves)   # init, then every move
     assert f.grad_evals == SMALL.batch_size * reverse_steps + mala + a.walkers * a.rounds
-    assert f.logdensity_evals == f.grad_evals + a.walkers * a.rounds * a.global_moves + a.walkers
+    assert f.logdensity_evals == f.grad_evals + a.walkers * a.rounds * a.global_moves + a.eval_batch * a.rounds
     # the walkers' own MALA moves settle near their target acceptance
     assert abs(f.round_traces["walker_mala_acceptance"][-1] - a.target_acceptance) < 0.1
 
@@ -101,15 +101,17 @@ def test_non_finite_bound_stops_training_naming_the_step():
     config = dataclasses.replace(SMALL, steps=20)
     with pytest.raises(TrainingDiverged, match="training step 0 "):
         fit_adaptive(broken, walkers, jax.random.key(0), config,
-                     Adaptive(walkers=16, explore_steps=2, rounds=2, reverse_from=0, eval_batch=16))
+                     Adaptive(walkers=16, explore_steps=2, rounds=2, kl_warmup_rounds=1, reverse_from=0, eval_batch=16))
 
 
 def test_bad_settings_are_refused():
+    two_rounds = Adaptive(walkers=16, rounds=2, kl_warmup_rounds=1, reverse_from=1)
     with pytest.raises(ValueError, match="multiple of rounds"):
-        fit_adaptive(bimodal, jnp.zeros((16, 1)), jax.random.key(0), dataclasses.replace(SMALL, steps=25),
-                     Adaptive(walkers=16, rounds=2))
+        fit_adaptive(bimodal, jnp.zeros((16, 1)), jax.random.key(0), dataclasses.replace(SMALL, steps=25), two_rounds)
     with pytest.raises(ValueError, match=r"shape \(16, dim\)"):
-        fit_adaptive(bimodal, jnp.zeros((8, 1)), jax.random.key(0), SMALL, Adaptive(walkers=16, rounds=2))
+        fit_adaptive(bimodal, jnp.zeros((8, 1)), jax.random.key(0), SMALL, two_rounds)
+    with pytest.raises(ValueError, match="never reaches 1"):
+        Adaptive(rounds=10)     # the default KL warm-up (25 rounds) and reverse_from (50) exceed 10 rounds
     with pytest.raises(ValueError, match="kl_start"):
         Adaptive(kl_start=0.0)
     with pytest.raises(ValueError, match="walkers"):
