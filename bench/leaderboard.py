@@ -59,6 +59,7 @@ COLUMNS = (
     Column("divergences", "div.", "div.", "lower"),
     Column("kl_bound", "KL bound", "KL bound", "lower"),
     Column("abs_delta_log_Z", "\\|Δ log Z\\|", "$|\\Delta \\log Z|$", "lower"),
+    Column("importance_ess", "IS ESS", "IS ESS", "higher"),
     Column("pareto_khat", "Pareto k̂", "Pareto $\\hat k$", "lower"),
     Column("time_run", "run s", "run s", "lower"),
 )
