@@ -25,7 +25,9 @@ SPIN_TARGETS = ("ising", "sk", "boltzmann")
 
 def points(tree, n: int = PLOT_POINTS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(x (n, dim), statistics (n, n_stat)) of a cell's draws: thinned, or resampled by weight when weighted."""
-    x = np.asarray(tree["posterior"]["x"].values)
+    # numpyro posteriors keep their named values in `posterior` and the flat vector in `unconstrained_posterior`
+    group = "unconstrained_posterior" if "unconstrained_posterior" in tree.children else "posterior"
+    x = np.asarray(tree[group]["x"].values)
     x = x.reshape(-1, x.shape[-1])
     s = np.asarray(tree["posterior"]["statistics"].values)
     s = s.reshape(-1, s.shape[-1])

@@ -50,8 +50,12 @@ def _section(results, out, target_id: str, sub: pd.DataFrame, cells: list[dict])
     if not cells:
         return "\n".join(parts + ["<p>No finished cell.</p>"])
     first = cells[0]
-    target = make_target(first["target"], tuple(sorted((k.split(".", 1)[1], v) for k, v in first.items()
-                                                       if k.startswith("target."))))
+    try:
+        target = make_target(first["target"], tuple(sorted((k.split(".", 1)[1], v) for k, v in first.items()
+                                                           if k.startswith("target."))))
+    except (KeyError, ValueError, TypeError) as err:  # e.g. a user's model registered in another process
+        return "\n".join(parts + [f"<p>No figures: target {html.escape(first['target'])} cannot be rebuilt "
+                                   f"here ({html.escape(str(err))}).</p>"])
     by_config = {label: sorted((c for c in cells if c["cell_id"] in ids.split()), key=lambda c: c["seed"])
                  for label, ids in zip(labels, sub["cell_ids"])}
     by_config = {k: v for k, v in by_config.items() if v}

@@ -55,3 +55,16 @@ def test_report_html_references_pngs_that_exist(tmp_path):
             "funnel-dim-3-rank-0.png"} <= names
     assert "funnel-dim-3-rank-1.png" not in names   # no rank plot of weighted (independent) draws
     assert "<table" in page.read_text() and "vae-is" in page.read_text()
+
+
+def test_points_read_the_flat_draws_of_a_posterior_target():
+    """A numpyro posterior's DataTree keeps named values in `posterior` and the flat vector in
+    `unconstrained_posterior`: the figures take the flat draws from there (they used to fail on `x`)."""
+    from bench.report.figures import points
+    x = np.arange(2 * 5 * 3, dtype=float).reshape(2, 5, 3)
+    values = x[..., :1]
+    tree = store.to_datatree(x, ["tau"], values, {"logdensity": np.zeros((2, 5))}, {"cell_id": "c"},
+                             variables={"tau": x[..., 0], "theta": x[..., 1:]})
+    flat, stats = points(tree, n=10)
+    assert flat.shape == (10, 3) and stats.shape == (10, 1)
+    assert set(map(tuple, flat)) == set(map(tuple, x.reshape(-1, 3)))
