@@ -78,6 +78,10 @@ def from_numpyro(model: Callable, name: str, *, model_args: tuple = (), model_kw
         return dict(postprocess_fn(unravel(x)))
 
     shapes = {k: tuple(np.shape(v)) for k, v in sorted(jax.eval_shape(constrain, flat0).items())}
+    reserved = sorted(set(shapes) & RESERVED_SITES)
+    if reserved:
+        raise ModelError(f"{what}: site name {', '.join(map(repr, reserved))} is used by the suite's draws "
+                         f"({', '.join(sorted(RESERVED_SITES))}); rename the site")
     names = [n for k, shape in shapes.items() for n in _scalar_names(k, shape)]
 
     def flat_constrained(x):
@@ -104,6 +108,9 @@ def from_numpyro(model: Callable, name: str, *, model_args: tuple = (), model_kw
     return Target(name=name, dim=dim, log_prob=log_prob, initial=uniform_initial(dim, -INIT_RADIUS, INIT_RADIUS),
                   statistics=statistics, log_Z=None, sample=ref.sample if good else None,
                   params=dict(params or {}), headline=headline, constrain=constrain, truth=truth)
+
+
+RESERVED_SITES = {"x", "statistics"}   # the flat draws and the statistics in the stored DataTree
 
 
 def _component(fn: Callable, i: int) -> Callable:

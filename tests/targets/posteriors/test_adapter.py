@@ -105,3 +105,12 @@ def test_not_a_model_is_refused():
 
     with pytest.raises(ModelError, match="discrete latent sites"):
         from_numpyro(discrete, "discrete")
+
+
+def test_site_names_the_draws_use_are_refused():
+    """A latent named `x` or `statistics` would collide with the stored draws' own variables."""
+    def named_x():
+        numpyro.sample("x", dist.Normal(0.0, 1.0))
+
+    with pytest.raises(ModelError, match="site name 'x' is used by the suite's draws"):
+        from_numpyro(named_x, "named_x")
