@@ -43,7 +43,10 @@ def _config(tmp_path, samplers=(("nuts", ""), ("hmc", "num_integration_steps = 4
 
 
 def _records(out: pathlib.Path) -> dict[str, str]:
-    return {p.parent.name: p.read_text() for p in (out / "runs").glob("*/*/*/record.json")}
+    """Finished cells' records; pathlib's glob also matches the hidden temporary folder of a cell being
+    written (`.tmp-<cell>-...`, renamed into place once complete), which is not a finished cell."""
+    return {p.parent.name: p.read_text() for p in (out / "runs").glob("*/*/*/record.json")
+            if not p.parent.name.startswith(".")}
 
 
 def test_killed_sweep_resumes_and_computes_every_cell_exactly_once(tmp_path):
