@@ -377,25 +377,21 @@ def cmd_sweep(parser, args) -> int:
 
 def cmd_leaderboard(parser, args) -> int:
     from bench.leaderboard import write_all
-
-    if not (args.results / "runs").is_dir():
-        parser.error(f"no results under {args.results} (expected {args.results / 'runs'})")
-    try:
-        folder = write_all(args.results, args.out)
-    except OSError as err:
-        parser.error(f"cannot write leaderboards to {args.out or args.results / 'leaderboard'}: {err}")
-    _console().print(f"leaderboards: {folder}")
-    return 0
+    return _from_results(parser, args, write_all, "leaderboards", "leaderboard")
 
 
 def cmd_report(parser, args) -> int:
     from bench.report import write_report
+    return _from_results(parser, args, write_report, "report", "report")
 
+
+def _from_results(parser, args, write, what: str, default_folder: str) -> int:
+    """`write(results, out)` from the records under `--results`; a missing folder or a failed write exits 2."""
     if not (args.results / "runs").is_dir():
         parser.error(f"no results under {args.results} (expected {args.results / 'runs'})")
     try:
-        page = write_report(args.results, args.out)
+        path = write(args.results, args.out)
     except OSError as err:
-        parser.error(f"cannot write the report to {args.out or args.results / 'report'}: {err}")
-    _console().print(f"report: {page}")
+        parser.error(f"cannot write the {what} to {args.out or args.results / default_folder}: {err}")
+    _console().print(f"{what}: {path}")
     return 0
