@@ -14,6 +14,10 @@ imperfect the networks (NOTES.md):
 Importance sampling with the same weights is `importance_sample` (with `log_Z_hat`, `importance_ess`
 and `self_normalised_mean`). Every info reports the acceptance
 and the log-density and gradient evaluations of the step.
+
+`run_chains` runs any of them (vmap over chains, scan over steps); `run_independent_chains` runs `imh`
+to the same chains faster: its proposals do not depend on the state, so they are drawn in large batches
+and only the accept/reject test on their cached weights stays sequential.
 """
 from __future__ import annotations
 
@@ -92,7 +96,41 @@ def _inner_latents(model: VAE, key, x, z0, num_inner: int):
     return jnp.concatenate([z0[None], inner])
 
 
-def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0, num_inner: int = 0) -> SamplingAlgorithm:
+class IMHState(NamedTuple):
+    position: jax.Array    # x
+    latent: jax.Array      # z (latent_dim,), or z_0..z_K (K+1, latent_dim) with K inner draws
+    logdensity: jax.Array  # log mu~(x)
+    log_weight: jax.Array  # log w of (x, latent), cached: the acceptance needs it at every step
+
+
+class IndependenceAlgorithm(NamedTuple):
+    """An independence sampler: `step(key, state)` is `propose(k1)` then a Metropolis test against `state`
+    (k1, k2 = split(key)). The proposal does not depend on the state, so `run_independent_chains` can draw
+    every proposal of a run in large batches and keep only the accept/reject scan sequential."""
+    init: Callable
+    step: Callable
+    propose: Callable      # key -> IMHState: a proposal with its log weight
+
+
+def _latent_proposal(model: VAE, temperature: float) -> Callable:
+    """log rho(z), rho = N(0, temperature^2 I) (temperature 1: the prior pi)."""
+    return lambda z: model.log_prior(z / temperature) - z.shape[-1] * jnp.log(temperature)
+
+
+def imh_log_weight(model: VAE, temperature: float = 1.0, num_inner: int = 0) -> Callable:
+    """`log_w(position, latent, logdensity)`: the log importance weight of `imh` (see there)."""
+    log_proposal_z = _latent_proposal(model, temperature)
+
+    def log_w(position, latent, logdensity):
+        if num_inner:
+            return logdensity - log_inner_ratio(model, position, latent, log_proposal_z)
+        return logdensity + model.log_encoder(latent, position) - log_proposal_z(latent) \
+            - model.log_decoder(position, latent)
+
+    return log_w
+
+
+def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0, num_inner: int = 0) -> IndependenceAlgorithm:
     """Independence Metropolis-Hastings on (x, z) with proposal N(z; 0, temperature^2 I) Q(x|z).
 
     temperature = 1 is the seed's proposal pi(z) Q(x|z); temperature > 1 widens the latent draws, a
@@ -104,41 +142,88 @@ def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0, num_inner
     weight on the extended space of (x, z_0..z_K) whose x-marginal is the target (Domke & Sheldon 2018;
     the weights of the IW bound, objective.iw_bound). As K grows w_K tends to mu~(x) / q(x): the encoder's
     mismatch leaves the weights, at K more network evaluations and no more target evaluations.
-    The state's `latent` is then (K+1, latent_dim)."""
-
-    def log_proposal_z(z):
-        return model.log_prior(z / temperature) - z.shape[-1] * jnp.log(temperature)
-
-    def log_w(state: VAEState):
-        if num_inner:
-            return state.logdensity - log_inner_ratio(model, state.position, state.latent, log_proposal_z)
-        return state.logdensity + model.log_encoder(state.latent, state.position) \
-            - log_proposal_z(state.latent) - model.log_decoder(state.position, state.latent)
+    The state's `latent` is then (K+1, latent_dim); its log weight is cached (`IMHState`)."""
+    log_w = imh_log_weight(model, temperature, num_inner)
+    log_proposal_z = _latent_proposal(model, temperature)
 
     def init(position, key):
         """Latents from the extended target's conditional given x: K+1 draws of P(z|x), the one at index j
         (chosen with probability proportional to r_j = rho(z_j) Q(x|z_j) / P(z_j|x)) moved to slot 0."""
+        lp = logdensity_fn(position)
         if not num_inner:
-            return _init(model, logdensity_fn)(position, key)
+            z = model.sample_encoder(key, position)
+            return IMHState(position, z, lp, log_w(position, z, lp))
         key_z, key_j = jax.random.split(key)
         latents = jax.vmap(model.sample_encoder, in_axes=(0, None))(jax.random.split(key_z, num_inner + 1), position)
         log_r = jax.vmap(lambda z: log_proposal_z(z) + model.log_decoder(position, z)
                          - model.log_encoder(z, position))(latents)
         j = jax.random.categorical(key_j, log_r)
         latents = latents.at[jnp.array([0, j])].set(latents[jnp.array([j, 0])])
-        return VAEState(position, latents, logdensity_fn(position))
+        return IMHState(position, latents, lp, log_w(position, latents, lp))
 
-    def step(key, state: VAEState):
-        key_z, key_x, key_inner, key_acc = jax.random.split(key, 4)
-        z_new = temperature * jax.random.normal(key_z, (model.latent_dim,), state.position.dtype)
-        x_new = model.sample_decoder(key_x, z_new)
+    def propose(key) -> IMHState:
+        key_z, key_x, key_inner = jax.random.split(key, 3)
+        z = temperature * jax.random.normal(key_z, (model.latent_dim,), model.x_loc.dtype)
+        x = model.sample_decoder(key_x, z)
         if num_inner:
-            z_new = _inner_latents(model, key_inner, x_new, z_new, num_inner)
-        proposal = VAEState(x_new, z_new, logdensity_fn(x_new))
-        new, rate, accept = _mh(key_acc, log_w(proposal) - log_w(state), proposal, state)
+            z = _inner_latents(model, key_inner, x, z, num_inner)
+        lp = logdensity_fn(x)
+        return IMHState(x, z, lp, log_w(x, z, lp))
+
+    def step(key, state: IMHState):
+        key_prop, key_acc = jax.random.split(key)
+        proposal = propose(key_prop)
+        new, rate, accept = _mh(key_acc, proposal.log_weight - state.log_weight, proposal, state)
         return new, VAEInfo(rate, accept, jnp.ones((), int), jnp.zeros((), int))
 
-    return SamplingAlgorithm(init, step)
+    return IndependenceAlgorithm(init, step, propose)
+
+
+def run_independent_chains(algorithm: IndependenceAlgorithm, key, initial_positions, num_steps: int,
+                           batch_size: int = 4096):
+    """`run_chains` for an independence sampler, with the same keys and so the same chains: all
+    chains x num_steps proposals are drawn first (`jax.lax.map` in batches of `batch_size`, which bounds
+    the memory), then each chain's accept/reject scan runs on their cached log weights alone. The
+    proposals cost the same network and target evaluations as `step`; what goes is the per-step overhead
+    of a sequential loop around small matrix products.
+
+    Returns (final_state, (states, infos)) with leading axes (chains, num_steps), as `run_chains`."""
+    chains = initial_positions.shape[0]
+
+    def chain_keys(k):
+        key_init, key_steps = jax.random.split(k)
+        split = jax.vmap(jax.random.split)(jax.random.split(key_steps, num_steps))   # step's (key_prop, key_acc)
+        return key_init, split[:, 0], split[:, 1]
+
+    key_init, key_prop, key_acc = jax.vmap(chain_keys)(jax.random.split(key, chains))
+    initial = jax.vmap(algorithm.init)(initial_positions, key_init)
+    proposals = jax.lax.map(algorithm.propose, key_prop.reshape(-1), batch_size=min(batch_size, chains * num_steps))
+    proposals = jax.tree.map(lambda a: a.reshape(chains, num_steps, *a.shape[1:]), proposals)
+    log_u = jnp.log(jax.vmap(jax.vmap(jax.random.uniform))(key_acc))    # _mh's uniform, key by key
+
+    def accept_scan(log_w0, log_w, log_u):
+        def body(carry, inputs):
+            current, index = carry
+            proposed, lu, t = inputs
+            log_ratio = jnp.where(jnp.isnan(proposed - current), -jnp.inf, proposed - current)
+            accept = lu < log_ratio
+            carry = (jnp.where(accept, proposed, current), jnp.where(accept, t, index))
+            return carry, (carry[1], jnp.minimum(1.0, jnp.exp(log_ratio)), accept)
+
+        _, out = jax.lax.scan(body, (log_w0, jnp.asarray(-1)), (log_w, log_u, jnp.arange(num_steps)))
+        return out
+
+    index, rate, accept = jax.vmap(accept_scan)(initial.log_weight, proposals.log_weight, log_u)
+
+    def pick(p, i0):
+        """states[c, t] = proposals[c, index[c, t]], or the initial state while index is -1."""
+        taken = jnp.take_along_axis(p, jnp.maximum(index, 0).reshape(*index.shape, *(1,) * (p.ndim - 2)), axis=1)
+        return jnp.where((index >= 0).reshape(*index.shape, *(1,) * (p.ndim - 2)), taken, i0[:, None])
+
+    states = jax.tree.map(pick, proposals, initial)
+    final = jax.tree.map(lambda a: a[:, -1], states)
+    ones = jnp.ones(index.shape, int)
+    return final, (states, VAEInfo(rate, accept, ones, jnp.zeros(index.shape, int), jnp.full(index.shape, jnp.nan)))
 
 
 def hybrid(model: VAE, logdensity_fn: Callable, step_size: float, num_local: int = 5,
@@ -147,12 +232,20 @@ def hybrid(model: VAE, logdensity_fn: Callable, step_size: float, num_local: int
     in x with `step_size`, then z ~ P(z|x)."""
     if vae_move not in ("gibbs", "imh"):
         raise ValueError(f"hybrid: vae_move must be one of gibbs, imh, got {vae_move!r}")
-    global_move = gibbs(model, logdensity_fn, jitter) if vae_move == "gibbs" else imh(model, logdensity_fn, temperature)
+    if vae_move == "gibbs":
+        global_step = gibbs(model, logdensity_fn, jitter).step
+    else:
+        log_w, imh_step = imh_log_weight(model, temperature), imh(model, logdensity_fn, temperature).step
+
+        def global_step(key, state: VAEState):
+            """The IMH move from the state's (x, z) (its weight computed afresh: MALA moved x)."""
+            s, info = imh_step(key, IMHState(*state, log_w(*state)))
+            return VAEState(s.position, s.latent, s.logdensity), info
     mala = blackjax.mala(logdensity_fn, step_size)
 
     def step(key, state: VAEState):
         key_vae, key_local, key_z = jax.random.split(key, 3)
-        state, vae_info = global_move.step(key_vae, state)
+        state, vae_info = global_step(key_vae, state)
 
         def local(mala_state, k):
             mala_state, info = mala.step(k, mala_state)
@@ -175,20 +268,14 @@ class ImportanceSample(NamedTuple):
     logdensity: jax.Array   # (n,) log mu~(x)
 
 
-def importance_sample(model: VAE, logdensity_fn: Callable, key, n: int, num_inner: int = 0) -> ImportanceSample:
-    """n draws of pi(z) Q(x|z) with their importance weights w = mu~(x) P(z|x) / (pi(z) Q(x|z)); with
-    num_inner = K > 0 the hierarchical weights w_K of `imh` (K encoder draws per x; `latents` keeps z_0)."""
-    key_z, key_x, key_inner = jax.random.split(key, 3)
-    z = jax.random.normal(key_z, (n, model.latent_dim))
-    x = jax.vmap(model.sample_decoder)(jax.random.split(key_x, n), z)
-    lp = jax.vmap(logdensity_fn)(x)
-    if num_inner:
-        latents = jax.vmap(_inner_latents, in_axes=(None, 0, 0, 0, None))(
-            model, jax.random.split(key_inner, n), x, z, num_inner)
-        log_w = lp - jax.vmap(log_inner_ratio, in_axes=(None, 0, 0))(model, x, latents)
-    else:
-        log_w = lp + jax.vmap(model.log_encoder)(z, x) - model.log_prior(z) - jax.vmap(model.log_decoder)(x, z)
-    return ImportanceSample(x, z, log_w, lp)
+def importance_sample(model: VAE, logdensity_fn: Callable, key, n: int, num_inner: int = 0,
+                      temperature: float = 1.0, batch_size: int = 4096) -> ImportanceSample:
+    """n proposals of `imh` (N(z; 0, temperature^2 I) Q(x|z); temperature 1: the seed's pi(z) Q(x|z)) with
+    their importance weights w = mu~(x) P(z|x) / (rho(z) Q(x|z)); with num_inner = K > 0 the hierarchical
+    weights w_K (K encoder draws per x; `latents` keeps z_0). Drawn `batch_size` at a time (memory)."""
+    propose = imh(model, logdensity_fn, temperature, num_inner).propose
+    s = jax.lax.map(propose, jax.random.split(key, n), batch_size=min(batch_size, n))
+    return ImportanceSample(s.position, s.latent[:, 0] if num_inner else s.latent, s.log_weight, s.logdensity)
 
 
 def log_Z_hat(log_weights) -> jax.Array:

@@ -103,6 +103,13 @@ def _run_imh(model, key, x0, temperature=1.0, num_inner=0):
 
 
 INNER = 3   # encoder draws per proposal of the hierarchical-weight runs
+BATCH = 3000  # proposals per batch of run_independent_chains: CHAINS x STEPS = 16,000 gives 5 batches and a rest
+
+
+@eqx.filter_jit
+def _run_imh_batched(model, key, x0, temperature=1.0, num_inner=0):
+    return kernels.run_independent_chains(kernels.imh(model, log_prob, temperature, num_inner), key, x0, STEPS,
+                                          batch_size=BATCH)
 
 
 @eqx.filter_jit
@@ -121,7 +128,9 @@ def bad_model(model):
 
 
 RUNS = ["gibbs", "gibbs-jitter", "imh", "imh-tempered", "imh-inner", "imh-tempered-inner", "hybrid", "bad-gibbs",
-        "bad-imh", "bad-imh-inner"]
+        "bad-imh", "bad-imh-inner", "imh-batched", "bad-imh-inner-batched"]
+# run_independent_chains with the keys of a run_chains run above: the same chains
+BATCHED = {"imh-batched": "imh", "bad-imh-inner-batched": "bad-imh-inner"}
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +147,8 @@ def runs(model, bad_model):
         "imh-inner": lambda: _run_imh(model, jax.random.key(9), x0, 1.0, INNER),
         "imh-tempered-inner": lambda: _run_imh(model, jax.random.key(13), x0, jnp.asarray(1.3), INNER),
         "bad-imh-inner": lambda: _run_imh(bad_model, jax.random.key(10), x0, 1.0, INNER),
+        "imh-batched": lambda: _run_imh_batched(model, jax.random.key(4), x0),
+        "bad-imh-inner-batched": lambda: _run_imh_batched(bad_model, jax.random.key(10), x0, 1.0, INNER),
     }
     out = {}
     for name, call in calls.items():
@@ -174,7 +185,7 @@ def test_state_is_consistent(runs, name):
     flat = jnp.asarray(st.position[:, ::50].reshape(-1, 2))
     np.testing.assert_allclose(st.logdensity[:, ::50].reshape(-1), np.asarray(_batched_log_prob(flat)),
                                rtol=1e-10, atol=1e-10)
-    latent_shape = (INNER + 1, 2) if name.endswith("-inner") else (2,)   # z_0..z_K with hierarchical weights
+    latent_shape = (INNER + 1, 2) if "-inner" in name else (2,)   # z_0..z_K with hierarchical weights
     assert st.latent.shape == (CHAINS, STEPS, *latent_shape) and np.all(np.isfinite(st.latent))
 
 
@@ -193,6 +204,30 @@ def test_acceptance_is_a_probability_and_matches_the_accept_indicator(runs, name
     se = math.sqrt(np.sum(rate * (1 - rate))) / n
     assert abs(diff) < Z_SE * se, (diff, se)
     assert 0.05 < rate.mean() < 1                          # the moves do move
+
+
+@pytest.mark.parametrize("name", BATCHED)
+def test_batched_independence_chains_are_the_step_by_step_chains(runs, name):
+    """run_independent_chains draws the proposals of `step` with the same keys, in batches, and makes the
+    same accept/reject decisions on the same (cached) weights: the same chains as run_chains, up to the
+    rounding of batched matrix products (the decisions are identical, the states equal to 1e-12)."""
+    batched, stepwise = runs[name], runs[BATCHED[name]]
+    np.testing.assert_array_equal(batched["infos"].is_accepted, stepwise["infos"].is_accepted)
+    for field in ("position", "latent", "logdensity", "log_weight"):
+        np.testing.assert_allclose(getattr(batched["states"], field), getattr(stepwise["states"], field),
+                                   rtol=1e-12, atol=1e-12, err_msg=field)
+        np.testing.assert_allclose(getattr(batched["final"], field), getattr(stepwise["final"], field),
+                                   rtol=1e-12, atol=1e-12, err_msg=field)
+    np.testing.assert_allclose(batched["infos"].acceptance_rate, stepwise["infos"].acceptance_rate,
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_imh_caches_the_log_weight_of_its_state(runs, model, bad_model):
+    """The state's cached log weight is imh_log_weight at the stored (x, z): the acceptance uses it."""
+    for name, m, inner in (("imh", model, 0), ("bad-imh-inner", bad_model, INNER)):
+        st = jax.tree.map(lambda a: jnp.asarray(a[:, ::97]).reshape(-1, *a.shape[2:]), runs[name]["states"])
+        ref = jax.vmap(kernels.imh_log_weight(m, 1.0, inner))(st.position, st.latent, st.logdensity)
+        np.testing.assert_allclose(np.asarray(st.log_weight), np.asarray(ref), rtol=1e-10, atol=1e-10)
 
 
 def test_bad_vae_only_lowers_acceptance(runs):
@@ -217,7 +252,9 @@ def counted_runs(model):
         algs = {"gibbs": kernels.gibbs(model, counter.fn, JITTER), "imh": kernels.imh(model, counter.fn),
                 "hybrid": kernels.hybrid(model, counter.fn, STEP_SIZE, NUM_LOCAL),
                 "imh-inner": kernels.imh(model, counter.fn, num_inner=INNER)}  # inner draws: no target evaluation
-        return {name: kernels.run_chains(alg, key, x0, COUNT_STEPS)[1][1] for name, alg in algs.items()}
+        out = {name: kernels.run_chains(alg, key, x0, COUNT_STEPS)[1][1] for name, alg in algs.items()}
+        out["imh-batched"] = kernels.run_independent_chains(algs["imh"], key, x0, COUNT_STEPS, batch_size=5)[1][1]
+        return out
 
     infos = jax.block_until_ready(run(model, jax.random.key(10), TARGET.initial(jax.random.key(11), COUNT_CHAINS)))
     jax.effects_barrier()
@@ -225,8 +262,8 @@ def counted_runs(model):
 
 
 def test_cost_fields_match_counted_evaluations(runs, counted_runs):
-    """gibbs / imh: one log-density evaluation per step, no gradient; hybrid: the VAE move's one, plus MALA's
-    value-and-gradient at its start and after each of the num_local moves. The reported fields are checked
+    """gibbs / imh (stepwise or batched): one log-density evaluation per step, no gradient; hybrid: the VAE
+    move's one, plus MALA's value-and-gradient at its start and after each of the num_local moves. The reported fields are checked
     on every long run; their sum is checked against the evaluations the log density itself counted in short
     runs (which add one evaluation per chain for `init`)."""
     per_step = {"gibbs": (1, 0), "imh": (1, 0), "hybrid": (NUM_LOCAL + 2, NUM_LOCAL + 1)}
@@ -238,8 +275,8 @@ def test_cost_fields_match_counted_evaluations(runs, counted_runs):
     infos, counter = counted_runs
     reported_values = sum(int(i.logdensity_evals.sum()) for i in infos.values())
     reported_grads = sum(int(i.grad_evals.sum()) for i in infos.values())
-    assert reported_values == COUNT_CHAINS * COUNT_STEPS * (1 + 1 + NUM_LOCAL + 2 + 1)
-    assert counter.values == reported_values + 4 * COUNT_CHAINS, (counter.values, reported_values)
+    assert reported_values == COUNT_CHAINS * COUNT_STEPS * (1 + 1 + NUM_LOCAL + 2 + 1 + 1)
+    assert counter.values == reported_values + 5 * COUNT_CHAINS, (counter.values, reported_values)
     assert counter.grads == reported_grads == COUNT_CHAINS * COUNT_STEPS * (NUM_LOCAL + 1)
 
 
