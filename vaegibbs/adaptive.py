@@ -126,8 +126,9 @@ def _global_moves(model: VAE, logdensity_fn: Callable, walkers: Walkers, key, nu
     walkers' MALA states rebuilt at their new positions (one gradient each)."""
     n = walkers.log_step_size.shape[0]
     key_z, key_moves = jax.random.split(key)
-    x = walkers.mala.position
-    state = kernels.VAEState(x, jax.vmap(model.sample_encoder)(jax.random.split(key_z, n), x), walkers.mala.logdensity)
+    x, lp = walkers.mala.position, walkers.mala.logdensity
+    z = jax.vmap(model.sample_encoder)(jax.random.split(key_z, n), x)
+    state = kernels.IMHState(x, z, lp, jax.vmap(kernels.imh_log_weight(model))(x, z, lp))
     step = jax.vmap(kernels.imh(model, logdensity_fn).step)
 
     def body(s, k):
@@ -154,6 +155,9 @@ def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config =
     if walkers0.ndim != 2 or walkers0.shape[0] != adaptive.walkers:
         raise ValueError(f"fit_adaptive: initial_walkers must have shape ({adaptive.walkers}, dim), "
                          f"got {walkers0.shape}")
+    if config.dtype != "float64" or config.restarts != 1:
+        raise ValueError(f"fit_adaptive: trains in float64 only (its walkers' MALA moves are part of it) and from "
+                         f"one initialisation; got Config.dtype={config.dtype!r}, restarts={config.restarts}")
     if config.steps % adaptive.rounds:
         raise ValueError(f"fit_adaptive: Config.steps ({config.steps}) must be a multiple of rounds ({adaptive.rounds})")
     dim = walkers0.shape[1]

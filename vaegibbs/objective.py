@@ -29,7 +29,7 @@ from vaegibbs.model import VAE
 def joint_terms(model: VAE, logdensity_fn: Callable, key, batch_size: int, beta=1.0):
     """Per-sample terms `log Q(x|z) + log pi(z) - log P(z|x) - beta log mu~(x)` (reparameterised)."""
     key_z, key_x = jax.random.split(key)
-    z = jax.random.normal(key_z, (batch_size, model.latent_dim))
+    z = jax.random.normal(key_z, (batch_size, model.latent_dim), model.x_loc.dtype)  # the networks' precision
     x = jax.vmap(model.sample_decoder)(jax.random.split(key_x, batch_size), z)
     log_q = jax.vmap(model.log_decoder)(x, z)
     log_enc = jax.vmap(model.log_encoder)(z, x)
@@ -45,7 +45,7 @@ def joint_bound(model: VAE, logdensity_fn: Callable, key, batch_size: int, beta=
 def iw_bound(model: VAE, logdensity_fn: Callable, key, batch_size: int, num_inner: int):
     """(L_K, its Monte Carlo standard error) with K = `num_inner` extra encoder samples per x."""
     key_z, key_x, key_inner = jax.random.split(key, 3)
-    z0 = jax.random.normal(key_z, (batch_size, model.latent_dim))
+    z0 = jax.random.normal(key_z, (batch_size, model.latent_dim), model.x_loc.dtype)
     x = jax.vmap(model.sample_decoder)(jax.random.split(key_x, batch_size), z0)
 
     def one(x, z0, k):

@@ -2,7 +2,9 @@
 
 `fit(logdensity_fn, dim, key, config)` minimises `L` (objective.py) over encoder and decoder.
 Optionally U is annealed: the loss uses `beta * log mu~(x)` with beta rising linearly from
-`beta_start` to 1 over `anneal_steps` (then held at 1). Training runs in jitted chunks of
+`beta_start` to 1 over `anneal_steps` (then held at 1). With `dtype="float32"` the networks train in
+single precision (the steps take about half the time on a CPU) and are returned in the default float,
+in which the bounds and the exact kernels are evaluated. Training runs in jitted chunks of
 `jax.lax.scan`; a NaN/inf loss or gradient stops it with `TrainingDiverged` naming the step, and
 the broken update is never applied.
 """
@@ -25,6 +27,9 @@ from vaegibbs.model import VAE
 from vaegibbs.objective import joint_bound
 
 
+TRAIN_DTYPES = ("float64", "float32")
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Everything that defines a trained sampler (saved with it)."""
@@ -42,6 +47,9 @@ class Config:
     x_loc: float = 0.0              # fixed standardisation of x in the networks
     x_scale: float = 1.0
     chunk: int = 100                # steps per jitted chunk (progress and NaN checks between chunks)
+    dtype: str = "float64"          # precision of training (fit); the model is returned in the default float
+    restarts: int = 1               # initialisations tried (fit): the best after restart_steps goes on
+    restart_steps: int = 300
 
     def __post_init__(self):
         for name in ("width", "depth", "steps", "batch_size", "chunk"):
@@ -62,6 +70,11 @@ class Config:
                              f"{self.anneal_steps}, {self.warmup_steps}")
         if not math.isfinite(self.x_loc):
             raise ValueError(f"vaegibbs Config: x_loc must be finite, got {self.x_loc}")
+        if self.restarts < 1 or (self.restarts > 1 and not 0 < self.restart_steps < self.steps):
+            raise ValueError(f"vaegibbs Config: restarts must be >= 1, and with restarts > 1 restart_steps in "
+                             f"(0, steps = {self.steps}); got {self.restarts}, {self.restart_steps}")
+        if self.dtype not in TRAIN_DTYPES:
+            raise ValueError(f"vaegibbs Config: dtype must be one of {', '.join(TRAIN_DTYPES)}, got {self.dtype!r}")
 
 
 class TrainingDiverged(FloatingPointError):
@@ -90,6 +103,12 @@ def init_model(dim: int, key, config: Config) -> VAE:
                x_loc=config.x_loc, x_scale=config.x_scale)
 
 
+def cast(params, dtype):
+    """The floating-point leaves of `params` in `dtype` (training may run in float32: on a CPU its steps
+    take about half the time of float64 ones; sampling and its acceptance tests stay in the default float)."""
+    return jax.tree.map(lambda a: a.astype(dtype), params)
+
+
 def beta_schedule(config: Config) -> Callable:
     if config.anneal_steps == 0:
         return lambda step: jnp.ones((), float)
@@ -103,42 +122,81 @@ def optimizer(config: Config) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(schedule))
 
 
+def restart_key(key, r: int):
+    """The key of initialisation r of `fit` (r = 0: the key itself, so that restarts=1 is a plain training)."""
+    return key if r == 0 else jax.random.fold_in(key, r)
+
+
 def fit(logdensity_fn: Callable, dim: int, key, config: Config = Config(), progress: bool = False) -> Fitted:
     """Train a VAE sampler for `exp(logdensity_fn)` on R^dim; see the module docstring.
 
+    With `config.restarts` = R > 1, R initialisations (keys `restart_key(key, r)`) train for
+    `config.restart_steps` steps each; the one whose bound estimate is lowest over its last
+    min(100, restart_steps) steps goes on to `config.steps` (the same run as a training of R = 1 from its
+    key), the others are dropped. Reverse-KL training can stay on a plateau where q covers one part of the
+    target (on the funnel, about one key in ten stays at L + log Z = 1.87, the funnel's waist, while the
+    others leave it within 300 steps); R = 2 makes that about as rare as its square. Their steps count
+    in the cost (`grad_evals`, `time_train`) and their losses are `strategy_settings["restart_loss_r"]`.
+
     The training chunk is compiled once per (logdensity_fn, dim, config) and reused (e.g. across
     seeds); `time_compile` is 0 when it was."""
-    key_init, key_train = jax.random.split(key)
-    params, static = eqx.partition(init_model(dim, key_init, config), eqx.is_inexact_array)
     opt, chunk = _trainer(logdensity_fn, dim, config)
-    opt_state = opt.init(params)
+    static, runs = None, []
+    for r in range(config.restarts):
+        key_init, key_train = jax.random.split(restart_key(key, r))
+        params, static = eqx.partition(init_model(dim, key_init, config), eqx.is_inexact_array)
+        params = cast(params, config.dtype)
+        runs.append(_Run(params, opt.init(params), jax.random.split(key_train, config.steps)))
     size = min(config.chunk, config.steps)
-    keys = jax.random.split(key_train, config.steps)
     start = time.perf_counter()
-    compiled, fresh = aot_compile(chunk, params, opt_state, keys[:size], jnp.arange(size))
+    compiled, fresh = aot_compile(chunk, runs[0].params, runs[0].opt_state, runs[0].keys[:size], jnp.arange(size))
     time_compile = time.perf_counter() - start if fresh else 0.0
-    history = []
-    bar = _progress(progress, config.steps)
+    probe = config.restart_steps if config.restarts > 1 else 0
+    bar = _progress(progress, config.steps + (config.restarts - 1) * probe)
+    settings = {}
     start = time.perf_counter()
     try:
-        for begin in range(0, config.steps, size):
-            steps = jnp.arange(begin, min(begin + size, config.steps))
-            fn = compiled if len(steps) == size else chunk  # a shorter last chunk compiles once more
-            params, opt_state, out = fn(params, opt_state, keys[begin:begin + len(steps)], steps)
-            loss, finite = np.asarray(out[0]), np.asarray(out[3])
-            bad = np.flatnonzero(~finite)
-            if bad.size:
-                raise TrainingDiverged(f"vaegibbs.fit: non-finite loss or gradient (loss {loss[bad[0]]}) at "
-                                       f"training step {begin + int(bad[0])}; no parameters returned")
-            history.append([np.asarray(o) for o in out[:3]])
-            bar(len(steps), float(loss[-50:].mean()))
+        for r, run in enumerate(runs if probe else []):
+            _advance(run, chunk, compiled, size, 0, probe, bar, f" (initialisation {r})")
+        if probe:
+            window = min(100, probe)
+            losses = [float(np.concatenate([h[0] for h in run.history])[-window:].mean()) for run in runs]
+            settings = {"restart_chosen": int(np.argmin(losses))} | {f"restart_loss_{r}": v for r, v in enumerate(losses)}
+        run = runs[settings.get("restart_chosen", 0)]
+        _advance(run, chunk, compiled, size, probe, config.steps, bar, "")
     finally:
         bar(None, None)
     time_train = time.perf_counter() - start
-    loss, loss_se, beta = (np.concatenate(h) for h in zip(*history))
-    evals = config.batch_size * config.steps
-    return Fitted(eqx.combine(params, static), config, loss, loss_se, beta, time_compile, time_train,
-                  grad_evals=evals, logdensity_evals=evals)
+    loss, loss_se, beta = (np.concatenate(h) for h in zip(*run.history))
+    evals = config.batch_size * (config.steps + (config.restarts - 1) * probe)
+    model = eqx.combine(cast(run.params, jnp.result_type(float)), static)   # sampled in the default precision
+    return Fitted(model, config, loss, loss_se, beta, time_compile, time_train, grad_evals=evals,
+                  logdensity_evals=evals, strategy_settings=settings)
+
+
+@dataclasses.dataclass
+class _Run:
+    """One initialisation being trained: its parameters, optimiser state, step keys and history so far."""
+    params: Any
+    opt_state: Any
+    keys: jax.Array
+    history: list = dataclasses.field(default_factory=list)
+
+
+def _advance(run: _Run, chunk, compiled, size: int, begin: int, end: int, bar, where: str) -> None:
+    """Train `run` from step `begin` to `end` in chunks of `size` steps (a shorter last chunk compiles once
+    more); raise TrainingDiverged naming the first non-finite step."""
+    for first in range(begin, end, size):
+        steps = jnp.arange(first, min(first + size, end))
+        fn = compiled if len(steps) == size else chunk
+        run.params, run.opt_state, out = fn(run.params, run.opt_state, run.keys[first:first + len(steps)], steps)
+        loss, finite = np.asarray(out[0]), np.asarray(out[3])
+        bad = np.flatnonzero(~finite)
+        if bad.size:
+            raise TrainingDiverged(f"vaegibbs.fit: non-finite loss or gradient (loss {loss[bad[0]]}) at "
+                                   f"training step {first + int(bad[0])}{where}; no parameters returned")
+        run.history.append([np.asarray(o) for o in out[:3]])
+        bar(len(steps), float(loss[-50:].mean()))
 
 
 @functools.lru_cache(maxsize=16)
@@ -154,7 +212,7 @@ def _trainer(logdensity_fn: Callable, dim: int, config: Config):
     def one_step(carry, inputs):
         params, opt_state, ok = carry
         key, step = inputs
-        beta = beta_at(step)
+        beta = beta_at(step).astype(config.dtype)
         (loss, se), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, key, beta)
         finite = jnp.isfinite(loss) & jax.tree.reduce(
             jnp.logical_and, jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), grads))

@@ -110,6 +110,9 @@ def test_bad_settings_are_refused():
         fit_adaptive(bimodal, jnp.zeros((16, 1)), jax.random.key(0), dataclasses.replace(SMALL, steps=25), two_rounds)
     with pytest.raises(ValueError, match=r"shape \(16, dim\)"):
         fit_adaptive(bimodal, jnp.zeros((8, 1)), jax.random.key(0), SMALL, two_rounds)
+    for bad in (dict(dtype="float32"), dict(restarts=2, restart_steps=10)):
+        with pytest.raises(ValueError, match="float64 only"):
+            fit_adaptive(bimodal, jnp.zeros((16, 1)), jax.random.key(0), dataclasses.replace(SMALL, **bad), two_rounds)
     with pytest.raises(ValueError, match="never reaches 1"):
         Adaptive(rounds=10)     # the default KL warm-up (25 rounds) and reverse_from (50) exceed 10 rounds
     with pytest.raises(ValueError, match="kl_start"):
