@@ -45,12 +45,13 @@ SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
     Sampler("hmc", baselines.hmc, "blackjax static HMC, per-chain Stan window adaptation",
             functools.partial(validate_hmc_family, "hmc")),
     Sampler("vae-gibbs", vae.vae_gibbs, "VAE (seed), Metropolis-within-Gibbs on (x, z)", vae.validate,
-            vae.TARGET_DEFAULTS),
-    Sampler("vae-imh", vae.vae_imh, "VAE (seed), independence Metropolis-Hastings", vae.validate, vae.TARGET_DEFAULTS),
+            vae.target_defaults("vae-gibbs")),
+    Sampler("vae-imh", vae.vae_imh, "VAE (seed), independence Metropolis-Hastings", vae.validate,
+            vae.target_defaults("vae-imh")),
     Sampler("vae-is", vae.vae_is, "VAE (seed), importance sampling (weighted draws)", vae.validate,
-            vae.TARGET_DEFAULTS),
+            vae.target_defaults("vae-is")),
     Sampler("vae-hybrid", vae.vae_hybrid, "VAE (seed) moves alternated with blackjax MALA", vae.validate,
-            vae.TARGET_DEFAULTS),
+            vae.target_defaults("vae-hybrid")),
 )}
 
 

@@ -107,3 +107,30 @@ def test_adaptive_settings_are_checked_before_training():
         validate(10, 30, training="forward")
     with pytest.raises(ValueError, match="walkers"):
         validate(10, 30, training="adaptive", walkers=0)
+
+
+def test_per_sampler_target_defaults_on_the_funnel():
+    """The funnel's VAE defaults (bench.vae.TARGET_DEFAULTS) hold for every VAE sampler, SAMPLER_TARGET_DEFAULTS
+    adds vae-gibbs's own on top (a shorter training, the random-walk jitter of a 2-d latent); a given value
+    overrides both; other targets and the baselines are untouched."""
+    gibbs, imh, nuts = (get_sampler(n).params_for("funnel", {}) for n in ("vae-gibbs", "vae-imh", "nuts"))
+    assert imh["latent_dim"] == gibbs["latent_dim"] == 2 and imh["train_dtype"] == gibbs["train_dtype"] == "float32"
+    assert imh["restarts"] == gibbs["restarts"] == 2
+    assert imh["train_steps"] == 10000 and imh["inner"] == 8 and "jitter" not in imh
+    assert gibbs["train_steps"] == 3000 and gibbs["jitter"] == pytest.approx(2.38 / 2 ** 0.5, abs=0.01)
+    assert "inner" not in gibbs and nuts == {}                      # only what each sampler takes
+    assert get_sampler("vae-gibbs").params_for("funnel", {"train_steps": 500})["train_steps"] == 500
+    assert get_sampler("vae-gibbs").params_for("gaussian", {}) == {}
+
+
+def test_float32_training_and_restarts_are_sampler_parameters_and_adaptive_refuses_them(target):
+    validate = get_sampler("vae-imh").validate
+    for bad in (dict(train_dtype="float32"), dict(restarts=2)):
+        with pytest.raises(ValueError, match="float64 only"):
+            validate(10, 30, training="adaptive", **bad)
+    r = run_cell(target, get_sampler("vae-gibbs"), TINY | {"train_dtype": "float32", "restarts": 2, "restart_steps": 10},
+                 0, BUDGET, None)
+    assert r["status"] == "ok", r.get("traceback")
+    assert r["sampler.train_dtype"] == "float32" and r["info.config.dtype"] == "float32"
+    assert r["info.config.restarts"] == 2 and r["info.reverse.restart_chosen"] in (0, 1)
+    assert r["info.train_grad_evals"] == TINY["batch_size"] * (TINY["train_steps"] + 10)
