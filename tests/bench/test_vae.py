@@ -116,7 +116,7 @@ def test_per_sampler_target_defaults_on_the_funnel():
     gibbs, imh, nuts = (get_sampler(n).params_for("funnel", {}) for n in ("vae-gibbs", "vae-imh", "nuts"))
     assert imh["latent_dim"] == gibbs["latent_dim"] == 2 and imh["train_dtype"] == gibbs["train_dtype"] == "float32"
     assert imh["restarts"] == gibbs["restarts"] == 2
-    assert imh["train_steps"] == 10000 and imh["inner"] == 8 and "jitter" not in imh
+    assert imh["train_steps"] == 20000 and imh["inner"] == 8 and "jitter" not in imh
     assert gibbs["train_steps"] == 3000 and gibbs["jitter"] == pytest.approx(2.38 / 2 ** 0.5, abs=0.01)
     assert "inner" not in gibbs and nuts == {}                      # only what each sampler takes
     assert get_sampler("vae-gibbs").params_for("funnel", {"train_steps": 500})["train_steps"] == 500
