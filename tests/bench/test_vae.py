@@ -75,14 +75,22 @@ def test_saved_sampler_is_reused_and_gives_the_same_draws(records, target, tmp_p
 TINY_ADAPTIVE = dict(TINY, train_steps=40, walkers=32, explore_steps=5, rounds=4, reverse_from=2, kl_warmup_rounds=1)
 
 
-def test_target_defaults_choose_adaptive_training_and_record_it(tmp_path):
-    """gmm40's default is training=adaptive (bench.vae.TARGET_DEFAULTS): the record's sampler id and info
-    say so with its settings, the walkers start from the target's `initial`, and the training group holds
-    the per-round bound; a given `training` overrides the target's default."""
+def test_target_defaults_choose_adaptive_training():
+    """gmm40's and ising's default is training=adaptive (bench.vae.TARGET_DEFAULTS), for every VAE sampler;
+    a given `training` overrides the target's default; the other targets train on the reverse bound."""
+    for name in ("vae-gibbs", "vae-imh", "vae-is", "vae-hybrid"):
+        sampler = get_sampler(name)
+        assert sampler.params_for("gmm40", {})["training"] == sampler.params_for("ising", {})["training"] == "adaptive"
+        assert sampler.params_for("gmm40", {"training": "reverse"})["training"] == "reverse"
+        assert "training" not in sampler.params_for("funnel", {}) and sampler.params_for("gaussian", {}) == {}
+
+
+def test_adaptive_training_by_default_is_recorded_with_its_settings(tmp_path):
+    """A gmm40 run trains adaptively without being told: the record's sampler id and info say so with its
+    settings, the training gradients add up (reverse steps, the walkers' MALA moves and rebuilds), and the
+    training group holds the per-round bound."""
     target = make_target("gmm40")
-    sampler = get_sampler("vae-imh")
-    params = {k: v for k, v in TINY_ADAPTIVE.items()}
-    r = run_cell(target, sampler, params, 0, BUDGET, tmp_path)
+    r = run_cell(target, get_sampler("vae-imh"), dict(TINY_ADAPTIVE), 0, BUDGET, tmp_path)
     assert r["status"] == "ok", r.get("traceback")
     assert "training=adaptive" in r["sampler_id"] and r["sampler.training"] == "adaptive"
     assert r["info.training"] == "adaptive" and r["info.adaptive.walkers"] == TINY_ADAPTIVE["walkers"]
@@ -94,9 +102,6 @@ def test_target_defaults_choose_adaptive_training_and_record_it(tmp_path):
     tree = az.from_netcdf(store.cell_dir(tmp_path, r) / "draws.nc")
     assert tree["training"]["bound"].dims == ("round",) and tree["training"]["bound"].shape == (rounds,)
     assert tree["training"]["loss"].shape == (TINY_ADAPTIVE["train_steps"],)
-    again = run_cell(target, sampler, params | {"training": "reverse"}, 0, BUDGET, None)
-    assert again["status"] == "ok" and again["info.training"] == "reverse"
-    assert again["info.train_grad_evals"] == TINY["batch_size"] * TINY["train_steps"]
 
 
 def test_adaptive_settings_are_checked_before_training():
