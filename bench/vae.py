@@ -7,7 +7,8 @@ per target are `TARGET_DEFAULTS`, with `SAMPLER_TARGET_DEFAULTS` on top for one 
 samples with an exact kernel of `vaegibbs.kernels`. The trained VAE is saved beside the run's record (`<cell>/vae.json`, `vae.eqx`): pass
 `--sampler-param model_path=<cell>/vae` to sample with it again. The
 training counts as warm-up: its time is `time_warmup` (with the chains' burn-in of `num_warmup`
-steps), its gradients (reverse: `batch_size x train_steps`; adaptive: the walkers' MALA moves too) are
+steps), its gradients (reverse: `batch_size x (train_steps + (restarts - 1) x restart_steps)`; adaptive:
+the walkers' MALA moves too) are
 `grad_evals_warmup`. `info` adds the bound
 `loss` (and its Monte Carlo error) and the importance-weighted bound on `eval_batch` fresh samples,
 log Z_hat, the ELBO and the normalised importance ESS; the harness turns them into the KL bound and
@@ -59,8 +60,8 @@ TARGET_DEFAULTS = {
     "ising": {"training": "adaptive", "train_steps": 10000, "inner": 4},
 }
 # ... and per sampler on top of them. The Gibbs move is a random walk in z, whose efficiency falls as
-# 1 / latent_dim and is at its optimum (jitter 2.38 / sqrt(latent_dim), acceptance 0.35 in 2-d; Roberts,
-# Gelman & Gilks 1997) once the bulk is fitted: on the funnel training past 3000 steps costs it time and
+# 1 / latent_dim and is at its optimum (jitter 2.38 / sqrt(latent_dim), acceptance 0.35 in 2-d; Gelman,
+# Roberts & Gilks 1996) once the bulk is fitted (jitter 1.68 is for the 2-d latent): on the funnel training past 3000 steps costs it time and
 # buys no mixing, while the independence samplers' acceptance and importance ESS keep rising with it.
 SAMPLER_TARGET_DEFAULTS = {
     "vae-gibbs": {"funnel": {"train_steps": 3000, "jitter": 1.68}},
@@ -151,6 +152,11 @@ def validate(num_warmup: int, num_draws: int, jitter: float = 0.0, step_size: fl
     if training["model_path"]:
         vae_io.load(training["model_path"])  # raises ValueError naming the file
     else:
+        if training["restarts"] > 1 and not 0 < training["restart_steps"] < training["train_steps"]:
+            raise ValueError(f"vae samplers: with restarts={training['restarts']} restart_steps "
+                             f"({training['restart_steps']}) must be in (0, train_steps = {training['train_steps']}); "
+                             f"pass restarts=1 or a smaller restart_steps (a target's defaults may set restarts: "
+                             f"bench.vae.TARGET_DEFAULTS)")
         config = _config(training, 1)         # Config and Adaptive check their own fields
         if training["training"] == "adaptive":
             adaptive = _adaptive(training)
@@ -159,7 +165,9 @@ def validate(num_warmup: int, num_draws: int, jitter: float = 0.0, step_size: fl
                                  f"({adaptive.rounds}) with training=adaptive")
             if config.dtype != "float64" or config.restarts != 1:
                 raise ValueError(f"vae samplers: training=adaptive trains in float64 only and from one "
-                                 f"initialisation, got train_dtype={config.dtype}, restarts={config.restarts}")
+                                 f"initialisation, got train_dtype={config.dtype}, restarts={config.restarts}; "
+                                 f"pass train_dtype=float64 and restarts=1 with it (a target's defaults for "
+                                 f"reverse training may set them: bench.vae.TARGET_DEFAULTS)")
 
 
 def _config(training: dict, dim: int) -> Config:

@@ -133,9 +133,12 @@ def test_float32_training_and_restarts_are_sampler_parameters_and_adaptive_refus
     for bad in (dict(train_dtype="float32"), dict(restarts=2)):
         with pytest.raises(ValueError, match="float64 only"):
             validate(10, 30, training="adaptive", **bad)
+    with pytest.raises(ValueError, match=r"restart_steps \(300\) must be in \(0, train_steps = 200\); pass restarts=1"):
+        validate(10, 30, train_steps=200, restarts=2)
     r = run_cell(target, get_sampler("vae-gibbs"), TINY | {"train_dtype": "float32", "restarts": 2, "restart_steps": 10},
                  0, BUDGET, None)
     assert r["status"] == "ok", r.get("traceback")
     assert r["sampler.train_dtype"] == "float32" and r["info.config.dtype"] == "float32"
-    assert r["info.config.restarts"] == 2 and r["info.reverse.restart_chosen"] in (0, 1)
+    losses = [r["info.reverse.restart_loss_0"], r["info.reverse.restart_loss_1"]]
+    assert r["info.config.restarts"] == 2 and r["info.reverse.restart_chosen"] == int(np.argmin(losses))
     assert r["info.train_grad_evals"] == TINY["batch_size"] * (TINY["train_steps"] + 10)
