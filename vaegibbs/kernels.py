@@ -57,11 +57,16 @@ def _init(model: VAE, logdensity_fn: Callable):
     return init
 
 
-def _mh(key, log_ratio, proposal: VAEState, state: VAEState):
+def _accept(log_u, log_ratio):
+    """(accept, acceptance rate min(1, ratio)) of the Metropolis test log u < log ratio; a NaN ratio rejects."""
     log_ratio = jnp.where(jnp.isnan(log_ratio), -jnp.inf, log_ratio)
-    accept = jnp.log(jax.random.uniform(key)) < log_ratio
+    return log_u < log_ratio, jnp.minimum(1.0, jnp.exp(log_ratio))
+
+
+def _mh(key, log_ratio, proposal: VAEState, state: VAEState):
+    accept, rate = _accept(jnp.log(jax.random.uniform(key)), log_ratio)
     new = jax.tree.map(lambda a, b: jnp.where(accept, a, b), proposal, state)
-    return new, jnp.minimum(1.0, jnp.exp(log_ratio)), accept
+    return new, rate, accept
 
 
 def gibbs(model: VAE, logdensity_fn: Callable, jitter: float = 0.0) -> SamplingAlgorithm:
@@ -205,10 +210,9 @@ def run_independent_chains(algorithm: IndependenceAlgorithm, key, initial_positi
         def body(carry, inputs):
             current, index = carry
             proposed, lu, t = inputs
-            log_ratio = jnp.where(jnp.isnan(proposed - current), -jnp.inf, proposed - current)
-            accept = lu < log_ratio
+            accept, rate = _accept(lu, proposed - current)
             carry = (jnp.where(accept, proposed, current), jnp.where(accept, t, index))
-            return carry, (carry[1], jnp.minimum(1.0, jnp.exp(log_ratio)), accept)
+            return carry, (carry[1], rate, accept)
 
         _, out = jax.lax.scan(body, (log_w0, jnp.asarray(-1)), (log_w, log_u, jnp.arange(num_steps)))
         return out
