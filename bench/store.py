@@ -4,16 +4,31 @@
     <out>/runs/<target>/<sampler>/<cell_id>/draws.nc      the draws as an ArviZ DataTree (netCDF4 / HDF5)
 
 A cell is written into a hidden temporary folder and renamed into place, so an interrupted run
-never leaves a half-written cell; readers skip (and name) records they cannot parse.
+never leaves a half-written cell; readers skip (and name) records they cannot parse. The draws are
+serialised to bytes in memory and written with plain file I/O, so a full disk is an `OSError` of that
+write (never an HDF5 file left half-open). Every path written is checked by `check_inside`: inside the
+results folder once symlinks are resolved, and outside committed reference results.
+
+Processes sharing a folder (two sweeps, a sweep's workers on several hosts) coordinate through a claim
+file per cell, `<out>/runs/<target>/<sampler>/.claim-<cell_id>`, created with O_EXCL and holding its
+owner's host, pid and time (`claim_cell`). A claim, and a temporary folder
+`.tmp-<cell_id>-<pid>-<host>-...`, is stale only when its owner is gone: on the same host, when its pid
+is not alive; for another host, when it has not been touched for `STALE_S` seconds (a live owner
+touches its claim every `HEARTBEAT_S` seconds).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import pathlib
+import re
 import shutil
+import socket
 import tempfile
+import threading
+import time
 import warnings
 from typing import Any, Iterator, Mapping
 
@@ -29,20 +44,53 @@ class ResultsError(OSError):
 
 
 REFERENCE_MARKER = "REFERENCE"  # a folder holding it (committed reference results) is never written by a run
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=,()+-]*")  # a target, sampler or sweep name: one folder or file name
+NAME_CHARS = "letters, digits and _ . = , ( ) + - (not first: . = , ( ) + -)"
 
 
-def check_writable(out: pathlib.Path) -> None:
-    """Fail early, before any computation, if `out` cannot hold results (or holds reference results)."""
-    for folder in (out.resolve(), *out.resolve().parents):
+def check_name(kind: str, name: str) -> str:
+    """`name` if it can be one folder or file name under the results folder (see `NAME`: no `/`, no `..`,
+    not empty, not hidden); else ResultsError naming it and the valid characters."""
+    if not isinstance(name, str) or not NAME.fullmatch(name) or ".." in name:
+        raise ResultsError(f"{kind} name {name!r} cannot name a folder of the results: use {NAME_CHARS}, "
+                           f"with no '..'")
+    return name
+
+
+def check_inside(out: pathlib.Path, path: pathlib.Path) -> pathlib.Path:
+    """`path` resolved (symlinks followed) if it lies inside `out` (resolved) and no folder above it holds
+    committed reference results (a `REFERENCE` marker); else ResultsError. Every writer calls it."""
+    root, where = pathlib.Path(out).resolve(), pathlib.Path(path).resolve()
+    if where != root and root not in where.parents:
+        raise ResultsError(f"{path} resolves to {where}, outside the results folder {root}: refusing to write it")
+    for folder in (where, *where.parents):
         if (folder / REFERENCE_MARKER).is_file():
-            raise ResultsError(f"{out} is inside {folder}, committed reference results ({REFERENCE_MARKER} marks it): "
-                               f"runs write elsewhere; `python -m bench leaderboard --out` regenerates it")
+            raise ResultsError(f"{path} is inside {folder}, committed reference results ({REFERENCE_MARKER} marks "
+                               f"it): runs write elsewhere; `python -m bench leaderboard --out` regenerates it")
+    return where
+
+
+def check_writable(out: pathlib.Path, targets=(), sweep: str | None = None) -> None:
+    """Fail early, before any computation, if `out` cannot hold results (or holds reference results), if a
+    target's or the sweep's name cannot name a folder, or if a target's folder `runs/<target>` or the
+    leaderboard folder cannot be written inside `out`."""
+    out = pathlib.Path(out)
+    check_inside(out, out)
+    names = [check_name("target", t) for t in targets]
+    if sweep is not None:
+        check_name("sweep", sweep)
+    folders = [out / "runs", *(out / "runs" / t for t in names)]
+    for path in [*folders, out / "leaderboard", *(out / "leaderboard" / f"{t}.csv" for t in names),
+                 out / "sweeps", *([out / "sweeps" / f"{sweep}.toml"] if sweep is not None else [])]:
+        check_inside(out, path)
     try:
-        (out / "runs").mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out / "runs", prefix=".probe-"):
-            pass
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+                pass
     except OSError as err:
-        raise ResultsError(f"cannot write results under {out}: {err.strerror or err}") from None
+        raise ResultsError(f"cannot write results under {out}: {err.strerror or err}"
+                           + (f" ({err.filename})" if getattr(err, "filename", None) else "")) from None
 
 
 def cell_dir(out: pathlib.Path, record: Mapping[str, Any]) -> pathlib.Path:
@@ -52,25 +100,28 @@ def cell_dir(out: pathlib.Path, record: Mapping[str, Any]) -> pathlib.Path:
 def write_cell(out: pathlib.Path, record: Mapping[str, Any], datatree=None,
                artifacts: Mapping[str, Any] | None = None) -> pathlib.Path:
     """Write record (and draws, and artifacts: name -> write(path_stem)) atomically into the cell's folder,
-    replacing an older version of it."""
+    replacing an older version of it. An OSError (e.g. a full disk) leaves no temporary folder and the
+    older version in place."""
     final = cell_dir(out, record)
+    for kind in ("target", "sampler"):
+        check_name(kind, str(record[kind]))
+    check_inside(out, final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(f".*-{final.name}-*"):  # left by a run killed mid-write
-        shutil.rmtree(stale, ignore_errors=True)
+    remove_stale(final.parent, final.name)
     text = json.dumps(_jsonable(record), indent=1, sort_keys=True, allow_nan=False, default=_json_default)
-    tmp = pathlib.Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{final.name}-"))
+    # serialised in memory, so that no HDF5 file is ever open on the disk (a full disk used to segfault h5netcdf)
+    data = None if datatree is None else bytes(datatree.to_netcdf(engine="h5netcdf"))
+    tmp = pathlib.Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{final.name}-{_owner()}-"))
     try:
-        if datatree is not None:
-            datatree.to_netcdf(tmp / DRAWS, engine="h5netcdf")
-            _fsync(tmp / DRAWS)
+        if data is not None:
+            write_bytes(tmp / DRAWS, data)
         for name, write in (artifacts or {}).items():
             write(tmp / name)
-        (tmp / RECORD).write_text(text)
-        _fsync(tmp / RECORD)
+        write_bytes(tmp / RECORD, text.encode())
         old = None
         if final.exists():
-            old = final.with_name(f".old-{final.name}-{os.getpid()}")
-            os.replace(final, old)
+            old = pathlib.Path(tempfile.mkdtemp(dir=final.parent, prefix=f".old-{final.name}-{_owner()}-"))
+            os.replace(final, old / "cell")
         os.replace(tmp, final)
         _fsync(final.parent)
         if old is not None:
@@ -81,12 +132,163 @@ def write_cell(out: pathlib.Path, record: Mapping[str, Any], datatree=None,
     return final
 
 
+def write_bytes(path: pathlib.Path, data: bytes) -> None:
+    """Write `data` to a new file and fsync it (plain I/O; the disk-full OSError surfaces here)."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def _fsync(path: pathlib.Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# --- owners of temporaries and claims -------------------------------------------------------------------
+
+HEARTBEAT_S = 30.0     # a live claim's owner touches it this often
+STALE_S = 600.0        # another host's claim or temporary untouched this long is stale (its owner is gone)
+CLAIM = ".claim-"
+
+
+def _host() -> str:
+    """8 hex digits of the host name (a name may hold '-' and '.', so it is not put in file names as is)."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _owner() -> str:
+    return f"{os.getpid()}-{_host()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def owner_gone(pid: int | None, host: str | None, mtime: float) -> bool:
+    """Whether the owner (pid on the host with this 8-hex-digit hash) of a claim or temporary last touched
+    at `mtime` is gone: same host, pid not alive; another host (or unknown), untouched for STALE_S seconds."""
+    if host == _host() and pid is not None:
+        return not _pid_alive(pid)
+    return time.time() - mtime > STALE_S
+
+
+def remove_stale(folder: pathlib.Path, cell_id: str) -> None:
+    """Remove the cell's temporary folders (`.tmp-` / `.old-<cell_id>-<pid>-<host>-...`) whose owner is gone:
+    left by a process killed mid-write. Another live process's temporary is left alone."""
+    for path in folder.glob(f".*-{cell_id}-*"):
+        if path.name.startswith(CLAIM):
+            continue
+        parts = path.name.split(f"-{cell_id}-", 1)[-1].split("-")   # <pid>-<host>-<random> (older: <random>)
+        pid = int(parts[0]) if len(parts) == 3 and parts[0].isdigit() else None
+        host = parts[1] if pid is not None else None
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            continue
+        if pid == os.getpid() and host == _host():
+            continue  # this process's own (another thread's write)
+        if owner_gone(pid, host, mtime):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+class Claim:
+    """The claim file of one cell, held by this process until `release`; touched every HEARTBEAT_S seconds
+    by a daemon thread so that other hosts see its owner is alive."""
+
+    def __init__(self, path: pathlib.Path):
+        self.path = path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"claim {path.name}", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                os.utime(self.path)
+            except OSError:
+                return
+
+    def release(self) -> None:
+        self._stop.set()
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def claim_path(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> pathlib.Path:
+    return pathlib.Path(out) / "runs" / target / sampler / f"{CLAIM}{cell_id}"
+
+
+def claim_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> Claim | None:
+    """Take the cell's claim (O_EXCL create of its claim file, holding host, pid and time) and return it;
+    None when a live owner holds it. A stale claim (`owner_gone`) is taken over: renamed away (only one
+    taker can rename it) and removed, then the claim is created afresh."""
+    path = claim_path(out, target, sampler, cell_id)
+    check_inside(out, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(5):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            owner = read_claim(path)
+            if owner is None or not owner_gone(owner.get("pid"), owner.get("host"), owner["mtime"]):
+                return None
+            grave = path.with_name(f".stale-{cell_id}-{_owner()}")
+            try:
+                os.replace(path, grave)   # if another taker got there first, this fails or moves its new claim
+            except FileNotFoundError:
+                continue
+            moved = read_claim(grave)
+            if moved is not None and moved.get("pid") == owner.get("pid") and moved.get("host") == owner.get("host"):
+                grave.unlink(missing_ok=True)
+            else:  # we moved a newcomer's fresh claim: put it back (never over a third one's)
+                try:
+                    os.link(grave, path)
+                except FileExistsError:
+                    pass
+                grave.unlink(missing_ok=True)
+                return None
+            continue
+        from bench.record import timestamp
+        with os.fdopen(fd, "w") as f:
+            json.dump({"pid": os.getpid(), "host": _host(), "hostname": socket.gethostname(), "time": timestamp()}, f)
+        return Claim(path)
+    return None
+
+
+def read_claim(path: pathlib.Path) -> dict | None:
+    """The claim's owner (pid, host, mtime); a claim being written (empty, unparsable) counts as fresh;
+    None when it is gone."""
+    try:
+        mtime = path.stat().st_mtime
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        owner = json.loads(text)
+        owner = owner if isinstance(owner, dict) else {}
+    except ValueError:
+        owner = {}
+    pid = owner.get("pid")
+    return {"pid": pid if isinstance(pid, int) else None, "host": owner.get("host"), "mtime": mtime,
+            "hostname": owner.get("hostname")}
 
 
 REQUIRED = {"cell_id": str, "target": str, "sampler": str, "status": str, "seed": int}
@@ -111,9 +313,16 @@ def read_records(out: pathlib.Path) -> Iterator[dict]:
         yield record
 
 
+def has_records(out: pathlib.Path) -> bool:
+    """Whether `out/runs` holds any cell's record file (readable or not; hidden temporaries aside)."""
+    return any(not any(part.startswith(".") for part in path.relative_to(out).parts)
+               for path in (pathlib.Path(out) / "runs").glob(f"**/{RECORD}"))
+
+
 def read_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> dict | None:
     """The record of one cell if its folder holds a complete one (record parsed, its required fields and id
-    right, draws present when it finished `ok`); else None: the cell is to be (re)computed, never half-read."""
+    right, draws present and opening as HDF5 when it finished `ok`); else None: the cell is to be
+    (re)computed, never half-read."""
     folder = out / "runs" / target / sampler / cell_id
     try:
         record = json.loads((folder / RECORD).read_text())
@@ -122,9 +331,22 @@ def read_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> dic
     if (not isinstance(record, dict) or any(not isinstance(record.get(k), t) for k, t in REQUIRED.items())
             or record["cell_id"] != cell_id):
         return None
-    if record["status"] == "ok" and not (folder / DRAWS).is_file():
+    if record["status"] == "ok" and not draws_readable(folder / DRAWS):
         return None
     return record
+
+
+def draws_readable(path: pathlib.Path) -> bool:
+    """Whether `path` is a file that opens as HDF5 with a `posterior` group (a cheap check: the header and
+    the root group, not the data; a truncated file fails here)."""
+    import h5py
+    if not path.is_file():
+        return False
+    try:
+        with h5py.File(path, "r") as f:
+            return "posterior" in f
+    except (OSError, ValueError):
+        return False
 
 
 def to_datatree(positions: np.ndarray, statistic_names: list[str], statistic_values: np.ndarray,
