@@ -24,6 +24,7 @@ class Summary:
     ok: int = 0
     failed: int = 0
     skipped: int = 0                    # finished before this run (ok or failed), counted in ok / failed too
+    elsewhere: int = 0                  # of those, computed meanwhile by another sweep over the same folder
     lost: int = 0                       # cells of groups the executor lost: no record, redone next time
     failures: list[CellResult] = dataclasses.field(default_factory=list)
 
@@ -38,13 +39,15 @@ class Summary:
     def add(self, result: CellResult) -> None:
         self.ok += result.status == "ok"
         self.failed += result.status != "ok"
-        self.skipped += result.skipped
+        self.skipped += result.skipped and not result.elsewhere
+        self.elsewhere += result.elsewhere
         if result.status != "ok":
             self.failures.append(result)
 
     def line(self) -> str:
+        other = f", {self.elsewhere} computed by another sweep" if self.elsewhere else ""
         return (f"{self.done}/{self.total} cells done ({self.ok} ok, {self.failed} failed; {self.skipped} "
-                f"finished before), {self.left} left")
+                f"finished before{other}), {self.left} left")
 
 
 def groups_of(config: SweepConfig, run_id: str, retry_failed: bool = False) -> list[Group]:
@@ -87,7 +90,7 @@ def run_sweep(config: SweepConfig, retry_failed: bool = False, log: Callable[[st
     from bench import store
     from bench.sweep.tasks import append_event
 
-    store.check_writable(config.out)
+    check_writable(config)
     run_id = new_run_id()
     groups, before = plan(config, run_id, retry_failed)
     summary = Summary(total=config.n_cells)
@@ -125,12 +128,21 @@ def run_sweep(config: SweepConfig, retry_failed: bool = False, log: Callable[[st
     return summary
 
 
+def check_writable(config: SweepConfig) -> None:
+    """`bench.store.check_writable` for the sweep's folder, target names and sweep name (ResultsError)."""
+    from bench import store
+    store.check_writable(config.out, targets_of(config), sweep=config.name)
+
+
 def _keep_config(config: SweepConfig, run_id: str) -> None:
     """A copy of the sweep file beside the results (`sweeps/<name>-<run>.toml`): what produced them."""
+    from bench import store
     if config.path is not None and config.path.is_file():
         folder = config.out / "sweeps"
+        path = folder / f"{store.check_name('sweep', config.name)}-{run_id}.toml"
+        store.check_inside(config.out, path)
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(config.path, folder / f"{config.name}-{run_id}.toml")
+        shutil.copyfile(config.path, path)
 
 
 def targets_of(config: SweepConfig) -> list[str]:

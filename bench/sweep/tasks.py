@@ -6,7 +6,14 @@ A group runs its seeds one after the other in one process, so the compiled sampl
 
 Before each cell the worker looks for the cell's finished record, under the id the cell has *on this
 worker* (the device is part of a cell's identity, `bench.record.identity`): a cell already finished on
-this kind of device is skipped, so a resumed sweep, or two sweeps over one folder, compute it once.
+this kind of device is skipped, so a resumed sweep computes it once. To compute a cell the worker first
+takes its claim (`bench.store.claim_cell`); a cell claimed by a live owner (another sweep over the same
+folder) is put off to the end of the group, then waited for: its record, once written, is reported as
+"computed by another sweep"; if its owner died without one, this worker computes it. So two sweeps over
+one folder compute each cell once.
+
+A record that cannot be written (e.g. a full disk) makes a failed cell with that reason (no record on
+disk, so the next run computes it again); the group goes on with its other seeds.
 """
 from __future__ import annotations
 
@@ -16,11 +23,13 @@ import json
 import os
 import pathlib
 import socket
+import time
 from typing import Any, Callable, NamedTuple
 
 from bench.run import Budget
 
 LOG = "log.jsonl"
+WAIT_POLL_S = 0.5   # how often a cell claimed by another sweep is looked at again
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,8 +65,9 @@ class CellResult(NamedTuple):
     label: str
     seed: int
     status: str              # "ok" or "failed"
-    skipped: bool            # finished before this sweep reached it; not recomputed
+    skipped: bool            # finished before this sweep reached it, or by another sweep; not recomputed
     error: str | None = None
+    elsewhere: bool = False  # computed by another sweep over the same folder while this one waited
 
 
 def set_precision(precision: str) -> None:
@@ -95,44 +105,94 @@ def cell_ids(group: Group) -> list[str]:
 
 
 def run_group(group: Group, on_cell: Callable[[CellResult], None] | None = None) -> list[CellResult]:
-    """Run (or skip, when finished) each seed of the group; write each record atomically under `group.out`."""
+    """Run (or skip, when finished) each seed of the group; write each record atomically under `group.out`.
+    Cells claimed by another live process are done last: waited for, then skipped or computed."""
     set_precision(group.precision)
-    from bench.run import run_cell
     from bench.samplers import get_sampler
 
     out = pathlib.Path(group.out)
     target, sampler = make_target(group.target, group.target_params), get_sampler(group.sampler)
     params = dict(group.sampler_params)
-    results = []
+    results, waiting = [], []
     for seed, cell_id in zip(group.seeds, cell_ids(group)):
-        done = finished(out, group.target, group.sampler, cell_id, group.retry_failed)
-        if done is not None:
-            result = CellResult(cell_id, group.label, seed, done["status"], True, done.get("error"))
-        else:
-            append_event(out, {"event": "started", "cell_id": cell_id, "sweep.run": group.sweep_run})
-            record = run_cell(target, sampler, params, seed, group.budget, out,
-                              extra={"sweep.name": group.sweep_name, "sweep.run": group.sweep_run})
-            append_event(out, {"event": "written", "cell_id": cell_id, "status": record["status"],
-                               "sweep.run": group.sweep_run})
-            result = CellResult(cell_id, group.label, seed, record["status"], False, record.get("error"))
+        result = _try_cell(group, out, target, sampler, params, seed, cell_id)
+        if result is None:
+            waiting.append((seed, cell_id))
+            continue
+        results.append(result)
+        if on_cell is not None:
+            on_cell(result)
+    for seed, cell_id in waiting:
+        result = None
+        while result is None:
+            _wait_claim(out, group, cell_id)
+            result = _try_cell(group, out, target, sampler, params, seed, cell_id, elsewhere=True)
         results.append(result)
         if on_cell is not None:
             on_cell(result)
     return results
 
 
+def _try_cell(group: Group, out: pathlib.Path, target, sampler, params, seed: int, cell_id: str,
+              elsewhere: bool = False) -> CellResult | None:
+    """The cell's result: skipped when finished (`elsewhere`: by another sweep we waited for), else computed
+    under its claim; None when another live process holds the claim."""
+    from bench import store
+    from bench.run import run_cell
+
+    done = finished(out, group.target, group.sampler, cell_id, group.retry_failed)
+    if done is not None:
+        return CellResult(cell_id, group.label, seed, done["status"], True, done.get("error"), elsewhere)
+    claim = store.claim_cell(out, group.target, group.sampler, cell_id)
+    if claim is None:
+        return None
+    with claim:
+        done = finished(out, group.target, group.sampler, cell_id, group.retry_failed)  # finished meanwhile
+        if done is not None:
+            return CellResult(cell_id, group.label, seed, done["status"], True, done.get("error"), True)
+        append_event(out, {"event": "started", "cell_id": cell_id, "sweep.run": group.sweep_run})
+        try:
+            record = run_cell(target, sampler, params, seed, group.budget, out,
+                              extra={"sweep.name": group.sweep_name, "sweep.run": group.sweep_run})
+        except OSError as err:  # the record could not be written (a full disk, a vanished folder)
+            error = f"results not written: {type(err).__name__}: {err}"
+            append_event(out, {"event": "not written", "cell_id": cell_id, "error": error,
+                               "sweep.run": group.sweep_run})
+            return CellResult(cell_id, group.label, seed, "failed", False, error)
+        append_event(out, {"event": "written", "cell_id": cell_id, "status": record["status"],
+                           "sweep.run": group.sweep_run})
+        return CellResult(cell_id, group.label, seed, record["status"], False, record.get("error"))
+
+
+def _wait_claim(out: pathlib.Path, group: Group, cell_id: str) -> None:
+    """Until the cell's claim is released or its owner is gone (`bench.store.owner_gone`)."""
+    from bench import store
+    path = store.claim_path(out, group.target, group.sampler, cell_id)
+    while True:
+        owner = store.read_claim(path)
+        if owner is None or store.owner_gone(owner["pid"], owner["host"], owner["mtime"]):
+            return
+        time.sleep(WAIT_POLL_S)
+
+
 def append_event(out: pathlib.Path, event: dict[str, Any]) -> None:
     """One line of `<out>/sweeps/log.jsonl` (host, pid, time added), written with a single O_APPEND write:
-    whole lines on a local file system (on NFS lines from several hosts may interleave; it is a log)."""
+    whole lines on a local file system (on NFS lines from several hosts may interleave; it is a log).
+    A line that cannot be written (a full disk) is warned about, never fatal to the cell."""
+    import warnings
+
     from bench.record import timestamp
     folder = out / "sweeps"
-    folder.mkdir(parents=True, exist_ok=True)
     line = json.dumps({**event, "host": socket.gethostname(), "pid": os.getpid(), "time": timestamp()}) + "\n"
-    fd = os.open(folder / LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+    except OSError as err:
+        warnings.warn(f"could not log {event.get('event')!r} to {folder / LOG}: {err}", stacklevel=2)
 
 
 def read_log(out: pathlib.Path) -> list[dict]:

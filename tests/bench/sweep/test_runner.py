@@ -106,10 +106,13 @@ def test_partial_or_corrupt_cells_are_redone_never_read(tmp_path):
     cells = sorted((tmp_path / "results" / "runs").glob("*/*/*/record.json"))
     cells[0].write_text('{"cell_id": "truncat')            # corrupt record
     (cells[1].parent / store.DRAWS).unlink()                # record without its draws
+    draws = cells[2].parent / store.DRAWS                   # draws cut short (outside damage)
+    draws.write_bytes(draws.read_bytes()[:3000])
     groups, before = plan(config, new_run_id())
-    assert len(before) == 4 and sum(len(g.seeds) for g in groups) == 2
+    assert len(before) == 3 and sum(len(g.seeds) for g in groups) == 3
     again = run_sweep(config, log=lambda m: None)
-    assert again.ok == 6 and again.skipped == 4
+    assert again.ok == 6 and again.skipped == 3
+    assert store.draws_readable(draws)
     assert store.read_cell(tmp_path / "results", *cells[0].parts[-4:-1]) is not None
 
 
@@ -123,3 +126,88 @@ def test_reference_results_are_never_written_by_a_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["run", "--target", "gaussian", "--out", str(reference)])
     assert info.value.code == 2
+
+
+def test_two_sweeps_over_one_folder_compute_every_cell_once_and_both_exit_0(tmp_path):
+    """Two real processes started together over one folder: each cell is written exactly once (the log), a
+    cell claimed by the other sweep is waited for and reported as computed by it, never lost."""
+    config, out = _config(tmp_path, samplers=[("nuts", "")], seeds=range(5)), tmp_path / "results"
+    cmd = [sys.executable, "-m", "bench", "sweep", str(config), "--out", str(out), "--no-progress"]
+    procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True) for _ in range(2)]
+    try:
+        outputs = [p.communicate(timeout=400) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+    for p, (stdout, stderr) in zip(procs, outputs):
+        assert p.returncode == 0, stdout + stderr
+        assert "lost" not in stdout + stderr
+        assert "5/5 cells done (5 ok, 0 failed" in " ".join(stdout.split())
+    writes = [e["cell_id"] for e in read_log(out) if e["event"] == "written"]
+    assert len(writes) == 5 and len(set(writes)) == 5, writes
+    assert set(writes) == set(_records(out))
+    assert not [p for p in (out / "runs").rglob(".*")]   # no claim, temporary or probe left
+
+
+def test_a_write_failure_is_a_failed_cell_and_the_sweep_goes_on(monkeypatch, tmp_path, capsys):
+    """A full disk (ENOSPC from the write of one cell's draws) makes that cell failed with its reason; the
+    other cells are written, no temporary is left, and the exit code is 1."""
+    import builtins
+    import errno
+    calls = []
+
+    def full_once(path, mode="r", *args, **kwargs):
+        if "w" in mode and str(path).endswith(store.DRAWS):
+            calls.append(path)
+            if len(calls) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return builtins.open(path, mode, *args, **kwargs)
+    monkeypatch.setattr(store, "open", full_once, raising=False)
+    config, out = _config(tmp_path, samplers=[("nuts", "")]), tmp_path / "results"
+    assert main(["sweep", str(config), "--out", str(out), "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert "No space left on device" in " ".join(captured.err.split()) and "results not written" in captured.err
+    assert "3 cells done (2 ok, 1 failed" in " ".join(captured.out.split())
+    assert len(_records(out)) == 2 and not [p for p in (out / "runs").rglob(".tmp-*")]
+    assert (out / "leaderboard" / "gaussian.csv").is_file()
+
+
+def test_a_write_failure_in_run_keeps_the_other_samplers(monkeypatch, tmp_path, capsys):
+    import builtins
+    import errno
+
+    def full_for_nuts(path, mode="r", *args, **kwargs):
+        if "w" in mode and str(path).endswith(store.DRAWS) and "/nuts/" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return builtins.open(path, mode, *args, **kwargs)
+    monkeypatch.setattr(store, "open", full_for_nuts, raising=False)
+    out = tmp_path / "results"
+    code = main(["run", "--target", "gaussian", "--param", "dim=2", "--sampler", "nuts,hmc", "--seeds", "0,1",
+                 "--chains", "2", "--draws", "20", "--warmup", "20", "--out", str(out), "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 1 and "could not write results of nuts seed 0" in " ".join(captured.err.split())
+    assert sorted(r["sampler"] for r in store.read_records(out)) == ["hmc", "hmc"]
+    assert "hmc" in captured.out and not [p for p in (out / "runs").rglob(".tmp-*")]
+
+
+@pytest.mark.slow
+def test_a_full_tmpfs_gives_failed_cells_and_a_table_not_a_crash(tmp_path):
+    """The probe's case: `run` of nuts,hmc x 4 seeds into a 100 KiB tmpfs (about 3 cells fit). Needs root."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        done = subprocess.run([sys.executable, "-m", "bench", "run", "--target", "gaussian", "--param", "dim=2",
+                               "--sampler", "nuts,hmc", "--seeds", "0,1,2,3", "--chains", "2", "--draws", "20",
+                               "--warmup", "20", "--out", str(disk), "--no-progress"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=400)
+        text = " ".join((done.stdout + done.stderr).split())
+        assert done.returncode == 1, text        # not 139 (a segfault)
+        assert "No space left on device" in text and "hmc" in done.stdout
+        records = list(store.read_records(disk))
+        assert 1 <= len(records) < 8 and not [p for p in (disk / "runs").rglob(".tmp-*")]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
