@@ -4,6 +4,8 @@ Each section holds the leaderboard table (as in `bench.leaderboard`), then the f
 `bench.report.figures`: draws against exact draws (the first finished seed of each sampler
 configuration), ESS/s and accuracy against cost (all seeds), the VAE training curves (every VAE cell),
 and a rank plot per unweighted sampler configuration (its first finished seed).
+A cell whose draws cannot be read is named in a warning and left out of the figures; the page is
+still written. Every file is written inside `out` (`bench.store.check_inside`).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import html
 import os
 import pathlib
 import tempfile
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,6 +32,8 @@ def write_report(results: pathlib.Path, out: pathlib.Path | None = None) -> path
     jax.config.update("jax_enable_x64", True)
 
     out = out if out is not None else results / "report"
+    store.check_inside(out, out / "figures" / "x.png")
+    store.check_inside(out, out / "index.html")
     (out / "figures").mkdir(parents=True, exist_ok=True)
     records = list(store.read_records(results))
     sections = []
@@ -52,14 +57,18 @@ def _section(results, out, target_id: str, sub: pd.DataFrame, cells: list[dict])
     first = cells[0]
     try:
         target = make_target(first["target"], tuple(sorted((k.split(".", 1)[1], v) for k, v in first.items()
-                                                           if k.startswith("target."))))
+                                                           if k.startswith("target.") and k != "target.fingerprint")))
     except (KeyError, ValueError, TypeError) as err:  # e.g. a user's model registered in another process
         return "\n".join(parts + [f"<p>No figures: target {html.escape(first['target'])} cannot be rebuilt "
                                    f"here ({html.escape(str(err))}).</p>"])
     by_config = {label: sorted((c for c in cells if c["cell_id"] in ids.split()), key=lambda c: c["seed"])
                  for label, ids in zip(labels, sub["cell_ids"])}
+    loaded = {c["cell_id"]: _tree(results, c) for cs in by_config.values() for c in cs}
+    by_config = {k: [c for c in v if loaded[c["cell_id"]] is not None] for k, v in by_config.items()}
     by_config = {k: v for k, v in by_config.items() if v}
-    trees = {label: _tree(results, cs[0]) for label, cs in by_config.items()}
+    if not by_config:
+        return "\n".join(parts + ["<p>No figures: no finished cell's draws could be read.</p>"])
+    trees = {label: loaded[cs[0]["cell_id"]] for label, cs in by_config.items()}
 
     exact = None
     if target.sample is not None:
@@ -73,7 +82,7 @@ def _section(results, out, target_id: str, sub: pd.DataFrame, cells: list[dict])
     curves = {}
     for label, cs in by_config.items():
         for c in cs:
-            tree = trees[label] if c is cs[0] else _tree(results, c)
+            tree = loaded[c["cell_id"]]
             if "training" in tree.children:
                 curves[f"{label} seed {c['seed']}"] = {k: tree["training"][k].values for k in tree["training"].data_vars}
     if curves:
@@ -91,12 +100,20 @@ def _section(results, out, target_id: str, sub: pd.DataFrame, cells: list[dict])
 
 
 def _tree(results, record):
+    """The cell's DataTree, or None (with a warning naming the cell) when its draws cannot be read."""
     import arviz as az
-    return az.from_netcdf(store.cell_dir(results, record) / store.DRAWS)
+    path = store.cell_dir(results, record) / store.DRAWS
+    try:
+        return az.from_netcdf(path)
+    except (OSError, ValueError, KeyError) as err:
+        warnings.warn(f"report: skipping the draws of cell {record['cell_id']} ({record.get('target_id')} · "
+                      f"{record.get('sampler_id')} seed {record.get('seed')}): cannot read {path}: {err}", stacklevel=2)
+        return None
 
 
 def _figure(out: pathlib.Path, stem: str, fig, caption: str) -> str:
     path = out / "figures" / f"{stem}.png"
+    store.check_inside(out, path)
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return (f"<figure><img src='figures/{html.escape(path.name)}' alt='{html.escape(stem)}'>"

@@ -68,3 +68,27 @@ def test_points_read_the_flat_draws_of_a_posterior_target():
     flat, stats = points(tree, n=10)
     assert flat.shape == (10, 3) and stats.shape == (10, 1)
     assert set(map(tuple, flat)) == set(map(tuple, x.reshape(-1, 3)))
+
+
+def test_an_unreadable_draws_file_is_named_and_skipped_and_the_page_is_written(tmp_path):
+    import pytest
+    for seed in (0, 1):
+        _cell(tmp_path, "nuts", seed)
+    draws = tmp_path / "runs" / "funnel" / "nuts" / "nuts-0" / store.DRAWS
+    draws.write_bytes(draws.read_bytes()[:3000])
+    with pytest.warns(UserWarning, match="skipping the draws of cell nuts-0 .*seed 0"):
+        page = write_report(tmp_path, tmp_path / "report")
+    parser = _Images()
+    parser.feed(page.read_text())
+    assert "figures/funnel-dim-3-draws.png" in parser.sources   # from seed 1, the readable one
+
+
+def test_an_empty_results_folder_says_so_and_exits_2(tmp_path, capsys):
+    import pytest
+    from bench.cli import main
+    (tmp_path / "runs").mkdir()
+    for command in ("leaderboard", "report"):
+        with pytest.raises(SystemExit) as info:
+            main([command, "--results", str(tmp_path)])
+        assert info.value.code == 2 and f"no records under {tmp_path / 'runs'}" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]   # nothing written
