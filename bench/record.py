@@ -1,7 +1,9 @@
 """A run's identity and provenance: the columns every result row carries.
 
 One cell = (target + params, sampler + params + budget, seed, precision). Its id is a hash of
-that identity, so a rerun of the same cell lands in the same place. Provenance says what produced
+that identity, so a rerun of the same cell lands in the same place. A user's target (not one of the
+suite's registered built-ins) adds `target.fingerprint`, a hash of what defines it (`target_fingerprint`),
+so a changed log density or statistic is a new cell, never a silent replacement of the old one. Provenance says what produced
 the numbers: package versions, device, git commit, precision (read off JAX, not assumed).
 """
 from __future__ import annotations
@@ -23,10 +25,13 @@ PACKAGES = ("jax", "jaxlib", "blackjax", "arviz", "arviz-stats", "numpy", "optax
 
 
 def identity(target_name: str, target_params: Mapping[str, Any], sampler_name: str,
-             sampler_params: Mapping[str, Any], chains: int, draws: int, warmup: int, seed: int) -> dict:
-    """The flat identity of a cell; `target.*` and `sampler.*` hold the parameters. The device is part of
-    it, so runs of one cell on a CPU and on a GPU are two cells (and `chain_method=auto` resolves by device)."""
-    return {"target": target_name, **{f"target.{k}": v for k, v in sorted(target_params.items())},
+             sampler_params: Mapping[str, Any], chains: int, draws: int, warmup: int, seed: int,
+             target_fingerprint: str | None = None) -> dict:
+    """The flat identity of a cell; `target.*` and `sampler.*` hold the parameters (and
+    `target.fingerprint` a user's target's fingerprint, when given). The device is part of it, so runs of
+    one cell on a CPU and on a GPU are two cells (and `chain_method=auto` resolves by device)."""
+    fingerprint = {} if target_fingerprint is None else {"target.fingerprint": target_fingerprint}
+    return {"target": target_name, **{f"target.{k}": v for k, v in sorted(target_params.items())}, **fingerprint,
             "sampler": sampler_name, **{f"sampler.{k}": v for k, v in sorted(sampler_params.items())},
             "chains": int(chains), "draws": int(draws), "warmup": int(warmup), "seed": int(seed),
             "precision": precision(), "device": provenance()["device"]}
@@ -35,6 +40,40 @@ def identity(target_name: str, target_params: Mapping[str, Any], sampler_name: s
 def cell_id(ident: Mapping[str, Any]) -> str:
     """16 hex digits of the SHA-256 of the identity (sorted JSON)."""
     return hashlib.sha256(json.dumps(dict(ident), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+FINGERPRINT_POINTS = 8   # fixed points (seeded standard normal draws) where a user's target is evaluated
+
+
+def is_builtin(target) -> bool:
+    """Whether `target` is one of the suite's registered targets (built by its factory in `targets`, whose
+    code fixes it with its parameters): its name is registered by the package (not `register_model`) and
+    its log density is the package's code."""
+    from targets.registry import TARGETS
+    factory = TARGETS.get(target.name)
+    return (factory is not None and factory.__module__.startswith("targets.")
+            and factory.__module__ != "targets.posteriors.user"
+            and getattr(target.log_prob, "__module__", "").startswith("targets."))
+
+
+@functools.lru_cache(maxsize=64)
+def target_fingerprint(target) -> str | None:
+    """16 hex digits of the SHA-256 of what defines a user's target, None for a built-in (`is_builtin`):
+    its dim, log Z, its log density, initial positions and statistics' values at FINGERPRINT_POINTS fixed
+    points (standard normal, seed 0; values to 10 significant digits), and its statistics' names and truths
+    (mean, sd, sd of the square, se of the mean)."""
+    import numpy as np
+    if is_builtin(target):
+        return None
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(FINGERPRINT_POINTS, target.dim)), dtype=jnp.zeros(()).dtype)
+    values = [jax.vmap(target.log_prob)(x), target.initial(jax.random.key(0), 2)]
+    values += [jax.vmap(s.fn)(x) for s in target.statistics]
+    numbers = [[f"{v:.10g}" for v in np.asarray(a, dtype=float).ravel()] for a in values]
+    truths = [[s.name, *(None if v is None else f"{float(v):.10g}" for v in (s.mean, s.sd, s.sq_sd, s.mean_se))]
+              for s in target.statistics]
+    text = json.dumps({"dim": int(target.dim), "log_Z": None if target.log_Z is None else f"{target.log_Z:.10g}",
+                       "values": numbers, "statistics": truths}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def label(name: str, params: Mapping[str, Any]) -> str:

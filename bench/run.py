@@ -48,11 +48,12 @@ class NonFiniteLogDensity(RuntimeError):
 def cell_identity(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any], seed: int,
                   budget: Budget) -> dict:
     """The identity of a cell (`bench.record.identity`): every sampler parameter, defaults included
-    (the sampler's defaults for this target under the given ones)."""
+    (the sampler's defaults for this target under the given ones), and a user's target's fingerprint
+    (`bench.record.target_fingerprint`; built-in targets have none, so their ids are unchanged)."""
     sampler_params = sampler.params_for(target.name, sampler_params)
     params = with_defaults(sampler.run, sampler_params, skip=BUDGET_ARGS)
     return rec.identity(target.name, target.params, sampler.name, params, budget.chains, budget.draws,
-                        budget.warmup, seed)
+                        budget.warmup, seed, rec.target_fingerprint(target))
 
 
 def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any], seed: int, budget: Budget,

@@ -20,3 +20,31 @@ def test_identity_names_precision_and_device_and_provenance_has_versions():
     assert ident["target.dim"] == 10 and ident["sampler.max_num_doublings"] == 10
     prov = record.provenance()
     assert prov["version.jax"] and prov["version.blackjax"] and prov["version.arviz"]
+
+
+def _user_target(log_prob, name="mine"):
+    from targets.base import Target, coordinate_statistic, uniform_initial
+    return Target(name=name, dim=2, log_prob=log_prob, initial=uniform_initial(2, -2.0, 2.0),
+                  statistics=(coordinate_statistic(0, "x[0]", 0.0, 1.0),))
+
+
+def test_a_user_targets_cell_id_follows_its_log_density_a_builtins_is_unchanged():
+    import jax.numpy as jnp
+
+    from bench.run import Budget, cell_identity
+    from bench.samplers import get_sampler
+    from targets.registry import make_target
+    nuts, budget = get_sampler("nuts"), Budget(2, 20, 20)
+
+    def cid(target):
+        return record.cell_id(cell_identity(target, nuts, {}, 0, budget))
+    first = _user_target(lambda x: -0.5 * jnp.sum(x**2))
+    same = _user_target(lambda x: -0.5 * jnp.sum(x**2))           # the same target, built again
+    fixed = _user_target(lambda x: -0.5 * jnp.sum(x**2) / 1.5)    # same name, another log density
+    assert cid(first) == cid(same) and cid(first) != cid(fixed)
+    # a hand-built target named like a built-in is fingerprinted too
+    assert record.target_fingerprint(_user_target(lambda x: -0.5 * jnp.sum(x**2), name="gaussian")) is not None
+    # built-ins keep their ids: no fingerprint in the identity
+    builtin = make_target("gaussian", dim=2)
+    assert record.target_fingerprint(builtin) is None
+    assert "target.fingerprint" not in cell_identity(builtin, nuts, {}, 0, budget)
