@@ -279,7 +279,7 @@ def cmd_run(parser, args) -> int:
 
     target, budget, seeds, samplers = _parse_run(parser, args)
     try:
-        store.check_writable(args.out)
+        store.check_writable(args.out, [target.name])  # names, runs/<target>, leaderboard/ inside --out
     except store.ResultsError as err:
         parser.error(str(err))
 
@@ -304,6 +304,7 @@ def cmd_run(parser, args) -> int:
 
     console.print(results_table(target, groups))
     try:
+        store.check_inside(args.out, args.out / "leaderboard" / f"{target.name}.csv")
         path = write_leaderboards(args.out, target.name)
         console.print(f"records: {args.out / 'runs' / target.name}\nleaderboard: {path}")
     except OSError as err:
@@ -322,7 +323,7 @@ def cmd_sweep(parser, args) -> int:
     from bench.leaderboard import write_all
     from bench.sweep import ConfigError, load, plan, run_sweep
     from bench.sweep.config import peek_precision
-    from bench.sweep.runner import new_run_id
+    from bench.sweep.runner import check_writable, new_run_id
     from bench.sweep.tasks import set_precision
 
     overrides = {"out": args.out, "executor": args.executor}
@@ -336,7 +337,7 @@ def cmd_sweep(parser, args) -> int:
     except ConfigError as err:
         parser.error(str(err))
     try:
-        store.check_writable(config.out)
+        check_writable(config)  # the folder, and the target and sweep names as folder and file names
     except store.ResultsError as err:
         parser.error(str(err))
 
@@ -367,6 +368,7 @@ def cmd_sweep(parser, args) -> int:
                           highlight=False)
     console.print(summary.line(), highlight=False)
     try:
+        store.check_inside(config.out, config.out / "leaderboard" / "runs.csv")
         folder = write_all(config.out)
         console.print(f"records: {config.out / 'runs'}\nleaderboards: {folder}")
     except OSError as err:
@@ -389,6 +391,10 @@ def _from_results(parser, args, write, what: str, default_folder: str) -> int:
     """`write(results, out)` from the records under `--results`; a missing folder or a failed write exits 2."""
     if not (args.results / "runs").is_dir():
         parser.error(f"no results under {args.results} (expected {args.results / 'runs'})")
+    from bench import store
+    if not store.has_records(args.results):  # exit 2 as for a missing runs/: nothing to tabulate, write nothing
+        parser.error(f"no records under {args.results / 'runs'} (no <target>/<sampler>/<cell>/record.json): "
+                     f"nothing to write; run `python -m bench run` or `sweep` with --out {args.results} first")
     try:
         path = write(args.results, args.out)
     except OSError as err:
