@@ -85,9 +85,13 @@ def check_writable(out: pathlib.Path, targets=(), sweep: str | None = None) -> N
         check_inside(out, path)
     try:
         for folder in folders:
+            if folder.exists() and not folder.is_dir():
+                raise ResultsError(f"cannot write results under {out}: {folder} is a file, not a folder")
             folder.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
                 pass
+    except ResultsError:
+        raise
     except OSError as err:
         raise ResultsError(f"cannot write results under {out}: {err.strerror or err}"
                            + (f" ({err.filename})" if getattr(err, "filename", None) else "")) from None
@@ -238,8 +242,7 @@ def claim_path(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> pa
 
 def claim_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> Claim | None:
     """Take the cell's claim (O_EXCL create of its claim file, holding host, pid and time) and return it;
-    None when a live owner holds it. A stale claim (`owner_gone`) is taken over: renamed away (only one
-    taker can rename it) and removed, then the claim is created afresh."""
+    None when a live owner holds it. A stale claim (`owner_gone`) is removed first (`remove_stale_claim`)."""
     path = claim_path(out, target, sampler, cell_id)
     check_inside(out, path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -247,23 +250,7 @@ def claim_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> Cl
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
-            owner = read_claim(path)
-            if owner is None or not owner_gone(owner.get("pid"), owner.get("host"), owner["mtime"]):
-                return None
-            grave = path.with_name(f".stale-{cell_id}-{_owner()}")
-            try:
-                os.replace(path, grave)   # if another taker got there first, this fails or moves its new claim
-            except FileNotFoundError:
-                continue
-            moved = read_claim(grave)
-            if moved is not None and moved.get("pid") == owner.get("pid") and moved.get("host") == owner.get("host"):
-                grave.unlink(missing_ok=True)
-            else:  # we moved a newcomer's fresh claim: put it back (never over a third one's)
-                try:
-                    os.link(grave, path)
-                except FileExistsError:
-                    pass
-                grave.unlink(missing_ok=True)
+            if not remove_stale_claim(out, target, sampler, cell_id):
                 return None
             continue
         from bench.record import timestamp
@@ -271,6 +258,32 @@ def claim_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> Cl
             json.dump({"pid": os.getpid(), "host": _host(), "hostname": socket.gethostname(), "time": timestamp()}, f)
         return Claim(path)
     return None
+
+
+def remove_stale_claim(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> bool:
+    """Remove the cell's claim if its owner is gone (killed mid-cell, or after writing the cell but before
+    releasing it); True when there is no claim left. The claim is renamed away first (only one of several
+    takers can), and a live newcomer's claim moved by mistake is put back."""
+    path = claim_path(out, target, sampler, cell_id)
+    owner = read_claim(path)
+    if owner is None:
+        return True
+    if not owner_gone(owner["pid"], owner["host"], owner["mtime"]):
+        return False
+    grave = path.with_name(f".stale-{cell_id}-{_owner()}")
+    try:
+        os.replace(path, grave)
+    except FileNotFoundError:
+        return True
+    moved = read_claim(grave)
+    fresh = moved is not None and (moved["pid"], moved["host"]) != (owner["pid"], owner["host"])
+    if fresh:  # another taker replaced the stale claim by its own meanwhile: put it back (never over a third)
+        try:
+            os.link(grave, path)
+        except FileExistsError:
+            pass
+    grave.unlink(missing_ok=True)
+    return not fresh
 
 
 def read_claim(path: pathlib.Path) -> dict | None:

@@ -36,13 +36,24 @@ def execute(kind: str, groups: Sequence[Group], options: Mapping[str, Any], log=
 
 def local(groups: Sequence[Group], workers: int = 1, log=print) -> Iterator[Outcome]:
     if workers == 1:
-        for group in groups:  # one cell at a time, for progress by cell; the caches are this process's anyway
-            for seed in group.seeds:
-                one = dataclasses.replace(group, seeds=(seed,))
-                try:
-                    yield one, run_group(one)
-                except Exception as err:  # noqa: BLE001 - e.g. the results folder vanished: report, go on
-                    yield one, err
+        # one cell at a time, for progress by cell (the caches are this process's anyway); a cell claimed by
+        # another sweep is put off to the end, so that both sweeps work on other cells meanwhile
+        later = []
+        for one in (dataclasses.replace(group, seeds=(seed,)) for group in groups for seed in group.seeds):
+            try:
+                results = run_group(one, wait=False)
+            except Exception as err:  # noqa: BLE001 - e.g. the results folder vanished: report, go on
+                yield one, err
+                continue
+            if results:
+                yield one, results
+            else:
+                later.append(one)
+        for one in later:
+            try:
+                yield one, run_group(one)
+            except Exception as err:  # noqa: BLE001
+                yield one, err
         return
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:

@@ -91,6 +91,7 @@ def finished(out: pathlib.Path, target: str, sampler: str, cell_id: str, retry_f
     record = store.read_cell(out, target, sampler, cell_id)
     if record is None or (retry_failed and record["status"] != "ok"):
         return None
+    store.remove_stale_claim(out, target, sampler, cell_id)  # left by an owner killed after writing the cell
     return record
 
 
@@ -104,9 +105,11 @@ def cell_ids(group: Group) -> list[str]:
             for seed in group.seeds]
 
 
-def run_group(group: Group, on_cell: Callable[[CellResult], None] | None = None) -> list[CellResult]:
+def run_group(group: Group, on_cell: Callable[[CellResult], None] | None = None,
+              wait: bool = True) -> list[CellResult]:
     """Run (or skip, when finished) each seed of the group; write each record atomically under `group.out`.
-    Cells claimed by another live process are done last: waited for, then skipped or computed."""
+    Cells claimed by another live process are done last: waited for, then skipped or computed; with
+    `wait = False` they are left out of the results (the caller runs them again later)."""
     set_precision(group.precision)
     from bench.samplers import get_sampler
 
@@ -122,7 +125,7 @@ def run_group(group: Group, on_cell: Callable[[CellResult], None] | None = None)
         results.append(result)
         if on_cell is not None:
             on_cell(result)
-    for seed, cell_id in waiting:
+    for seed, cell_id in waiting if wait else ():
         result = None
         while result is None:
             _wait_claim(out, group, cell_id)

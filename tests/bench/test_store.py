@@ -269,3 +269,11 @@ def test_sweep_refuses_a_name_that_leaves_the_folder(results, tmp_path, capsys):
     assert code == 2 and "sweep name '../../escape' cannot name a folder" in capsys.readouterr().err
     assert not [p for p in tmp_path.rglob("*escape*") if p != path]
     assert not list((results / "mine").rglob("record.json"))
+
+
+def test_a_claim_left_by_a_dead_owner_after_its_cell_was_written_is_removed(tmp_path, live_pid):
+    path = _fake_claim(tmp_path, live_pid)
+    assert not store.remove_stale_claim(tmp_path, "gaussian", "nuts", "abc123") and path.exists()
+    path = _fake_claim(tmp_path, _dead_pid())
+    assert store.remove_stale_claim(tmp_path, "gaussian", "nuts", "abc123") and not path.exists()
+    assert [p.name for p in path.parent.iterdir()] == []
