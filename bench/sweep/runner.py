@@ -67,15 +67,16 @@ def plan(config: SweepConfig, run_id: str, retry_failed: bool = False) -> tuple[
     set_precision(config.precision)
     todo, before = [], []
     for group in groups_of(config, run_id, retry_failed):
-        seeds = []
+        seeds, ids = [], []
         for seed, cell_id in zip(group.seeds, cell_ids(group)):
             record = finished(config.out, group.target, group.sampler, cell_id, retry_failed)
             if record is None:
                 seeds.append(seed)
+                ids.append(cell_id)
             else:
                 before.append(CellResult(cell_id, group.label, seed, record["status"], True, record.get("error")))
         if seeds:
-            todo.append(dataclasses.replace(group, seeds=tuple(seeds)))
+            todo.append(dataclasses.replace(group, seeds=tuple(seeds), planned=tuple(ids)))
     return todo, before
 
 

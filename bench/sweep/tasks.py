@@ -47,6 +47,7 @@ class Group:
     sweep_name: str
     sweep_run: str
     retry_failed: bool = False
+    planned: tuple[str, ...] = ()   # ids the planner found unfinished: finished later means by another sweep
 
     @property
     def budget(self) -> Budget:
@@ -145,6 +146,7 @@ def _try_cell(group: Group, out: pathlib.Path, target, sampler, params, seed: in
 
     done = finished(out, group.target, group.sampler, cell_id, group.retry_failed)
     if done is not None:
+        elsewhere = elsewhere or cell_id in group.planned  # unfinished when planned (same device): not before
         return CellResult(cell_id, group.label, seed, done["status"], True, done.get("error"), elsewhere)
     claim = store.claim_cell(out, group.target, group.sampler, cell_id)
     if claim is None:
