@@ -3,8 +3,9 @@
 One cell = (target + params, sampler + params + budget, seed, precision). Its id is a hash of
 that identity, so a rerun of the same cell lands in the same place. A user's target (not one of the
 suite's registered built-ins) adds `target.fingerprint`, a hash of what defines it (`target_fingerprint`),
-so a changed log density or statistic is a new cell, never a silent replacement of the old one. Provenance says what produced
-the numbers: package versions, device, git commit, precision (read off JAX, not assumed).
+so a changed log density or statistic is a new cell, never a silent replacement of the old one.
+Provenance says what produced the numbers: package versions, device, git commit, precision (read off
+JAX, not assumed).
 """
 from __future__ import annotations
 

@@ -8,9 +8,9 @@ Before each cell the worker looks for the cell's finished record, under the id t
 worker* (the device is part of a cell's identity, `bench.record.identity`): a cell already finished on
 this kind of device is skipped, so a resumed sweep computes it once. To compute a cell the worker first
 takes its claim (`bench.store.claim_cell`); a cell claimed by a live owner (another sweep over the same
-folder) is put off to the end of the group, then waited for: its record, once written, is reported as
-"computed by another sweep"; if its owner died without one, this worker computes it. So two sweeps over
-one folder compute each cell once.
+folder) is put off to the end of the group (with one local worker: of the sweep), then waited for: its
+record, once written, is reported as "computed by another sweep"; if its owner died without one, this
+worker computes it. So two sweeps over one folder compute each cell once.
 
 A record that cannot be written (e.g. a full disk) makes a failed cell with that reason (no record on
 disk, so the next run computes it again); the group goes on with its other seeds.
@@ -68,7 +68,7 @@ class CellResult(NamedTuple):
     status: str              # "ok" or "failed"
     skipped: bool            # finished before this sweep reached it, or by another sweep; not recomputed
     error: str | None = None
-    elsewhere: bool = False  # computed by another sweep over the same folder while this one waited
+    elsewhere: bool = False  # computed by another sweep over the same folder after this one planned it
 
 
 def set_precision(precision: str) -> None:
