@@ -132,13 +132,13 @@ def check_size(target: str, param: str, value: int, need_bytes: float, what: str
                 "4 dense dim x dim float64 matrices"); compared with `machine_memory()`.
     statistics  the number of Statistic objects it would build, at most MAX_STATISTICS.
     """
-    if statistics > MAX_STATISTICS:
-        raise ValueError(f"{target}: {param} = {value} would give {statistics} statistics; at most "
-                         f"{MAX_STATISTICS} are supported (one per coordinate, each compiled into the metrics)")
     have = machine_memory()
     if need_bytes > have:
         raise ValueError(f"{target}: {param} = {value} needs about {_bytes(need_bytes)} ({what}), more than "
                          f"this machine's {_bytes(have)} of memory")
+    if statistics > MAX_STATISTICS:
+        raise ValueError(f"{target}: {param} = {value} would give {statistics} statistics; at most "
+                         f"{MAX_STATISTICS} are supported (one per coordinate, each compiled into the metrics)")
 
 
 def _bytes(n: float) -> str:
