@@ -169,3 +169,14 @@ def test_bracket_combination_is_exact_where_signed_logsumexp_fails():
     assert _log_bracket(0.0, 0.0, 0.0, 5.0, 0.0) == pytest.approx(math.log(3.0), rel=1e-15)
     with pytest.raises(FloatingPointError):
         _log_bracket(0.0, 0.0, 0.0, math.log(3.0), -1.0)
+
+
+@pytest.mark.slow
+def test_registered_large_torus_log_z_is_finite():
+    """`ising(L=13, M=38, beta=0.05).log_Z` was NaN (494 spins: the Swendsen-Wang reference makes this
+    ~1 min): now Kaufman's log Z plus the relaxation's offset, at Onsager's limit (finite-size bound 3e-15)."""
+    from targets import make_target
+    target = make_target("ising", L=13, M=38, beta=0.05)
+    log_z_spins = target.log_Z - target.log_Z_offsets["spins"]
+    assert math.isfinite(target.log_Z)
+    assert log_z_spins == pytest.approx(13 * 38 * onsager_log_z_per_site_1d(0.05), rel=1e-12, abs=1e-14)
