@@ -15,7 +15,7 @@ from jax.scipy.stats import norm
 from targets.base import Statistic, Target, check_size, coordinate_statistic, uniform_initial
 
 V_SCALE = 3.0
-STATISTIC_BYTES = 1024   # about what one Statistic (its closure and name) takes
+STATISTIC_BYTES = 1024   # per coordinate: its Statistic (object, closure and name measure ~0.5 KiB) and more
 
 
 def funnel(dim: int = 10) -> Target:
