@@ -8,6 +8,9 @@ Carlo), the true log Z when known, and exact draws when they can be had.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+import os
 from typing import Any, Callable, Mapping
 
 import jax
@@ -22,8 +25,9 @@ class Statistic:
     """A scalar function f(x) with its ground truth under the target.
 
     `mean = E[f]`, `sd = sd[f]`; `sq_sd = sd[f^2]` is what the normalised squared bias
-    `(E_hat[f^2] - E[f^2])^2 / Var[f^2]` divides by (None where unknown); `mean_se` is the
-    standard error of `mean` when the truth is itself a Monte Carlo estimate (0 when exact).
+    `(E_hat[f^2] - E[f^2])^2 / Var[f^2]` divides by (None where unknown); `mean_se` and `sd_se` are
+    the standard errors of `mean` and `sd` when the truth is itself a Monte Carlo estimate (0 when
+    exact): the bias columns add them in quadrature to the sampler's own Monte Carlo errors.
     """
 
     name: str
@@ -32,6 +36,7 @@ class Statistic:
     sd: float
     sq_sd: float | None = None
     mean_se: float = 0.0
+    sd_se: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,3 +107,43 @@ def uniform_initial(dim: int, low: float, high: float) -> Callable[[Array, int],
         return jax.random.uniform(key, (n, dim), minval=low, maxval=high)
 
     return initial
+
+
+MAX_STATISTICS = 10_000   # one Statistic per coordinate at most: each is traced into the jitted metrics
+
+
+def machine_memory() -> int:
+    """Physical memory of this machine in bytes (os.sysconf SC_PHYS_PAGES * SC_PAGE_SIZE)."""
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_finite(target: str, **params: float) -> None:
+    """Raise ValueError naming the first parameter that is not a finite number (`ising: h must be finite`)."""
+    for name, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+            raise ValueError(f"{target}: {name} must be finite, got {value!r}")
+
+
+def check_size(target: str, param: str, value: int, need_bytes: float, what: str,
+               statistics: int = 0) -> None:
+    """Raise ValueError before allocating when `param = value` needs more than this machine's memory.
+
+    need_bytes  an estimate of the memory the target needs at this size, `what` says of what (e.g.
+                "4 dense dim x dim float64 matrices"); compared with `machine_memory()`.
+    statistics  the number of Statistic objects it would build, at most MAX_STATISTICS.
+    """
+    have = machine_memory()
+    if need_bytes > have:
+        raise ValueError(f"{target}: {param} = {value} needs about {_bytes(need_bytes)} ({what}), more than "
+                         f"this machine's {_bytes(have)} of memory")
+    if statistics > MAX_STATISTICS:
+        raise ValueError(f"{target}: {param} = {value} would give {statistics} statistics; at most "
+                         f"{MAX_STATISTICS} are supported (one per coordinate, each compiled into the metrics)")
+
+
+def _bytes(n: float) -> str:
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    k = 0
+    while n >= 1024 and k < len(units) - 1:
+        n, k = n / 1024, k + 1
+    return f"{n:.3g} {units[k]}"

@@ -12,15 +12,18 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.stats import norm
 
-from targets.base import Statistic, Target, coordinate_statistic, uniform_initial
+from targets.base import Statistic, Target, check_size, coordinate_statistic, uniform_initial
 
 V_SCALE = 3.0
+STATISTIC_BYTES = 1024   # per coordinate: its Statistic (object, closure and name measure ~0.5 KiB) and more
 
 
 def funnel(dim: int = 10) -> Target:
     """Neal's funnel in `dim` dimensions (x[0] is v); chains start uniform in [-2, 2]^dim."""
-    if dim < 2:
+    if int(dim) != dim or dim < 2:
         raise ValueError(f"funnel: dim must be an integer >= 2, got {dim}")
+    dim = int(dim)
+    check_size("funnel", "dim", dim, STATISTIC_BYTES * dim, "one Statistic per coordinate", statistics=dim)
 
     def log_prob(x):
         v, rest = x[0], x[1:]

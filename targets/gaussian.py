@@ -11,7 +11,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from targets.base import Target, coordinate_statistic, uniform_initial
+from targets.base import Target, check_size, coordinate_statistic, uniform_initial
 
 
 def gaussian_parameters(dim: int, condition: float) -> tuple[np.ndarray, np.ndarray]:
@@ -25,12 +25,19 @@ def gaussian_parameters(dim: int, condition: float) -> tuple[np.ndarray, np.ndar
     return mean, (cov + cov.T) / 2
 
 
+DENSE_COPIES = 8   # dim x dim float64 arrays held at once: normals, QR factors, rotation, covariance, Cholesky, precision
+
+
 def gaussian(dim: int = 10, condition: float = 100.0) -> Target:
     """Correlated Gaussian in `dim` dimensions with condition number `condition` (1 when dim = 1)."""
-    if dim < 1:
+    if int(dim) != dim or dim < 1:
         raise ValueError(f"gaussian: dim must be an integer >= 1, got {dim}")
-    if not 1.0 <= condition <= 1e10:
+    if not 1.0 <= condition <= 1e10:   # also refuses nan and inf
         raise ValueError(f"gaussian: condition must be in [1, 1e10], got {condition}")
+    dim = int(dim)
+    check_size("gaussian", "dim", dim, DENSE_COPIES * 8.0 * dim * dim,
+               f"{DENSE_COPIES} dense {dim} x {dim} float64 matrices: the rotation, covariance and its factors",
+               statistics=dim)
     if dim == 1:
         condition = 1.0  # one eigenvalue: the condition number is 1 whatever was asked
     mean_np, cov_np = gaussian_parameters(dim, condition)

@@ -53,7 +53,8 @@ def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None
         truth_mean=np.array([s.mean for s in target.statistics]),
         truth_sd=np.array([s.sd for s in target.statistics]),
         truth_sq_sd=np.array([np.nan if s.sq_sd is None else s.sq_sd for s in target.statistics]),
-        truth_mean_se=np.array([s.mean_se for s in target.statistics]))
+        truth_mean_se=np.array([s.mean_se for s in target.statistics]),
+        truth_sd_se=np.array([s.sd_se for s in target.statistics]))
 
     cost = draws.cost
     per_stat["ess_bulk_per_s"] = per_stat["ess_bulk"] / cost.time_sampling

@@ -2,7 +2,7 @@
 
   bias_mean_se = (E_hat[f] - m) / sqrt(mcse_mean^2 + se_truth^2)   significance, in Monte Carlo errors
   bias_mean_sd = (E_hat[f] - m) / s                                 size, in true standard deviations
-  bias_sd_se   = (sd_hat[f] - s) / mcse_sd
+  bias_sd_se   = (sd_hat[f] - s) / sqrt(mcse_sd^2 + sd_se_truth^2)   (sd_se_truth: the truth's own error)
   bias_sd_rel  = (sd_hat[f] - s) / s
   bias2        = (E_hat[f^2] - E[f^2])^2 / Var[f^2],  E[f^2] = s^2 + m^2, Var[f^2] = s2^2
                  (the normalised squared bias of the sampler-benchmarks convention,
@@ -42,15 +42,17 @@ def weighted_moments(values: np.ndarray, log_weights: np.ndarray) -> dict[str, n
 
 def accuracy(mean: np.ndarray, sd: np.ndarray, second: np.ndarray, mcse_mean: np.ndarray, mcse_sd: np.ndarray,
              truth_mean: np.ndarray, truth_sd: np.ndarray, truth_sq_sd: np.ndarray,
-             truth_mean_se: np.ndarray) -> dict[str, np.ndarray]:
-    """Bias columns from the estimates; all arrays (n_statistics,), truth_sq_sd NaN where unknown."""
+             truth_mean_se: np.ndarray, truth_sd_se: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Bias columns from the estimates; all arrays (n_statistics,), truth_sq_sd NaN where unknown;
+    truth_mean_se / truth_sd_se are the standard errors of a Monte Carlo truth (0 where exact)."""
+    truth_sd_se = np.zeros_like(truth_sd) if truth_sd_se is None else truth_sd_se
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
             "mean": mean,
             "sd": sd,
             "bias_mean_se": (mean - truth_mean) / np.sqrt(mcse_mean**2 + truth_mean_se**2),
             "bias_mean_sd": (mean - truth_mean) / truth_sd,
-            "bias_sd_se": (sd - truth_sd) / mcse_sd,
+            "bias_sd_se": (sd - truth_sd) / np.sqrt(mcse_sd**2 + truth_sd_se**2),
             "bias_sd_rel": (sd - truth_sd) / truth_sd,
             "bias2": (second - (truth_sd**2 + truth_mean**2)) ** 2 / truth_sq_sd**2,
         }

@@ -20,9 +20,7 @@ CHUNK_BITS = 16
 def spin_states(n: int, start: int = 0, count: int | None = None) -> np.ndarray:
     """Spins of states start .. start + count - 1 (default: all 2^n) as a (count, n) float64 array."""
     count = 2**n - start if count is None else count
-    t = np.arange(start, start + count, dtype=np.int64)
-    bits = (t[:, None] >> np.arange(n, dtype=np.int64)) & 1
-    return (2 * bits - 1).astype(np.float64)
+    return spins_of_states(np.arange(start, start + count, dtype=np.int64), n)
 
 
 def spins_to_index(s: np.ndarray) -> np.ndarray:
@@ -113,23 +111,35 @@ class SpinEnumeration:
         """n exact iid draws from p(s), as an (n, N) float64 array of +-1, in random order.
 
         key_or_rng: a numpy Generator, an int seed, or a JAX PRNG key (its key data seeds a numpy
-        Generator). Draws per chunk are multinomial in the chunk masses; within a chunk, the states
-        are drawn from the chunk's recomputed log-weights (no 2^N table is kept).
+        Generator). The spins of `sample_states` (the same random numbers).
+        """
+        return spins_of_states(self.sample_states(key_or_rng, n), self.n_spins)
+
+    def sample_states(self, key_or_rng, n: int) -> np.ndarray:
+        """n exact iid draws from p(s) as state indices t (int64, `spin_states` order), in random order.
+
+        Draws per chunk are multinomial in the chunk masses; within a chunk, the states are drawn from
+        the chunk's recomputed log-weights (no 2^N table is kept).
         """
         rng = _as_generator(key_or_rng)
         chunks = _Chunks(self.W, self.b)
         p_chunk = np.exp(self.chunk_log_mass - self.log_Z)
         counts = rng.multinomial(int(n), p_chunk / p_chunk.sum())
-        out = np.empty((int(n), self.n_spins))
+        out = np.empty(int(n), dtype=np.int64)
         k = 0
         for c in np.flatnonzero(counts):
-            logw, sh = chunks(c)
+            logw, _ = chunks(c)
             p = np.exp(logw - self.chunk_log_mass[c])
             j = rng.choice(p.size, size=counts[c], p=p / p.sum())
-            out[k:k + counts[c], :chunks.n_low] = chunks.S_low[j]
-            out[k:k + counts[c], chunks.n_low:] = sh
+            out[k:k + counts[c]] = (np.int64(c) << chunks.n_low) + j   # high sites are the bits of c
             k += counts[c]
         return out[rng.permutation(int(n))]
+
+
+def spins_of_states(t: np.ndarray, n: int) -> np.ndarray:
+    """Spins (len(t), n) float64 of the state indices t: s_i = 2 bit_i(t) - 1 (`spin_states` order)."""
+    bits = (np.asarray(t, dtype=np.int64)[:, None] >> np.arange(n, dtype=np.int64)) & 1
+    return (2 * bits - 1).astype(np.float64)
 
 
 def _as_generator(key_or_rng) -> np.random.Generator:

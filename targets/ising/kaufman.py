@@ -23,7 +23,8 @@ cosh gamma_k - 1 = 2 sinh^2 Delta + 2 sin^2(theta / 2) =: u, gamma_k = log1p(u +
 (no cancellation near gamma = 0); for |Delta| > 10 (K > ~10 or K < ~2e-9),
 gamma_k = 2|Delta| + log1p(e^{-4|Delta|} + 2 (1 - cos theta) e^{-2|Delta|}) up to O(e^{-40}), which
 cannot overflow. log(2 cosh x) = |x| + log1p(e^{-2|x|}), log(2 sinh x) = x + log(-expm1(-2x)) for
-x > 0, and the four terms are combined by a signed log-sum-exp. Finite for any beta >= 0.
+x > 0; the three positive terms are combined by log-sum-exp and the signed last one by
+logaddexp / log1p (`_log_bracket`). Finite for any finite beta >= 0; a non-finite result raises.
 """
 from __future__ import annotations
 
@@ -64,30 +65,41 @@ def kaufman_log_z(L: int, M: int, beta: float) -> float:
     """log Z of the h = 0 Ising ferromagnet on the periodic L x M torus (see the module docstring).
 
     Z = sum_s exp(beta * sum_<ij> s_i s_j) over the 2 L M nearest-neighbour bonds, the same law as
-    `targets.ising.spins.lattice(L, M, beta, 0.0)`. L, M >= 3 integers, beta >= 0.
+    `targets.ising.spins.lattice(L, M, beta, 0.0)`. L, M >= 3 integers, beta finite and >= 0.
     """
     if int(L) != L or int(M) != M or L < 3 or M < 3:
         raise ValueError(f"kaufman_log_z: L and M must be integers >= 3, got L={L}, M={M}")
     L, M = int(L), int(M)
     K = float(beta)
-    if not K >= 0:
-        raise ValueError(f"kaufman_log_z: beta must be >= 0 (ferromagnet), got {beta}")
+    if not (math.isfinite(K) and K >= 0):
+        raise ValueError(f"kaufman_log_z: beta must be finite and >= 0 (ferromagnet), got {beta}")
     if K == 0:
         return L * M * math.log(2.0)
     gamma = kaufman_gammas(M, K)
     x = L * gamma / 2
     odd, even = x[1::2], x[0::2]
-    terms = np.array([
-        _log_2cosh(odd).sum(),
-        _log_2sinh(odd).sum(),
-        _log_2cosh(even).sum(),
-        _log_2sinh(np.abs(even)).sum(),
-    ])
-    signs = np.array([1.0, 1.0, 1.0, np.sign(gamma[0])])
-    if signs[3] == 0:                 # exactly critical: the last product vanishes
-        terms, signs = terms[:3], signs[:3]
-    log_sum, sign = logsumexp(terms, b=signs, return_sign=True)
-    if sign <= 0:
-        raise FloatingPointError("kaufman_log_z: the bracket is not positive (cancellation)")
+    log_sum = _log_bracket(_log_2cosh(odd).sum(), _log_2sinh(odd).sum(), _log_2cosh(even).sum(),
+                           _log_2sinh(np.abs(even)).sum(), np.sign(gamma[0]))
     log_prefactor = 0.5 * L * M * (2 * K + math.log(-math.expm1(-4 * K)))   # (2 sinh 2K)^{LM/2}
-    return float(-math.log(2.0) + log_prefactor + log_sum)
+    log_z = -math.log(2.0) + log_prefactor + log_sum
+    if not math.isfinite(log_z):
+        raise FloatingPointError(f"kaufman_log_z({L}, {M}, {beta}) is not finite ({log_z})")
+    return float(log_z)
+
+
+def _log_bracket(a: float, b: float, c: float, last: float, sign: float) -> float:
+    """log(e^a + e^b + e^c + sign * e^last), sign in {-1, 0, +1}, without a signed log-sum-exp.
+
+    The three positive terms are added by log-sum-exp; the last is then added by `logaddexp` or
+    subtracted as pos + log1p(-e^{last - pos}). Above T_c the last term (sign -1) can tie the largest
+    positive one to ~1e-12, where scipy's signed `logsumexp` returns NaN; this form stays exact.
+    Raises FloatingPointError when the bracket is not positive.
+    """
+    pos = float(logsumexp([a, b, c]))
+    if sign > 0:
+        return float(np.logaddexp(pos, last))
+    if sign == 0:          # exactly critical: the last product vanishes
+        return pos
+    if not last < pos:
+        raise FloatingPointError("kaufman_log_z: the bracket is not positive (cancellation)")
+    return pos + math.log1p(-math.exp(last - pos))

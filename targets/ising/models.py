@@ -4,100 +4,136 @@ Each is the Gaussian-integral relaxation (relaxation.py) of a spin system (spins
 truth: for N <= 24 by exact enumeration (exact.py: log Z and the statistics' means exactly, exact draws
 of x by s ~ p(s), x | s ~ N(Q^T s, I)); for larger 2-D tori at h = 0, log Z from Kaufman's formula
 (kaufman.py) and the statistics from a Swendsen-Wang reference run (cluster.py, with its Monte Carlo
-error). The statistics' true sds (of the Rao-Blackwellised f(x)) are Monte Carlo estimates from
-`SD_DRAWS` exact (or reference) draws of x.
+error). The statistics' true sds (of the Rao-Blackwellised f(x), whose E[f(x)^2] has no closed form)
+are Monte Carlo estimates with their standard errors `sd_se`: from `TRUTH_DRAWS` iid exact draws of x
+where the spins are enumerated, else from the Swendsen-Wang draws (ArviZ's MCSE of the sd). The
+ground truth of one system is computed once per process (cached).
 """
 from __future__ import annotations
+
+import dataclasses
+import functools
+import math
 
 import numpy as np
 import jax
 import jax.numpy as jnp
 
-from targets.base import Modes, Statistic, Target, uniform_initial
+from targets.base import Statistic, Target, check_finite, check_size, uniform_initial
 from targets.ising import cluster, exact, kaufman, relaxation, spins
 
 ENUMERATION_MAX = 24
-SD_DRAWS = 20000
+TRUTH_DRAWS = 2**20         # iid exact draws of x behind the sds of enumerated systems
+TRUTH_CHUNK = 2**15         # draws per jitted evaluation of the statistics
+TRUTH_SEED = 12345
+SW_CHAINS, SW_SWEEPS = 16, 1250   # Swendsen-Wang draws behind the sds of tori beyond enumeration
+DENSE_COPIES = 6            # N x N float64 arrays held at once: W, W + D, its eigen and Cholesky work, Q, JAX copies
 STATISTICS = ("m", "m^2", "|m|", "energy", "sign")
 
 
 def ising(L: int = 4, M: int = 4, beta: float = 0.6, h: float = 0.0, margin: float = 0.1) -> Target:
     """2-D Ising ferromagnet on the periodic L x M torus (coupling beta = J / kT, field h), relaxed."""
-    W, b = spins.lattice(L, M, beta, h)
-    n = L * M
+    check_finite("ising", beta=beta, h=h, margin=margin)
+    if beta < 0:
+        raise ValueError(f"ising: beta must be >= 0 (ferromagnet), got {beta}")
+    if int(L) != L or int(M) != M or L < 3 or M < 3:
+        raise ValueError(f"ising: L and M must be integers >= 3 (a side of 2 makes the periodic neighbours "
+                         f"coincide), got L={L}, M={M}")
+    n = int(L) * int(M)
+    _check_system("ising", "L*M", n, margin)
     if n > ENUMERATION_MAX and h != 0.0:
         raise ValueError(f"ising: ground truth for L*M > {ENUMERATION_MAX} exists only at h = 0 (Kaufman, "
                          f"Swendsen-Wang), got L*M = {n}, h = {h}")
-    reference = None
+    W, b = spins.lattice(L, M, beta, h)
+    params = {"L": L, "M": M, "beta": float(beta), "h": float(h), "margin": float(margin)}
     if n > ENUMERATION_MAX:
-        reference = cluster.reference_magnetisation(L, M, beta, h=0.0, seed=0)
-    log_Z_spins = kaufman.kaufman_log_z(L, M, beta) if h == 0.0 else None
-    return _relaxed("ising", W, b, {"L": L, "M": M, "beta": float(beta), "h": float(h), "margin": float(margin)},
-                    margin, log_Z_spins, reference)
+        return _build("ising", W, b, params, margin, _torus_truth(int(L), int(M), float(beta), float(margin)),
+                      kaufman.kaufman_log_z(L, M, beta))
+    return _relaxed("ising", W, b, params, margin,
+                    kaufman.kaufman_log_z(L, M, beta) if h == 0.0 else None)
 
 
 def sk(N: int = 20, beta: float = 1.0, seed: int = 0, margin: float = 0.1) -> Target:
     """Sherrington-Kirkpatrick spin glass with N spins (Gaussian couplings, fixed seed), relaxed."""
+    check_finite("sk", beta=beta, margin=margin)
+    if beta < 0:
+        raise ValueError(f"sk: beta must be >= 0 (inverse temperature), got {beta}")
     _small("sk", N)
+    _seed("sk", seed)
     W, b = spins.sherrington_kirkpatrick(N, beta, seed)
     return _relaxed("sk", W, b, {"N": N, "beta": float(beta), "seed": seed, "margin": float(margin)}, margin)
 
 
 def boltzmann(N: int = 20, seed: int = 0, margin: float = 0.1) -> Target:
     """Boltzmann machine of Graham & Storkey (2017), N spins, fixed seed, relaxed."""
+    check_finite("boltzmann", margin=margin)
     _small("boltzmann", N)
+    _seed("boltzmann", seed)
     W, b = spins.boltzmann_machine(N, seed)
     return _relaxed("boltzmann", W, b, {"N": N, "seed": seed, "margin": float(margin)}, margin)
 
 
 def _small(name: str, n: int) -> None:
-    if not 2 <= n <= ENUMERATION_MAX:
-        raise ValueError(f"{name}: N must be in [2, {ENUMERATION_MAX}] (ground truth by enumeration), got {n}")
+    if int(n) != n or not 2 <= n <= ENUMERATION_MAX:
+        raise ValueError(f"{name}: N must be an integer in [2, {ENUMERATION_MAX}] (ground truth by enumeration), "
+                         f"got {n}")
 
 
-def _relaxed(name, W, b, params, margin, log_Z_spins=None, reference=None) -> Target:
+def _seed(name: str, seed: int) -> None:
+    if int(seed) != seed or not 0 <= seed < 2**63:
+        raise ValueError(f"{name}: seed must be an integer in [0, 2^63), got {seed}")
+
+
+def _check_system(name: str, param: str, n: int, margin: float) -> None:
+    """Margin and size checks before the N x N couplings are allocated."""
     if not margin > 0:
         raise ValueError(f"{name}: margin must be > 0, got {margin}")
+    check_size(name, param, n, DENSE_COPIES * 8.0 * n * n,
+               f"{DENSE_COPIES} dense {n} x {n} float64 matrices: the couplings, their shift and Cholesky factor")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Truth:
+    """Ground truth of one relaxed system: per statistic mean, sd, sd[f^2] and the standard errors."""
+
+    mean: np.ndarray
+    mean_se: np.ndarray
+    sd: np.ndarray
+    sd_se: np.ndarray
+    sq_sd: np.ndarray
+    enum: exact.SpinEnumeration | None = None
+
+
+def _relaxed(name, W, b, params, margin, log_Z_spins=None) -> Target:
+    """The relaxed target of an enumerable system (N <= 24): exact means and draws, Monte Carlo sds."""
+    _check_system(name, "N", W.shape[0], margin)
+    W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    truth = _enumerated_truth(W.tobytes(), b.tobytes(), W.shape[0], float(margin))
+    log_Z_spins = truth.enum.log_Z if log_Z_spins is None else log_Z_spins
+    return _build(name, W, b, params, margin, truth, log_Z_spins)
+
+
+def _build(name, W, b, params, margin, truth: _Truth, log_Z_spins=None) -> Target:
     n = W.shape[0]
-    d = relaxation.shift(W, margin)
-    Q_np = np.linalg.cholesky(W + np.diag(d))
+    d, Q_np = _factor(W, margin)
     offset = relaxation.spin_log_Z_offset(d)
     Q, bj, Wj = jnp.asarray(Q_np), jnp.asarray(b), jnp.asarray(W)
 
     def log_prob(x):
         return -0.5 * jnp.sum(x**2) + jnp.sum(relaxation.log_cosh(Q @ x + bj))
 
-    stats_of = jax.jit(jax.vmap(lambda x: jnp.stack(
-        [relaxation.conditional_statistics(x, Q, bj, Wj)[k] for k in STATISTICS])))
-
-    def x_given_spins(key, s):
-        return jnp.asarray(s) @ Q + jax.random.normal(key, (s.shape[0], n))
-
     sample = None
-    if n <= ENUMERATION_MAX:
-        enum = exact.enumerate_spins(W, b)
-        log_Z_spins = enum.log_Z if log_Z_spins is None else log_Z_spins
-        means = {"m": enum.mean_m, "m^2": enum.mean_m2, "|m|": enum.mean_abs_m, "energy": enum.energy_mean,
-                 "sign": enum.sign_balance}
-        mean_se = dict.fromkeys(STATISTICS, 0.0)
+    if truth.enum is not None:
+        enum = truth.enum
 
         def sample(key, count):
             key_s, key_x = jax.random.split(key)
-            return x_given_spins(key_x, enum.sample_spins(key_s, count))
+            return jnp.asarray(enum.sample_spins(key_s, count)) @ Q + jax.random.normal(key_x, (count, n))
 
-        reference_x = sample(jax.random.key(12345), SD_DRAWS)
-    else:  # Swendsen-Wang reference spins of the torus (h = 0: E[m] = 0 and the sign balance 1/2 exactly)
-        r = reference
-        means = {"m": 0.0, "m^2": r.m2, "|m|": r.abs_m, "energy": r.energy_mean, "sign": 0.5}
-        mean_se = {"m": 0.0, "m^2": r.m2_mcse, "|m|": r.abs_m_mcse, "energy": r.energy_mean_mcse, "sign": 0.0}
-        L, M = params["L"], params["M"]
-        s = cluster.swendsen_wang(L, M, params["beta"], 16, SD_DRAWS // 16, seed=1).reshape(-1, n)
-        reference_x = x_given_spins(jax.random.key(12345), s.astype(float))
-    values = np.asarray(stats_of(reference_x))
     statistics = tuple(
-        Statistic(name=k, fn=(lambda x, i=i: _stat(x, Q, bj, Wj, i)), mean=float(means[k]),
-                  sd=float(values[:, i].std(ddof=1)), sq_sd=float((values[:, i] ** 2).std(ddof=1)),
-                  mean_se=float(mean_se[k]))
+        Statistic(name=k, fn=(lambda x, i=i: _stat(x, Q, bj, Wj, i)), mean=float(truth.mean[i]),
+                  sd=float(truth.sd[i]), sq_sd=float(truth.sq_sd[i]), mean_se=float(truth.mean_se[i]),
+                  sd_se=float(truth.sd_se[i]))
         for i, k in enumerate(STATISTICS))
     log_Z = None if log_Z_spins is None else log_Z_spins + offset
     # initial box half-width: sqrt(D + max_i sum_j |W_ij|), the scale of Q^T s (its squared norm is tr D + s^T W s)
@@ -105,6 +141,75 @@ def _relaxed(name, W, b, params, margin, log_Z_spins=None, reference=None) -> Ta
     return Target(name=name, dim=n, log_prob=log_prob, initial=uniform_initial(n, -scale, scale),
                   statistics=statistics, log_Z=log_Z, sample=sample, params=params, headline="sign",
                   log_Z_offsets={"spins": offset})
+
+
+def _factor(W, margin):
+    """The relaxation's shift d and Cholesky factor Q of W + diag(d)."""
+    d = relaxation.shift(W, margin)
+    return d, np.linalg.cholesky(W + np.diag(d))
+
+
+def _statistics_of(W, b, margin, from_states=False):
+    """A jitted (spins (n, N), key) -> statistics (n, 5) at x | s ~ N(Q^T s, I); with `from_states`,
+    it takes the state indices t (n,) of `exact.spins_of_states` instead of the spins."""
+    n = W.shape[0]
+    _, Q_np = _factor(W, margin)
+    Q, bj, Wj = jnp.asarray(Q_np), jnp.asarray(b), jnp.asarray(W)
+
+    def one(x):
+        r = relaxation.conditional_statistics(x, Q, bj, Wj)
+        return jnp.stack([r[k] for k in STATISTICS])
+
+    def stats(s, key):
+        if from_states:
+            s = (2 * ((s[:, None] >> jnp.arange(n)) & 1) - 1).astype(Q.dtype)
+        return jax.vmap(one)(s @ Q + jax.random.normal(key, s.shape))
+
+    return jax.jit(stats)
+
+
+@functools.lru_cache(maxsize=32)
+def _enumerated_truth(W_bytes: bytes, b_bytes: bytes, n: int, margin: float) -> _Truth:
+    """Exact means by enumeration; sds from TRUTH_DRAWS iid exact draws (spins exact, x | s exact)."""
+    W = np.frombuffer(W_bytes).reshape(n, n)
+    b = np.frombuffer(b_bytes)
+    enum = exact.enumerate_spins(W, b)
+    stats_of = _statistics_of(W, b, margin, from_states=True)
+    s = enum.sample_states(np.random.default_rng(TRUTH_SEED), TRUTH_DRAWS)   # one pass over the states
+    keys = jax.random.split(jax.random.key(TRUTH_SEED), TRUTH_DRAWS // TRUTH_CHUNK)
+    values = np.concatenate([np.asarray(stats_of(jnp.asarray(s[i * TRUTH_CHUNK:(i + 1) * TRUTH_CHUNK]), k))
+                             for i, k in enumerate(keys)])
+    mean = np.array([enum.mean_m, enum.mean_m2, enum.mean_abs_m, enum.energy_mean, enum.sign_balance])
+    sd, sd_se = iid_sd_and_se(values)
+    return _Truth(mean=mean, mean_se=np.zeros(len(STATISTICS)), sd=sd, sd_se=sd_se,
+                  sq_sd=(values**2).std(0, ddof=1), enum=enum)
+
+
+@functools.lru_cache(maxsize=8)
+def _torus_truth(L: int, M: int, beta: float, margin: float) -> _Truth:
+    """Means from a Swendsen-Wang reference (h = 0: E[m] = 0 and the sign balance 1/2 exactly) with their
+    MCSEs; sds from SW_CHAINS x SW_SWEEPS further Swendsen-Wang draws, with ArviZ's MCSE of the sd."""
+    import arviz as az
+
+    r = cluster.reference_magnetisation(L, M, beta, h=0.0, seed=0)
+    W, b = spins.lattice(L, M, beta, 0.0)
+    s = cluster.swendsen_wang(L, M, beta, SW_CHAINS, SW_SWEEPS, seed=1).reshape(-1, L * M).astype(float)
+    values = np.asarray(_statistics_of(W, b, margin)(jnp.asarray(s), jax.random.key(TRUTH_SEED)))
+    values = values.reshape(SW_CHAINS, SW_SWEEPS, len(STATISTICS))
+    return _Truth(mean=np.array([0.0, r.m2, r.abs_m, r.energy_mean, 0.5]),
+                  mean_se=np.array([0.0, r.m2_mcse, r.abs_m_mcse, r.energy_mean_mcse, 0.0]),
+                  sd=values.reshape(-1, len(STATISTICS)).std(0, ddof=1),
+                  sd_se=np.atleast_1d(az.mcse(values, method="sd")),
+                  sq_sd=(values**2).reshape(-1, len(STATISTICS)).std(0, ddof=1))
+
+
+def iid_sd_and_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sd of each column of iid draws (n, k) and its delta-method standard error,
+    se(sd) = sd[(f - mean)^2] / (2 sd sqrt(n)) (ArviZ's `mcse(method="sd")` with the ESS equal to n)."""
+    n = values.shape[0]
+    dev2 = (values - values.mean(0)) ** 2
+    sd = values.std(0, ddof=1)
+    return sd, dev2.std(0, ddof=1) / (2 * sd * math.sqrt(n))
 
 
 def _stat(x, Q, b, W, i):

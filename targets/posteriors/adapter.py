@@ -34,10 +34,10 @@ def from_numpyro(model: Callable, name: str, *, model_args: tuple = (), model_kw
 
     model      a numpyro model (observed sites carry their data through `obs=`).
     reference  an `.npz` written by `python -m bench reference` (`targets.posteriors.reference`): the
-               statistics' true mean / sd / sd of the square come from its draws, with its Monte Carlo
-               standard error as `mean_se`, and `sample` resamples them (for MMD). Without one, or when
-               the reference failed posteriordb's checks, the truths are NaN and `sample` is None, so the
-               accuracy columns stay empty rather than wrong.
+               statistics' true mean / sd / sd of the square come from its draws, with their Monte Carlo
+               standard errors as `mean_se` and `sd_se`, and `sample` resamples them (for MMD). Without
+               one, or when the reference failed posteriordb's checks, the truths are NaN and `sample` is
+               None, so the accuracy columns stay empty rather than wrong.
     headline   the statistic tables show first (a name such as "tau" or "theta[0]").
     Statistics: every scalar of the constrained sample and deterministic sites, named `site` or
     `site[i]` / `site[i,j]`.
@@ -95,7 +95,8 @@ def from_numpyro(model: Callable, name: str, *, model_args: tuple = (), model_kw
     statistics = tuple(
         Statistic(name=n, fn=_component(flat_constrained, i),
                   mean=ref.mean[i] if good else float("nan"), sd=ref.sd[i] if good else float("nan"),
-                  sq_sd=ref.sq_sd[i] if good else None, mean_se=ref.mean_se[i] if good else 0.0)
+                  sq_sd=ref.sq_sd[i] if good else None, mean_se=ref.mean_se[i] if good else 0.0,
+                  sd_se=float(ref.sd_se[i]) if good and ref.sd_se is not None else 0.0)
         for i, n in enumerate(names))
     if ref is None:
         truth = "no reference posterior: accuracy not reported"

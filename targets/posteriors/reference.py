@@ -87,6 +87,7 @@ class Reference:
     sq_sd: np.ndarray
     mean_se: np.ndarray       # ArviZ MCSE of the mean: the truth's own Monte Carlo error
     provenance: Mapping[str, Any]
+    sd_se: np.ndarray | None = None   # ArviZ MCSE of the sd (None: not computed)
 
     @property
     def passed(self) -> bool:
@@ -142,4 +143,5 @@ def load_reference(path: str | pathlib.Path, name: str, dim: int, flat_constrain
     flat = values.reshape(-1, len(names))
     return Reference(x=x, names=tuple(names), mean=flat.mean(0), sd=flat.std(0, ddof=1),
                      sq_sd=(flat**2).std(0, ddof=1),
-                     mean_se=np.atleast_1d(az.mcse(values, method="mean")), provenance=provenance)
+                     mean_se=np.atleast_1d(az.mcse(values, method="mean")), provenance=provenance,
+                     sd_se=np.atleast_1d(az.mcse(values, method="sd")))

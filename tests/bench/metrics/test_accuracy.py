@@ -29,3 +29,13 @@ def test_truth_standard_error_widens_the_significance_scale():
                    np.array([np.nan]), truth_mean_se=np.array([0.4]))
     np.testing.assert_allclose(out["bias_mean_se"], [2.0 / 0.5])
     assert np.isnan(out["bias2"][0])  # unknown Var[f^2]: no normalised squared bias
+
+
+def test_truth_sd_standard_error_widens_the_sd_significance_scale():
+    # sd_hat = 0 (constant draws), truth sd 1: bias_sd_se = -1 / sqrt(0.3^2 + 0.4^2) = -2 exactly
+    values = np.full((1, 4, 1), 2.0)
+    m = moments(values)
+    out = accuracy(m["mean"], m["sd"], m["second"], np.array([0.1]), np.array([0.3]), np.array([2.0]),
+                   np.array([1.0]), np.array([np.nan]), np.array([0.0]), truth_sd_se=np.array([0.4]))
+    np.testing.assert_allclose(out["bias_sd_se"], [-1.0 / 0.5])
+    np.testing.assert_allclose(out["bias_sd_rel"], [-1.0])   # the size is unchanged by the truth's error

@@ -103,3 +103,45 @@ def test_large_torus_uses_kaufman_and_the_cluster_reference():
     import arviz as az
     se = math.hypot(stats["m^2"].mean_se, float(az.mcse(v, method="mean")))  # MCSE of correlated sweeps
     assert abs(v.mean() - stats["m^2"].mean) < Z_SE * se
+    # the true sd of m^2 (from 16 x 1250 other Swendsen-Wang draws) with ArviZ's MCSE of the sd
+    se_sd = math.hypot(stats["m^2"].sd_se, float(az.mcse(v, method="sd")))
+    assert 0 < stats["m^2"].sd_se and abs(v.std(ddof=1) - stats["m^2"].sd) < Z_SE * se_sd
+
+
+def test_exact_sampler_scores_a_standard_normal_bias_sd_se():
+    """An exact sampler with the README's budget (8 chains x 20,000 iid draws from `target.sample`) on the
+    default ising(): its bias_sd_se = (sd_hat - sd) / sqrt(mcse_sd^2 + sd_se^2) is N(0, 1) per statistic
+    when the truth's error sd_se is right, so |z| < 4 (false alarm 6.3e-5 per statistic, 3e-4 for the
+    five; fixed seed). With the truth's sds from 20,000 draws and their error ignored it was -6.5 for m."""
+    from baselines.draws import Cost, Draws
+    from bench.metrics import evaluate
+
+    target = make_target("ising")
+    x = np.asarray(target.sample(jax.random.key(20260), 160_000)).reshape(8, 20_000, target.dim)
+    cost = Cost(time_warmup=1.0, time_sampling=1.0, grad_evals_warmup=0, grad_evals_sampling=0)
+    draws = Draws(positions=x, logdensity=np.zeros(x.shape[:2]), stats={}, cost=cost)
+    row = evaluate(target, draws, jax.random.key(1))
+    z = {s.name: row[f"bias_sd_se[{s.name}]"] for s in target.statistics}
+    assert all(abs(v) < Z_SE for v in z.values()), z
+
+
+@pytest.mark.parametrize("name", ["ising", "sk", "boltzmann"])
+def test_truth_sd_carries_its_standard_error(name):
+    """The sds of enumerated systems come from >= 10^6 iid exact draws and carry their standard error:
+    se(sd) / sd = sqrt((kurtosis - 1) / (4 n)), positive, and < 1e-2 unless the kurtosis exceeds 400."""
+    from targets.ising.models import TRUTH_DRAWS
+    assert TRUTH_DRAWS >= 10**6
+    for s in make_target(name).statistics:
+        assert 0 < s.sd_se < 1e-2 * s.sd, (s.name, s.sd, s.sd_se)
+
+
+def test_iid_sd_standard_error_matches_the_spread_over_repeats():
+    """iid_sd_and_se on N(0, 1) draws: the spread of the sd over 400 repeats of n = 2,000 matches the
+    delta-method se, 1 / sqrt(2 n) (kurtosis 3); the se of that spread's own estimate is 1/sqrt(2 * 399),
+    3.5 %, so a 15 % band is > 4 of its se."""
+    from targets.ising.models import iid_sd_and_se
+    rng = np.random.default_rng(0)
+    sds, ses = zip(*(iid_sd_and_se(rng.standard_normal((2000, 1))) for _ in range(400)))
+    spread, se = np.std(np.concatenate(sds), ddof=1), np.mean(np.concatenate(ses))
+    assert se == pytest.approx(1 / math.sqrt(4000), rel=0.05)
+    assert spread == pytest.approx(se, rel=0.15)
