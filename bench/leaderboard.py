@@ -38,7 +38,7 @@ JOINT_WEIGHT_SAMPLERS = ("vae-gibbs", "vae-hybrid")  # their k-hat and IS ESS ar
 
 GROUP = ["target", "target_id", "sampler", "sampler_id", "chains", "draws", "warmup", "precision", "device"]
 SKIP = {"seed", "dim", "cell_id", "device_count", "host_cpus", "target_log_Z", "target_log_Z_spins", "git_dirty",
-        "modes_total", "khat_unreliable"}
+        "modes_total", "khat_unreliable", "rhat_not_computable", "ess_not_computable"}
 PROVENANCE = ["git_commit", "git_dirty", "platform", "device_count", "host_cpus"]
 IDENTITY_FIRST = ["cell_id", "target", "target_id", "sampler", "sampler_id", "chains", "draws", "warmup", "seed",
                   "precision", "device", "status", "error"]
@@ -98,6 +98,10 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
         row = {k: group[k].iloc[0] for k in keys} | {"config_id": group["config_id"].iloc[0]}
         row["n_seeds"], row["n_failed"] = len(good), int((group["status"] != "ok").sum())
         row["n_khat_unreliable"] = int(sum(v is True or v == 1 for v in good.get("khat_unreliable", [])))
+        for col in ("rhat_not_computable", "ess_not_computable"):  # the statistics named in any seed
+            names = sorted({n for v in good.get(col, pd.Series(dtype=object)).dropna() for n in str(v).split(", ")})
+            if names:
+                row[col] = ", ".join(names)
         row["seeds"] = " ".join(map(str, sorted(good["seed"])))
         row["cell_ids"] = " ".join(group.sort_values("seed")["cell_id"].astype(str))
         for col in sorted(numeric):
@@ -202,8 +206,8 @@ def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame,
         note += (f" {UNRELIABLE}: Pareto k-hat > {KHAT_MAX} in some seed (the importance weights' variance is "
                  f"infinite): the row's ESS, MCSE and bias are unreliable, and never bold.")
     if "sampler" in sub and sub["sampler"].isin(JOINT_WEIGHT_SAMPLERS).any() and "pareto_khat.mean" in sub:
-        note += (" IS ESS, Pareto k-hat and |Delta log Z| of vae-gibbs and vae-hybrid: the joint K=0 weights of the VAE, "
-                 "not weights of the chain.")
+        note += (" IS ESS, Pareto k-hat and |Delta log Z| of vae-gibbs and vae-hybrid: the joint K=0 weights of "
+                 "the VAE, not weights of the chain.")
     return pd.DataFrame(body), note
 
 

@@ -13,7 +13,8 @@ from targets.base import Target
 CAPTION = ("ESS: smallest bulk ESS over the statistics; per s of sampling, of warm-up (or training) + sampling, and "
            "per 1,000 gradients (warm-up and training included). {h}: the headline statistic; bias/MCSE its mean "
            "bias in Monte Carlo standard errors; worst: the statistic with the largest |mean bias| in true sds. "
-           "compile s: all seeds together (compiled once, reused); run s: warm-up + sampling per seed. "
+           "R-hat max: over the statistics where it is computable (none: those where it is not, e.g. constant within "
+           "every chain). compile s: all seeds together (compiled once, reused); run s: warm-up + sampling per seed. "
            "VAE samplers: KL bound = L + log Z, log Z from importance weights, normalised importance ESS, Pareto k̂ of "
            "the weights: vae-is's and vae-imh's own weights (K = inner, t = temperature), for vae-gibbs and "
            "vae-hybrid the joint K=0 weights of the VAE. {mark}: k̂ > {khat_max} in some seed of a row that uses "
@@ -46,6 +47,12 @@ def _truth(v: float) -> str:
 def _number(v) -> float:
     """A record's value as a float; None (missing) is NaN, an exact 0.0 stays 0.0."""
     return np.nan if v is None else float(v)
+
+
+def _rhat(records: list[dict]) -> str:
+    """R-hat max over the seeds, naming the statistics whose R-hat was not computable in some seed."""
+    names = sorted({n for r in records for n in (r.get("rhat_not_computable") or "").split(", ") if n})
+    return _fmt([r.get("rhat_max") for r in records]) + (f" (none: {', '.join(names)})" if names else "")
 
 
 def worst_statistic(target: Target, records: list[dict]) -> tuple[str, list]:
@@ -86,7 +93,7 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
         worst = worst if np.isfinite(np.asarray(worst_bias, dtype=float)).any() else ""
         mark = (lambda text: f"{text} {UNRELIABLE}") if any(col("khat_unreliable")) else (lambda text: text)
         row += [mark(_fmt(col("ess_bulk_min_per_s"))), mark(_fmt(col("ess_bulk_min_per_s_total"))),
-                mark(_fmt(col("ess_bulk_min_per_1k_grads"))), _fmt(col("rhat_max")),
+                mark(_fmt(col("ess_bulk_min_per_1k_grads"))), _rhat(ok),
                 _fmt(col(f"mean[{h.name}]"), signed=True), _fmt(col(f"sd[{h.name}]")),
                 mark(_fmt(col(f"bias_mean_se[{h.name}]"), 2, signed=True)), f"{worst} {_fmt(worst_bias, 2)}".strip(),
                 _fmt(col("divergences"), 2)]

@@ -326,7 +326,8 @@ def _evaluate_bounds(model, logdensity_fn, key, n, num_inner, weight_inner: int 
 
 @functools.lru_cache(maxsize=16)
 def _bounds_fn(logdensity_fn, n, num_inner, weight_inner, temperature):
-    """jit(model, key) -> the bounds; compiled once per (target, batch, K of the IW bound, K and t of the weights)."""
+    """jit(model, key) -> the bounds; compiled once per (target, batch, K of the IW bound, K and t of the
+    weights)."""
 
     @eqx.filter_jit
     def bounds(model, key):

@@ -100,3 +100,11 @@ def test_a_row_with_khat_above_one_half_is_marked_and_never_bold():
     assert "**80.5 ± 0.7**" in light and "**0.100 ± 0**" in light and "!" not in light
     assert "k-hat > 0.5" in md
     assert "1000 $\\pm$ 1 !" in tex and "\\textbf{1000" not in tex and "\\textbf{80.5 $\\pm$ 0.7}" in tex
+
+
+def test_statistics_without_rhat_or_ess_are_named_per_configuration():
+    rows = [_row("nuts", 0, 10.0) | {"rhat_not_computable": "x[2]", "ess_not_computable": "x[2]"},
+            _row("nuts", 1, 20.0) | {"rhat_not_computable": "x[0], x[2]"}, _row("hmc", 0, 5.0)]
+    table = aggregate(rows).set_index("sampler")
+    assert table.loc["nuts", "rhat_not_computable"] == "x[0], x[2]" and table.loc["nuts", "ess_not_computable"] == "x[2]"
+    assert pd.isna(table.loc["hmc", "rhat_not_computable"])

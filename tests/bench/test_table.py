@@ -39,3 +39,10 @@ def test_khat_above_one_half_marks_the_rows_ess_and_bias_over_mcse():
     assert heavy.count(f" {UNRELIABLE}") >= 2 and f"+0.30 {UNRELIABLE}" in heavy   # ESS/s and bias/MCSE
     assert f" {UNRELIABLE}" not in light
     assert "> 0.5" in text and "0.7" not in text                                    # the caption's threshold
+
+
+def test_rhat_max_names_the_statistics_without_an_rhat():
+    text = _render({"nuts": [_record(0.1, 0.1, rhat_max=1.01, rhat_not_computable="x[1]"),
+                             _record(0.1, 0.1, rhat_max=1.03)]})
+    row = next(line for line in text.splitlines() if "nuts" in line)
+    assert "1.02 ± 0.0141 (none: x[1])" in row
