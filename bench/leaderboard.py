@@ -5,7 +5,9 @@ budget, precision, device): every numeric column becomes `<metric>.mean` and `<m
 sd, ddof = 1) over the seeds that finished (`n_seeds`); failed cells are counted in `n_failed`;
 `time_compile` becomes `time_compile.total` (paid once per configuration, 0 for later seeds).
 `render` picks the headline columns of `COLUMNS` and marks the best mean of each (direction per
-metric: ESS higher, bias / bounds / distances / time lower) in bold.
+metric: ESS higher, bias / bounds / distances / time lower) in bold. `n_khat_unreliable` counts the seeds
+whose record has `khat_unreliable` (Pareto k-hat above `bench.metrics.evidence.KHAT_MAX` for a sampler that
+uses those weights): such a row's ESS and bias cells carry `UNRELIABLE` ("!") and are never bold.
 
 Files written by `write_all` (README, "Leaderboards", documents every column):
 
@@ -29,10 +31,14 @@ import numpy as np
 import pandas as pd
 
 from bench import store
+from bench.metrics.evidence import KHAT_MAX
+
+UNRELIABLE = "!"  # after a cell that a Pareto k-hat above KHAT_MAX makes unreliable
+JOINT_WEIGHT_SAMPLERS = ("vae-gibbs", "vae-hybrid")  # their k-hat and IS ESS are of the VAE's joint K=0 weights
 
 GROUP = ["target", "target_id", "sampler", "sampler_id", "chains", "draws", "warmup", "precision", "device"]
 SKIP = {"seed", "dim", "cell_id", "device_count", "host_cpus", "target_log_Z", "target_log_Z_spins", "git_dirty",
-        "modes_total"}
+        "modes_total", "khat_unreliable", "rhat_not_computable", "ess_not_computable"}
 PROVENANCE = ["git_commit", "git_dirty", "platform", "device_count", "host_cpus"]
 IDENTITY_FIRST = ["cell_id", "target", "target_id", "sampler", "sampler_id", "chains", "draws", "warmup", "seed",
                   "precision", "device", "status", "error"]
@@ -45,15 +51,17 @@ class Column(NamedTuple):
     markdown: str
     latex: str
     better: str  # "higher" or "lower"
+    khat: bool = False  # unreliable when the row's Pareto k-hat is above KHAT_MAX (ESS, MCSE, bias)
 
 
 COLUMNS = (
-    Column("ess_bulk_min_per_s", "ESS/s", "ESS/s", "higher"),
-    Column("ess_bulk_min_per_s_total", "ESS/s incl. warm-up", "ESS/s (incl.\\ warm-up)", "higher"),
-    Column("ess_bulk_min_per_1k_grads", "ESS/1k grads", "ESS/1k grads", "higher"),
+    Column("ess_bulk_min_per_s", "ESS/s", "ESS/s", "higher", khat=True),
+    Column("ess_bulk_min_per_s_total", "ESS/s incl. warm-up", "ESS/s (incl.\\ warm-up)", "higher", khat=True),
+    Column("ess_bulk_min_per_1k_grads", "ESS/1k grads", "ESS/1k grads", "higher", khat=True),
     Column("rhat_max", "R-hat max", "$\\hat R$ max", "lower"),
-    Column("worst_abs_bias_mean_sd", "worst \\|bias\\|/sd", "worst $|\\mathrm{bias}|/\\mathrm{sd}$", "lower"),
-    Column("bias2_max", "bias² max", "bias$^2$ max", "lower"),
+    Column("worst_abs_bias_mean_sd", "worst \\|bias\\|/sd", "worst $|\\mathrm{bias}|/\\mathrm{sd}$", "lower",
+           khat=True),
+    Column("bias2_max", "bias² max", "bias$^2$ max", "lower", khat=True),
     Column("mmd2", "MMD²", "MMD$^2$", "lower"),
     Column("emc", "EMC", "EMC", "higher"),
     Column("divergences", "div.", "div.", "lower"),
@@ -89,6 +97,11 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
         good = group[group["status"] == "ok"]
         row = {k: group[k].iloc[0] for k in keys} | {"config_id": group["config_id"].iloc[0]}
         row["n_seeds"], row["n_failed"] = len(good), int((group["status"] != "ok").sum())
+        row["n_khat_unreliable"] = int(sum(v is True or v == 1 for v in good.get("khat_unreliable", [])))
+        for col in ("rhat_not_computable", "ess_not_computable"):  # the statistics named in any seed
+            names = sorted({n for v in good.get(col, pd.Series(dtype=object)).dropna() for n in str(v).split(", ")})
+            if names:
+                row[col] = ", ".join(names)
         row["seeds"] = " ".join(map(str, sorted(good["seed"])))
         row["cell_ids"] = " ".join(group.sort_values("seed")["cell_id"].astype(str))
         for col in sorted(numeric):
@@ -164,15 +177,21 @@ def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame,
     columns = [c for c in COLUMNS if f"{c.key}.mean" in sub and sub[f"{c.key}.mean"].notna().any()]
     body: dict[str, list[str]] = {"sampler": [_escape(v, fmt) for v in row_labels(sub)],
                                   "seeds ok": [f"{int(n)}/{int(n + f)}" for n, f in zip(sub["n_seeds"], sub["n_failed"])]}
+    unreliable = sub.get("n_khat_unreliable", pd.Series(0, sub.index)).fillna(0).to_numpy(float) > 0
     for c in columns:
         means, sds = sub[f"{c.key}.mean"].to_numpy(float), sub.get(f"{c.key}.sd", pd.Series(np.nan, sub.index))
+        marked = unreliable if c.khat else np.zeros(len(sub), bool)
         finite = means[np.isfinite(means)]
-        best = (finite.max() if c.better == "higher" else finite.min()) if finite.size > 1 else np.nan
+        candidates = means[np.isfinite(means) & ~marked]   # a marked row is never the best
+        best = (candidates.max() if c.better == "higher" else candidates.min()) \
+            if finite.size > 1 and candidates.size else np.nan
         cells = []
-        for m, sd in zip(means, np.asarray(sds, float)):
+        for m, sd, mark in zip(means, np.asarray(sds, float), marked):
             text = format_mean_sd(m, sd, fmt == "latex")
-            if np.isfinite(m) and _same(m, best):
+            if np.isfinite(m) and not mark and _same(m, best):
                 text = {"latex": f"\\textbf{{{text}}}", "html": f"<b>{text}</b>"}.get(fmt, f"**{text}**")
+            if np.isfinite(m) and mark:
+                text += f" {UNRELIABLE}"
             cells.append(text)
         header = {"latex": c.latex, "html": html.escape(c.markdown.replace("\\", ""))}.get(fmt, c.markdown)
         body[header] = cells
@@ -183,6 +202,12 @@ def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame,
     directions = (f" ({higher}: higher is better; the others lower)" if higher else " (lower is better)") if columns else ""
     note = (f"{sub['target_id'].iloc[0]}: mean ± sd over seeds; {budget}; {device}; "
             f"{' / '.join(sorted({str(p) for p in sub['precision']}))}. Best mean per column in bold{directions}.")
+    if unreliable.any():
+        note += (f" {UNRELIABLE}: Pareto k-hat > {KHAT_MAX} in some seed (the importance weights' variance is "
+                 f"infinite): the row's ESS, MCSE and bias are unreliable, and never bold.")
+    if "sampler" in sub and sub["sampler"].isin(JOINT_WEIGHT_SAMPLERS).any() and "pareto_khat.mean" in sub:
+        note += (" IS ESS, Pareto k-hat and |Delta log Z| of vae-gibbs and vae-hybrid: the joint K=0 weights of "
+                 "the VAE, not weights of the chain.")
     return pd.DataFrame(body), note
 
 

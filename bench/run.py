@@ -3,7 +3,8 @@
 A cell never takes the others down with it: an exception in the sampler, a non-finite log
 density at a starting point or at a kept draw, or a failed metric marks the cell `failed` with
 the reason in its record, and the caller goes on. NaN met *inside* a trajectory is rejected by
-blackjax and shows up as a divergence.
+blackjax and shows up as a divergence; chains that never moved (every proposal rejected, every draw
+divergent) fail as `FrozenChains`, so that they are never scored or ranked.
 """
 from __future__ import annotations
 
@@ -45,13 +46,20 @@ class NonFiniteLogDensity(RuntimeError):
     """The target's log density was NaN or +inf where the sampler needed a number."""
 
 
+class FrozenChains(RuntimeError):
+    """The chains never moved (e.g. a NaN gradient: every proposal rejected): nothing to score or rank."""
+
+
 def cell_identity(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any], seed: int,
                   budget: Budget) -> dict:
     """The identity of a cell (`bench.record.identity`): every sampler parameter, defaults included
-    (the sampler's defaults for this target under the given ones), and a user's target's fingerprint
+    (the sampler's defaults for this target under the given ones), as the sampler reports it used them
+    (`run.identity_params`, where it has one), and a user's target's fingerprint
     (`bench.record.target_fingerprint`; built-in targets have none, so their ids are unchanged)."""
     sampler_params = sampler.params_for(target.name, sampler_params)
     params = with_defaults(sampler.run, sampler_params, skip=BUDGET_ARGS)
+    # e.g. a VAE sampler run on a saved model: its training settings are the model's, not the defaults
+    params = getattr(sampler.run, "identity_params", lambda p: p)(params)
     return rec.identity(target.name, target.params, sampler.name, params, budget.chains, budget.draws,
                         budget.warmup, seed, rec.target_fingerprint(target))
 
@@ -80,6 +88,7 @@ def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any]
         values = metrics.statistic_values(target, draws.positions)
         datatree = draws_datatree(target, draws, values, record)
         check_finite_draws(draws)
+        check_moved(draws, values)
         record |= metrics.evaluate(target, draws, key_metrics, values)
         record["status"], record["error"] = "ok", None
     except Exception as err:  # noqa: BLE001 - a cell's failure is recorded, never fatal to the others
@@ -108,6 +117,26 @@ def check_finite_draws(draws: Draws) -> None:
         c, d = map(int, np.argwhere(bad)[0])
         raise NonFiniteLogDensity(f"non-finite draw: log density {lp[c, d]} at chain {c}, draw {d} "
                                   f"({int(bad.sum())} of {bad.size} draws)")
+
+
+def check_moved(draws: Draws, values) -> None:
+    """Raise FrozenChains when the chains never moved: acceptance 0 at every draw of every chain (every
+    acceptance statistic, e.g. a hybrid's VAE and local moves), every draw divergent, or every statistic
+    constant within every chain. Weighted (independent) draws are not chains: not checked."""
+    if draws.log_weights is not None:
+        return
+    stats = {k: np.asarray(v) for k, v in draws.stats.items()}
+    acceptance = [k for k in stats if k.endswith("acceptance_rate")]
+    if acceptance and all(np.all(stats[k] == 0) for k in acceptance):
+        raise FrozenChains(f"acceptance 0 in all {draws.positions.shape[0]} chains at every draw "
+                           f"({', '.join(acceptance)}): the chains never moved")
+    if "diverging" in stats and stats["diverging"].size and np.all(stats["diverging"]):
+        raise FrozenChains(f"every draw divergent ({stats['diverging'].size} of {stats['diverging'].size}): "
+                           f"no trajectory was integrated (e.g. a NaN or infinite gradient)")
+    values = np.asarray(values)
+    if values.size and np.all(values == values[:, :1, :]):
+        raise FrozenChains(f"every statistic is constant within every chain ({values.shape[0]} chains x "
+                           f"{values.shape[1]} draws): the chains never moved")
 
 
 def cost_columns(draws: Draws) -> dict:

@@ -7,14 +7,19 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
+from bench.metrics.evidence import KHAT_MAX
 from targets.base import Target
 
 CAPTION = ("ESS: smallest bulk ESS over the statistics; per s of sampling, of warm-up (or training) + sampling, and "
            "per 1,000 gradients (warm-up and training included). {h}: the headline statistic; bias/MCSE its mean "
            "bias in Monte Carlo standard errors; worst: the statistic with the largest |mean bias| in true sds. "
-           "compile s: all seeds together (compiled once, reused); run s: warm-up + sampling per seed. "
+           "R-hat max: over the statistics where it is computable (none: those where it is not, e.g. constant within "
+           "every chain). compile s: all seeds together (compiled once, reused); run s: warm-up + sampling per seed. "
            "VAE samplers: KL bound = L + log Z, log Z from importance weights, normalised importance ESS, Pareto k̂ of "
-           "the weights (> 0.7: importance estimates unreliable).")
+           "the weights: vae-is's and vae-imh's own weights (K = inner, t = temperature), for vae-gibbs and "
+           "vae-hybrid the joint K=0 weights of the VAE. {mark}: k̂ > {khat_max} in some seed of a row that uses "
+           "the weights (the weights' variance is infinite): its ESS, MCSE and bias/MCSE are unreliable.")
+UNRELIABLE = "!"  # after the ESS and bias/MCSE cells of a row whose Pareto k-hat is above KHAT_MAX
 
 
 def _fmt(values, digits: int = 3, signed: bool = False) -> str:
@@ -39,10 +44,21 @@ def _truth(v: float) -> str:
     return f"{v:.3g}" if math.isfinite(v) else "no truth"
 
 
+def _number(v) -> float:
+    """A record's value as a float; None (missing) is NaN, an exact 0.0 stays 0.0."""
+    return np.nan if v is None else float(v)
+
+
+def _rhat(records: list[dict]) -> str:
+    """R-hat max over the seeds, naming the statistics whose R-hat was not computable in some seed."""
+    names = sorted({n for r in records for n in (r.get("rhat_not_computable") or "").split(", ") if n})
+    return _fmt([r.get("rhat_max") for r in records]) + (f" (none: {', '.join(names)})" if names else "")
+
+
 def worst_statistic(target: Target, records: list[dict]) -> tuple[str, list]:
     """The statistic with the largest mean |bias| in true sds over the seeds, and those |biases|."""
     names = [s.name for s in target.statistics]
-    per_stat = [[abs(r.get(f"bias_mean_sd[{n}]") or np.nan) for r in records] for n in names]
+    per_stat = [[abs(_number(r.get(f"bias_mean_sd[{n}]"))) for r in records] for n in names]
     worst = int(np.nanargmax([np.nanmean(v) if np.isfinite(v).any() else -1 for v in per_stat]))
     return names[worst], per_stat[worst]
 
@@ -51,7 +67,7 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
     """`groups`: sampler label -> records of its seeds (ok and failed)."""
     h = target.headline_statistic
     table = Table(title=f"{target.id}: mean ± sd over seeds", title_justify="left", caption_justify="left",
-                  caption=CAPTION.format(h=h.name))
+                  caption=CAPTION.format(h=h.name, mark=UNRELIABLE, khat_max=KHAT_MAX))
     oks = [r for rs in groups.values() for r in rs if r["status"] == "ok"]
     columns = ["sampler", "seeds ok", "ESS/s", "ESS/s incl. warm-up", "ESS/1k grads", "R-hat max",
                f"E[{h.name}] ({_truth(h.mean)})", f"sd[{h.name}] ({_truth(h.sd)})", "bias/MCSE", "worst (|bias|/sd)",
@@ -75,10 +91,11 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
         col = lambda key: [r.get(key) for r in ok]  # noqa: E731
         worst, worst_bias = worst_statistic(target, ok)
         worst = worst if np.isfinite(np.asarray(worst_bias, dtype=float)).any() else ""
-        row += [_fmt(col("ess_bulk_min_per_s")), _fmt(col("ess_bulk_min_per_s_total")),
-                _fmt(col("ess_bulk_min_per_1k_grads")), _fmt(col("rhat_max")),
+        mark = (lambda text: f"{text} {UNRELIABLE}") if any(col("khat_unreliable")) else (lambda text: text)
+        row += [mark(_fmt(col("ess_bulk_min_per_s"))), mark(_fmt(col("ess_bulk_min_per_s_total"))),
+                mark(_fmt(col("ess_bulk_min_per_1k_grads"))), _rhat(ok),
                 _fmt(col(f"mean[{h.name}]"), signed=True), _fmt(col(f"sd[{h.name}]")),
-                _fmt(col(f"bias_mean_se[{h.name}]"), 2, signed=True), f"{worst} {_fmt(worst_bias, 2)}".strip(),
+                mark(_fmt(col(f"bias_mean_se[{h.name}]"), 2, signed=True)), f"{worst} {_fmt(worst_bias, 2)}".strip(),
                 _fmt(col("divergences"), 2)]
         if target.modes is not None:
             row += [f"{_fmt(col('modes_visited'))}/{target.modes.count}", _fmt(col("emc"))]

@@ -11,8 +11,12 @@ steps), its gradients (reverse: `batch_size x (train_steps + (restarts - 1) x re
 the walkers' MALA moves too) are
 `grad_evals_warmup`. `info` adds the bound
 `loss` (and its Monte Carlo error) and the importance-weighted bound on `eval_batch` fresh samples,
-log Z_hat, the ELBO and the normalised importance ESS; the harness turns them into the KL bound and
-|Delta log Z| where log Z is known, and the EUBO on exact draws through `log_weight_fn`.
+the ELBO, and log Z_hat, the normalised importance ESS and Pareto k-hat of the sampler's own weights
+(vae-imh: `inner` and `temperature`; vae-is: `inner`) or, for vae-gibbs and vae-hybrid, which have none,
+of the joint K=0 weights of the VAE (`info["diagnostics_weights"]`: "own" or "joint K=0"); the harness
+turns them into the KL bound and |Delta log Z| where log Z is known, and the EUBO on exact draws through
+`log_weight_fn`. With `model_path` the run's identity records the loaded model's training settings
+(`identity_params`), not the defaults.
 """
 from __future__ import annotations
 
@@ -87,7 +91,32 @@ def _training_params(fn):
     fn.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values()
                                                if p.kind != inspect.Parameter.VAR_KEYWORD] + extra)
     fn.__annotations__ = {**fn.__annotations__, **_TRAINING_TYPES}
+    fn.identity_params = identity_params  # bench.run.cell_identity: what a loaded model's run really used
     return fn
+
+
+# A saved model's Config field -> the training parameter it comes from (vaegibbs.io saves the Config).
+_CONFIG_PARAMS = dict(latent_dim="latent_dim", width="width", depth="depth", steps="train_steps",
+                      batch_size="batch_size", learning_rate="learning_rate", anneal_steps="anneal_steps",
+                      beta_start="beta_start", x_scale="x_scale", dtype="train_dtype", restarts="restarts",
+                      restart_steps="restart_steps")
+
+
+def identity_params(params: dict) -> dict:
+    """A run's parameters as used: with `model_path`, the training settings are the loaded model's own
+    (its saved Config) instead of the defaults, and those the file does not hold (the training strategy,
+    the adaptive settings) are left out: no training ran. Unchanged without `model_path`, or when the file
+    cannot be read (the run then fails, naming it)."""
+    if not params.get("model_path"):
+        return params
+    try:
+        _, config = vae_io.load(params["model_path"])
+    except ValueError:
+        return params
+    saved = {param: getattr(config, field) for field, param in _CONFIG_PARAMS.items()}
+    saved["latent_dim"] = saved["latent_dim"] or 0  # None (the target's dimension) is latent_dim=0 here
+    dropped = set(_TRAINING_DEFAULTS) - set(saved) - {"model_path", "eval_batch", "iw_inner"}
+    return {k: saved.get(k, v) for k, v in params.items() if k not in dropped}
 
 
 @_training_params
@@ -217,10 +246,12 @@ def _run(kind, kernel_params, key, logdensity_fn, initial_positions, num_warmup,
             "model_path": training["model_path"], "train_grad_evals": train_grads,
             "train_logdensity_evals": train_evals, "time_train": time_train}
     start = time.perf_counter()
-    info |= _evaluate_bounds(model, logdensity_fn, key_eval, training["eval_batch"], training["iw_inner"])
+    own = _own_weights(kind, kernel_params)
+    info |= _evaluate_bounds(model, logdensity_fn, key_eval, training["eval_batch"], training["iw_inner"], *own)
     # The bounds are diagnostics (like the metrics), not part of the sampler's cost: recorded apart.
     info["time_eval"] = time.perf_counter() - start
-    info["eval_logdensity_evals"] = 3 * training["eval_batch"]
+    info["eval_logdensity_evals"] = (3 + (own != (0, 1.0))) * training["eval_batch"]
+    info["diagnostics_weights"] = "joint K=0" if kind in JOINT_WEIGHT_KINDS else "own"
 
     sample_fn = _sampling_fn(kind, logdensity_fn, tuple(sorted(kernel_params.items())), num_warmup, num_draws)
     args = (model, key_sample, initial_positions)
@@ -270,25 +301,44 @@ def _fit_adaptive(logdensity_fn, initial_fn, dim, config, adaptive, key_data):
     return fit_adaptive(logdensity_fn, initial_fn(key_walkers, adaptive.walkers), key_fit, config, adaptive)
 
 
-def _evaluate_bounds(model, logdensity_fn, key, n, num_inner) -> dict:
-    """The bound L (= -ELBO of the joint), the IW bound, log Z_hat and importance ESS on n fresh samples."""
-    out = _bounds_fn(logdensity_fn, n, num_inner)(model, key)
+# Samplers without importance weights of their own: their k-hat, IS ESS and log Z_hat are those of the
+# joint K = 0, t = 1 weights of the VAE (a diagnostic of the VAE, not of the chain's moves).
+JOINT_WEIGHT_KINDS = ("gibbs", "hybrid")
+
+
+def _own_weights(kind: str, kernel_params: dict) -> tuple[int, float]:
+    """(K, t) of the weights a sampler uses: vae-imh's inner and temperature, vae-is's inner (t = 1);
+    (0, 1) for the samplers of JOINT_WEIGHT_KINDS."""
+    if kind in JOINT_WEIGHT_KINDS:
+        return 0, 1.0
+    return int(kernel_params["inner"]), float(kernel_params.get("temperature", 1.0))
+
+
+def _evaluate_bounds(model, logdensity_fn, key, n, num_inner, weight_inner: int = 0,
+                     temperature: float = 1.0) -> dict:
+    """On n fresh samples: the bound L (= -ELBO of the joint), the IW bound with `num_inner`, the ELBO of the
+    joint K = 0 weights, and log Z_hat, importance ESS and Pareto k-hat of the weights with `weight_inner`
+    = K encoder draws per proposal and proposal `temperature` (kernels.importance_sample)."""
+    out = _bounds_fn(logdensity_fn, n, num_inner, weight_inner, temperature)(model, key)
     khat = pareto_khat(out.pop("log_weights"))
     return {k: float(v) for k, v in out.items()} | {"pareto_khat": khat, "eval_batch": int(n)}
 
 
 @functools.lru_cache(maxsize=16)
-def _bounds_fn(logdensity_fn, n, num_inner):
-    """jit(model, key) -> the bounds; compiled once per (target, batch, K)."""
+def _bounds_fn(logdensity_fn, n, num_inner, weight_inner, temperature):
+    """jit(model, key) -> the bounds; compiled once per (target, batch, K of the IW bound, K and t of the
+    weights)."""
 
     @eqx.filter_jit
     def bounds(model, key):
         k1, k2, k3 = jax.random.split(key, 3)
         loss, loss_se = joint_bound(model, logdensity_fn, k1, n)
         iw, iw_se = iw_bound(model, logdensity_fn, k2, n, num_inner)
-        log_w = kernels.importance_sample(model, logdensity_fn, k3, n).log_weights
+        log_w0 = kernels.importance_sample(model, logdensity_fn, k3, n).log_weights
+        log_w = log_w0 if (weight_inner, temperature) == (0, 1.0) else kernels.importance_sample(
+            model, logdensity_fn, k3, n, weight_inner, temperature).log_weights
         return {"loss": loss, "loss_se": loss_se, "iw_bound": iw, "iw_bound_se": iw_se,
-                "elbo": jnp.mean(log_w), "elbo_se": jnp.std(log_w) / np.sqrt(n),
+                "elbo": jnp.mean(log_w0), "elbo_se": jnp.std(log_w0) / np.sqrt(n),
                 "log_Z_hat": kernels.log_Z_hat(log_w), "importance_ess": kernels.importance_ess(log_w),
                 "log_weights": log_w}
 
@@ -313,7 +363,7 @@ def _sampling_fn(kind, logdensity_fn, kernel_params, num_warmup, num_draws):
                      "hybrid": lambda: kernels.hybrid(model, logdensity_fn, params["step_size"], params["num_local"],
                                                       params["vae_move"], params["jitter"],
                                                       params["temperature"])}[kind]()
-        # imh: its proposals drawn in batches (the same chains as run_chains, without a loop's per-step cost)
+        # imh: its proposals drawn in batches (run_chains's chains up to rounding, without a loop's per-step cost)
         runner = kernels.run_independent_chains if kind == "imh" else kernels.run_chains
         _, (states, infos) = runner(algorithm, key, initial_positions, num_warmup + num_draws)
         kept = slice(num_warmup, None)

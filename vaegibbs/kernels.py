@@ -16,8 +16,8 @@ and `self_normalised_mean`). Every info reports the acceptance
 and the log-density and gradient evaluations of the step.
 
 `run_chains` runs any of them (vmap over chains, scan over steps); `run_independent_chains` runs `imh`
-to the same chains faster: its proposals do not depend on the state, so they are drawn in large batches
-and only the accept/reject test on their cached weights stays sequential.
+to the same chains (up to floating-point rounding) faster: its proposals do not depend on the state, so
+they are drawn in large batches and only the accept/reject test on their cached weights stays sequential.
 """
 from __future__ import annotations
 
@@ -186,11 +186,13 @@ def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0, num_inner
 
 def run_independent_chains(algorithm: IndependenceAlgorithm, key, initial_positions, num_steps: int,
                            batch_size: int = 4096):
-    """`run_chains` for an independence sampler, with the same keys and so the same chains: all
-    chains x num_steps proposals are drawn first (`jax.lax.map` in batches of `batch_size`, which bounds
-    the memory), then each chain's accept/reject scan runs on their cached log weights alone. The
-    proposals cost the same network and target evaluations as `step`; what goes is the per-step overhead
-    of a sequential loop around small matrix products.
+    """`run_chains` for an independence sampler, with the same keys and so the same chains up to
+    floating-point rounding (batched and vmapped arithmetic differ in the last bits, ~1e-14, so an accept
+    test within rounding of its threshold could go the other way): all chains x num_steps proposals are
+    drawn first (`jax.lax.map` in batches of `batch_size`, which bounds the memory), then each chain's
+    accept/reject scan runs on their cached log weights alone. The proposals cost the same network and
+    target evaluations as `step`; what goes is the per-step overhead of a sequential loop around small
+    matrix products.
 
     Returns (final_state, (states, infos)) with leading axes (chains, num_steps), as `run_chains`."""
     chains = initial_positions.shape[0]

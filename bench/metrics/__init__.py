@@ -1,7 +1,9 @@
 """The metrics of DESIGN.md, computed from a sampler's `Draws` and the target's ground truth.
 
 `evaluate` returns one flat dict: per statistic `metric[stat]`, plus summaries over statistics
-(`ess_bulk_min`, `rhat_max`, the worst statistic's bias, ...) and cost-normalised ESS.
+(`ess_bulk_min`, `rhat_max`, the worst statistic's bias, ...) and cost-normalised ESS. The summaries
+run over the statistics where the metric is computable; `rhat_not_computable` and `ess_not_computable`
+name the others (e.g. a statistic constant within every chain).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import numpy as np
 
 from baselines.draws import Draws
 from bench.metrics.accuracy import accuracy, moments, weighted_moments
-from bench.metrics.discrepancy import mmd2, resample, thin_to
+from bench.metrics.discrepancy import mmd2, resample, thin_to, thin_weighted_to
 from bench.metrics.evidence import evidence
 from bench.metrics.mixing import TAIL_PROB, mixing
 from bench.metrics.modes import mode_coverage
@@ -65,9 +67,11 @@ def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None
         for name, v in zip(names, vals):
             row[f"{metric}[{name}]"] = float(v)
 
-    row["ess_bulk_min"] = float(per_stat["ess_bulk"].min())
-    row["ess_tail_min"] = float(per_stat["ess_tail"].min())
-    row["rhat_max"] = float(np.max(per_stat["rhat"]))
+    row["ess_bulk_min"] = _nan_extreme(np.nanmin, per_stat["ess_bulk"])
+    row["ess_tail_min"] = _nan_extreme(np.nanmin, per_stat["ess_tail"])
+    row["rhat_max"] = _nan_extreme(np.nanmax, per_stat["rhat"])
+    if not weighted:  # weighted draws are not chains: no R-hat at all, by design
+        row |= not_computable(names, per_stat)
     row["ess_bulk_min_per_s"] = row["ess_bulk_min"] / cost.time_sampling
     row["ess_bulk_min_per_s_total"] = row["ess_bulk_min"] / cost.time_run
     if cost.grad_evals:
@@ -92,17 +96,35 @@ def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None
         row["divergence_rate"] = float(np.mean(draws.stats["diverging"]))
 
     key_resample, key_exact, key_evidence = jax.random.split(key, 3)
-    if weighted:
-        flat = draws.positions.reshape(-1, target.dim)
-        draws_for_distance = resample(key_resample, flat, draws.log_weights.ravel(), MMD_POINTS)[None]
-    else:
-        draws_for_distance = draws.positions
     if target.sample is not None:
+        # MCMC: the U-statistic on thinned draws; weighted draws: the weighted statistic on thinned draws
+        # with their weights (resampling them would add ties that the U-statistic counts as distinct draws)
         exact = np.asarray(target.sample(key_exact, MMD_POINTS))
-        row["mmd2"] = mmd2(thin_to(draws_for_distance, MMD_POINTS), exact)
+        if weighted:
+            points, log_w = thin_weighted_to(draws.positions, draws.log_weights, MMD_POINTS)
+            row["mmd2"] = mmd2(points, exact, log_w)
+        else:
+            row["mmd2"] = mmd2(thin_to(draws.positions, MMD_POINTS), exact)
     if target.modes is not None:
-        # weighted draws: the modes of the resampled (equally weighted) draws
-        points = draws_for_distance[0] if weighted else draws.positions.reshape(-1, target.dim)
+        flat = draws.positions.reshape(-1, target.dim)
+        # weighted draws: the modes of resampled (equally weighted) draws
+        points = resample(key_resample, flat, draws.log_weights.ravel(), MMD_POINTS) if weighted else flat
         row |= mode_coverage(np.asarray(_assign_fn(target)(points)), target.modes.count)
     row |= evidence(target, draws.info, draws.log_weight_fn, key_evidence, draws.log_weights)
     return row
+
+
+def _nan_extreme(fn, values: np.ndarray) -> float:
+    """`fn` (np.nanmin or np.nanmax) over the computable values; NaN (an empty cell) when there are none."""
+    return float(fn(values)) if np.isfinite(values).any() else float("nan")
+
+
+def not_computable(names: list[str], per_stat: dict[str, np.ndarray]) -> dict[str, str]:
+    """`rhat_not_computable` / `ess_not_computable`: the statistics (comma-separated) whose R-hat / bulk ESS
+    is not a number (e.g. constant within every chain); only the columns that have some."""
+    out = {}
+    for column, metric in (("rhat_not_computable", "rhat"), ("ess_not_computable", "ess_bulk")):
+        bad = [n for n, v in zip(names, per_stat[metric]) if not np.isfinite(v)]
+        if bad:
+            out[column] = ", ".join(bad)
+    return out

@@ -5,8 +5,13 @@
   ELBO        = E_q[log w] <= log Z;  EUBO = E_{x ~ mu, z ~ P(z|x)}[log w] >= log Z (on exact draws)
   |Delta log Z| = |log Z_hat - log Z|,  log Z_hat = logsumexp(log w) - log N
   pareto_khat: the shape k of a generalised Pareto fit to the largest weights (Vehtari et al. 2024,
-              "Pareto smoothed importance sampling", ArviZ's estimator): k < 0.5 finite variance,
-              k > 0.7 the importance estimates (and an independence sampler's mixing) are unreliable.
+              "Pareto smoothed importance sampling", ArviZ's estimator). k > 0.5: the weights have
+              infinite variance. The suite's estimates are raw self-normalised ones (no smoothing) with
+              finite-variance standard errors (delta method, ArviZ's MCSE), so above KHAT_MAX = 0.5 the
+              MCSE, the ESS and bias/MCSE of the sampler that uses these weights are unreliable
+              (`khat_unreliable`); PSIS's 0.7 holds for Pareto-smoothed estimates only.
+  khat_unreliable: set for the samplers whose estimates rest on the weights of the k-hat (importance
+              sampling, the independence chain: `info["diagnostics_weights"] == "own"`).
 """
 from __future__ import annotations
 
@@ -19,12 +24,18 @@ from arviz_stats.base import array_stats
 from targets.base import Target
 
 EUBO_POINTS = 10000
+KHAT_MAX = 0.5  # above it the weights (and raw importance estimates) have infinite variance
 
 
 def pareto_khat(log_weights) -> float:
     """Pareto k-hat of the right tail of the importance weights (ArviZ), from their logs."""
     lw = np.asarray(log_weights, dtype=np.float64).ravel()
     return float(array_stats.pareto_khat(np.exp(lw - lw.max())[None, :], r_eff=1.0, tail="right"))
+
+
+def khat_unreliable(khat: float) -> bool:
+    """Whether raw importance estimates with weights of this Pareto k-hat have unreliable MCSEs (k > KHAT_MAX)."""
+    return bool(not khat <= KHAT_MAX)  # a NaN k-hat (no fit) is no evidence of reliability either
 
 
 def _lse(a: np.ndarray) -> float:
@@ -55,6 +66,8 @@ def evidence(target: Target, info: Mapping, log_weight_fn, key, log_weights=None
         ess /= per_chain.shape[1]
         row["importance_ess_chain_median"] = float(np.median(ess))
         row["importance_ess_chain_min"], row["importance_ess_chain_max"] = float(ess.min()), float(ess.max())
+    if log_weights is not None or info.get("diagnostics_weights") == "own":
+        row["khat_unreliable"] = khat_unreliable(row.get("pareto_khat", float("nan")))
     for name, offset in target.log_Z_offsets.items():  # e.g. the spin system's log Z of a relaxation
         row[f"log_Z_hat_{name}"] = row["log_Z_hat"] - offset
     if target.log_Z is not None:

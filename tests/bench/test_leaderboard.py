@@ -79,3 +79,32 @@ def test_write_all_writes_every_file(tmp_path):
     runs = pd.read_csv(out / "runs.csv")
     assert len(runs) == 7 and list(runs.columns[:4]) == ["cell_id", "target", "target_id", "target.dim"]
     assert len(pd.read_csv(out / "funnel.csv")) == 3
+
+
+def test_a_row_with_khat_above_one_half_is_marked_and_never_bold():
+    """vae-is with Pareto k-hat 0.6 (khat_unreliable) has the best ESS/s and |bias|: its ESS and bias cells
+    carry "!" and are not bold; the best reliable row (k-hat 0.4) is bold instead; the CSV counts the seeds."""
+    def row(sampler_id, seed, ess, bias, khat):
+        return _row("vae-is", seed, ess) | {"sampler_id": sampler_id, "cell_id": f"{sampler_id}{seed}",
+                                             "ess_bulk_min_per_s": ess, "worst_bias_mean_sd": bias,
+                                             "pareto_khat": khat, "khat_unreliable": khat > 0.5}
+    rows = [row("vae-is(inner=0)", s, 1000.0 + s, 0.01, 0.6) for s in range(2)]
+    rows += [row("vae-is(inner=4)", s, 80.0 + s, 0.1, 0.4) for s in range(2)] + [_row("nuts", 0, 50.0)]
+    table = aggregate(rows)
+    assert list(table.set_index("sampler_id").loc[["vae-is(inner=0)", "vae-is(inner=4)", "nuts"],
+                                                  "n_khat_unreliable"]) == [2, 0, 0]
+    md, tex = render(table, "markdown"), render(table, "latex")
+    heavy = next(line for line in md.splitlines() if line.startswith("| vae-is(inner=0)"))
+    light = next(line for line in md.splitlines() if line.startswith("| vae-is(inner=4)"))
+    assert "1000 ± 1 !" in heavy and "0.0100 ± 0 !" in heavy and "**" not in heavy
+    assert "**80.5 ± 0.7**" in light and "**0.100 ± 0**" in light and "!" not in light
+    assert "k-hat > 0.5" in md
+    assert "1000 $\\pm$ 1 !" in tex and "\\textbf{1000" not in tex and "\\textbf{80.5 $\\pm$ 0.7}" in tex
+
+
+def test_statistics_without_rhat_or_ess_are_named_per_configuration():
+    rows = [_row("nuts", 0, 10.0) | {"rhat_not_computable": "x[2]", "ess_not_computable": "x[2]"},
+            _row("nuts", 1, 20.0) | {"rhat_not_computable": "x[0], x[2]"}, _row("hmc", 0, 5.0)]
+    table = aggregate(rows).set_index("sampler")
+    assert table.loc["nuts", "rhat_not_computable"] == "x[0], x[2]" and table.loc["nuts", "ess_not_computable"] == "x[2]"
+    assert pd.isna(table.loc["hmc", "rhat_not_computable"])

@@ -4,6 +4,7 @@ import json
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from baselines.draws import Cost, Draws
 from bench import store
@@ -59,3 +60,41 @@ def test_ok_cell_carries_identity_cost_metrics_and_provenance(tmp_path):
     assert record["precision"] == "float64" and record["seed"] == 3
     again = run_cell(make_target("gaussian", dim=2), _iid_sampler(), {}, 3, BUDGET, None)
     assert again["cell_id"] == record["cell_id"]  # the identity, not the time, names the cell
+
+
+def _nan_gradient(x):
+    """A finite density whose gradient is NaN (jnp.where differentiates both branches): no move is accepted."""
+    return jnp.where(True, -0.5 * jnp.sum(x**2), jnp.sqrt(-jnp.abs(x[0]) - 1.0))
+
+
+def test_chains_that_never_move_fail_and_a_healthy_run_does_not(tmp_path):
+    """NUTS on a NaN gradient rejects every step (acceptance 0, every draw divergent): the cell fails as
+    FrozenChains with its reason, its draws kept for diagnosis, instead of an ok cell with a large ESS/s.
+    The same NUTS on the healthy density is ok."""
+    target = make_target("gaussian", dim=2)
+    frozen = run_cell(dataclasses.replace(target, log_prob=_nan_gradient), get_sampler("nuts"), {}, 0, BUDGET,
+                      tmp_path)
+    assert frozen["status"] == "failed", {k: frozen.get(k) for k in ("acceptance_rate", "ess_bulk_min_per_s")}
+    assert frozen["error"].startswith("FrozenChains: acceptance 0 in all 2 chains")
+    assert (store.cell_dir(tmp_path, frozen) / "draws.nc").exists()
+    healthy = run_cell(target, get_sampler("nuts"), {}, 0, BUDGET, None)
+    assert healthy["status"] == "ok", healthy.get("error")
+
+
+def test_frozen_chains_checks_every_acceptance_and_the_statistics():
+    """A hybrid whose VAE move never accepts but whose local moves do still moves: not frozen. All draws
+    divergent, or every statistic constant within every chain, is frozen."""
+    from bench.run import FrozenChains, check_moved
+    x = np.random.default_rng(1).normal(size=(2, 20, 2))
+    cost = Cost(time_sampling=1.0)
+    zeros, halves = np.zeros((2, 20)), np.full((2, 20), 0.5)
+    moving = Draws(positions=x, logdensity=zeros, cost=cost,
+                   stats={"acceptance_rate": zeros, "local_acceptance_rate": halves})
+    check_moved(moving, x)
+    divergent = Draws(positions=x, logdensity=zeros, cost=cost, stats={"diverging": np.ones((2, 20), bool)})
+    constant = np.broadcast_to(x[:, :1, :], x.shape)
+    for draws, values, reason in ((divergent, x, "every draw divergent"),
+                                  (Draws(positions=x, logdensity=zeros, cost=cost, stats={}), constant,
+                                   "every statistic is constant")):
+        with pytest.raises(FrozenChains, match=reason):
+            check_moved(draws, values)

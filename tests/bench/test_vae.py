@@ -142,3 +142,43 @@ def test_float32_training_and_restarts_are_sampler_parameters_and_adaptive_refus
     losses = [r["info.reverse.restart_loss_0"], r["info.reverse.restart_loss_1"]]
     assert r["info.config.restarts"] == 2 and r["info.reverse.restart_chosen"] == int(np.argmin(losses))
     assert r["info.train_grad_evals"] == TINY["batch_size"] * (TINY["train_steps"] + 10)
+
+
+def test_vae_imh_diagnostics_are_of_its_own_weights(records, target):
+    """vae-imh's k-hat, importance ESS and log Z_hat come from its own weights: inner = K = 4 and 0 on the
+    same VAE (one training, shared by the seed's samplers) give different values, each equal to importance
+    sampling with that K on the evaluation batch's key (the key path of bench.run and bench.vae). vae-gibbs,
+    which has no weights, reports the joint K=0 weights' values and says so."""
+    from bench.metrics.evidence import pareto_khat
+    from vaegibbs import io as vae_io, kernels
+    out, recs = records
+    imh0 = recs["vae-imh"]
+    imh4, gibbs = (run_cell(target, get_sampler(name), TINY | params, 0, BUDGET, out)
+                   for name, params in (("vae-imh", {"inner": 4}), ("vae-gibbs", {})))
+    assert imh4["status"] == gibbs["status"] == "ok", (imh4.get("error"), gibbs.get("error"))
+    assert imh4["pareto_khat"] != imh0["pareto_khat"] and imh4["importance_ess"] != imh0["importance_ess"]
+    model, _ = vae_io.load(store.cell_dir(out, imh4) / "vae")
+    key_run = jax.random.split(jax.random.key(0), 3)[1]
+    key_eval = jax.random.split(key_run, 3)[1]
+    for rec, inner in ((imh0, 0), (imh4, 4)):
+        log_w = kernels.importance_sample(model, target.log_prob, jax.random.split(key_eval, 3)[2],
+                                          TINY["eval_batch"], inner).log_weights
+        assert rec["importance_ess"] == pytest.approx(float(kernels.importance_ess(log_w)), rel=1e-9)
+        assert rec["pareto_khat"] == pytest.approx(pareto_khat(log_w), rel=1e-9)
+        assert rec["info.diagnostics_weights"] == "own"
+    assert gibbs["info.diagnostics_weights"] == "joint K=0" and "khat_unreliable" not in gibbs
+    assert gibbs["importance_ess"] == imh0["importance_ess"]   # K = 0, t = 1: the joint weights
+
+
+def test_a_loaded_model_records_its_own_training_settings(records, target, tmp_path):
+    """A run with model_path records the saved model's training settings (vaegibbs.io saves its Config), not
+    the defaults that were never used; the strategy and adaptive settings, which the file does not hold, are
+    left out."""
+    out, recs = records
+    stem = store.cell_dir(out, recs["vae-imh"]) / "vae"
+    r = run_cell(target, get_sampler("vae-imh"), {"model_path": str(stem), "eval_batch": 200}, 0, BUDGET, tmp_path)
+    assert r["status"] == "ok", r.get("error")
+    for param, value in (("train_steps", 40), ("batch_size", 16), ("width", 16), ("depth", 1), ("latent_dim", 0),
+                         ("train_dtype", "float64"), ("model_path", str(stem)), ("eval_batch", 200)):
+        assert r[f"sampler.{param}"] == value, param
+    assert "sampler.training" not in r and "sampler.walkers" not in r

@@ -1,5 +1,6 @@
 """MMD: near 0 between two exact samples, clearly larger for a shifted one."""
 import numpy as np
+import pytest
 
 from bench.metrics import mmd2
 from bench.metrics.discrepancy import thin_to
@@ -23,3 +24,14 @@ def test_thin_to_spreads_over_chains_and_draws():
     assert thinned.shape == (40, 2)
     assert set(thinned[:, 0] // 200) == {0, 1, 2, 3}  # every chain contributes
     assert thinned[0, 0] == 0 and thinned[9, 0] == 2 * 99  # first and last draw of chain 0
+
+
+def test_equal_weights_give_the_u_statistic_and_weights_count():
+    """The weighted MMD^2 with equal weights is the U-statistic; zero weight on the shifted half of x
+    leaves the distance of the other half."""
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(300, 2)), rng.normal(size=(300, 2))
+    assert mmd2(x, y, np.zeros(300)) == pytest.approx(mmd2(x, y), rel=1e-12, abs=1e-15)
+    shifted = np.concatenate([x[:150], x[150:] + 3.0])
+    log_w = np.concatenate([np.zeros(150), np.full(150, -np.inf)])
+    assert mmd2(shifted, y) > 10 * abs(mmd2(shifted, y, log_w))

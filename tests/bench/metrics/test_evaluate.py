@@ -65,3 +65,40 @@ def test_pareto_khat_of_gaussian_importance_weights():
         assert abs(pareto_khat(-0.5 * x**2 + 0.5 * (x / s) ** 2) - k) < 0.2
     x = rng.normal(size=100000) * 2.0
     assert pareto_khat(-0.5 * x**2 + 0.5 * (x / 2.0) ** 2) < 0
+
+
+def test_rhat_max_runs_over_the_computable_statistics_and_names_the_others():
+    """One statistic frozen at a value: R-hat max and the smallest ESS come from the other statistics, and
+    `rhat_not_computable` / `ess_not_computable` name the frozen one; its ESS is not reported as N."""
+    target = make_target("gaussian", dim=3)
+    x = np.array(target.sample(jax.random.key(6), 2000)).reshape(4, 500, 3)
+    x[..., 2] = 0.25
+    row = evaluate(target, _draws(x), jax.random.key(7))
+    assert row["rhat_max"] == max(row["rhat[x[0]]"], row["rhat[x[1]]"])
+    assert row["ess_bulk_min"] == min(row["ess_bulk[x[0]]"], row["ess_bulk[x[1]]"])
+    assert row["rhat_not_computable"] == row["ess_not_computable"] == "x[2]"
+    assert np.isnan(row["ess_bulk[x[2]]"]) and np.isnan(row["rhat[x[2]]"])
+
+
+def test_weighted_mmd_of_a_correctly_weighted_exact_sample_is_near_zero():
+    """Exact N draws with weights independent of x (Kish ESS 64 of 1,000) are a correctly weighted sample of
+    the target: the weighted MMD^2 is unbiased, so its mean over 20 repeats (new draws and exact reference each
+    time) lies within 4 standard errors of 0, the SE from the repeats' own spread (false alarm 6e-5).
+    Resampling the same draws to 1,000 equally weighted ones and taking the U-statistic, as before, counts the
+    ties as distinct draws: inflated by about sum wbar^2 (1 - E k), here 4 SE and more (measured: +14 SE)."""
+    from bench.metrics import mmd2
+    from bench.metrics.discrepancy import resample
+    target = make_target("gaussian", dim=10, condition=1.0)
+    log_w = np.random.default_rng(0).normal(size=(2, 500)) * 2.0
+    w = np.exp(log_w - log_w.max())
+    assert 30 < w.sum() ** 2 / (w**2).sum() < 70                       # Kish ESS 64
+    weighted, resampled = [], []
+    for r in range(20):
+        x = np.asarray(target.sample(jax.random.key(100 + r), 1000)).reshape(2, 500, 10)
+        weighted.append(evaluate(target, _draws(x, log_weights=log_w), jax.random.key(r))["mmd2"])
+        exact = np.asarray(target.sample(jax.random.key(1000 + r), 1000))
+        resampled.append(mmd2(resample(jax.random.key(2000 + r), x.reshape(-1, 10), log_w.ravel(), 1000), exact))
+    for values, near_zero in ((weighted, True), (resampled, False)):
+        values = np.asarray(values)
+        z = values.mean() / (values.std(ddof=1) / np.sqrt(values.size))
+        assert (abs(z) < 4) == near_zero, (values.mean(), z)

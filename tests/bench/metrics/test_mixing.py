@@ -36,3 +36,16 @@ def test_rhat_flags_chains_stuck_apart():
     rng = np.random.default_rng(2)
     values = rng.normal(size=(4, 1000, 1)) + np.array([0.0, 0.0, 3.0, 3.0])[:, None, None]
     assert mixing(values)["rhat"][0] > 1.5
+
+
+def test_statistic_constant_within_every_chain_has_no_ess_rhat_or_mcse():
+    """A statistic that never moves within a chain has no within-chain variance: ArviZ returns ESS = N (or
+    about 2.3) and a NaN or infinite R-hat; none of them is a number here. The moving statistic keeps its own."""
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(2, 200, 3))
+    values[..., 1] = 0.7                                 # constant everywhere
+    values[0, :, 2], values[1, :, 2] = 1.0, 2.0          # constant within each chain, chains apart
+    m = mixing(values)
+    for metric in ("ess_bulk", "ess_tail", "rhat", "mcse_mean", "mcse_sd"):
+        assert np.isnan(m[metric][1:]).all(), (metric, m[metric])
+        assert np.isfinite(m[metric][0]), metric

@@ -15,7 +15,7 @@ seeds = [0, 1]
 [budget]
 chains = 2
 draws = 20
-warmup = 20
+warmup = 50
 [[targets]]
 name = "gaussian"
 params = { dim = 2 }

@@ -24,7 +24,7 @@ seeds = {seeds}
 [budget]
 chains = 2
 draws = 20
-warmup = 20
+warmup = 50
 [[targets]]
 name = "gaussian"
 params = {{ dim = 2 }}
