@@ -314,23 +314,31 @@ def cmd_run(parser, args) -> int:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, disable=args.no_progress, transient=True) as progress:
         task = progress.add_task("", total=total)
+        current = None  # the cell under way: (label, sampler, params, seed)
         try:
             for name, (sampler, params) in samplers.items():
                 label = rec.label(name, params)
                 for seed in seeds:
+                    current = (label, sampler, params, seed)
                     progress.update(task, description=f"{target.id} · {label} · seed {seed}")
                     try:
-                        record = run_cell(target, sampler, params, seed, budget, args.out)
-                        written += 1
+                        record, stored = run_cell(target, sampler, params, seed, budget, args.out), True
                     except Exception as err:  # noqa: BLE001 - writing the cell failed: say so, keep the others
                         err_console.print(f"[red]could not write results of {label} seed {seed}: {err}[/red]")
                         record = {"status": "failed", "error": f"results not written: {err}", "seed": seed}
+                        stored = False
                     groups.setdefault(label, []).append(record)
+                    written += stored
+                    current = None
                     if record["status"] != "ok":
                         err_console.print(f"[red]{label} seed {seed} failed: {record['error']}[/red]")
                     progress.advance(task)
-        except KeyboardInterrupt:  # Ctrl-C: the cell under way is dropped, the finished ones are tabled below
+        except KeyboardInterrupt:  # Ctrl-C: the cells finished before it are tabled below
             interrupted = True
+            record = None if current is None else _stored_record(args.out, target, budget, *current[1:])
+            if record is not None and all(r.get("cell_id") != record["cell_id"] for r in groups.get(current[0], [])):
+                groups.setdefault(current[0], []).append(record)  # written just before the signal
+                written += 1
     if interrupted:
         print(f"interrupted: {written} of {total} cells written under {args.out / 'runs' / target.name}; a rerun of "
               f"`run` computes every cell again (`sweep` skips finished ones)", file=sys.stderr)
@@ -347,6 +355,14 @@ def cmd_run(parser, args) -> int:
         return INTERRUPTED
     return 0 if all(r["status"] == "ok" for rs in groups.values() for r in rs) else 1
 
+
+def _stored_record(out, target, budget, sampler, params, seed) -> dict | None:
+    """The complete record of a cell in `out`, if there is one (`bench.store.read_cell`)."""
+    from bench import record as rec, store
+    from bench.run import cell_identity
+
+    cell_id = rec.cell_id(cell_identity(target, sampler, params, seed, budget))
+    return store.read_cell(out, target.name, sampler.name, cell_id)
 
 
 def cmd_sweep(parser, args) -> int:

@@ -177,6 +177,51 @@ def test_an_empty_out_is_refused(argv, capsys, monkeypatch, tmp_path):
     assert list(tmp_path.iterdir()) == [tmp_path / "configs"]
 
 
+def test_ctrl_c_just_after_a_cell_is_written_counts_it_and_keeps_it(monkeypatch, capsys, tmp_path):
+    import bench.run
+    real, calls = bench.run.run_cell, []
+
+    def interrupted_after_the_second(*args, **kwargs):  # the signal lands after the 2nd cell's record is written
+        calls.append(real(*args, **kwargs))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return calls[-1]
+    monkeypatch.setattr(bench.run, "run_cell", interrupted_after_the_second)
+    try:
+        code = main(["run", "--target", "gaussian", "--param", "dim=2", "--sampler", "nuts", "--seeds", "0,1,2",
+                     "--chains", "2", "--draws", "50", "--warmup", "50", "--out", str(tmp_path), "--no-progress"])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped as a KeyboardInterrupt")
+    err = capsys.readouterr().err
+    assert code == 130 and "Traceback" not in err
+    assert f"interrupted: 2 of 3 cells written under {tmp_path / 'runs' / 'gaussian'}" in err
+    board = pd.read_csv(tmp_path / "leaderboard" / "gaussian.csv").set_index("sampler")
+    assert board.loc["nuts", "n_seeds"] == 2 and len(calls) == 2
+
+
+def test_ctrl_c_in_a_sweep_prints_one_line_and_counts_the_finished_cells(monkeypatch, capsys, tmp_path):
+    from bench.sweep import executors
+    real, calls = executors.run_group, []
+
+    def interrupted_after_the_second(group):  # one cell per call with workers = 1
+        calls.append(real(group))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return calls[-1]
+    monkeypatch.setattr(executors, "run_group", interrupted_after_the_second)
+    path = tmp_path / "s.toml"
+    path.write_text('seeds = 3\n[budget]\nchains = 2\ndraws = 50\nwarmup = 50\n[[targets]]\nname = "gaussian"\n'
+                    'params = { dim = 2 }\n[[samplers]]\nname = "nuts"\n')
+    try:
+        code = main(["sweep", str(path), "--out", str(tmp_path / "out"), "--no-progress"])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped as a KeyboardInterrupt")
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 130 and "Traceback" not in err
+    assert (f"interrupted: 2 of 3 cells finished under {tmp_path / 'out' / 'runs'}; run the sweep again to resume "
+            "(finished cells are skipped)") in err
+
+
 # `python -m bench ...` with Python's Ctrl-C handler installed, even where this process inherited an ignored SIGINT
 # (which a child would keep: a background job's); no preexec_fn, which is unsafe once JAX runs threads here
 BENCH = [sys.executable, "-c", "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
