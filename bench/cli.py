@@ -4,15 +4,26 @@
 (`targets.posteriors.load_spec`). `reference` computes a posterior's reference draws (posteriordb's criteria).
 
 Exit codes: 0 all cells finished, 1 some cell failed (its reason is in its record and the table),
-2 bad input (unknown target, sampler or parameter; bad value; bad sweep file; results folder not writable).
+2 bad input (unknown target, sampler or parameter; bad value; bad sweep file; results folder not writable;
+a budget whose draws cannot fit in this machine's memory), 130 interrupted (Ctrl-C; the cells finished
+before it are kept).
 """
 from __future__ import annotations
 
 import argparse
 import pathlib
+import sys
 from typing import Sequence
 
 DEFAULT_SAMPLERS = "nuts,hmc"
+INTERRUPTED = 130  # 128 + SIGINT, the shell's code for a command stopped by Ctrl-C
+
+
+def out_folder(text: str) -> pathlib.Path:
+    """An `--out` folder; an empty one is refused (it would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder, got '' (that would write into the current folder)")
+    return pathlib.Path(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--chains", type=int, default=4, help="chains per run (default 4)")
     run.add_argument("--draws", type=int, default=1000, help="draws kept per chain (default 1000)")
     run.add_argument("--warmup", type=int, default=1000, help="warm-up (tuning) steps per chain (default 1000)")
-    run.add_argument("--out", type=pathlib.Path, default=pathlib.Path("results"),
+    run.add_argument("--out", type=out_folder, default=pathlib.Path("results"),
                      help="results folder (default results/): runs/ holds records and draws, leaderboard/ the CSVs")
     run.add_argument("--precision", choices=["float64", "float32"], default="float64",
                      help="JAX float precision (default float64)")
@@ -44,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = sub.add_parser("sweep", help="run a grid of targets x samplers x seeds from a TOML file; resumable")
     sweep.add_argument("config", type=pathlib.Path, metavar="CONFIG.toml", help="the sweep file (see configs/)")
-    sweep.add_argument("--out", type=pathlib.Path, default=None, help="results folder (overrides the file's `out`)")
+    sweep.add_argument("--out", type=out_folder, default=None, help="results folder (overrides the file's `out`)")
     sweep.add_argument("--executor", choices=["local", "dask", "slurm"], default=None,
                        help="where the cells run (overrides [executor] kind; options come from the file)")
     sweep.add_argument("--workers", type=int, default=None, help="local executor: worker processes (default 1)")
@@ -56,12 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     board = sub.add_parser("leaderboard", help="CSV, Markdown and LaTeX leaderboards from the records of a results folder")
     board.add_argument("--results", type=pathlib.Path, default=pathlib.Path("results"),
                        help="results folder holding runs/ (default results/)")
-    board.add_argument("--out", type=pathlib.Path, default=None, help="where to write (default RESULTS/leaderboard)")
+    board.add_argument("--out", type=out_folder, default=None, help="where to write (default RESULTS/leaderboard)")
 
     report = sub.add_parser("report", help="static HTML report with figures per target from a results folder")
     report.add_argument("--results", type=pathlib.Path, default=pathlib.Path("results"),
                         help="results folder holding runs/ (default results/)")
-    report.add_argument("--out", type=pathlib.Path, default=None, help="where to write (default RESULTS/report)")
+    report.add_argument("--out", type=out_folder, default=None, help="where to write (default RESULTS/report)")
 
     ref = sub.add_parser("reference", help="compute a posterior's reference draws with a long NUTS run and check "
                                            "them against posteriordb's criteria")
@@ -78,13 +89,21 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("--from", dest="source", metavar="OTHER",
                      help="derive the draws from OTHER's stored reference, the same posterior in other coordinates "
                           "(e.g. --target eight_schools --from eight_schools_nc)")
-    ref.add_argument("--out", type=pathlib.Path, default=None,
+    ref.add_argument("--out", type=out_folder, default=None,
                      help="where to write the .npz (default: targets/data/reference/<name>.npz for the standard set); "
                           "a reference that fails the checks is written only to an explicit --out")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # outside the loops that handle it themselves (e.g. while starting up)
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "list":
@@ -140,6 +159,7 @@ def _console():
 def _parse_run(parser, args):
     """Validate everything before any computation; errors go through `parser.error` (exit 2)."""
     from bench.params import ParamError, parameters, parse_params
+    from bench.resources import check_fits
     from bench.run import Budget
     from bench.samplers import BUDGET_ARGS, SAMPLERS
     from targets.registry import TARGETS
@@ -159,6 +179,7 @@ def _parse_run(parser, args):
     try:
         budget = Budget(args.chains, args.draws, args.warmup)
         target = resolve_target(parser, args.target, args.param)
+        check_fits(budget.chains, budget.draws, budget.warmup, target.dim, args.precision)
         sampler_params = {n: [] for n in names}
         for item in args.sampler_param:
             head, _, rest = item.partition("=")
@@ -193,7 +214,11 @@ def resolve_target(parser, spec: str, param_items=()):
     from targets.registry import TARGETS
 
     if spec in TARGETS:
-        return TARGETS[spec](**parse_params(f"target {spec}", TARGETS[spec], param_items))
+        params = parse_params(f"target {spec}", TARGETS[spec], param_items)
+        try:
+            return TARGETS[spec](**params)
+        except (MemoryError, OverflowError) as err:  # a size too large to build (ValueError: the caller's)
+            parser.error(f"target {spec}: {type(err).__name__}: {err}")
     if ":" not in spec:
         parser.error(f"unknown target {spec!r}; valid targets: {', '.join(sorted(TARGETS))}; "
                      "or a numpyro model as module:function or path/to/file.py:function")
@@ -285,33 +310,60 @@ def cmd_run(parser, args) -> int:
 
     console, err_console = _console(), Console(stderr=True)
     groups: dict[str, list[dict]] = {}
+    total, written, interrupted = len(samplers) * len(seeds), 0, False
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, disable=args.no_progress, transient=True) as progress:
-        task = progress.add_task("", total=len(samplers) * len(seeds))
-        for name, (sampler, params) in samplers.items():
-            label = rec.label(name, params)
-            for seed in seeds:
-                progress.update(task, description=f"{target.id} · {label} · seed {seed}")
-                try:
-                    record = run_cell(target, sampler, params, seed, budget, args.out)
-                except Exception as err:  # noqa: BLE001 - writing the cell failed: say so, keep the others
-                    err_console.print(f"[red]could not write results of {label} seed {seed}: {err}[/red]")
-                    record = {"status": "failed", "error": f"results not written: {err}", "seed": seed}
-                groups.setdefault(label, []).append(record)
-                if record["status"] != "ok":
-                    err_console.print(f"[red]{label} seed {seed} failed: {record['error']}[/red]")
-                progress.advance(task)
+        task = progress.add_task("", total=total)
+        current = None  # the cell under way: (label, sampler, params, seed)
+        try:
+            for name, (sampler, params) in samplers.items():
+                label = rec.label(name, params)
+                for seed in seeds:
+                    current = (label, sampler, params, seed)
+                    progress.update(task, description=f"{target.id} · {label} · seed {seed}")
+                    try:
+                        record, stored = run_cell(target, sampler, params, seed, budget, args.out), True
+                    except Exception as err:  # noqa: BLE001 - writing the cell failed: say so, keep the others
+                        err_console.print(f"[red]could not write results of {label} seed {seed}: {err}[/red]")
+                        record = {"status": "failed", "error": f"results not written: {err}", "seed": seed}
+                        stored = False
+                    groups.setdefault(label, []).append(record)
+                    written += stored
+                    current = None
+                    if record["status"] != "ok":
+                        err_console.print(f"[red]{label} seed {seed} failed: {record['error']}[/red]")
+                    progress.advance(task)
+        except KeyboardInterrupt:  # Ctrl-C: the cells finished before it are tabled below
+            interrupted = True
+            record = None if current is None else _stored_record(args.out, target, budget, *current[1:])
+            if record is not None and all(r.get("cell_id") != record["cell_id"] for r in groups.get(current[0], [])):
+                groups.setdefault(current[0], []).append(record)  # written just before the signal
+                written += 1
+    if interrupted:
+        print(f"interrupted: {written} of {total} cells written under {args.out / 'runs' / target.name}; a rerun of "
+              f"`run` computes every cell again (`sweep` skips finished ones)", file=sys.stderr)
 
-    console.print(results_table(target, groups))
+    if groups:
+        console.print(results_table(target, groups))
     try:
         store.check_inside(args.out, args.out / "leaderboard" / f"{target.name}.csv")
         path = write_leaderboards(args.out, target.name)
         console.print(f"records: {args.out / 'runs' / target.name}\nleaderboard: {path}")
     except OSError as err:
         err_console.print(f"[red]could not write the leaderboard under {args.out}: {err}[/red]")
-        return 1
+        return INTERRUPTED if interrupted else 1
+    if interrupted:
+        return INTERRUPTED
     return 0 if all(r["status"] == "ok" for rs in groups.values() for r in rs) else 1
 
+
+def _stored_record(out, target, budget, sampler, params, seed) -> dict | None:
+    """The complete record of a cell in `out`, if there is one (`bench.store.read_cell`)."""
+    from bench import record as rec, store
+    from bench.run import cell_identity
+
+    cell_id = rec.cell_id(cell_identity(target, sampler, params, seed, budget))
+    return store.read_cell(out, target.name, sampler.name, cell_id)
 
 
 def cmd_sweep(parser, args) -> int:
@@ -361,8 +413,16 @@ def cmd_sweep(parser, args) -> int:
             if last and args.no_progress:
                 err_console.print(f"{summary.line()} · {last}", highlight=False)
 
-        summary = run_sweep(config, args.retry_failed, log=lambda m: err_console.print(m, highlight=False),
-                            on_progress=on_progress)
+        try:
+            summary = run_sweep(config, args.retry_failed, log=lambda m: err_console.print(m, highlight=False),
+                                on_progress=on_progress)
+        except KeyboardInterrupt:
+            summary = None
+    if summary is None:  # Ctrl-C: every cell written so far is kept; a rerun skips them
+        _, finished = plan(config, new_run_id(), args.retry_failed)
+        print(f"interrupted: {len(finished)} of {config.n_cells} cells finished under {config.out / 'runs'}; run the "
+              f"sweep again to resume (finished cells are skipped)", file=sys.stderr)
+        return INTERRUPTED
     for failure in summary.failures:
         err_console.print(f"[red]{failure.label} seed {failure.seed} {failure.status}: {failure.error}[/red]",
                           highlight=False)

@@ -2,11 +2,14 @@
 
 One convention for targets and samplers alike: the factory's keyword arguments with annotated
 types and defaults *are* its parameters; a value is converted to the annotated type, a
-`Literal[...]` annotation lists its valid choices. Errors name the problem and the valid choices.
+`Literal[...]` annotation lists its valid choices; a float must be finite (no parameter of a target or a
+sampler means anything at nan or +-inf: an infinite jitter or temperature freezes the chains); a parameter
+given twice is an error (never "the last one wins"). Errors name the problem and the valid choices.
 """
 from __future__ import annotations
 
 import inspect
+import math
 import typing
 from typing import Any, Callable, Iterable, Mapping
 
@@ -44,7 +47,10 @@ def parse_params(what: str, factory: Callable, items: Iterable[str], skip: Itera
                              f"valid parameters: {describe(factory, skip)}")
         if key not in valid:
             raise ParamError(f"{what}: unknown parameter {key!r}; valid parameters: {describe(factory, skip)}")
-        out[key] = convert(f"{what}: {key}", raw.strip(), valid[key].annotation)
+        value = convert(f"{what}: {key}", raw.strip(), valid[key].annotation)
+        if key in out:
+            raise ParamError(f"{what}: parameter {key!r} is given twice ({out[key]!r}, then {value!r}); give it once")
+        out[key] = value
     return out
 
 
@@ -54,7 +60,7 @@ def with_defaults(factory: Callable, given: Mapping[str, Any], skip: Iterable[st
 
 
 def convert(what: str, raw: str, annotation) -> Any:
-    """Convert a string to `annotation` (bool, int, float, str or Literal[...])."""
+    """Convert a string to `annotation` (bool, int, float, str or Literal[...]); a float must be finite."""
     if typing.get_origin(annotation) is typing.Literal:
         choices = typing.get_args(annotation)
         if raw not in choices:
@@ -69,10 +75,14 @@ def convert(what: str, raw: str, annotation) -> Any:
         if annotation is int:
             return int(raw)
         if annotation is float:
-            return float(raw)
-        return raw
+            value = float(raw)
+        else:
+            return raw
     except ValueError:
         raise ParamError(f"{what}: cannot read {raw!r} as {_type_name(annotation)}") from None
+    if not math.isfinite(value):
+        raise ParamError(f"{what} must be a finite number, got {raw!r}")
+    return value
 
 
 def _type_name(annotation) -> str:

@@ -181,6 +181,8 @@ def validate(num_warmup: int, num_draws: int, jitter: float = 0.0, step_size: fl
     if training["model_path"]:
         vae_io.load(training["model_path"])  # raises ValueError naming the file
     else:
+        if training["train_steps"] < 1:  # before Config, whose message calls it `steps`
+            raise ValueError(f"vae samplers: train_steps must be >= 1, got {training['train_steps']}")
         if training["restarts"] > 1 and not 0 < training["restart_steps"] < training["train_steps"]:
             raise ValueError(f"vae samplers: with restarts={training['restarts']} restart_steps "
                              f"({training['restart_steps']}) must be in (0, train_steps = {training['train_steps']}); "

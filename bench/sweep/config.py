@@ -35,6 +35,7 @@ import tomllib
 from typing import Any, Mapping
 
 from bench.params import ParamError, parse_params
+from bench.resources import check_fits
 from bench.run import Budget
 
 EXECUTORS = ("local", "dask", "slurm")
@@ -99,6 +100,8 @@ def load(path: pathlib.Path | str, overrides: Mapping[str, Any] | None = None) -
         raise ConfigError(f"cannot read sweep file {path}: {err.strerror or err}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text ({err.reason} at byte {err.start})") from None
     return parse(raw, path, overrides)
 
 
@@ -108,7 +111,7 @@ def peek_precision(path: pathlib.Path | str) -> str:
     try:
         with open(path, "rb") as f:
             value = tomllib.load(f).get("precision", "float64")
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError):  # unreadable, not UTF-8, not TOML
         return "float64"
     return value if value in ("float64", "float32") else "float64"
 
@@ -126,7 +129,11 @@ def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
         raise ConfigError(f"{where}: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(sorted(TOP_KEYS))}")
 
     name = _typed(where, "name", raw.get("name", path.stem if path else "sweep"), str)
-    out = pathlib.Path(overrides.pop("out", None) or _typed(where, "out", raw.get("out", "results"), str))
+    out = overrides.pop("out", None) or _typed(where, "out", raw.get("out", "results"), str)
+    if not str(out).strip():
+        raise ConfigError(f"{where}: out must name a results folder, got {str(out)!r} (the current folder is "
+                          f"not a results folder; give e.g. out = \"results\")")
+    out = pathlib.Path(out)
     precision = _typed(where, "precision", raw.get("precision", "float64"), str)
     if precision not in ("float64", "float32"):
         raise ConfigError(f"{where}: precision {precision!r} is not one of float64, float32")
@@ -136,27 +143,38 @@ def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
     bad = sorted(set(budget_raw) - {"chains", "draws", "warmup"})
     if bad:
         raise ConfigError(f"{where}: [budget] has unknown key {', '.join(map(repr, bad))}; valid keys: chains, draws, warmup")
+    budget_raw = {k: _typed(where, f"budget.{k}", v, int) for k, v in budget_raw.items()}
     try:
-        budget = Budget(**{k: _typed(where, f"budget.{k}", v, int) for k, v in budget_raw.items()})
+        budget = Budget(**budget_raw)
     except ValueError as err:
         raise ConfigError(f"{where}: [budget]: {err}") from None
 
-    targets = _entries(where, raw, "targets", TARGETS, ())
-    samplers = _entries(where, raw, "samplers", {n: s.run for n, s in SAMPLERS.items()}, BUDGET_ARGS)
-    for entry in targets:
+    numbered_targets = _entries(where, raw, "targets", TARGETS, ())
+    numbered_samplers = _entries(where, raw, "samplers", {n: s.run for n, s in SAMPLERS.items()}, BUDGET_ARGS)
+    targets, samplers = tuple(e for _, e in numbered_targets), tuple(e for _, e in numbered_samplers)
+    dims = {}
+    for number, entry in numbered_targets:
         try:
-            TARGETS[entry.name](**entry.kwargs)
-        except (ValueError, TypeError) as err:
-            raise ConfigError(f"{where}: target {_label(entry)}: {err}") from None
-    for entry in samplers:
+            dims[entry] = TARGETS[entry.name](**entry.kwargs).dim
+        except (ValueError, TypeError, MemoryError, OverflowError) as err:  # e.g. a size too large to build
+            raise ConfigError(f"{where}: [[targets]] #{number}: target {_label(entry)}: "
+                              f"{'' if isinstance(err, ValueError) else type(err).__name__ + ': '}{err}") from None
+    for number, entry in numbered_samplers:
         sampler = SAMPLERS[entry.name]
         for target in targets:  # with the sampler's defaults for each target (e.g. the VAE's training)
             try:
                 sampler.validate(budget.warmup, budget.draws, **sampler.params_for(target.name, entry.kwargs))
             except ValueError as err:
-                raise ConfigError(f"{where}: sampler {_label(entry)} on target {target.name}: {err}") from None
+                raise ConfigError(f"{where}: [[samplers]] #{number}: sampler {_label(entry)} on target "
+                                  f"{target.name}: {err}") from None
 
     executor, options = _executor(where, _typed(where, "[executor]", raw.get("executor", {}), dict), overrides)
+    if executor == "local":  # the cells run on this machine (other executors: on their workers)
+        for number, entry in numbered_targets:
+            try:
+                check_fits(budget.chains, budget.draws, budget.warmup, dims[entry], precision)
+            except ValueError as err:
+                raise ConfigError(f"{where}: [budget] on [[targets]] #{number} ({_label(entry)}): {err}") from None
     return SweepConfig(name=name, path=path, out=out, precision=precision, seeds=seeds, budget=budget,
                        targets=targets, samplers=samplers, executor=executor, executor_options=options)
 
@@ -180,18 +198,22 @@ def _seeds(where: str, value) -> tuple[int, ...]:
                       f"distinct integers in [0, 2^32), got {value!r}")
 
 
-def _entries(where: str, raw, key: str, registry: Mapping[str, Any], skip) -> tuple[Entry, ...]:
+def _entries(where: str, raw, key: str, registry: Mapping[str, Any], skip) -> list[tuple[int, Entry]]:
+    """The entries of `[[key]]`, each with the number of the table it comes from (a list expands to several)."""
     items = raw.get(key)
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
         raise ConfigError(f"{where}: needs at least one [[{key}]] table with a name; valid names: "
                           f"{', '.join(sorted(registry))}")
-    out: list[Entry] = []
+    out: list[tuple[int, Entry]] = []
     for number, item in enumerate(items, 1):
         what = f"[[{key}]] #{number}"
         extra = sorted(set(item) - {"name", "params"})
         if extra:
             raise ConfigError(f"{where}: {what} has unknown key {', '.join(map(repr, extra))}; valid keys: name, params")
         name = item.get("name")
+        if not isinstance(name, str):
+            raise ConfigError(f"{where}: {what}: name must be a string, one of {', '.join(sorted(registry))}; "
+                              f"got {name!r}")
         if name not in registry:
             raise ConfigError(f"{where}: {what}: unknown {key[:-1]} {name!r}; valid {key}: {', '.join(sorted(registry))}")
         params = _typed(where, f"{what} ({name}) params", item.get("params", {}), dict)
@@ -210,10 +232,10 @@ def _entries(where: str, raw, key: str, registry: Mapping[str, Any], skip) -> tu
             except ParamError as err:
                 raise ConfigError(f"{where}: {what}: {err}") from None
             entry = Entry(name, tuple(sorted(typed.items())))
-            if entry in out:
+            if any(entry == e for _, e in out):
                 raise ConfigError(f"{where}: {what}: {_label(entry)} appears twice in [[{key}]]")
-            out.append(entry)
-    return tuple(out)
+            out.append((number, entry))
+    return out
 
 
 def _toml_str(v) -> str:

@@ -20,6 +20,7 @@ import concurrent.futures
 import dataclasses
 import multiprocessing
 import pathlib
+import signal
 import time
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -56,7 +57,9 @@ def local(groups: Sequence[Group], workers: int = 1, log=print) -> Iterator[Outc
                 yield one, err
         return
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    others = set(multiprocessing.active_children())
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                                initializer=_leave_sigint_to_parent) as pool:
         futures = {pool.submit(run_group, g): g for g in groups}
         try:
             for future in concurrent.futures.as_completed(futures):
@@ -64,9 +67,20 @@ def local(groups: Sequence[Group], workers: int = 1, log=print) -> Iterator[Outc
                     yield futures[future], future.result()
                 except Exception as err:  # noqa: BLE001 - BrokenProcessPool and the like
                     yield futures[future], err
-        except BaseException:
+        except BaseException:  # e.g. Ctrl-C: stop the workers now (a cell under way leaves no record)
+            workers_now = set(multiprocessing.active_children()) - others
+            for worker in workers_now:
+                worker.terminate()
+            for worker in workers_now:
+                worker.join(timeout=10)
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _leave_sigint_to_parent() -> None:
+    """A worker ignores Ctrl-C (SIGINT reaches the whole process group): the parent stops it, so one
+    interruption prints one message, not a traceback per worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def dask(groups: Sequence[Group], address: str = "", n_workers: int = 1, threads_per_worker: int = 1,

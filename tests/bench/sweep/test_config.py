@@ -3,7 +3,8 @@ import pathlib
 
 import pytest
 
-from bench.sweep.config import ConfigError, load, parse
+from bench.sweep.config import ConfigError, load, parse, peek_precision
+from targets import registry
 
 BASE = {"seeds": [0, 1], "budget": {"chains": 2, "draws": 20, "warmup": 20},
         "targets": [{"name": "gaussian", "params": {"dim": 2}}], "samplers": [{"name": "nuts"}]}
@@ -51,6 +52,15 @@ def test_overrides_replace_out_executor_and_its_options():
     ({"executor": {"kind": "slurm", "cluster": "pbs"}}, "'pbs' is not one of slurm, local, debug"),
     ({"sampler": [{"name": "nuts"}]}, "unknown key 'sampler'"),
     ({"targets": []}, "needs at least one [[targets]] table"),
+    ({"targets": [{"name": ["gaussian"]}]}, "[[targets]] #1: name must be a string, one of boltzmann, cancer"),
+    ({"samplers": [{"name": "nuts"}, {"name": {"a": 1}}]}, "[[samplers]] #2: name must be a string, one of hmc, nuts"),
+    ({"samplers": [{"name": "vae-gibbs", "params": {"jitter": float("inf")}}]},
+     "sampler vae-gibbs: jitter must be a finite number, got 'inf'"),
+    ({"samplers": [{"name": "vae-imh", "params": {"temperature": float("nan")}}]},
+     "sampler vae-imh: temperature must be a finite number, got 'nan'"),
+    ({"out": ""}, "out must name a results folder, got ''"),
+    ({"budget": {"chains": 10**9, "draws": 1000, "warmup": 10}},
+     "[budget] on [[targets]] #1 (gaussian(dim=2)): 1000000000 chains x 1000 draws"),
 ])
 def test_problems_are_named_with_the_valid_choices(changes, fragment):
     with pytest.raises(ConfigError, match=None) as err:
@@ -64,6 +74,34 @@ def test_unreadable_files_are_config_errors(tmp_path):
     (tmp_path / "bad.toml").write_text("seeds = [0,")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load(tmp_path / "bad.toml")
+
+
+def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path):
+    path = tmp_path / "binary.toml"
+    path.write_bytes(b"\xff\xfe precision = 1")
+    assert peek_precision(path) == "float64"  # the default; load names the problem
+    with pytest.raises(ConfigError, match="binary.toml: not valid TOML: not UTF-8 text"):
+        load(path)
+
+
+def test_a_list_in_the_budget_names_the_file_once(tmp_path):
+    path = tmp_path / "list_budget.toml"
+    path.write_text('seeds = [0]\n[budget]\nchains = [2, 4]\n[[targets]]\nname = "gaussian"\n'
+                    '[[samplers]]\nname = "nuts"\n')
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert "budget.chains must be int, got [2, 4]" in str(err.value) and str(err.value).count(str(path)) == 1
+
+
+@pytest.mark.parametrize("error", [ValueError("dim 100000000 needs 71.1 PiB"), MemoryError("Unable to allocate 71.1 PiB"),
+                                   OverflowError("int too large")])
+def test_any_target_factory_error_is_a_config_error_naming_its_table(monkeypatch, error):
+    def huge(dim: int = 2):
+        raise error
+    monkeypatch.setitem(registry.TARGETS, "huge", huge)
+    with pytest.raises(ConfigError) as err:
+        parse(_with(targets=[{"name": "gaussian"}, {"name": "huge", "params": {"dim": 10**8}}]))
+    assert "[[targets]] #2: target huge(dim=100000000): " in str(err.value) and str(error) in str(err.value)
 
 
 def test_shipped_configs_are_valid():
