@@ -85,6 +85,13 @@ def convert(what: str, raw: str, annotation) -> Any:
     return value
 
 
+def check_finite(what: str, params: Mapping[str, Any]) -> None:
+    """Raise ParamError if a float among already-typed `params` (a Python caller's) is nan or +-inf."""
+    for key, value in params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ParamError(f"{what}: {key} must be a finite number, got {value!r}")
+
+
 def _type_name(annotation) -> str:
     if typing.get_origin(annotation) is typing.Literal:
         return "{" + ",".join(map(str, typing.get_args(annotation))) + "}"

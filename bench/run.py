@@ -20,7 +20,7 @@ import numpy as np
 
 from baselines.draws import Draws
 from bench import metrics, record as rec, store
-from bench.params import with_defaults
+from bench.params import check_finite, with_defaults
 from bench.samplers import BUDGET_ARGS, Sampler
 from targets.base import Target
 
@@ -67,8 +67,11 @@ def cell_identity(target: Target, sampler: Sampler, sampler_params: Mapping[str,
 def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any], seed: int, budget: Budget,
              out: pathlib.Path | None, extra: Mapping[str, Any] | None = None) -> dict:
     """Run, score and store one cell; returns its record (status `ok` or `failed`). `extra`: columns added
-    to the record (e.g. the sweep that ran it), never part of its identity."""
+    to the record (e.g. the sweep that ran it), never part of its identity. Bad parameters (not finite, or
+    refused by `sampler.validate`) raise ValueError before anything runs, as they exit 2 from the CLI."""
     sampler_params = sampler.params_for(target.name, sampler_params)
+    check_finite(f"sampler {sampler.name}", sampler_params)
+    sampler.validate(budget.warmup, budget.draws, **sampler_params)
     ident = cell_identity(target, sampler, sampler_params, seed, budget)
     record: dict = {"cell_id": rec.cell_id(ident), **ident, "target_id": rec.label(target.name, target.params),
                     "sampler_id": rec.label(sampler.name, sampler_params), "dim": target.dim,

@@ -98,3 +98,14 @@ def test_frozen_chains_checks_every_acceptance_and_the_statistics():
                                    "every statistic is constant")):
         with pytest.raises(FrozenChains, match=reason):
             check_moved(draws, values)
+
+
+@pytest.mark.parametrize("sampler, params, message", [
+    ("vae-gibbs", {"jitter": float("inf")}, "jitter must be a finite number"),
+    ("nuts", {"target_acceptance_rate": float("nan")}, "target_acceptance_rate must be a finite number"),
+    ("nuts", {"max_num_doublings": 0}, "max_num_doublings"),
+])
+def test_a_python_caller_gets_the_clis_parameter_checks_before_anything_runs(tmp_path, sampler, params, message):
+    with pytest.raises(ValueError, match=message):
+        run_cell(make_target("gaussian", dim=2), get_sampler(sampler), params, 0, BUDGET, tmp_path)
+    assert not list(tmp_path.rglob("record.json"))  # refused before the cell ran, so nothing written
