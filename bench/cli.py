@@ -346,7 +346,6 @@ def cmd_run(parser, args) -> int:
     if groups:
         console.print(results_table(target, groups))
     try:
-        store.check_inside(args.out, args.out / "leaderboard" / f"{target.name}.csv")
         path = write_leaderboards(args.out, target.name)
         console.print(f"records: {args.out / 'runs' / target.name}\nleaderboard: {path}")
     except OSError as err:
@@ -428,7 +427,6 @@ def cmd_sweep(parser, args) -> int:
                           highlight=False)
     console.print(summary.line(), highlight=False)
     try:
-        store.check_inside(config.out, config.out / "leaderboard" / "runs.csv")
         folder = write_all(config.out)
         console.print(f"records: {config.out / 'runs'}\nleaderboards: {folder}")
     except OSError as err:

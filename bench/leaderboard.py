@@ -267,8 +267,12 @@ def _slug(text: str) -> str:
 
 def write_all(results: pathlib.Path, out: pathlib.Path | None = None, targets: list[str] | None = None) -> pathlib.Path:
     """Rebuild the leaderboards of every target (or of `targets`) under `results` into `out` (default
-    `<results>/leaderboard`); returns the folder."""
+    `<results>/leaderboard`, which must lie inside `results` and outside reference results once symlinks
+    are resolved: `bench.store.check_inside`; an explicit `out` is the caller's choice, e.g. `make
+    reference`); returns the folder."""
     folder = out if out is not None else results / "leaderboard"
+    if out is None:
+        store.check_inside(results, folder / "runs.csv")
     folder.mkdir(parents=True, exist_ok=True)
     everything = list(store.read_records(results))
     _atomic_text(long_table(everything).to_csv(index=False), folder / "runs.csv")
