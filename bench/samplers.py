@@ -16,6 +16,7 @@ import baselines
 from baselines.draws import Draws
 from baselines.hmc import validate as validate_hmc_family
 from baselines.chees import validate as validate_chees
+from baselines.flowmc import validate as validate_flowmc
 from baselines.mclmc import validate_mams, validate_mclmc
 from baselines.numpyro_nuts import validate as validate_numpyro_nuts
 from baselines.pt import validate as validate_pt
@@ -67,6 +68,8 @@ SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
             "length, jittered dynamic HMC over max(walkers, chains) chains", validate_chees),
     Sampler("numpyro-nuts", baselines.numpyro_nuts, "numpyro NUTS, per-chain window adaptation (an "
             "independent NUTS implementation)", validate_numpyro_nuts),
+    Sampler("flowmc", baselines.flowmc, "flowMC 0.6 RQSpline flow + MALA walkers (from the target's initial); "
+            "training loops = warm-up; recompiles every seed", validate_flowmc),
     Sampler("vae-gibbs", vae.vae_gibbs, "VAE (seed), Metropolis-within-Gibbs on (x, z)", vae.validate,
             vae.target_defaults("vae-gibbs")),
     Sampler("vae-imh", vae.vae_imh, "VAE (seed), independence Metropolis-Hastings", vae.validate,
