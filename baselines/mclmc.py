@@ -18,7 +18,10 @@ Chains are mapped as in `baselines.hmc` (sequential on CPU, vectorized on accele
 Gradient accounting: one gradient per chain at each init, then `GRADS_PER_STEP` = 2 per McLachlan
 integrator step (two position updates; the last gradient is cached in the state). Tuning counts the
 integrator steps the tuners report; MAMS's sampling counts each transition's `num_integration_steps`.
-Log densities: one with every gradient (value_and_grad).
+Log densities: one with every gradient (value_and_grad). `grad_evals_lockstep` (vectorized chains):
+unadjusted MCLMC takes one step per transition in every chain, so it is exact; for MAMS it is
+chains x (the largest chain's tuning steps + sum_t max_chain n_steps), a lower bound of what the
+hardware runs (the tuners report totals, not per-transition counts).
 """
 from __future__ import annotations
 
