@@ -71,10 +71,11 @@ def evidence(target: Target, info: Mapping, log_weight_fn, key, log_weights=None
     for name, offset in target.log_Z_offsets.items():  # e.g. the spin system's log Z of a relaxation
         row[f"log_Z_hat_{name}"] = row["log_Z_hat"] - offset
     if target.log_Z is not None:
-        row["kl_bound"] = info["loss"] + target.log_Z
-        row["kl_bound_se"] = info["loss_se"]
-        row["iw_kl_bound"] = info["iw_bound"] + target.log_Z
-        row["iw_kl_bound_se"] = info["iw_bound_se"]
+        if "loss" in info:  # a VAE's training bounds; other samplers with log Z_hat (e.g. SMC) have none
+            row["kl_bound"] = info["loss"] + target.log_Z
+            row["kl_bound_se"] = info["loss_se"]
+            row["iw_kl_bound"] = info["iw_bound"] + target.log_Z
+            row["iw_kl_bound_se"] = info["iw_bound_se"]
         row["abs_delta_log_Z"] = abs(row["log_Z_hat"] - target.log_Z)
     if log_weight_fn is not None and target.sample is not None:
         key_x, key_z = jax.random.split(key)

@@ -1,0 +1,160 @@
+"""ChEES-HMC (blackjax): many chains, one jittered trajectory length per step, adapted across chains.
+
+`chees_adaptation` tunes the step size (dual averaging towards `target_acceptance_rate`) and the
+trajectory length by stochastic gradient ascent (Adam, `learning_rate`) on the ChEES criterion
+computed over the ensemble (Hoffman, Radul & Sountsov 2021, "An adaptive MCMC scheme for setting
+trajectory lengths in Hamiltonian Monte Carlo", AISTATS); then `dynamic_hmc` samples with the tuned
+step size, the adapted mean number of leapfrog steps, jittered by a Halton sequence whose index every
+chain shares. All chains therefore take the same number of leapfrog steps at every step: no lock-step
+waste under `vmap` (the chains always run vectorized).
+
+The criterion needs an ensemble: `walkers` = max(walkers, chains) chains run, the first `chains`
+starting at the given positions and the others at `initial_fn` draws (the target's `initial`); the
+first `chains` are returned, every walker's cost is counted.
+
+blackjax returns the sampling parameters with two Python functions (`integration_steps_fn`,
+`next_random_arg_fn`) that cannot leave a jitted computation; the sampling phase rebuilds them exactly
+as `chees_adaptation.run` (blackjax 1.7.1) defines them: index i -> i + 1, and ceil(h(i) n) steps with
+h(i) = halton(i, max_bits) jitter_amount + (1 - jitter_amount), max_bits = ceil(log2(num_warmup +
+num_draws)), n the adapted mean number of steps.
+
+Gradient accounting: one gradient per walker at init, then `num_integration_steps` per transition and
+walker (velocity Verlet reuses the last gradient).
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Literal
+
+import blackjax
+from blackjax.adaptation.base import get_filter_adapt_info_fn
+from blackjax.mcmc import dynamic_hmc
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from baselines.common import compiled, config_key, positions_2d, typed_key
+from baselines.draws import Cost, Draws
+
+MASS_MATRICES = ("identity", "diagonal")
+
+
+def chees(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
+          initial_fn: Callable | None = None, walkers: int = 64, step_size: float = 0.1,
+          learning_rate: float = 0.05, target_acceptance_rate: float = 0.651, jitter_amount: float = 1.0,
+          mass_matrix: Literal["identity", "diagonal"] = "diagonal") -> Draws:
+    """ChEES adaptation then jittered dynamic HMC over max(walkers, chains) chains; see the module docstring.
+
+    mass_matrix  "identity" (blackjax's default) or "diagonal" (estimated over the ensemble in the second
+                 half of the warm-up)
+    """
+    validate(num_warmup, num_draws, walkers, step_size, learning_rate, target_acceptance_rate, jitter_amount,
+             mass_matrix)
+    x = positions_2d("chees", initial_positions)
+    key = typed_key(key)
+    n_chains, dim = x.shape
+    n_walkers = max(int(walkers), n_chains)
+    key_init, key_warmup, key_sample = jax.random.split(key, 3)
+    if n_walkers > n_chains:
+        if initial_fn is None:
+            raise ValueError(f"chees: {n_walkers} walkers for {n_chains} chains need initial_fn (where the other "
+                             f"walkers start); the suite passes the target's `initial`")
+        x = jnp.concatenate([x, jnp.asarray(initial_fn(key_init, n_walkers - n_chains), x.dtype)])
+    settings = {"walkers": n_walkers, "step_size": float(step_size), "learning_rate": float(learning_rate),
+                "target_acceptance_rate": float(target_acceptance_rate), "jitter_amount": float(jitter_amount),
+                "mass_matrix": mass_matrix}
+    config = config_key("chees", logdensity_fn, settings, x, key)
+    phases = {}
+
+    def build(phase):
+        if not phases:
+            phases["warmup"], phases["sample"] = _build(logdensity_fn, num_warmup, num_draws, settings)
+        return phases[phase]
+
+    warmup_fn, t_compile_warmup = compiled(config + ("warmup", int(num_warmup), int(num_draws)),
+                                           lambda: build("warmup"), (key_warmup, x))
+    start = time.perf_counter()
+    state, params, warmup_steps = jax.block_until_ready(warmup_fn(key_warmup, x))
+    t_warmup = time.perf_counter() - start
+    sample_fn, t_compile_sample = compiled(config + ("sample", int(num_warmup), int(num_draws)),
+                                           lambda: build("sample"), (key_sample, state, params))
+    start = time.perf_counter()
+    positions, logdensity, stats = jax.block_until_ready(sample_fn(key_sample, state, params))
+    t_sampling = time.perf_counter() - start
+
+    warmup_steps, sample_steps = np.asarray(warmup_steps), np.asarray(stats["n_steps"])   # (steps, walkers)
+    grad_warmup = int(warmup_steps.sum()) + n_walkers          # + one gradient per walker at init
+    grad_sampling = int(sample_steps.sum())
+    # every walker takes the same number of steps: what the hardware runs is what the walkers need
+    lockstep = n_walkers * int(warmup_steps.max(axis=1).sum() + sample_steps.max(axis=1).sum()) + n_walkers
+    cost = Cost(logdensity_evals_warmup=grad_warmup, logdensity_evals_sampling=grad_sampling,
+                grad_evals_warmup=grad_warmup, grad_evals_sampling=grad_sampling, grad_evals_lockstep=lockstep,
+                time_compile=t_compile_warmup + t_compile_sample, time_warmup=t_warmup, time_sampling=t_sampling)
+    step, n_leapfrog = (float(np.asarray(params[k])) for k in ("step_size", "num_leapfrog_steps"))
+    info = {"chain_method": "vectorized", "lockstep": True,
+            "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
+            **settings, "step_size_tuned": step, "mean_leapfrog_steps": n_leapfrog}
+    chains_first = lambda a: np.asarray(a)[:, :n_chains].swapaxes(0, 1)    # (draws, walkers) -> (chains, draws)
+    return Draws(positions=chains_first(positions), logdensity=chains_first(logdensity),
+                 stats={k: chains_first(v) for k, v in stats.items()}, cost=cost, info=info)
+
+
+def validate(num_warmup: int, num_draws: int, walkers: int = 64, step_size: float = 0.1,
+             learning_rate: float = 0.05, target_acceptance_rate: float = 0.651, jitter_amount: float = 1.0,
+             mass_matrix: str = "diagonal") -> None:
+    """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
+    if num_warmup < 10:
+        raise ValueError(f"chees: num_warmup must be >= 10 (the adaptation), got {num_warmup}")
+    if num_draws < 1:
+        raise ValueError(f"chees: num_draws must be >= 1, got {num_draws}")
+    if walkers < 2:
+        raise ValueError(f"chees: walkers must be >= 2 (the criterion is an ensemble average), got {walkers}")
+    if not step_size > 0 or not learning_rate > 0:
+        raise ValueError(f"chees: step_size and learning_rate must be > 0, got {step_size}, {learning_rate}")
+    if not 0.0 < target_acceptance_rate < 1.0:
+        raise ValueError(f"chees: target_acceptance_rate must be in (0, 1), got {target_acceptance_rate}")
+    if not 0.0 <= jitter_amount <= 1.0:
+        raise ValueError(f"chees: jitter_amount must be in [0, 1], got {jitter_amount}")
+    if mass_matrix not in MASS_MATRICES:
+        raise ValueError(f"chees: mass_matrix must be one of {', '.join(MASS_MATRICES)}, got {mass_matrix!r}")
+
+
+def _build(logdensity_fn, num_warmup, num_draws, settings):
+    n_walkers, jitter = settings["walkers"], settings["jitter_amount"]
+
+    def warmup(key, positions):
+        adaptation = blackjax.chees_adaptation(
+            logdensity_fn, n_walkers, jitter_amount=jitter,
+            target_acceptance_rate=settings["target_acceptance_rate"],
+            mass_matrix_estimation=None if settings["mass_matrix"] == "identity" else "diagonal",
+            adaptation_info_fn=get_filter_adapt_info_fn(info_keys={"num_integration_steps"}))
+        (state, params), info = adaptation.run(key, positions, settings["step_size"],
+                                               optax.adam(settings["learning_rate"]), num_warmup,
+                                               max_sampling_steps=num_draws)
+        arrays = {"step_size": params["step_size"], "inverse_mass_matrix": params["inverse_mass_matrix"],
+                  "num_leapfrog_steps": params["integration_steps_params"][0]}
+        return state, arrays, info.info.num_integration_steps
+
+    max_bits = int(np.ceil(np.log2(num_warmup + num_draws)))   # as chees_adaptation.run
+
+    def integration_steps_fn(i, num_leapfrog_steps):
+        h = dynamic_hmc.halton_sequence(i, max_bits) * jitter + (1.0 - jitter)
+        return jnp.asarray(jnp.ceil(h * num_leapfrog_steps), dtype=int)
+
+    kernel = dynamic_hmc.build_kernel(next_random_arg_fn=lambda i: i + 1, integration_steps_fn=integration_steps_fn)
+
+    def sample(key, state, params):
+        def step(states, k):
+            keys = jax.random.split(k, n_walkers)
+            states, info = jax.vmap(lambda kk, s: kernel(kk, s, logdensity_fn, params["step_size"],
+                                                         params["inverse_mass_matrix"],
+                                                         (params["num_leapfrog_steps"],)))(keys, states)
+            return states, (states.position, states.logdensity,
+                            {"acceptance_rate": info.acceptance_rate, "diverging": info.is_divergent,
+                             "n_steps": info.num_integration_steps, "energy": info.energy})
+
+        _, out = jax.lax.scan(step, state, jax.random.split(key, num_draws))
+        return out
+
+    return jax.jit(warmup), jax.jit(sample)

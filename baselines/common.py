@@ -1,0 +1,44 @@
+"""What the peer samplers share: typed keys, the configuration key of the compile cache, chain maps.
+
+The compile cache itself is `baselines.hmc`'s (`_compiled`: AOT-compiled once per configuration and
+reused across seeds), so every baseline keeps one cache and one convention.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from baselines.hmc import CHAIN_METHODS, _compiled, _over_chains, resolve_chain_method
+
+__all__ = ["CHAIN_METHODS", "compiled", "config_key", "over_chains", "positions_2d", "resolve_chain_method",
+           "typed_key"]
+
+compiled = _compiled
+over_chains = _over_chains
+
+
+def typed_key(key):
+    """Raw uint32 keys (`PRNGKey`) -> typed keys; typed keys unchanged."""
+    return key if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else jax.random.wrap_key_data(key)
+
+
+def positions_2d(name: str, initial_positions) -> jnp.ndarray:
+    """The initial positions as a (chains, dim) array; ValueError naming the sampler otherwise."""
+    x = jnp.asarray(initial_positions)
+    if x.ndim != 2:
+        raise ValueError(f"{name}: initial_positions must be (chains, dim), got shape {x.shape}")
+    return x
+
+
+def config_key(name: str, logdensity_fn: Callable, params: dict, x, key) -> tuple:
+    """What a compiled computation depends on: the sampler, the log-density object, its settings, the
+    shapes and dtypes, and the precision."""
+    return (name, logdensity_fn, tuple(sorted(params.items())), tuple(x.shape), str(x.dtype), str(key.dtype),
+            jax.config.jax_enable_x64)
+
+
+def check_chain_method(name: str, chain_method: str) -> None:
+    if chain_method not in CHAIN_METHODS:
+        raise ValueError(f"{name}: chain_method must be one of {', '.join(CHAIN_METHODS)}, got {chain_method!r}")
