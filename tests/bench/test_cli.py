@@ -203,8 +203,8 @@ def test_ctrl_c_in_a_sweep_prints_one_line_and_counts_the_finished_cells(monkeyp
     from bench.sweep import executors
     real, calls = executors.run_group, []
 
-    def interrupted_after_the_second(group):  # one cell per call with workers = 1
-        calls.append(real(group))
+    def interrupted_after_the_second(group, **kwargs):  # one cell per call with workers = 1
+        calls.append(real(group, **kwargs))
         if len(calls) == 2:
             raise KeyboardInterrupt
         return calls[-1]
