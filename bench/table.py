@@ -21,11 +21,11 @@ CAPTION = ("ESS: smallest bulk ESS over the statistics; per s of sampling, of wa
            "the weights: vae-is's and vae-imh's own weights (K = inner, t = temperature), for vae-gibbs and "
            "vae-hybrid the joint K=0 weights of the VAE. {mark}: k̂ > {khat_max} in some seed of a row that uses "
            "the weights (the weights' variance is infinite): its ESS, MCSE and bias/MCSE are unreliable.")
-TRUTH_CAPTION = (" Passes truth: seeds passing / seeds with ground truth (|bias|/MCSE <= {mcse:g} for every statistic, "
-                 "bias² max <= {bias2:g}, Pareto k̂ <= {khat} for weighted draws); {fails}: fails in some seed. Bold: the "
-                 "best efficiency figure (ESS, cost to bias² <= {bias2:g}) among passing rows only. Cost to accuracy: "
-                 "gradients (seconds) incl. warm-up until bias² of every statistic (max) or their average (avg) "
-                 "stays <= {bias2:g}; never: not within the budget in some seed.")
+TRUTH_CAPTION = (" Passes truth: seeds passing / seeds with ground truth (|bias|/MCSE <= {mcse:g} for every "
+                 "statistic, bias² max <= {bias2:g}, Pareto k̂ <= {khat} for weighted draws); {fails}: fails in some "
+                 "seed. Bold: the best efficiency figure (ESS, cost to bias² <= {bias2:g}) among passing rows only. "
+                 "Cost to accuracy: gradients (seconds) incl. warm-up until bias² of every statistic (max) or their "
+                 "average (avg) stays <= {bias2:g}; never: not within the budget in some seed.")
 UNRELIABLE = "!"  # after the ESS and bias/MCSE cells of a row whose Pareto k-hat is above KHAT_MAX
 FAILS = "†"  # after the label of a row that fails the truth (bench.metrics.truth) in some seed
 
@@ -84,9 +84,10 @@ def _mean(values) -> float:
     return float(vals.mean()) if vals.size else np.nan
 
 
-EFFICIENCY = {"ESS/s": ("ess_bulk_min_per_s", "higher"), "ESS/s incl. warm-up": ("ess_bulk_min_per_s_total", "higher"),
-              "ESS/1k grads": ("ess_bulk_min_per_1k_grads", "higher"), "grads to bias² max": ("grads_to_bias2_max", "lower"),
-              "grads to bias² avg": ("grads_to_bias2_avg", "lower"), "s to bias² max": ("seconds_to_bias2_max", "lower")}
+EFFICIENCY = {  # column -> (record key, which way is better): bold only among rows that pass the truth
+    "ESS/s": ("ess_bulk_min_per_s", "higher"), "ESS/s incl. warm-up": ("ess_bulk_min_per_s_total", "higher"),
+    "ESS/1k grads": ("ess_bulk_min_per_1k_grads", "higher"), "grads to bias² max": ("grads_to_bias2_max", "lower"),
+    "grads to bias² avg": ("grads_to_bias2_avg", "lower"), "s to bias² max": ("seconds_to_bias2_max", "lower")}
 COST_COLUMNS = ("grads to bias² max", "grads to bias² avg", "s to bias² max")
 
 

@@ -53,8 +53,8 @@ def running_second(values: np.ndarray, log_weights: np.ndarray | None = None) ->
 def truth_of_squares(target: Target) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(index, mean, sd, sd of f^2) of the statistics with a known E[f^2] = sd^2 + mean^2 and Var[f^2] > 0."""
     stats = target.statistics
-    keep = np.array([i for i, s in enumerate(stats) if s.sq_sd is not None and np.isfinite([s.mean, s.sd, s.sq_sd]).all()
-                     and s.sq_sd > 0], dtype=int)
+    keep = np.array([i for i, s in enumerate(stats)
+                     if s.sq_sd is not None and np.isfinite([s.mean, s.sd, s.sq_sd]).all() and s.sq_sd > 0], dtype=int)
     return (keep, np.array([stats[i].mean for i in keep]), np.array([stats[i].sd for i in keep]),
             np.array([stats[i].sq_sd for i in keep]))
 

@@ -88,9 +88,9 @@ def _section(results, out, target_id: str, sub: pd.DataFrame, cells: list[dict])
     bias2 = {label: cs for label, cs in bias2.items() if cs}
     if bias2:
         parts.append(_figure(out, f"{slug}-bias2", figures.bias2_against_cost(bias2, BIAS2_MAX),
-                             "Cost to accuracy: the running bias² = (E_n[f²] - E[f²])² / Var[f²] of the worst statistic "
-                             "after n draws per chain (all chains pooled), against the gradients (left) and seconds "
-                             "(right) spent by then, warm-up and training included; one colour per sampler "
+                             "Cost to accuracy: the running bias² = (E_n[f²] - E[f²])² / Var[f²] of the worst "
+                             "statistic after n draws per chain (all chains pooled), against the gradients (left) and "
+                             "seconds (right) spent by then, warm-up and training included; one colour per sampler "
                              f"configuration, one line per seed; dashed: {BIAS2_MAX:g}."))
     curves = {}
     for label, cs in by_config.items():

@@ -121,8 +121,8 @@ def test_bias2_figure_draws_the_running_bias2_against_gradients_and_seconds_with
             x = np.asarray(target.sample(jax.random.key(seed), 100))
             if not weighted:   # unweighted: the last point is bias2 of all 100 draws, at warm-up + sampling
                 values = np.stack([np.asarray(jax.vmap(s.fn)(x)) for s in target.statistics], -1)
-                full = bias2((values**2).mean(0), np.array([s.mean for s in target.statistics]),
-                             np.array([s.sd for s in target.statistics]), np.array([s.sq_sd for s in target.statistics]))
+                truth = [np.array([getattr(s, k) for s in target.statistics]) for k in ("mean", "sd", "sq_sd")]
+                full = bias2((values**2).mean(0), *truth)
                 assert curve["bias2"][-1] == pytest.approx(full.max(), rel=1e-9)
                 assert curve["grads"][-1] == 1500 and curve["seconds"][-1] == pytest.approx(0.15)
     fig = bias2_against_cost(curves, 0.01)
