@@ -5,9 +5,17 @@ budget, precision, device): every numeric column becomes `<metric>.mean` and `<m
 sd, ddof = 1) over the seeds that finished (`n_seeds`); failed cells are counted in `n_failed`;
 `time_compile` becomes `time_compile.total` (paid once per configuration, 0 for later seeds).
 `render` picks the headline columns of `COLUMNS` and marks the best mean of each (direction per
-metric: ESS higher, bias / bounds / distances / time lower) in bold. `n_khat_unreliable` counts the seeds
-whose record has `khat_unreliable` (Pareto k-hat above `bench.metrics.evidence.KHAT_MAX` for a sampler that
-uses those weights): such a row's ESS and bias cells carry `UNRELIABLE` ("!") and are never bold.
+metric: ESS higher, bias / bounds / distances / time / cost to accuracy lower) in bold. `n_khat_unreliable`
+counts the seeds whose record has `khat_unreliable` (Pareto k-hat above `bench.metrics.evidence.KHAT_MAX` for a
+sampler that uses those weights): such a row's ESS and bias cells carry `UNRELIABLE` ("!") and are never bold.
+
+Passes truth (`bench.metrics.truth`, its thresholds in one place): a configuration passes when every finished
+seed with ground truth passes (|bias|/MCSE <= 4, bias2 max <= 0.01, Pareto k-hat <= 0.5 where the estimates rest
+on importance weights); `passes_truth` (True / False / empty: no truth), `n_pass_truth` of `n_truth` seeds and
+`truth_failures` (the failed criteria, with seed counts). A failing row carries `FAILS` ("†") after its label,
+and its efficiency figures (ESS/s, ESS/s incl. warm-up, ESS/1k grads, cost to accuracy) are never bold: in a
+table with ground truth they are bold only among passing rows. Cost-to-accuracy columns
+(`bench.metrics.cost`): mean over seeds, "never" when some seed's budget did not reach bias2 <= 0.01.
 
 Files written by `write_all` (README, "Leaderboards", documents every column):
 
@@ -31,14 +39,18 @@ import numpy as np
 import pandas as pd
 
 from bench import store
+from bench.metrics import truth
+from bench.metrics.cost import restore_never
 from bench.metrics.evidence import KHAT_MAX
 
 UNRELIABLE = "!"  # after a cell that a Pareto k-hat above KHAT_MAX makes unreliable
+FAILS = "†"  # after the label of a row that fails the truth (bench.metrics.truth)
 JOINT_WEIGHT_SAMPLERS = ("vae-gibbs", "vae-hybrid")  # their k-hat and IS ESS are of the VAE's joint K=0 weights
 
 GROUP = ["target", "target_id", "sampler", "sampler_id", "chains", "draws", "warmup", "precision", "device"]
 SKIP = {"seed", "dim", "cell_id", "device_count", "host_cpus", "target_log_Z", "target_log_Z_spins", "git_dirty",
-        "modes_total", "khat_unreliable", "rhat_not_computable", "ess_not_computable"}
+        "modes_total", "khat_unreliable", "rhat_not_computable", "ess_not_computable", "bias2_max_reached",
+        "bias2_avg_reached", "bias2_cost_counting"}
 PROVENANCE = ["git_commit", "git_dirty", "platform", "device_count", "host_cpus"]
 IDENTITY_FIRST = ["cell_id", "target", "target_id", "sampler", "sampler_id", "chains", "draws", "warmup", "seed",
                   "precision", "device", "status", "error"]
@@ -52,12 +64,20 @@ class Column(NamedTuple):
     latex: str
     better: str  # "higher" or "lower"
     khat: bool = False  # unreliable when the row's Pareto k-hat is above KHAT_MAX (ESS, MCSE, bias)
+    efficiency: bool = False  # bold only among the rows that pass the truth (where the table has truth)
 
 
 COLUMNS = (
-    Column("ess_bulk_min_per_s", "ESS/s", "ESS/s", "higher", khat=True),
-    Column("ess_bulk_min_per_s_total", "ESS/s incl. warm-up", "ESS/s (incl.\\ warm-up)", "higher", khat=True),
-    Column("ess_bulk_min_per_1k_grads", "ESS/1k grads", "ESS/1k grads", "higher", khat=True),
+    Column("ess_bulk_min_per_s", "ESS/s", "ESS/s", "higher", khat=True, efficiency=True),
+    Column("ess_bulk_min_per_s_total", "ESS/s incl. warm-up", "ESS/s (incl.\\ warm-up)", "higher", khat=True,
+           efficiency=True),
+    Column("ess_bulk_min_per_1k_grads", "ESS/1k grads", "ESS/1k grads", "higher", khat=True, efficiency=True),
+    Column("grads_to_bias2_max", "grads to bias² max ≤ 0.01", "grads to bias$^2_{\\max} \\le 0.01$", "lower",
+           efficiency=True),
+    Column("grads_to_bias2_avg", "grads to bias² avg ≤ 0.01", "grads to bias$^2_{\\mathrm{avg}} \\le 0.01$",
+           "lower", efficiency=True),
+    Column("seconds_to_bias2_max", "s to bias² max ≤ 0.01", "s to bias$^2_{\\max} \\le 0.01$", "lower",
+           efficiency=True),
     Column("rhat_max", "R-hat max", "$\\hat R$ max", "lower"),
     Column("worst_abs_bias_mean_sd", "worst \\|bias\\|/sd", "worst $|\\mathrm{bias}|/\\mathrm{sd}$", "lower",
            khat=True),
@@ -76,7 +96,7 @@ DERIVED = {"worst_abs_bias_mean_sd": ("worst_bias_mean_sd", abs)}  # new column 
 
 def aggregate(records: list[dict]) -> pd.DataFrame:
     """Mean and sd over seeds of every numeric column, one row per configuration (see the module doc)."""
-    frame = pd.DataFrame(records)
+    frame = pd.DataFrame([restore_never(r) for r in records])
     if frame.empty:
         return frame
     for col in GROUP:
@@ -98,6 +118,12 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
         row = {k: group[k].iloc[0] for k in keys} | {"config_id": group["config_id"].iloc[0]}
         row["n_seeds"], row["n_failed"] = len(good), int((group["status"] != "ok").sum())
         row["n_khat_unreliable"] = int(sum(v is True or v == 1 for v in good.get("khat_unreliable", [])))
+        passes, row["n_pass_truth"], row["n_truth"], row["truth_failures"] = truth.config_verdict(
+            good.to_dict("records"))
+        row["passes_truth"] = passes
+        counting = sorted({str(v) for v in good.get("bias2_cost_counting", pd.Series(dtype=object)).dropna()})
+        if counting:
+            row["bias2_cost_counting"] = " / ".join(counting)
         for col in ("rhat_not_computable", "ess_not_computable"):  # the statistics named in any seed
             names = sorted({n for v in good.get(col, pd.Series(dtype=object)).dropna() for n in str(v).split(", ")})
             if names:
@@ -108,9 +134,10 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
             vals = pd.to_numeric(good[col], errors="coerce").to_numpy(dtype=float)
             if col == "time_compile":
                 row["time_compile.total"] = float(np.nansum(vals))
-            elif np.isfinite(vals).any():
+            elif (~np.isnan(vals)).any():  # +inf (never) counts: a mean over seeds with one never is never
                 row[f"{col}.mean"] = float(np.nanmean(vals))
-                row[f"{col}.sd"] = float(np.nanstd(vals, ddof=1)) if np.isfinite(vals).sum() > 1 else np.nan
+                row[f"{col}.sd"] = float(np.nanstd(vals, ddof=1)) if np.isfinite(vals).sum() > 1 \
+                    and not np.isinf(vals).any() else np.nan
         for col in [c for c in group.columns if c.startswith("version.")] + PROVENANCE:
             if col in group:  # the values of every cell: a configuration run under two versions shows both
                 values = sorted({str(v) for v in group[col].dropna()})
@@ -135,8 +162,9 @@ def _sorted(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def long_table(records: list[dict]) -> pd.DataFrame:
-    """Every record, one row per cell: identity columns first, then the rest in alphabetical order."""
-    frame = pd.DataFrame(records)
+    """Every record, one row per cell: identity columns first, then the rest in alphabetical order; a cost to
+    accuracy not reached is inf ("never", `bench.metrics.cost.restore_never`)."""
+    frame = pd.DataFrame([restore_never(r) for r in records])
     if frame.empty:
         return frame
     tparams = sorted(c for c in frame if c.startswith("target."))
@@ -163,6 +191,8 @@ def _render_one(target_id: str, sub: pd.DataFrame, fmt: str) -> str:
     frame, note = table_frame(sub, fmt)
     if fmt == "latex":
         caption = _escape(note, "latex").replace("±", "$\\pm$").replace(" x ", " $\\times$ ")
+        for text, tex in (("²", "$^2$"), (FAILS, "$^\\dagger$"), ("<=", "$\\le$"), ("|", "$|$")):
+            caption = caption.replace(text, tex)
         return frame.to_latex(index=False, escape=False, caption=caption, label=f"tab:{_slug(target_id)}",
                               column_format="l" + "r" * (frame.shape[1] - 1))
     if fmt == "html":
@@ -175,22 +205,34 @@ def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame,
     """The headline columns of one target configuration's rows as formatted strings (`fmt`: markdown, latex
     or html: escaping and bold), and the table's note (target, budget, device, precision, directions)."""
     columns = [c for c in COLUMNS if f"{c.key}.mean" in sub and sub[f"{c.key}.mean"].notna().any()]
-    body: dict[str, list[str]] = {"sampler": [_escape(v, fmt) for v in row_labels(sub)],
-                                  "seeds ok": [f"{int(n)}/{int(n + f)}" for n, f in zip(sub["n_seeds"], sub["n_failed"])]}
+    verdicts = list(sub.get("passes_truth", pd.Series(None, sub.index, dtype=object)))
+    verdicts = [None if v is None or (isinstance(v, float) and math.isnan(v)) else bool(v) for v in verdicts]
+    fails = np.array([v is False for v in verdicts])
+    passing = np.array([v is True for v in verdicts])
+    judged = any(v is not None for v in verdicts)   # a table with ground truth: efficiency bold only if passing
+    mark_fail = {"latex": "$^\\dagger$"}.get(fmt, FAILS)
+    body: dict[str, list[str]] = {
+        "sampler": [_escape(v, fmt) + (f" {mark_fail}" if f else "") for v, f in zip(row_labels(sub), fails)],
+        "seeds ok": [f"{int(n)}/{int(n + f)}" for n, f in zip(sub["n_seeds"], sub["n_failed"])],
+        "passes truth": [truth.verdict_text(v, int(_or0(p)), int(_or0(n))) for v, p, n in
+                         zip(verdicts, sub.get("n_pass_truth", [0] * len(sub)), sub.get("n_truth", [0] * len(sub)))]}
     unreliable = sub.get("n_khat_unreliable", pd.Series(0, sub.index)).fillna(0).to_numpy(float) > 0
     for c in columns:
         means, sds = sub[f"{c.key}.mean"].to_numpy(float), sub.get(f"{c.key}.sd", pd.Series(np.nan, sub.index))
         marked = unreliable if c.khat else np.zeros(len(sub), bool)
+        if c.efficiency and judged:
+            marked = marked | ~passing                  # never reward a wrong answer
         finite = means[np.isfinite(means)]
         candidates = means[np.isfinite(means) & ~marked]   # a marked row is never the best
         best = (candidates.max() if c.better == "higher" else candidates.min()) \
             if finite.size > 1 and candidates.size else np.nan
         cells = []
-        for m, sd, mark in zip(means, np.asarray(sds, float), marked):
+        khat_marked = unreliable if c.khat else np.zeros(len(sub), bool)
+        for m, sd, mark, khat_mark in zip(means, np.asarray(sds, float), marked, khat_marked):
             text = format_mean_sd(m, sd, fmt == "latex")
             if np.isfinite(m) and not mark and _same(m, best):
                 text = {"latex": f"\\textbf{{{text}}}", "html": f"<b>{text}</b>"}.get(fmt, f"**{text}**")
-            if np.isfinite(m) and mark:
+            if np.isfinite(m) and khat_mark:
                 text += f" {UNRELIABLE}"
             cells.append(text)
         header = {"latex": c.latex, "html": html.escape(c.markdown.replace("\\", ""))}.get(fmt, c.markdown)
@@ -202,6 +244,13 @@ def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame,
     directions = (f" ({higher}: higher is better; the others lower)" if higher else " (lower is better)") if columns else ""
     note = (f"{sub['target_id'].iloc[0]}: mean ± sd over seeds; {budget}; {device}; "
             f"{' / '.join(sorted({str(p) for p in sub['precision']}))}. Best mean per column in bold{directions}.")
+    if judged:
+        note += (f" Passes truth: seeds passing / seeds with ground truth (|bias|/MCSE <= {truth.BIAS_MCSE_MAX:g}, "
+                 f"bias² max <= {truth.BIAS2_MAX:g}, Pareto k-hat <= {KHAT_MAX} for weighted draws); {FAILS}: fails "
+                 f"in some seed; ESS and cost-to-accuracy figures are bold only among passing rows.")
+    if any(c.key.endswith(("_to_bias2_max", "_to_bias2_avg")) for c in columns):
+        note += (" Cost to accuracy: gradients (seconds) incl. warm-up until bias² of every statistic (max) or their "
+                 "average (avg) stays <= 0.01; never: not within the budget in some seed.")
     if unreliable.any():
         note += (f" {UNRELIABLE}: Pareto k-hat > {KHAT_MAX} in some seed (the importance weights' variance is "
                  f"infinite): the row's ESS, MCSE and bias are unreliable, and never bold.")
@@ -224,7 +273,9 @@ def row_labels(sub: pd.DataFrame) -> list[str]:
 
 def format_mean_sd(mean: float, sd: float, latex: bool = False) -> str:
     """`mean ± sd` with three significant digits on the mean and the sd to the same decimal place; `–` when
-    no seed finished; the mean alone for one seed."""
+    no seed finished; the mean alone for one seed; `never` for +inf (a cost to accuracy not reached)."""
+    if mean == math.inf:
+        return "never"
     if not np.isfinite(mean):
         return "--" if latex else "–"
     text = _num(mean)
@@ -241,6 +292,10 @@ def _num(v: float, like: float | None = None) -> str:
         return f"{v:.2e}"
     decimals = max(0, 2 - int(math.floor(math.log10(ref))))
     return f"{v:.{decimals}f}"
+
+
+def _or0(v) -> float:
+    return 0.0 if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
 
 def _same(a: float, b: float) -> bool:

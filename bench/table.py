@@ -7,6 +7,8 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
+from bench.metrics import truth
+from bench.metrics.cost import restore_never
 from bench.metrics.evidence import KHAT_MAX
 from targets.base import Target
 
@@ -19,7 +21,13 @@ CAPTION = ("ESS: smallest bulk ESS over the statistics; per s of sampling, of wa
            "the weights: vae-is's and vae-imh's own weights (K = inner, t = temperature), for vae-gibbs and "
            "vae-hybrid the joint K=0 weights of the VAE. {mark}: k̂ > {khat_max} in some seed of a row that uses "
            "the weights (the weights' variance is infinite): its ESS, MCSE and bias/MCSE are unreliable.")
+TRUTH_CAPTION = (" Passes truth: seeds passing / seeds with ground truth (|bias|/MCSE <= {mcse:g} for every "
+                 "statistic, bias² max <= {bias2:g}, Pareto k̂ <= {khat} for weighted draws); {fails}: fails in some "
+                 "seed. Bold: the best efficiency figure (ESS, cost to bias² <= {bias2:g}) among passing rows only. "
+                 "Cost to accuracy: gradients (seconds) incl. warm-up until bias² of every statistic (max) or their "
+                 "average (avg) stays <= {bias2:g}; never: not within the budget in some seed.")
 UNRELIABLE = "!"  # after the ESS and bias/MCSE cells of a row whose Pareto k-hat is above KHAT_MAX
+FAILS = "†"  # after the label of a row that fails the truth (bench.metrics.truth) in some seed
 
 
 def _fmt(values, digits: int = 3, signed: bool = False) -> str:
@@ -63,15 +71,43 @@ def worst_statistic(target: Target, records: list[dict]) -> tuple[str, list]:
     return names[worst], per_stat[worst]
 
 
+def _fmt_cost(values) -> str:
+    """A cost to accuracy over seeds: `never` when some seed's budget did not reach it (inf), else mean ± sd."""
+    vals = [_number(v) for v in values]
+    return "never" if any(v == math.inf for v in vals) else _fmt(vals)
+
+
+def _mean(values) -> float:
+    """The mean over seeds that the efficiency bolding compares (inf: never; NaN: no value)."""
+    vals = np.array([_number(v) for v in values], dtype=float)
+    vals = vals[~np.isnan(vals)]
+    return float(vals.mean()) if vals.size else np.nan
+
+
+EFFICIENCY = {  # column -> (record key, which way is better): bold only among rows that pass the truth
+    "ESS/s": ("ess_bulk_min_per_s", "higher"), "ESS/s incl. warm-up": ("ess_bulk_min_per_s_total", "higher"),
+    "ESS/1k grads": ("ess_bulk_min_per_1k_grads", "higher"), "grads to bias² max": ("grads_to_bias2_max", "lower"),
+    "grads to bias² avg": ("grads_to_bias2_avg", "lower"), "s to bias² max": ("seconds_to_bias2_max", "lower")}
+COST_COLUMNS = ("grads to bias² max", "grads to bias² avg", "s to bias² max")
+
+
 def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
     """`groups`: sampler label -> records of its seeds (ok and failed)."""
     h = target.headline_statistic
-    table = Table(title=f"{target.id}: mean ± sd over seeds", title_justify="left", caption_justify="left",
-                  caption=CAPTION.format(h=h.name, mark=UNRELIABLE, khat_max=KHAT_MAX))
+    groups = {label: [restore_never(r) for r in records] for label, records in groups.items()}
     oks = [r for rs in groups.values() for r in rs if r["status"] == "ok"]
-    columns = ["sampler", "seeds ok", "ESS/s", "ESS/s incl. warm-up", "ESS/1k grads", "R-hat max",
+    verdicts = {label: truth.config_verdict([r for r in rs if r["status"] == "ok"]) for label, rs in groups.items()}
+    judged = any(v[0] is not None for v in verdicts.values())
+    table = Table(title=f"{target.id}: mean ± sd over seeds", title_justify="left", caption_justify="left",
+                  caption=CAPTION.format(h=h.name, mark=UNRELIABLE, khat_max=KHAT_MAX)
+                  + (TRUTH_CAPTION.format(fails=FAILS, mcse=truth.BIAS_MCSE_MAX, bias2=truth.BIAS2_MAX, khat=KHAT_MAX)
+                     if judged else ""))
+    columns = ["sampler", "seeds ok", "passes truth", "ESS/s", "ESS/s incl. warm-up", "ESS/1k grads", "R-hat max",
                f"E[{h.name}] ({_truth(h.mean)})", f"sd[{h.name}] ({_truth(h.sd)})", "bias/MCSE", "worst (|bias|/sd)",
                "div."]
+    cost = any("bias2_max_reached" in r for r in oks)
+    if cost:
+        columns += ["bias² max", *COST_COLUMNS]
     if target.modes is not None:
         columns += ["modes", "EMC"]
     if target.sample is not None:
@@ -82,21 +118,27 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
     columns += ["compile s", "run s"]
     for c in columns:
         table.add_column(escape(c), justify="left" if c == "sampler" else "right", no_wrap=c == "sampler")
+    rows, means = [], {}
     for label, records in groups.items():
         ok = [r for r in records if r["status"] == "ok"]
-        row = [label, f"{len(ok)}/{len(records)}"]
+        passes, n_pass, n_judged, _ = verdicts[label]
+        row = [label + (f" {FAILS}" if passes is False else ""), f"{len(ok)}/{len(records)}"]
         if not ok:
-            table.add_row(*map(escape, row), *["–"] * (len(columns) - 2))
+            rows.append(row + ["–"] * (len(columns) - 2))
             continue
         col = lambda key: [r.get(key) for r in ok]  # noqa: E731
         worst, worst_bias = worst_statistic(target, ok)
         worst = worst if np.isfinite(np.asarray(worst_bias, dtype=float)).any() else ""
-        mark = (lambda text: f"{text} {UNRELIABLE}") if any(col("khat_unreliable")) else (lambda text: text)
-        row += [mark(_fmt(col("ess_bulk_min_per_s"))), mark(_fmt(col("ess_bulk_min_per_s_total"))),
+        unreliable = any(col("khat_unreliable"))
+        mark = (lambda text: f"{text} {UNRELIABLE}") if unreliable else (lambda text: text)
+        row += [truth.verdict_text(passes, n_pass, n_judged),
+                mark(_fmt(col("ess_bulk_min_per_s"))), mark(_fmt(col("ess_bulk_min_per_s_total"))),
                 mark(_fmt(col("ess_bulk_min_per_1k_grads"))), _rhat(ok),
                 _fmt(col(f"mean[{h.name}]"), signed=True), _fmt(col(f"sd[{h.name}]")),
                 mark(_fmt(col(f"bias_mean_se[{h.name}]"), 2, signed=True)), f"{worst} {_fmt(worst_bias, 2)}".strip(),
                 _fmt(col("divergences"), 2)]
+        if cost:
+            row += [_fmt(col("bias2_max"), 2)] + [_fmt_cost(col(EFFICIENCY[c][0])) for c in COST_COLUMNS]
         if target.modes is not None:
             row += [f"{_fmt(col('modes_visited'))}/{target.modes.count}", _fmt(col("emc"))]
         if target.sample is not None:
@@ -105,5 +147,18 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
             row += [_fmt(col("kl_bound"), 2), _fmt(col("abs_delta_log_Z"), 2), _fmt(col("importance_ess"), 2),
                     _fmt(col("pareto_khat"), 2)]
         row += [_fmt([sum(col("time_compile"))], 2), _fmt(col("time_run"), 2)]
-        table.add_row(*map(escape, row))
+        eligible = not unreliable and (passes is True or not judged)   # never reward a wrong answer
+        for c, (key, _) in EFFICIENCY.items():
+            if c in columns and eligible:
+                means.setdefault(c, {})[len(rows)] = _mean(col(key))
+        rows.append(row)
+    for c, by_row in means.items():  # bold the best efficiency figure among the eligible rows
+        finite = {i: m for i, m in by_row.items() if np.isfinite(m)}
+        if len([r for r in rows if r[columns.index(c)] not in ("–", "never")]) > 1 and finite:
+            best = (max if EFFICIENCY[c][1] == "higher" else min)(finite.values())
+            for i, m in finite.items():
+                if m == best:
+                    rows[i][columns.index(c)] = f"[bold]{escape(rows[i][columns.index(c)])}[/bold]"
+    for row in rows:
+        table.add_row(*[cell if cell.startswith("[bold]") else escape(cell) for cell in row])
     return table

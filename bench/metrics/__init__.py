@@ -1,7 +1,8 @@
 """The metrics of DESIGN.md, computed from a sampler's `Draws` and the target's ground truth.
 
 `evaluate` returns one flat dict: per statistic `metric[stat]`, plus summaries over statistics
-(`ess_bulk_min`, `rhat_max`, the worst statistic's bias, ...) and cost-normalised ESS. The summaries
+(`ess_bulk_min`, `rhat_max`, the worst statistic's bias, ...), cost-normalised ESS and the cost to accuracy
+(`bench.metrics.cost`: gradients, log densities and seconds until bias2 stays <= 0.01). The summaries
 run over the statistics where the metric is computable; `rhat_not_computable` and `ess_not_computable`
 name the others (e.g. a statistic constant within every chain).
 """
@@ -13,9 +14,10 @@ import jax
 import numpy as np
 
 from baselines.draws import Draws
+from bench.metrics import cost as cost_to_accuracy
 from bench.metrics.accuracy import accuracy, moments, weighted_moments
 from bench.metrics.discrepancy import mmd2, resample, thin_to, thin_weighted_to
-from bench.metrics.evidence import evidence
+from bench.metrics.evidence import evidence, khat_unreliable, pareto_khat
 from bench.metrics.mixing import TAIL_PROB, mixing
 from bench.metrics.modes import mode_coverage
 from targets.base import Target
@@ -88,6 +90,7 @@ def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None
         row["bias_mean_se_max"] = float(np.nanmax(np.abs(per_stat["bias_mean_se"])))
     if np.isfinite(per_stat["bias2"]).any():
         row["bias2_max"] = float(np.nanmax(per_stat["bias2"]))
+    row |= cost_to_accuracy.from_draws(target, draws, values)
 
     if "acceptance_rate" in draws.stats:
         row["acceptance_rate"] = float(np.mean(draws.stats["acceptance_rate"]))
@@ -111,6 +114,9 @@ def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None
         points = resample(key_resample, flat, draws.log_weights.ravel(), MMD_POINTS) if weighted else flat
         row |= mode_coverage(np.asarray(_assign_fn(target)(points)), target.modes.count)
     row |= evidence(target, draws.info, draws.log_weight_fn, key_evidence, draws.log_weights)
+    if weighted and "khat_unreliable" not in row:  # weighted draws without a log Z: their weights' k-hat still
+        row["pareto_khat"] = pareto_khat(draws.log_weights)       # decides whether they pass truth
+        row["khat_unreliable"] = khat_unreliable(row["pareto_khat"])
     return row
 
 

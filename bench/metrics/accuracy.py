@@ -54,5 +54,12 @@ def accuracy(mean: np.ndarray, sd: np.ndarray, second: np.ndarray, mcse_mean: np
             "bias_mean_sd": (mean - truth_mean) / truth_sd,
             "bias_sd_se": (sd - truth_sd) / np.sqrt(mcse_sd**2 + truth_sd_se**2),
             "bias_sd_rel": (sd - truth_sd) / truth_sd,
-            "bias2": (second - (truth_sd**2 + truth_mean**2)) ** 2 / truth_sq_sd**2,
+            "bias2": bias2(second, truth_mean, truth_sd, truth_sq_sd),
         }
+
+
+def bias2(second, truth_mean, truth_sd, truth_sq_sd):
+    """Normalised squared bias of an estimate `second` of E[f^2]: (second - (s^2 + m^2))^2 / s2^2 (module doc);
+    broadcasts, e.g. a running estimate (draws, n_statistics) against (n_statistics,) truths."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (second - (truth_sd**2 + truth_mean**2)) ** 2 / truth_sq_sd**2

@@ -4,6 +4,8 @@
   v marginal and its (v, x_1) neck; gmm40's draws over its 40 means; the spin relaxations' magnetisation
   (E[m | x], Rao-Blackwellised) against the exact one; otherwise the headline statistic's marginal.
 - `cost_accuracy`: ESS/s (with and without warm-up) and worst |bias|/sd against cost, per sampler configuration.
+- `bias2_against_cost`: the running bias2 (max over statistics) against gradient evaluations and against seconds,
+  warm-up included (`bench.metrics.cost`), log-log, one colour per sampler configuration, 0.01 marked.
 - `training_curves`: the VAE's training bound against step (the DataTree's `training` group).
 - `rank_plot`: ArviZ rank ECDF plot (arviz-plots `plot_rank`) of the headline statistics of one cell.
 
@@ -129,6 +131,33 @@ def cost_accuracy(table: pd.DataFrame, labels: list[str]):
            ylabel="worst |bias| / true sd (lower is better)")
     ax.legend(fontsize=7)
     return fig
+
+
+def bias2_against_cost(curves: dict[str, list[dict[str, np.ndarray]]], threshold: float):
+    """`curves`: sampler label -> one dict per seed with `bias2` (max over statistics after n draws per chain),
+    `grads` and `seconds` spent by then (`bench.metrics.cost.cumulative_cost`); a label without gradients
+    (`grads` all 0) is left out of the left panel. Log-log, `threshold` as a dashed line."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j, (label, seeds) in enumerate(curves.items()):
+        for k, c in enumerate(seeds):
+            keep = _log_spaced(c["bias2"].size)
+            for ax, x in zip(axes, ("grads", "seconds")):
+                if x == "grads" and not np.asarray(c["grads"])[-1] > 0:
+                    continue
+                ax.plot(np.asarray(c[x])[keep], np.asarray(c["bias2"])[keep], lw=1, alpha=0.8,
+                        color=colours[j % len(colours)], label=label if k == 0 else None)
+    for ax, xlabel in zip(axes, ("gradient evaluations (warm-up / training included)",
+                                 "seconds (warm-up / training included, compile apart)")):
+        ax.axhline(threshold, color="k", ls="--", lw=1, label=f"bias² = {threshold:g}")
+        ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="bias² max over statistics (running)")
+        ax.legend(fontsize=7)
+    return fig
+
+
+def _log_spaced(n: int, points: int = 2000) -> np.ndarray:
+    """Indices 0..n-1 thinned to about `points`, log-spaced (the curves are drawn on a log axis)."""
+    return np.unique(np.geomspace(1, n, min(n, points)).astype(int)) - 1
 
 
 def _col(table: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]:

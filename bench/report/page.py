@@ -2,13 +2,15 @@
 
 Each section holds the leaderboard table (as in `bench.leaderboard`), then the figures of
 `bench.report.figures`: draws against exact draws (the first finished seed of each sampler
-configuration), ESS/s and accuracy against cost (all seeds), the VAE training curves (every VAE cell),
+configuration), ESS/s and accuracy against cost (all seeds), the running bias2 against gradients and seconds
+(every seed, where the target's statistics have known squares), the VAE training curves (every VAE cell),
 and a rank plot per unweighted sampler configuration (its first finished seed).
 A cell whose draws cannot be read is named in a warning and left out of the figures; the page is
 still written. Every file is written inside `out` (`bench.store.check_inside`).
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import pathlib
@@ -20,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from bench import leaderboard, store
+from bench.metrics.cost import bias2_curves, cumulative_cost
+from bench.metrics.truth import BIAS2_MAX
 from bench.report import figures
 
 RANK_STATISTICS = 4  # the first statistics of a target (its headline first) shown in rank plots
@@ -79,6 +83,15 @@ def _section(results, out, target_id: str, sub: pd.DataFrame, cells: list[dict])
     parts.append(_figure(out, f"{slug}-cost", figures.cost_accuracy(sub, labels),
                          "Left: smallest bulk ESS per second, of sampling alone and with warm-up / training. "
                          "Right: worst |bias| / true sd against warm-up + sampling seconds. Mean ± sd over seeds."))
+    bias2 = {label: [c for c in (_bias2_curve(target, loaded[r["cell_id"]], r) for r in cs) if c is not None]
+             for label, cs in by_config.items()}
+    bias2 = {label: cs for label, cs in bias2.items() if cs}
+    if bias2:
+        parts.append(_figure(out, f"{slug}-bias2", figures.bias2_against_cost(bias2, BIAS2_MAX),
+                             "Cost to accuracy: the running bias² = (E_n[f²] - E[f²])² / Var[f²] of the worst "
+                             "statistic after n draws per chain (all chains pooled), against the gradients (left) and "
+                             "seconds (right) spent by then, warm-up and training included; one colour per sampler "
+                             f"configuration, one line per seed; dashed: {BIAS2_MAX:g}."))
     curves = {}
     for label, cs in by_config.items():
         for c in cs:
@@ -97,6 +110,23 @@ def _section(results, out, target_id: str, sub: pd.DataFrame, cells: list[dict])
         parts.append(_figure(out, f"{slug}-rank-{k}", figures.rank_plot(tree, shown, f"{target_id} · {label}"),
                              f"{label}: rank ECDF difference plot of the chains (ArviZ), seed {by_config[label][0]['seed']}."))
     return "\n".join(parts)
+
+
+def _bias2_curve(target, tree, record) -> dict | None:
+    """The running bias2 (max over statistics) of one cell, with the gradients and seconds spent by each draw
+    (`bench.metrics.cost`); None when the target has no statistic of known square or the record no cost."""
+    from baselines.draws import Cost
+    if any(record.get(f.name) is None for f in dataclasses.fields(Cost)):
+        return None
+    values = np.asarray(tree["posterior"]["statistics"].values)
+    stats = tree["sample_stats"]
+    log_w = np.asarray(stats["log_weight"].values) if "log_weight" in stats else None
+    curves = bias2_curves(target, values, log_w)
+    if not curves:
+        return None
+    cost = Cost(**{f.name: record[f.name] for f in dataclasses.fields(Cost)})
+    spent = cumulative_cost(cost, values.shape[1], np.asarray(stats["n_steps"].values) if "n_steps" in stats else None)
+    return {"bias2": curves["max"], "grads": spent["grads"], "seconds": spent["seconds"]}
 
 
 def _tree(results, record):

@@ -108,3 +108,48 @@ def test_statistics_without_rhat_or_ess_are_named_per_configuration():
     table = aggregate(rows).set_index("sampler")
     assert table.loc["nuts", "rhat_not_computable"] == "x[0], x[2]" and table.loc["nuts", "ess_not_computable"] == "x[2]"
     assert pd.isna(table.loc["hmc", "rhat_not_computable"])
+
+
+def _gmm40(sampler, seed, ess_total, bias_se, bias2, grads):
+    """A gmm40 cell with its truth columns: bias2 above 0.01 at the last draw means cost to accuracy never."""
+    reached = bias2 <= 0.01
+    return _row(sampler, seed, 100.0) | {
+        "target": "gmm40", "target_id": "gmm40", "target.dim": 2, "ess_bulk_min_per_s_total": ess_total,
+        "bias_mean_se_max": bias_se, "bias2_max": bias2, "bias2_max_reached": reached,
+        "grads_to_bias2_max": grads if reached else float("inf"), "seconds_to_bias2_max": 1.0 if reached else
+        float("inf"), "draws_to_bias2_max": 10.0 if reached else float("inf"), "bias2_cost_counting": "per-draw"}
+
+
+def test_a_fast_row_that_fails_the_truth_is_never_bold_and_a_slower_passing_row_is(tmp_path):
+    """gmm40: NUTS visits half the modes (|bias|/MCSE 30, bias2 0.6) with ten times the ESS/s incl. warm-up of
+    the VAE sampler, which passes. Through stored records (JSON: inf is null): NUTS is marked "NO (0/3)" and "†",
+    its ESS and its cost to accuracy ("never") are not bold; the VAE sampler's ESS/s and gradients are. hmc passes in
+    2 of 3 seeds: "NO (2/3)", with the failed criterion counted."""
+    from bench import store
+    rows = [_gmm40("nuts", s, 500.0 + s, 30.0, 0.6, None) for s in range(3)]
+    rows += [_gmm40("vae-gibbs", s, 50.0 + s, 1.5, 0.004, 2e5 + s) for s in range(3)]
+    rows += [_gmm40("hmc", s, 80.0, 2.0 if s else 5.0, 0.005, 1e5) for s in range(3)]
+    for r in rows:
+        store.write_cell(tmp_path, r)
+    out = write_all(tmp_path, tmp_path / "board")
+    md, tex = (out / "gmm40.md").read_text(), (out / "gmm40.tex").read_text()
+    nuts = next(line for line in md.splitlines() if line.startswith("| nuts"))
+    vae = next(line for line in md.splitlines() if line.startswith("| vae-gibbs"))
+    hmc = next(line for line in md.splitlines() if line.startswith("| hmc"))
+    assert "nuts †" in nuts and "NO (0/3)" in nuts and "never" in nuts and "**" not in nuts
+    assert "yes (3/3)" in vae and "**51.0 ± 1.0**" in vae and "**2.00e+05 ± 1.00**" not in vae
+    assert "NO (2/3)" in hmc and "hmc †" in hmc and "**1.00e+05**" not in hmc
+    assert "**2.00e+05" in vae                                  # grads to bias2: best among passing rows
+    assert "nuts $^\\dagger$" in tex and "\\textbf{501" not in tex and "\\textbf{51.0 $\\pm$ 1.0}" in tex
+    board = pd.read_csv(out / "gmm40.csv").set_index("sampler")
+    assert list(board.loc[["nuts", "vae-gibbs", "hmc"], "passes_truth"]) == [False, True, False]
+    assert board.loc["hmc", "truth_failures"] == "|bias|/MCSE > 4 in 1 seed"
+    assert board.loc["nuts", "truth_failures"] == "|bias|/MCSE > 4 in 3 seeds; bias² > 0.01 in 3 seeds"
+    assert board.loc["nuts", "grads_to_bias2_max.mean"] == np.inf
+    assert (pd.read_csv(out / "runs.csv")["grads_to_bias2_max"] == np.inf).sum() == 3
+
+
+def test_a_table_without_truth_says_no_truth_and_bolds_as_before():
+    table = aggregate(_fixture())
+    md = render(table, "markdown")
+    assert md.count("no truth") == 3 and "**30.0 ± 26.5**" in md and "†" not in md

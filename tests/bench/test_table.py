@@ -1,6 +1,8 @@
-"""The terminal table: an exact zero bias is a number, and a Pareto k-hat above 0.5 marks ESS and bias/MCSE."""
+"""The terminal table: an exact zero bias is a number, a Pareto k-hat above 0.5 marks ESS and bias/MCSE, and a row
+that fails the truth is marked and never bold."""
 import io
 
+import numpy as np
 from rich.console import Console
 
 from bench.table import results_table, worst_statistic
@@ -46,3 +48,83 @@ def test_rhat_max_names_the_statistics_without_an_rhat():
                              _record(0.1, 0.1, rhat_max=1.03)]})
     row = next(line for line in text.splitlines() if "nuts" in line)
     assert "1.02 ± 0.0141 (none: x[1])" in row
+
+
+def _cells(table, header):
+    column = next(c for c in table.columns if c.header == header)
+    return list(column.cells)
+
+
+def test_gmm40_a_fast_row_that_fails_the_truth_is_not_bold_and_a_slower_passing_row_is():
+    """NUTS visits half of gmm40's modes (|bias|/MCSE 30, bias² 0.6) at ten times the VAE sampler's ESS/s incl.
+    warm-up: its row says NO and carries "†", and the bold ESS is the VAE sampler's, which passes."""
+    target = make_target("gmm40")
+    def rec(ess, bias_se, bias2, grads):
+        return {"status": "ok", "time_compile": 1.0, "time_run": 1.0, "ess_bulk_min_per_s_total": ess,
+                "ess_bulk_min_per_s": ess, "bias_mean_se_max": bias_se, "bias2_max": bias2,
+                "bias2_max_reached": bias2 <= 0.01, "grads_to_bias2_max": grads, "seconds_to_bias2_max": 1.0,
+                "bias2_avg_reached": True, "grads_to_bias2_avg": 1.0}
+    table = results_table(target, {"nuts": [rec(500.0, 30.0, 0.6, None)] * 2,
+                                   "vae-gibbs": [rec(50.0, 1.0, 0.004, 2e5)] * 2,
+                                   "hmc": [rec(80.0, 1.0, 0.004, 1e5), rec(80.0, 5.0, 0.004, 1e5)]})
+    assert _cells(table, "sampler") == ["nuts †", "vae-gibbs", "hmc †"]
+    assert _cells(table, "passes truth") == ["NO (0/2)", "yes (2/2)", "NO (1/2)"]
+    assert _cells(table, "ESS/s incl. warm-up") == ["500 ± 0", "[bold]50 ± 0[/bold]", "80 ± 0"]
+    assert _cells(table, "grads to bias² max") == ["never", "[bold]2.00e+05 ± 0[/bold]", "1.00e+05 ± 0"]
+    assert "among passing rows only" in table.caption
+
+
+def _ula(key, logdensity_fn, initial_positions, *, num_warmup, num_draws, step_size=0.8):
+    """Unadjusted Langevin (MALA without its Metropolis step): x' = x + h grad log p(x) + sqrt(2h) xi. On N(mu, 1)
+    its stationary law is N(mu, 1 / (1 - h/2)): h = 0.8 inflates the variance by 5/3 (mean unbiased)."""
+    import jax
+    import jax.numpy as jnp
+    from baselines.draws import Cost, Draws
+    grad = jax.grad(logdensity_fn)
+
+    def chain(key, x):
+        def step(x, k):
+            x = x + step_size * grad(x) + jnp.sqrt(2 * step_size) * jax.random.normal(k, x.shape)
+            return x, (x, logdensity_fn(x))
+        return jax.lax.scan(step, x, jax.random.split(key, num_warmup + num_draws))[1]
+    chains = initial_positions.shape[0]
+    x, lp = jax.jit(jax.vmap(chain))(jax.random.split(key, chains), initial_positions)
+    n = chains * num_draws
+    return Draws(positions=np.asarray(x[:, num_warmup:]), logdensity=np.asarray(lp[:, num_warmup:]), stats={},
+                 cost=Cost(grad_evals_warmup=chains * num_warmup, grad_evals_sampling=n, time_sampling=1e-3))
+
+
+def _exact(key, logdensity_fn, initial_positions, *, num_warmup, num_draws):
+    """Iid exact draws of the isotropic Gaussian below, slow by its cost account (100 s)."""
+    from baselines.draws import Cost, Draws
+    chains, dim = initial_positions.shape
+    x = np.asarray(ISOTROPIC.sample(key, chains * num_draws)).reshape(chains, num_draws, dim)
+    return Draws(positions=x, logdensity=np.zeros((chains, num_draws)), stats={},
+                 cost=Cost(grad_evals_sampling=chains * num_draws * 100, time_sampling=100.0))
+
+
+ISOTROPIC = make_target("gaussian", dim=2, condition=1.0)
+
+
+def test_a_biased_sampler_never_passes_truth_and_is_never_bold():
+    """Unadjusted Langevin with a large step (variance 5/3 of the truth; its E[x^2] is off by 2/3 against sd[x^2]
+    of 1.8 and 1.6: bias² about 0.14 and 0.18, over ten times the threshold) fails the truth through bias² although
+    its means are unbiased; with 1,000 x 4 draws (ESS of x^2 in the thousands) the sampling error of bias² is a
+    few percent of that. Its ESS/s dwarfs the exact sampler's,
+    yet the bold ESS/s is the exact sampler's, which passes (iid: bias² ~ 1/4000)."""
+    from bench.metrics.truth import passes_truth, truth_failures
+    from bench.run import Budget, run_cell
+    from bench.samplers import Sampler
+    budget = Budget(chains=4, draws=1000, warmup=10)
+    ula = run_cell(ISOTROPIC, Sampler("ula", _ula, "unadjusted Langevin"), {}, 0, budget, None)
+    exact = run_cell(ISOTROPIC, Sampler("exact", _exact, "iid exact draws"), {}, 0, budget, None)
+    assert ula["status"] == exact["status"] == "ok"
+    assert passes_truth(ula) is False and any(f.startswith("bias²") for f in truth_failures(ula))
+    assert not ula["bias2_max_reached"] and ula["grads_to_bias2_max"] == float("inf")
+    assert passes_truth(exact) is True and exact["bias2_max_reached"]
+    assert ula["ess_bulk_min_per_s"] > 100 * exact["ess_bulk_min_per_s"]
+    table = results_table(ISOTROPIC, {"ula": [ula], "exact": [exact]})
+    assert _cells(table, "sampler") == ["ula †", "exact"]
+    ess = _cells(table, "ESS/s")
+    assert not ess[0].startswith("[bold]") and ess[1].startswith("[bold]")
+    assert _cells(table, "grads to bias² max")[0] == "never"
