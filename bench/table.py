@@ -74,6 +74,8 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
                "div."]
     if target.modes is not None:
         columns += ["modes", "EMC"]
+    if target.wells is not None:
+        columns += ["well patterns (exact draws)", f"upper-well frac ({target.wells.p_upper:.3f})"]
     if target.sample is not None:
         columns += ["MMD²"]
     weighted = any("log_Z_hat" in r for r in oks)
@@ -99,6 +101,9 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
                 _fmt(col("divergences"), 2)]
         if target.modes is not None:
             row += [f"{_fmt(col('modes_visited'))}/{target.modes.count}", _fmt(col("emc"))]
+        if target.wells is not None:
+            row += [f"{_fmt(col('well_patterns_visited'))} ({_fmt(col('well_patterns_exact'))})",
+                    f"{_fmt(col('well_upper_min'), 2)}..{_fmt(col('well_upper_max'), 2)}"]
         if target.sample is not None:
             row += [_fmt(col("mmd2"), 2)]
         if weighted:

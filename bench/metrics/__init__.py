@@ -18,6 +18,7 @@ from bench.metrics.discrepancy import mmd2, resample, thin_to, thin_weighted_to
 from bench.metrics.evidence import evidence
 from bench.metrics.mixing import TAIL_PROB, mixing
 from bench.metrics.modes import mode_coverage
+from bench.metrics.wells import well_coverage
 from targets.base import Target
 
 MMD_POINTS = 1000
@@ -110,6 +111,12 @@ def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None
         # weighted draws: the modes of resampled (equally weighted) draws
         points = resample(key_resample, flat, draws.log_weights.ravel(), MMD_POINTS) if weighted else flat
         row |= mode_coverage(np.asarray(_assign_fn(target)(points)), target.modes.count)
+    if target.wells is not None:  # independent double wells: sign patterns and per-well balance, not an EMC
+        flat = draws.positions.reshape(-1, target.dim)
+        points = np.asarray(resample(key_resample, flat, draws.log_weights.ravel(), MMD_POINTS) if weighted else flat)
+        coords = list(target.wells.coords)
+        row |= well_coverage(points[:, coords] > target.wells.barrier, target.wells.p_upper,
+                             [target.statistics[i].name for i in coords])
     row |= evidence(target, draws.info, draws.log_weight_fn, key_evidence, draws.log_weights)
     return row
 
