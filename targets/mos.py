@@ -43,6 +43,14 @@ def t2_cdf(t):
     return 0.5 + t / (2 * np.sqrt(2 + t**2))
 
 
+def t2_draws(key_z, key_e, shape):
+    """Student-t(2) draws T = Z / sqrt(E), Z ~ N(0, 1), E = -log U ~ Exp(1) = chi^2_2 / 2, U uniform on
+    [tiny, 1) so that E > 0 (jax.random.t's gamma draws do the same, about 10 times slower on a CPU)."""
+    z = jax.random.normal(key_z, shape)
+    u = jax.random.uniform(key_e, shape, dtype=z.dtype, minval=jnp.finfo(z.dtype).tiny, maxval=1.0)
+    return z / jnp.sqrt(-jnp.log(u))
+
+
 def _positive(i: int):
     return lambda x: jnp.where(x[..., i] > 0, 1.0, 0.0)
 
@@ -58,9 +66,9 @@ def mos(dim: int = 2) -> Target:
         return logsumexp(component_log_probs(x)) - math.log(N_COMPONENTS)
 
     def sample(key, n):
-        key_k, key_t = jax.random.split(key)
+        key_k, key_z, key_e = jax.random.split(key, 3)
         k = jax.random.randint(key_k, (n,), 0, N_COMPONENTS)
-        return jnp.asarray(locs)[k] + jax.random.t(key_t, DF, (n, dim))
+        return jnp.asarray(locs)[k] + t2_draws(key_z, key_e, (n, dim))
 
     def assign(x):
         """The component of highest density at x (equal weights), as Beyond ELBOs' mode entropy assigns."""
