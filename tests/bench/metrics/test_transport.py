@@ -5,7 +5,10 @@ import jax
 import numpy as np
 import pytest
 
+from baselines.draws import Cost, Draws
+from bench.metrics import evaluate
 from bench.metrics.transport import entropic_w2, sinkhorn_divergence, transport
+from targets import make_target
 
 N = 200          # points per cloud: small, so the tests are fast; the identities hold at any size
 EPS_SD = 0.05    # a Sinkhorn divergence that converges on 200 points within the solver's iterations
@@ -70,3 +73,25 @@ def test_a_non_finite_cloud_leaves_the_columns_empty_with_their_reason():
     row = transport(np.where(np.arange(N)[:, None] == 0, np.nan, x), y)
     assert "sinkhorn" not in row and "non-finite" in row["sinkhorn_not_computed"]
     assert "entropic_w2" not in row and "non-finite" in row["entropic_w2_not_computed"]
+
+
+def _banana_draws(n):
+    target = make_target("banana")
+    x = np.asarray(target.sample(jax.random.key(7), n)).reshape(2, n // 2, 2)
+    return target, Draws(positions=x, logdensity=np.zeros(x.shape[:2]), stats={},
+                         cost=Cost(time_warmup=1.0, time_sampling=1.0))
+
+
+def test_evaluate_leaves_the_transport_columns_out_on_a_cpu_unless_asked():
+    target, draws = _banana_draws(200)
+    assert jax.default_backend() != "cpu" or not any("sinkhorn" in k or "w2" in k
+                                                     for k in evaluate(target, draws, jax.random.key(0)))
+    row = evaluate(target, draws, jax.random.key(0), transport_distances=False)
+    assert not any("sinkhorn" in k or "w2" in k for k in row)
+
+
+@pytest.mark.slow
+def test_evaluate_adds_both_transport_columns_when_asked():
+    target, draws = _banana_draws(400)
+    row = evaluate(target, draws, jax.random.key(0), transport_distances=True)
+    assert row["sinkhorn"] >= 0 and row["entropic_w2"] > 0
