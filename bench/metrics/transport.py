@@ -37,7 +37,8 @@ MAX_ITERATIONS = 2000      # ott's default Sinkhorn solver
 
 @functools.partial(jax.jit, static_argnames=("epsilon",))
 def _divergence(x, y, a, epsilon):
-    value, out = ott_divergence.sinkhorn_divergence(pointcloud.PointCloud, x, y, a=a, epsilon=epsilon)
+    kw = {} if epsilon is None else {"epsilon": epsilon}
+    value, out = ott_divergence.sinkhorn_divergence(pointcloud.PointCloud, x, y, a=a, **kw)
     return value, jnp.all(jnp.asarray(out.converged)), jnp.max(jnp.asarray(out.n_iters))
 
 
@@ -52,10 +53,11 @@ def _weights(x, log_w):
     return jnp.full(len(x), 1.0 / len(x)) if log_w is None else jax.nn.softmax(jnp.asarray(log_w))
 
 
-def sinkhorn_divergence(x, y, log_w=None, epsilon: float = SINKHORN_EPSILON) -> tuple[float, bool, int]:
-    """S_eps(x, y) of the module docstring; `log_w`: log weights of x (None: equal). Returns (value, converged,
-    iterations of the slowest of its three solves)."""
-    value, converged, iters = _divergence(jnp.asarray(x), jnp.asarray(y), _weights(x, log_w), float(epsilon))
+def sinkhorn_divergence(x, y, log_w=None, epsilon: float | None = SINKHORN_EPSILON) -> tuple[float, bool, int]:
+    """S_eps(x, y) of the module docstring; `log_w`: log weights of x (None: equal); epsilon None: ott's default,
+    0.05 times the sd of the x-y cost matrix. Returns (value, converged, iterations of the slowest solve)."""
+    eps = None if epsilon is None else float(epsilon)
+    value, converged, iters = _divergence(jnp.asarray(x), jnp.asarray(y), _weights(x, log_w), eps)
     return float(value), bool(converged), int(iters)
 
 

@@ -95,3 +95,13 @@ def test_evaluate_adds_both_transport_columns_when_asked():
     target, draws = _banana_draws(400)
     row = evaluate(target, draws, jax.random.key(0), transport_distances=True)
     assert row["sinkhorn"] >= 0 and row["entropic_w2"] > 0
+
+
+def test_epsilon_none_is_otts_default_relative_epsilon():
+    """epsilon=None: ott's default, 0.05 x sd of the x-y cost matrix, which a geometry built without epsilon gets
+    (an ott call that sets epsilon on one PointCloud but passes only its points on gets this one, not 1e-3)."""
+    x, y = _normal(0), _normal(1)
+    cost = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    default, converged, _ = sinkhorn_divergence(x, y, epsilon=None)
+    explicit, _, _ = sinkhorn_divergence(x, y, epsilon=0.05 * cost.std())
+    assert converged and default == pytest.approx(explicit, rel=1e-6)
