@@ -110,8 +110,13 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
         columns += ["bias² max", *COST_COLUMNS]
     if target.modes is not None:
         columns += ["modes", "EMC"]
+    if target.wells is not None:
+        columns += ["well patterns (exact draws)", f"upper-well frac ({target.wells.p_upper:.3f})"]
     if target.sample is not None:
         columns += ["MMD²"]
+    transported = any("sinkhorn" in r or "entropic_w2" in r for r in oks)
+    if transported:
+        columns += ["Sinkhorn (ε=1e-3)", "entropic W2 (ε=0.05)"]
     weighted = any("log_Z_hat" in r for r in oks)
     if weighted:
         columns += ["KL bound", "|Δ log Z|", "IS ESS", "Pareto k̂"]
@@ -141,8 +146,14 @@ def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
             row += [_fmt(col("bias2_max"), 2)] + [_fmt_cost(col(EFFICIENCY[c][0])) for c in COST_COLUMNS]
         if target.modes is not None:
             row += [f"{_fmt(col('modes_visited'))}/{target.modes.count}", _fmt(col("emc"))]
+        if target.wells is not None:
+            row += [f"{_fmt(col('well_patterns_visited'))} ({_fmt(col('well_patterns_exact'))})",
+                    f"{_fmt(col('well_upper_min'), 2)}..{_fmt(col('well_upper_max'), 2)}"]
         if target.sample is not None:
             row += [_fmt(col("mmd2"), 2)]
+        if transported:  # ! after a value whose Sinkhorn solve stopped unconverged in some seed
+            row += [_fmt(col("sinkhorn"), 2) + (f" {UNRELIABLE}" if any(col("sinkhorn_not_converged")) else ""),
+                    _fmt(col("entropic_w2"), 2) + (f" {UNRELIABLE}" if any(col("entropic_w2_not_converged")) else "")]
         if weighted:
             row += [_fmt(col("kl_bound"), 2), _fmt(col("abs_delta_log_Z"), 2), _fmt(col("importance_ess"), 2),
                     _fmt(col("pareto_khat"), 2)]

@@ -47,6 +47,20 @@ class Modes:
     assign: Callable[[Array], Array]
 
 
+@dataclasses.dataclass(frozen=True)
+class Wells:
+    """Independent double wells, for targets whose modes are too many to count (2^wells sign patterns).
+
+    coords   the coordinates whose side of the barrier picks each well's mode (one per well).
+    barrier  the x value of the barrier between the two modes of each well (the same in every well).
+    p_upper  the true probability that x[coords[j]] > barrier (the same in every well).
+    """
+
+    coords: tuple[int, ...]
+    barrier: float
+    p_upper: float
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Target:
     """An unnormalised density `exp(log_prob(x))` on R^dim with its ground truth.
@@ -58,6 +72,7 @@ class Target:
               the same for all samplers so that comparisons are fair (never the exact sampler).
     statistics  named functions of x with their true mean and sd.
     modes     mode assignment for mixtures, else None.
+    wells     independent double wells (too many sign patterns to count as modes), else None.
     params    the parameters that built the target: part of its identity in every result row.
     headline  the statistic that tables show first (default: the first statistic).
     log_Z_offsets  name -> c for related normalisers log Z_name = log Z - c (e.g. the spin system of a
@@ -82,6 +97,7 @@ class Target:
     log_Z_offsets: Mapping[str, float] = dataclasses.field(default_factory=dict)
     constrain: Callable[[Array], Mapping[str, Array]] | None = None
     truth: str | None = None
+    wells: Wells | None = None
 
     @property
     def headline_statistic(self) -> Statistic:

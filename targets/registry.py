@@ -8,10 +8,13 @@ from __future__ import annotations
 from typing import Callable
 
 from targets.base import Target
+from targets.banana import banana
 from targets.funnel import funnel
 from targets.gaussian import gaussian
 from targets.gmm40 import gmm40
 from targets.ising.models import boltzmann, ising, sk
+from targets.many_well import many_well
+from targets.mos import mos
 from targets.posteriors.models import cancer, eight_schools, eight_schools_nc, longley
 
 TARGETS: dict[str, Callable[..., Target]] = {
@@ -25,6 +28,9 @@ TARGETS: dict[str, Callable[..., Target]] = {
     "eight_schools_nc": eight_schools_nc,
     "cancer": cancer,
     "longley": longley,
+    "many_well": many_well,
+    "mos": mos,
+    "banana": banana,
 }
 
 

@@ -20,6 +20,8 @@ from bench.metrics.discrepancy import mmd2, resample, thin_to, thin_weighted_to
 from bench.metrics.evidence import evidence, khat_unreliable, pareto_khat
 from bench.metrics.mixing import TAIL_PROB, mixing
 from bench.metrics.modes import mode_coverage
+from bench.metrics.transport import SINKHORN_POINTS, transport
+from bench.metrics.wells import well_coverage
 from targets.base import Target
 
 MMD_POINTS = 1000
@@ -44,9 +46,12 @@ def _assign_fn(target: Target):
     return jax.jit(jax.vmap(target.modes.assign))
 
 
-def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None) -> dict:
+def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None,
+             transport_distances: bool | None = None) -> dict:
     """All metrics of one run: mixing, accuracy, discrepancy to exact draws, modes, cost-normalised ESS.
-    `values`: the statistics at the draws if already computed (`statistic_values`)."""
+    `values`: the statistics at the draws if already computed (`statistic_values`).
+    `transport_distances`: the Sinkhorn and entropic-W2 columns (`bench.metrics.transport`); None: only on an
+    accelerator (on a CPU the three 2,000 x 2,000 Sinkhorn solves take minutes)."""
     row: dict = {}
     names = [s.name for s in target.statistics]
     values = statistic_values(target, draws.positions) if values is None else values
@@ -113,10 +118,26 @@ def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None
         # weighted draws: the modes of resampled (equally weighted) draws
         points = resample(key_resample, flat, draws.log_weights.ravel(), MMD_POINTS) if weighted else flat
         row |= mode_coverage(np.asarray(_assign_fn(target)(points)), target.modes.count)
+    if target.wells is not None:  # independent double wells: sign patterns and per-well balance, not an EMC
+        flat = draws.positions.reshape(-1, target.dim)
+        points = np.asarray(resample(key_resample, flat, draws.log_weights.ravel(), MMD_POINTS) if weighted else flat)
+        coords = list(target.wells.coords)
+        row |= well_coverage(points[:, coords] > target.wells.barrier, target.wells.p_upper,
+                             [target.statistics[i].name for i in coords])
     row |= evidence(target, draws.info, draws.log_weight_fn, key_evidence, draws.log_weights)
     if weighted and "khat_unreliable" not in row:  # weighted draws without a log Z: their weights' k-hat still
         row["pareto_khat"] = pareto_khat(draws.log_weights)       # decides whether they pass truth
         row["khat_unreliable"] = khat_unreliable(row["pareto_khat"])
+    # transport distances to exact draws in the published conventions (bench.metrics.transport)
+    if transport_distances is None:
+        transport_distances = jax.default_backend() != "cpu"
+    if transport_distances and target.sample is not None:
+        exact = np.asarray(target.sample(jax.random.fold_in(key_exact, 1), SINKHORN_POINTS))
+        if weighted:
+            points, log_w = thin_weighted_to(draws.positions, draws.log_weights, SINKHORN_POINTS)
+            row |= transport(points, exact, log_w)
+        else:
+            row |= transport(thin_to(draws.positions, SINKHORN_POINTS), exact)
     return row
 
 

@@ -34,7 +34,7 @@ def test_overrides_replace_out_executor_and_its_options():
 
 
 @pytest.mark.parametrize("changes, fragment", [
-    ({"targets": [{"name": "nope"}]}, "unknown target 'nope'; valid targets: boltzmann, cancer, eight_schools, eight_schools_nc, funnel"),
+    ({"targets": [{"name": "nope"}]}, "unknown target 'nope'; valid targets: banana, boltzmann, cancer, eight_schools, eight_schools_nc, funnel"),
     ({"samplers": [{"name": "nutz"}]}, "unknown sampler 'nutz'; valid samplers: " + ", ".join(sorted(SAMPLERS))),
     ({"targets": [{"name": "funnel", "params": {"size": 3}}]}, "unknown parameter 'size'; valid parameters: dim: int = 10"),
     ({"targets": [{"name": "funnel", "params": {"dim": 1}}]}, "dim must be an integer >= 2"),
