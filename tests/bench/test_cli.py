@@ -55,7 +55,7 @@ def test_float32_run_on_a_mixture_records_its_precision_and_modes(tmp_path):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["--target", "nope"], "unknown target 'nope'; valid targets: banana, boltzmann, cancer, eight_schools, eight_schools_nc, funnel, gaussian, gmm40, ising, longley, many_well, mos, sk; or a numpyro model as module:function"),
+    (["--target", "nope"], "unknown target 'nope'; valid targets: " + ", ".join(sorted(registry.TARGETS)) + "; or a numpyro model as module:function"),
     (["--target", "funnel", "--sampler", "nuts,bogus"], "unknown sampler 'bogus'; valid samplers: " + ", ".join(SAMPLERS)),
     (["--target", "funnel", "--param", "size=3"], "unknown parameter 'size'; valid parameters: dim: int = 10"),
     (["--target", "funnel", "--param", "dim=ten"], "cannot read 'ten' as int"),
