@@ -20,7 +20,6 @@ from bench.metrics.discrepancy import mmd2, resample, thin_to, thin_weighted_to
 from bench.metrics.evidence import evidence, khat_unreliable, pareto_khat
 from bench.metrics.mixing import TAIL_PROB, mixing
 from bench.metrics.modes import mode_coverage
-from bench.metrics.transport import SINKHORN_POINTS, transport
 from bench.metrics.wells import well_coverage
 from targets.base import Target
 
@@ -132,6 +131,7 @@ def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None
     if transport_distances is None:
         transport_distances = jax.default_backend() != "cpu"
     if transport_distances and target.sample is not None:
+        from bench.metrics.transport import SINKHORN_POINTS, transport  # ott-jax: imported only when used
         exact = np.asarray(target.sample(jax.random.fold_in(key_exact, 1), SINKHORN_POINTS))
         if weighted:
             points, log_w = thin_weighted_to(draws.positions, draws.log_weights, SINKHORN_POINTS)
