@@ -24,7 +24,7 @@ name = "hmc"
 params = { num_integration_steps = [4, 8] }
 """
 # fields that depend on the clock, on the process (compile caches) or on the run, not on the cell
-TIMING = ("time_", "ess_bulk_min_per_s", "ess_bulk_per_s", "info.time_", "info.compile_cached", "started", "finished",
+TIMING = ("time_", "seconds_to_", "ess_bulk_min_per_s", "ess_bulk_per_s", "info.time_", "info.compile_cached", "started", "finished",
           "sweep.run")
 
 
