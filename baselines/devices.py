@@ -7,6 +7,10 @@ with several, `jax.shard_map` runs `fn` on each device's block of chains (Mesh a
 chain computes exactly what it computes unsharded (the same key, the same operations). Chains that do not
 split evenly use the largest device count that divides them (`split`).
 
+A training step that averages over a batch (the VAE's) uses `mean_over_devices`: each device draws its
+own share of the batch (its key folded with its index) and the results, gradients included, are averaged
+across devices (`pmean`).
+
 Adopting it in a sampler: build `fn` over a leading chain axis (vmap or lax.map), then
 `jax.jit(devices.over_chains(fn, n_chains))`, and put `devices.split(n_chains)` in the compile cache key.
 """
@@ -64,3 +68,16 @@ def over_chains(fn: Callable, n_chains: int) -> Callable:
     # check_vma off: blackjax's control flow mixes per-device (varying) and constant values in `cond`
     # branches, which the check refuses; the blocks never communicate, so there is nothing to check
     return jax.shard_map(fn, mesh=mesh(n), in_specs=spec, out_specs=spec, check_vma=False)
+
+
+def mean_over_devices(fn: Callable, n: int) -> Callable:
+    """`fn(key, *args) -> pytree` run on `n` devices, device i with `fold_in(key, i)` (the other arguments
+    replicated), and the results averaged over the devices (`jax.lax.pmean`); `fn` itself when `n` is 1."""
+    if n == 1:
+        return fn
+
+    def local(key, *args):
+        return jax.lax.pmean(fn(jax.random.fold_in(key, jax.lax.axis_index(AXIS)), *args), AXIS)
+
+    replicated = PartitionSpec()
+    return jax.shard_map(local, mesh=mesh(n), in_specs=replicated, out_specs=replicated, check_vma=False)

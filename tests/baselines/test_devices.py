@@ -180,3 +180,51 @@ def test_cli_devices_recorded_and_in_the_id_when_not_one(tmp_path):
     assert one["cell_id"] != four["cell_id"]
     ident = {k: one[k] for k in ("target", "sampler", "chains", "draws", "warmup", "seed")}
     assert ident == {k: four[k] for k in ident}
+
+
+TRAIN = r"""
+import json
+import jax
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp
+import numpy as np
+from baselines import devices
+from vaegibbs import Config, fit
+from vaegibbs.train import batch_value_and_grad
+
+def logdensity(x):
+    return -0.5 * jnp.sum(x ** 2)
+
+def loss_fn(params, key, beta, batch_size):           # a toy bound: a mean over batch_size draws, and its se
+    terms = beta * (params["w"] * jax.random.normal(key, (batch_size,)) - params["b"]) ** 2
+    return terms.mean(), terms.std() / jnp.sqrt(batch_size)
+
+params, key, beta = {"w": jnp.array(0.7), "b": jnp.array(-0.3)}, jax.random.key(3), jnp.array(0.9)
+(loss4, se4), grads4 = jax.jit(batch_value_and_grad(loss_fn, 64, 4))(params, key, beta)
+shares = [jax.value_and_grad(loss_fn, has_aux=True)(params, jax.random.fold_in(key, i), beta, 16) for i in range(4)]
+out = {"loss": [float(loss4), float(np.mean([s[0][0] for s in shares]))],
+       "se": [float(se4), float(np.sqrt(np.mean([s[0][1] ** 2 for s in shares]) / 4))],
+       "grad_w": [float(grads4["w"]), float(np.mean([s[1]["w"] for s in shares]))],
+       "grad_b": [float(grads4["b"]), float(np.mean([s[1]["b"] for s in shares]))]}
+devices.use(4)
+config = Config(width=16, depth=2, steps=200, batch_size=64, chunk=100)
+first, again = fit(logdensity, 2, jax.random.key(0), config), fit(logdensity, 2, jax.random.key(1), config)
+out |= {"settings": dict(first.strategy_settings), "again_compile": again.time_compile,
+        "finite": bool(np.isfinite(first.loss).all()), "early": float(first.loss[:20].mean()),
+        "late": float(first.loss[-50:].mean()), "late_se": float(first.loss_se[-50:].mean())}
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_training_batch_split_over_devices_averages_values_and_gradients():
+    """On 4 devices a batch of 64 is 4 shares of 16 (device i's key folded with i): the loss and gradients are
+    the shares' means and se^2 the mean of their se^2 over 4, up to rounding; `fit` trains with it (the bound
+    falls from its start), says so, and a second seed reuses the compiled chunk."""
+    proc = _subprocess(TRAIN)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    r = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))[len("RESULT "):])
+    for name in ("loss", "se", "grad_w", "grad_b"):
+        assert r[name][0] == pytest.approx(r[name][1], rel=1e-12, abs=1e-14), name
+    assert r["settings"]["devices"] == 4 and r["finite"] and r["again_compile"] == 0.0
+    # a standard normal in 2-d: L + log Z >= 0, started far above; 20 and 50 steps' means, se from the batches
+    assert r["late"] < r["early"] - 5 * r["late_se"]
