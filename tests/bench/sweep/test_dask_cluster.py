@@ -23,7 +23,7 @@ name = "cluster"
 seeds = {seeds}
 [budget]
 chains = 2
-draws = 200
+draws = 500                  # a cell takes long enough after compilation for the kill to land mid-cell
 warmup = 100
 [executor]
 kind = "dask"
