@@ -4,6 +4,7 @@ test runs NUTS alone; the slow one every registered sampler (the VAE samplers' t
 take minutes on a small CPU)."""
 import json
 import os
+import re
 import pathlib
 import subprocess
 import sys
@@ -24,14 +25,15 @@ def _check(tmp_path, samplers: str | None, timeout: float) -> subprocess.Complet
 
 
 def _leaderboard_rows(stdout: str) -> dict[str, list[str]]:
-    """target heading -> the sampler names of its printed Markdown table."""
+    """target heading -> the sampler names of its printed Markdown table (without parameters or marks such as
+    a failing row's dagger)."""
     rows, heading = {}, None
     for line in stdout.splitlines():
         if line.startswith("### "):
             heading = line[4:].split("(")[0]
             rows[heading] = []
         elif heading and line.startswith("| ") and not line.startswith(("| sampler", "|:")):
-            rows[heading].append(line.split("|")[1].strip().split("(")[0])
+            rows[heading].append(re.match(r"[\w.-]+", line.split("|")[1].strip()).group())  # name, no marks
     return rows
 
 
