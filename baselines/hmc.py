@@ -6,6 +6,8 @@ Each chain adapts its own step size and diagonal (or dense) inverse mass matrix 
 advance in lock-step, so every step costs the longest trajectory of all chains) or sequentially
 (`jax.lax.map`: no lock-step waste, no parallelism); both counts are kept in the `Cost`.
 `chain_method="auto"` picks sequential on CPU and vectorized on accelerators; `info` records which ran.
+With several devices (`baselines.devices`) the chains are split into equal blocks, one per device, each
+run as above; one device is the unsharded path.
 
 Gradient accounting: one gradient at `init`, then one per leapfrog step, i.e.
 `num_integration_steps` of each transition (velocity Verlet reuses the last gradient).
@@ -22,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from baselines import devices
 from baselines.draws import Cost, Draws
 
 CHAIN_METHODS = ("auto", "vectorized", "sequential")
@@ -82,8 +85,9 @@ def _over_chains(fn: Callable, chain_method: str) -> Callable:
 
 
 def _build(algorithm, logdensity_fn, num_warmup, num_draws, chain_method, target_acceptance_rate,
-           dense_mass, extra):
-    """The two jitted phases: per-chain window adaptation, then sampling with the tuned kernel."""
+           dense_mass, extra, n_chains):
+    """The two jitted phases: per-chain window adaptation, then sampling with the tuned kernel; chains
+    sharded over the devices in use (`baselines.devices.over_chains`)."""
 
     def warmup_one(key, position):
         adaptation = blackjax.window_adaptation(
@@ -108,8 +112,8 @@ def _build(algorithm, logdensity_fn, num_warmup, num_draws, chain_method, target
         _, out = jax.lax.scan(one_step, state, jax.random.split(key, num_draws))
         return out
 
-    return (jax.jit(_over_chains(warmup_one, chain_method)),
-            jax.jit(_over_chains(sample_one, chain_method)))
+    return (jax.jit(devices.over_chains(_over_chains(warmup_one, chain_method), n_chains)),
+            jax.jit(devices.over_chains(_over_chains(sample_one, chain_method), n_chains)))
 
 
 def _compiled(cache_key, build: Callable, args: tuple) -> tuple[Any, float]:
@@ -136,16 +140,17 @@ def _run(name, algorithm, key, logdensity_fn, initial_positions, num_warmup, num
     if not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):  # raw uint32 keys (PRNGKey) -> typed keys
         key = jax.random.wrap_key_data(key)
     n_chains = initial_positions.shape[0]
+    n_devices = devices.split(n_chains)
     config = (name, logdensity_fn, chain_method, float(target_acceptance_rate), bool(dense_mass),
               tuple(sorted(extra.items())), initial_positions.shape, str(initial_positions.dtype),
-              str(key.dtype), jax.config.jax_enable_x64)
+              str(key.dtype), jax.config.jax_enable_x64, n_devices)
     phases = {}
 
     def build(phase):
         if not phases:
             phases["warmup"], phases["sample"] = _build(
                 algorithm, logdensity_fn, num_warmup, num_draws, chain_method,
-                target_acceptance_rate, dense_mass, extra)
+                target_acceptance_rate, dense_mass, extra, n_chains)
         return phases[phase]
 
     key_warmup, key_sample = jax.random.split(key)
@@ -167,7 +172,7 @@ def _run(name, algorithm, key, logdensity_fn, initial_positions, num_warmup, num
     sample_steps = np.asarray(stats["n_steps"])             # (chains, num_draws)
     steps = np.concatenate([warmup_steps, sample_steps], axis=1)
     lockstep = chain_method == "vectorized"
-    lockstep_bound = int(n_chains * steps.max(axis=0).sum()) + n_chains
+    lockstep_bound = lockstep_grads(steps, n_devices)
     grad_warmup = int(warmup_steps.sum()) + n_chains        # + one gradient per chain at init
     grad_sampling = int(sample_steps.sum())
     cost = Cost(logdensity_evals_warmup=grad_warmup, logdensity_evals_sampling=grad_sampling,
@@ -176,10 +181,18 @@ def _run(name, algorithm, key, logdensity_fn, initial_positions, num_warmup, num
                 time_compile=t_compile_warmup + t_compile_sample, time_warmup=t_warmup,
                 time_sampling=t_sampling)
     step_size = np.asarray(params["step_size"]).reshape(n_chains)
-    info = {"chain_method": chain_method, "lockstep": lockstep,
+    info = {"chain_method": chain_method, "lockstep": lockstep, "devices": n_devices,
             "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
             "step_size_mean": float(step_size.mean()), "step_size_min": float(step_size.min()),
             "step_size_max": float(step_size.max()), "dense_mass": bool(dense_mass),
             "target_acceptance_rate": float(target_acceptance_rate), **extra}
     return Draws(positions=np.asarray(positions), logdensity=np.asarray(logdensity),
                  stats={k: np.asarray(v) for k, v in stats.items()}, cost=cost, info=info)
+
+
+def lockstep_grads(steps: np.ndarray, n_blocks: int = 1) -> int:
+    """Gradients vmapped chains cost at least: each of `n_blocks` equal blocks of chains (one per device)
+    advances in lock-step, so a transition costs `block size * max over the block's chains of its steps`;
+    plus one gradient per chain at init. `steps` is (chains, transitions)."""
+    blocks = steps.reshape(n_blocks, steps.shape[0] // n_blocks, steps.shape[1])
+    return int((blocks.shape[1] * blocks.max(axis=1)).sum()) + steps.shape[0]

@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="results folder (default results/): runs/ holds records and draws, leaderboard/ the CSVs")
     run.add_argument("--precision", choices=["float64", "float32"], default="float64",
                      help="JAX float precision (default float64)")
+    run.add_argument("--devices", type=int, default=None, metavar="N",
+                     help="spread each run's chains over the first N visible devices (default: all; one CPU "
+                          "device unless XLA_FLAGS forces more); recorded in every row, and in the cell's id when not 1")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     sweep = sub.add_parser("sweep", help="run a grid of targets x samplers x seeds from a TOML file; resumable")
@@ -303,6 +306,7 @@ def cmd_run(parser, args) -> int:
     from bench.table import results_table
 
     target, budget, seeds, samplers = _parse_run(parser, args)
+    _use_devices(parser, args.devices)
     try:
         store.check_writable(args.out, [target.name])  # names, runs/<target>, leaderboard/ inside --out
     except store.ResultsError as err:
@@ -354,6 +358,15 @@ def cmd_run(parser, args) -> int:
     if interrupted:
         return INTERRUPTED
     return 0 if all(r["status"] == "ok" for rs in groups.values() for r in rs) else 1
+
+
+def _use_devices(parser, n) -> None:
+    """`--devices N` (`baselines.devices.use`); a count outside the visible devices exits 2."""
+    from baselines import devices
+    try:
+        devices.use(n)
+    except ValueError as err:
+        parser.error(f"--devices: {err}")
 
 
 def _stored_record(out, target, budget, sampler, params, seed) -> dict | None:

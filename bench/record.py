@@ -4,8 +4,9 @@ One cell = (target + params, sampler + params + budget, seed, precision). Its id
 that identity, so a rerun of the same cell lands in the same place. A user's target (not one of the
 suite's registered built-ins) adds `target.fingerprint`, a hash of what defines it (`target_fingerprint`),
 so a changed log density or statistic is a new cell, never a silent replacement of the old one.
-Provenance says what produced the numbers: package versions, device, git commit, precision (read off
-JAX, not assumed).
+Provenance says what produced the numbers: package versions, device, the number of devices the chains
+were spread over, git commit, precision (read off JAX, not assumed). The device count used
+(`baselines.devices`) is part of the identity only when it is not 1, so one device keeps the ids of before.
 """
 from __future__ import annotations
 
@@ -30,12 +31,15 @@ def identity(target_name: str, target_params: Mapping[str, Any], sampler_name: s
              target_fingerprint: str | None = None) -> dict:
     """The flat identity of a cell; `target.*` and `sampler.*` hold the parameters (and
     `target.fingerprint` a user's target's fingerprint, when given). The device is part of it, so runs of
-    one cell on a CPU and on a GPU are two cells (and `chain_method=auto` resolves by device)."""
+    one cell on a CPU and on a GPU are two cells (and `chain_method=auto` resolves by device); so is the
+    number of devices used (`devices`), added only when it is not 1 (one device: the ids of before)."""
+    from baselines import devices
     fingerprint = {} if target_fingerprint is None else {"target.fingerprint": target_fingerprint}
+    spread = {} if devices.count() == 1 else {"devices": devices.count()}
     return {"target": target_name, **{f"target.{k}": v for k, v in sorted(target_params.items())}, **fingerprint,
             "sampler": sampler_name, **{f"sampler.{k}": v for k, v in sorted(sampler_params.items())},
             "chains": int(chains), "draws": int(draws), "warmup": int(warmup), "seed": int(seed),
-            "precision": precision(), "device": provenance()["device"]}
+            "precision": precision(), "device": provenance()["device"], **spread}
 
 
 def cell_id(ident: Mapping[str, Any]) -> str:
@@ -88,9 +92,15 @@ def precision() -> str:
     return str(jnp.zeros(()).dtype)
 
 
-@functools.cache
 def provenance() -> dict:
-    """Versions, device and git commit, fixed for the life of the process."""
+    """Versions, device, device count visible (`device_count`) and used (`devices`, `device_kind`), git commit."""
+    from baselines import devices
+    return {**_fixed_provenance(), "devices": devices.count(), "device_kind": devices.kind()}
+
+
+@functools.cache
+def _fixed_provenance() -> dict:
+    """What is fixed for the life of the process: versions, device, git commit."""
     out = {f"version.{p}": _version(p) for p in PACKAGES}
     out["version.python"] = platform.python_version()
     device = jax.devices()[0]

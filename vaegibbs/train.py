@@ -6,7 +6,9 @@ Optionally U is annealed: the loss uses `beta * log mu~(x)` with beta rising lin
 single precision (the steps take about half the time on a CPU) and are returned in the default float,
 in which the bounds and the exact kernels are evaluated. Training runs in jitted chunks of
 `jax.lax.scan`; a NaN/inf loss or gradient stops it with `TrainingDiverged` naming the step, and
-the broken update is never applied.
+the broken update is never applied. With several devices (`baselines.devices`) each step's batch is
+split over them, each device drawing its share with its own key, and the loss, its squared standard error
+and the gradients are averaged across devices; one device is the plain step.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from baselines import devices
 from vaegibbs.compile import aot_compile
 from vaegibbs.model import VAE
 from vaegibbs.objective import joint_bound
@@ -142,7 +145,8 @@ def fit(logdensity_fn: Callable, dim: int, key, config: Config = Config(), progr
 
     The training chunk is compiled once per (logdensity_fn, dim, config) and reused (e.g. across
     seeds); `time_compile` is 0 when it was."""
-    opt, chunk = _trainer(logdensity_fn, dim, config)
+    n_devices = devices.split(config.batch_size)
+    opt, chunk = _trainer(logdensity_fn, dim, config, n_devices)
     static, runs = None, []
     for r in range(config.restarts):
         key_init, key_train = jax.random.split(restart_key(key, r))
@@ -169,6 +173,8 @@ def fit(logdensity_fn: Callable, dim: int, key, config: Config = Config(), progr
     finally:
         bar(None, None)
     time_train = time.perf_counter() - start
+    if n_devices > 1:
+        settings["devices"] = n_devices
     loss, loss_se, beta = (np.concatenate(h) for h in zip(*run.history))
     evals = config.batch_size * (config.steps + (config.restarts - 1) * probe)
     model = eqx.combine(cast(run.params, jnp.result_type(float)), static)   # sampled in the default precision
@@ -202,20 +208,23 @@ def _advance(run: _Run, chunk, compiled, size: int, begin: int, end: int, bar, w
 
 
 @functools.lru_cache(maxsize=16)
-def _trainer(logdensity_fn: Callable, dim: int, config: Config):
-    """The optimiser and the jitted training chunk (scan of `config.chunk` Adam steps) for one setting."""
+def _trainer(logdensity_fn: Callable, dim: int, config: Config, n_devices: int = 1):
+    """The optimiser and the jitted training chunk (scan of `config.chunk` Adam steps) for one setting;
+    the batch split over `n_devices` devices (`value_and_grad`)."""
     _, static = eqx.partition(init_model(dim, jax.random.key(0), config), eqx.is_inexact_array)
     opt = optimizer(config)
     beta_at = beta_schedule(config)
 
-    def loss_fn(params, key, beta):
-        return joint_bound(eqx.combine(params, static), logdensity_fn, key, config.batch_size, beta)
+    def loss_fn(params, key, beta, batch_size=config.batch_size):
+        return joint_bound(eqx.combine(params, static), logdensity_fn, key, batch_size, beta)
+
+    value_and_grad = batch_value_and_grad(loss_fn, config.batch_size, n_devices)
 
     def one_step(carry, inputs):
         params, opt_state, ok = carry
         key, step = inputs
         beta = beta_at(step).astype(config.dtype)
-        (loss, se), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, key, beta)
+        (loss, se), grads = value_and_grad(params, key, beta)
         finite = jnp.isfinite(loss) & jax.tree.reduce(
             jnp.logical_and, jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), grads))
         updates, new_opt_state = opt.update(grads, opt_state, params)
@@ -230,6 +239,26 @@ def _trainer(logdensity_fn: Callable, dim: int, config: Config):
         return params, opt_state, out
 
     return opt, chunk
+
+
+def batch_value_and_grad(loss_fn: Callable, batch_size: int, n_devices: int = 1) -> Callable:
+    """`(params, key, beta) -> ((L, its se), dL/dparams)` of one batch, `loss_fn(params, key, beta, batch_size)
+    -> (L, se)`. On n devices: the mean of n shares of batch_size / n draws (device i's key `fold_in(key, i)`),
+    values and gradients averaged, se^2 = mean(se_i^2) / n (the standard error of a mean of n independent
+    means); on one device `loss_fn` on the whole batch."""
+    if n_devices == 1:
+        return lambda params, key, beta: jax.value_and_grad(loss_fn, has_aux=True)(params, key, beta, batch_size)
+
+    def share(key, params, beta):
+        (loss, se), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, key, beta, batch_size // n_devices)
+        return loss, se ** 2, grads
+
+    mean = devices.mean_over_devices(share, n_devices)
+
+    def value_and_grad(params, key, beta):
+        loss, se2, grads = mean(key, params, beta)
+        return (loss, jnp.sqrt(se2 / n_devices)), grads
+    return value_and_grad
 
 
 def _progress(enabled: bool, total: int):

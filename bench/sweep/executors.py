@@ -96,7 +96,7 @@ def dask(groups: Sequence[Group], address: str = "", n_workers: int = 1, threads
         client = distributed.Client(cluster)
     log(f"dask: {client.dashboard_link or client.scheduler.address}")
     try:
-        futures = {client.submit(run_group, g, pure=False, retries=retries, key=f"bench-cells-{i}-{g.sweep_run}"): g
+        futures = {client.submit(run_group_on_dask, g, pure=False, retries=retries, key=f"bench-cells-{i}-{g.sweep_run}"): g
                    for i, g in enumerate(groups)}
         try:
             for future in distributed.as_completed(futures):
@@ -111,6 +111,15 @@ def dask(groups: Sequence[Group], address: str = "", n_workers: int = 1, threads
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def run_group_on_dask(group: Group) -> list[CellResult]:
+    """`run_group` on a Dask worker, under dask's synchronous scheduler: on a worker xarray would otherwise
+    guard the writing of a cell's draws (serialised in memory) with a `distributed.Lock` keyed by the in-memory
+    file, which the scheduler refuses ("Semaphore or Lock ... not known"), failing every cell."""
+    import dask
+    with dask.config.set(scheduler="synchronous"):
+        return run_group(group)
 
 
 def slurm(groups: Sequence[Group], cluster: str = "slurm", folder: str = "", partition: str = "", time: int = 60,
