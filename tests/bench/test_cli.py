@@ -55,8 +55,8 @@ def test_float32_run_on_a_mixture_records_its_precision_and_modes(tmp_path):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["--target", "nope"], "unknown target 'nope'; valid targets: boltzmann, cancer, eight_schools, eight_schools_nc, funnel, gaussian, gmm40, ising, longley, sk; or a numpyro model as module:function"),
-    (["--target", "funnel", "--sampler", "nuts,bogus"], "unknown sampler 'bogus'; valid samplers: nuts, hmc, vae-gibbs, vae-imh, vae-is, vae-hybrid"),
+    (["--target", "nope"], "unknown target 'nope'; valid targets: boltzmann, cancer, eight_schools, eight_schools_nc, funnel, gaussian, gmm40, ising, longley, sk; or module:function or path/to/file.py:function"),
+    (["--target", "funnel", "--sampler", "nuts,bogus"], "unknown sampler 'bogus'; valid samplers: nuts, hmc, vae-gibbs, vae-imh, vae-is, vae-hybrid; or module:function"),
     (["--target", "funnel", "--param", "size=3"], "unknown parameter 'size'; valid parameters: dim: int = 10"),
     (["--target", "funnel", "--param", "dim=ten"], "cannot read 'ten' as int"),
     (["--target", "funnel", "--param", "dim=1"], "dim must be an integer >= 2"),
