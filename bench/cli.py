@@ -285,8 +285,8 @@ def resolve_target(parser, spec: str, param_items=()):
         if param_items:
             _, obj = import_object(spec, "target")
             if not callable(obj) or not is_target_factory(obj):
-                parser.error(f"target {spec!r}: only a factory annotated `-> Target` takes --param (a numpyro "
-                             f"model or a ready Target does not: bind its data in Python)")
+                parser.error(f"target {spec!r}: a numpyro model, a ready Target or a factory without the `-> Target` "
+                             f"annotation takes no --param (bind its data in Python, or annotate the factory)")
             params = parse_params(f"target {spec}", obj, param_items)
         return load_spec(spec, **params)
     except ValueError as err:

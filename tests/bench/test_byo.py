@@ -143,7 +143,7 @@ def test_a_target_factory_is_not_called_a_numpyro_model(tmp_path, capsys, user):
     assert code == 0, capsys.readouterr()
     with pytest.raises(SystemExit):  # --param for a factory without the `-> Target` annotation: refused, said why
         main(["run", "--target", f"{path}:make", "--param", "dim=3", "--out", str(tmp_path / "o"), *BUDGET])
-    assert "only a factory annotated `-> Target` takes --param" in capsys.readouterr().err
+    assert "a factory without the `-> Target` annotation takes no --param" in capsys.readouterr().err
 
 
 def test_python_api_compare(user, tmp_path):
