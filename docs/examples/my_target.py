@@ -38,6 +38,6 @@ def banana(dim: int = 2, b: float = 0.03) -> Target:
     statistics = (coordinate_statistic(0, "x[0]", 0.0, SD1**2),
                   coordinate_statistic(1, "x[1]", 0.0, 1 + 2 * b**2 * SD1**4),
                   Statistic("x[0]^2", lambda x: x[0] ** 2, SD1**2, math.sqrt(2) * SD1**2))
-    return Target(name="banana", dim=dim, log_prob=log_prob, initial=uniform_initial(dim, -2.0, 2.0),
+    return Target(name="haario_banana", dim=dim, log_prob=log_prob, initial=uniform_initial(dim, -2.0, 2.0),
                   statistics=statistics, log_Z=0.0, sample=sample, params={"dim": dim, "b": float(b)},
                   headline="x[1]")

@@ -35,7 +35,7 @@ def test_a_file_sampler_and_a_file_target_run_through_bench_run(user, tmp_path, 
                  f"nuts,{user}/my_sampler.py:mala", "--sampler-param", f"{user}/my_sampler.py:mala.step_size=0.2",
                  "--out", str(out), *BUDGET])
     assert code == 0, capsys.readouterr()
-    records = _records(out, "banana")
+    records = _records(out, "haario_banana")
     assert sorted(r["sampler"] for r in records) == ["my_sampler.mala", "nuts"]
     mala = next(r for r in records if r["sampler"] == "my_sampler.mala")
     assert mala["sampler.step_size"] == 0.2 and mala["status"] == "ok" and mala["target.dim"] == 3
@@ -50,7 +50,7 @@ def test_a_module_sampler_resolves_from_the_working_directory(user, tmp_path, ca
     code = main(["run", "--target", "my_target:banana", "--sampler", "my_sampler:mala", "--out", str(tmp_path / "o"),
                  *BUDGET])
     assert code == 0, capsys.readouterr()
-    assert [r["sampler"] for r in _records(tmp_path / "o", "banana")] == ["my_sampler.mala"]
+    assert [r["sampler"] for r in _records(tmp_path / "o", "haario_banana")] == ["my_sampler.mala"]
 
 
 def test_a_sweep_file_takes_specs(user, tmp_path, capsys):
@@ -70,7 +70,7 @@ def test_a_sweep_file_takes_specs(user, tmp_path, capsys):
         params = {{ step_size = 0.2 }}
     '''))
     assert main(["sweep", str(config), "--no-progress"]) == 0, capsys.readouterr()
-    records = _records(tmp_path / "sweep-out", "banana")
+    records = _records(tmp_path / "sweep-out", "haario_banana")
     assert len(records) == 4 and {r["sampler"] for r in records} == {"my_sampler.mala"}
     assert {r["target.dim"] for r in records} == {2, 3} and all(r["status"] == "ok" for r in records)
     # the dry run of a second pass finds every cell finished (the spec's cells are under its resolved name)
@@ -96,7 +96,7 @@ def plugin(user, tmp_path, monkeypatch):
         shutil.copy(user / name, site / name)
     (site / "byo_plugin-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: byo-plugin\nVersion: 0.1\n")
     (site / "byo_plugin-0.1.dist-info" / "entry_points.txt").write_text(
-        "[vaegibbs_bench.samplers]\nmala = my_sampler:mala\n\n[vaegibbs_bench.targets]\nbanana = my_target:banana\n")
+        "[vaegibbs_bench.samplers]\nmy_mala = my_sampler:mala\n\n[vaegibbs_bench.targets]\nmy_banana = my_target:banana\n")
     monkeypatch.syspath_prepend(str(site))
     return site
 
@@ -105,10 +105,10 @@ def test_an_entry_point_package_registers_its_sampler_and_target(plugin, tmp_pat
     assert main(["list"]) == 0
     listing = capsys.readouterr().out
     assert "plugin byo-plugin (my_sampler:mala)" in listing and "plugin byo-plugin (my_target:banana)" in listing
-    code = main(["run", "--target", "banana", "--param", "dim=2", "--sampler", "mala,nuts", "--out",
+    code = main(["run", "--target", "my_banana", "--param", "dim=2", "--sampler", "my_mala,nuts", "--out",
                  str(tmp_path / "o"), *BUDGET])
     assert code == 0, capsys.readouterr()
-    assert sorted(r["sampler"] for r in _records(tmp_path / "o", "banana")) == ["mala", "nuts"]
+    assert sorted(r["sampler"] for r in _records(tmp_path / "o", "haario_banana")) == ["my_mala", "nuts"]
 
 
 @pytest.mark.parametrize("spec, message", [
