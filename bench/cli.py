@@ -1,7 +1,10 @@
 """`python -m bench`: list targets and samplers, run samplers on a target or a sweep, tabulate and report.
 
-`--target` takes a registered name, or a numpyro model as `module:function` or `path/to/file.py:function`
-(`targets.posteriors.load_spec`). `reference` computes a posterior's reference draws (posteriordb's criteria).
+`--target` takes a registered name, a plugin's name, or `module:function` / `path/to/file.py:function` naming a
+factory returning a Target (with `--param`s), a ready Target or a numpyro model (`targets.posteriors.load_spec`);
+`--sampler` likewise takes names and specs of run functions with the sampler contract (`bench.samplers`).
+`check-sampler` and `check-target` test a sampler's or a target's conformance (`bench.check`). `reference`
+computes a posterior's reference draws (posteriordb's criteria).
 
 Exit codes: 0 all cells finished, 1 some cell failed (its reason is in its record and the table),
 2 bad input (unknown target, sampler or parameter; bad value; bad sweep file; results folder not writable;
@@ -35,12 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="targets with their parameters and ground truth; samplers")
     run = sub.add_parser("run", help="run samplers on one target over seeds; print a table, write records and CSVs")
     run.add_argument("--target", required=True, metavar="NAME",
-                     help=f"one of: {', '.join(sorted(TARGETS))}; or a numpyro model as module:function "
-                          "or path/to/file.py:function")
+                     help=f"one of: {', '.join(sorted(TARGETS))}; or module:function or path/to/file.py:function "
+                          "(a factory returning a Target, a Target, or a numpyro model)")
     run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                      help="target parameter, repeatable (e.g. --param dim=20); see `list`")
     run.add_argument("--sampler", default=DEFAULT_SAMPLERS, metavar="A,B",
-                     help=f"comma-separated samplers (default {DEFAULT_SAMPLERS}); one of: {', '.join(SAMPLERS)}")
+                     help=f"comma-separated samplers (default {DEFAULT_SAMPLERS}); one of: {', '.join(SAMPLERS)}; "
+                          "or module:function or path/to/file.py:function (a run function with the sampler contract)")
     run.add_argument("--sampler-param", action="append", default=[], metavar="[SAMPLER.]KEY=VALUE",
                      help="sampler parameter, repeatable; without a prefix it applies to every sampler that has it")
     run.add_argument("--seeds", default="0", metavar="0,1,2", help="comma-separated integer seeds (default 0)")
@@ -55,6 +59,26 @@ def build_parser() -> argparse.ArgumentParser:
                      help="spread each run's chains over the first N visible devices (default: all; one CPU "
                           "device unless XLA_FLAGS forces more); recorded in every row, and in the cell's id when not 1")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--columns", default="headline", metavar="headline|all|A,B",
+                     help="table columns: headline (default; fits 120 columns), all, or a comma-separated list of "
+                          "column names (see --columns all); the CSVs hold every column anyway")
+
+    for kind in ("sampler", "target"):
+        check = sub.add_parser(f"check-{kind}", help=f"conformance checks of a {kind} (shapes, costs, exactness...); "
+                                                     "exit 0 all passed, 1 some failed, 2 bad input")
+        check.add_argument("spec", metavar="SPEC", help=f"a registered {kind} name, a plugin's, or module:function / "
+                                                        "path/to/file.py:function")
+        check.add_argument("--param" if kind == "target" else "--sampler-param", action="append", default=[],
+                           dest="params", metavar="KEY=VALUE", help=f"{kind} parameter, repeatable")
+        check.add_argument("--seed", type=int, default=0, help="seed of the checks (default 0)")
+        if kind == "sampler":
+            check.add_argument("--chains", type=int, default=4, help="chains (default 4)")
+            check.add_argument("--draws", type=int, default=1000, help="draws per chain (default 1000)")
+            check.add_argument("--warmup", type=int, default=500, help="warm-up steps per chain (default 500)")
+            check.add_argument("--no-exactness", action="store_true",
+                               help="skip the moments check (default: run it unless the sampler says exact = False)")
+        else:
+            check.add_argument("--draws", type=int, default=20000, help="exact draws and importance draws (default 20000)")
 
     sweep = sub.add_parser("sweep", help="run a grid of targets x samplers x seeds from a TOML file; resumable")
     sweep.add_argument("config", type=pathlib.Path, metavar="CONFIG.toml", help="the sweep file (see configs/)")
@@ -119,6 +143,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return cmd_report(parser, args)
     if args.command == "reference":
         return cmd_reference(parser, args)
+    if args.command in ("check-sampler", "check-target"):
+        return cmd_check(parser, args)
     return cmd_run(parser, args)
 
 
@@ -127,27 +153,37 @@ def cmd_list() -> int:
     from rich.table import Table
 
     from bench.params import describe
-    from bench.samplers import BUDGET_ARGS, SAMPLERS
-    from targets.registry import TARGETS
+    from bench.samplers import BUDGET_ARGS, SAMPLERS, get_sampler, plugins as sampler_plugins
+    from targets.registry import TARGETS, factory_of, plugins as target_plugins, source
 
     console = _console()
     table = Table(title="targets (--target NAME --param KEY=VALUE)", title_justify="left")
-    for c in ("name", "parameters", "ground truth"):
+    for c in ("name", "parameters", "ground truth", "source"):
         table.add_column(c)
-    for name, factory in TARGETS.items():
-        t = factory()
+    for name in [*TARGETS, *target_plugins()]:
+        try:
+            factory = factory_of(name)
+            t = factory()
+        except Exception as err:  # noqa: BLE001 - a broken plugin is listed with its error, not fatal
+            table.add_row(name, "–", f"cannot build it: {type(err).__name__}: {err}", source(name))
+            continue
         truth = [f"{len(t.statistics)} statistics" + ("" if t.truth else " (mean, sd)")]
         truth += [t.truth] if t.truth else []
         truth += ["exact draws"] if t.sample is not None else []
         truth += [f"log Z = {t.log_Z:g}"] if t.log_Z is not None else []
         truth += [f"{t.modes.count} modes"] if t.modes is not None else []
-        table.add_row(name, describe(factory), ", ".join(truth))
+        table.add_row(name, describe(factory), ", ".join(truth), source(name))
     console.print(table)
     table = Table(title="samplers (--sampler A,B --sampler-param [SAMPLER.]KEY=VALUE)", title_justify="left")
-    for c in ("name", "parameters", "description"):
+    for c in ("name", "parameters", "description", "source"):
         table.add_column(c)
-    for name, s in SAMPLERS.items():
-        table.add_row(name, describe(s.run, BUDGET_ARGS), s.description)
+    for name in [*SAMPLERS, *sampler_plugins()]:
+        try:
+            s = get_sampler(name)
+        except ValueError as err:  # a broken plugin
+            table.add_row(name, "–", str(err), "plugin")
+            continue
+        table.add_row(name, describe(s.run, BUDGET_ARGS), s.description, s.source)
     console.print(table)
     return 0
 
@@ -164,15 +200,21 @@ def _parse_run(parser, args):
     from bench.params import ParamError, parameters, parse_params
     from bench.resources import check_fits
     from bench.run import Budget
-    from bench.samplers import BUDGET_ARGS, SAMPLERS
-    from targets.registry import TARGETS
+    from bench.samplers import BUDGET_ARGS, SAMPLERS, get_sampler, plugins
 
     names = [s.strip() for s in args.sampler.split(",")]
-    unknown = [n for n in names if n not in SAMPLERS]
+    unknown = [n for n in names if n not in SAMPLERS and n not in plugins() and ":" not in n]
     if unknown:
-        parser.error(f"unknown sampler {', '.join(map(repr, unknown))}; valid samplers: {', '.join(SAMPLERS)}")
+        parser.error(f"unknown sampler {', '.join(map(repr, unknown))}; valid samplers: "
+                     f"{', '.join([*SAMPLERS, *plugins()])}; or module:function or path/to/file.py:function")
     if len(set(names)) != len(names):
         parser.error(f"--sampler lists a sampler twice: {args.sampler!r}")
+    try:
+        resolved = {n: get_sampler(n) for n in names}  # a spec that does not resolve or fit the contract: exit 2
+    except ValueError as err:
+        parser.error(str(err))
+    if len({s.name for s in resolved.values()}) != len(names):
+        parser.error(f"--sampler: two samplers have the same name ({', '.join(s.name for s in resolved.values())})")
     try:
         seeds = [int(s) for s in args.seeds.split(",")]
         if min(seeds) < 0 or max(seeds) >= 2**32 or len(set(seeds)) != len(seeds):
@@ -186,49 +228,70 @@ def _parse_run(parser, args):
         sampler_params = {n: [] for n in names}
         for item in args.sampler_param:
             head, _, rest = item.partition("=")
-            if "." in head:
-                which, _, key = head.partition(".")
-                if which not in sampler_params:
-                    raise ParamError(f"--sampler-param {item!r}: sampler {which!r} is not among those run "
-                                     f"({', '.join(names)})")
-                sampler_params[which].append(f"{key}={rest}")
+            which = _prefix(head, resolved)
+            if which is None and "." in head.rpartition(":")[2]:
+                raise ParamError(f"--sampler-param {item!r}: sampler {head.rpartition('.')[0]!r} is not among those "
+                                 f"run ({', '.join(names)})")
+            if which is not None:
+                sampler_params[which].append(f"{head[len(which) + 1:]}={rest}")
             else:
-                takers = [n for n in names if head in parameters(SAMPLERS[n].run, BUDGET_ARGS)]
+                takers = [n for n in names if head in parameters(resolved[n].run, BUDGET_ARGS)]
                 if not takers:
                     raise ParamError(f"--sampler-param {item!r}: no sampler among {', '.join(names)} "
                                      f"has a parameter {head!r}")
                 for n in takers:
                     sampler_params[n].append(item)
         # the sampler's defaults for this target (e.g. the VAE's training strategy) under the given ones
-        parsed = {n: SAMPLERS[n].params_for(target.name, parse_params(f"sampler {n}", SAMPLERS[n].run, items,
-                                                                      BUDGET_ARGS))
+        parsed = {n: resolved[n].params_for(target, parse_params(f"sampler {n}", resolved[n].run, items,
+                                                                   BUDGET_ARGS))
                   for n, items in sampler_params.items()}
         for n, params in parsed.items():
-            SAMPLERS[n].validate(budget.warmup, budget.draws, **params)
+            resolved[n].validate(budget.warmup, budget.draws, **params)
     except ValueError as err:  # ParamError and the factories' own checks
         parser.error(str(err))
-    return target, budget, seeds, {n: (SAMPLERS[n], parsed[n]) for n in names}
+    return target, budget, seeds, {resolved[n].name: (resolved[n], parsed[n]) for n in names}
+
+
+def _prefix(head: str, resolved) -> str | None:
+    """The sampler (given name or spec, or its resolved name) that `SAMPLER.KEY` names, longest first; None
+    when `head` is a bare KEY."""
+    for given in sorted(resolved, key=len, reverse=True):
+        for name in (given, resolved[given].name):
+            if head.startswith(name + ".") and "." not in head[len(name) + 1:]:
+                return given
+    return None
 
 
 def resolve_target(parser, spec: str, param_items=()):
-    """A registered target (with `--param`s) or a numpyro model given as module:function; bad input exits 2."""
+    """A registered or plugin target (with `--param`s), or a spec module:function naming a factory (with
+    `--param`s), a Target or a numpyro model; bad input exits 2."""
     from bench.params import parse_params
     from targets.posteriors import load_spec
-    from targets.registry import TARGETS
+    from targets.posteriors.user import import_object, is_target_factory
+    from targets.registry import TARGETS, factory_of, plugins
 
-    if spec in TARGETS:
-        params = parse_params(f"target {spec}", TARGETS[spec], param_items)
+    if spec in TARGETS or spec in plugins():
         try:
-            return TARGETS[spec](**params)
+            factory = factory_of(spec)
+        except ValueError as err:
+            parser.error(str(err))
+        params = parse_params(f"target {spec}", factory, param_items)
+        try:
+            return factory(**params)
         except (MemoryError, OverflowError) as err:  # a size too large to build (ValueError: the caller's)
             parser.error(f"target {spec}: {type(err).__name__}: {err}")
     if ":" not in spec:
-        parser.error(f"unknown target {spec!r}; valid targets: {', '.join(sorted(TARGETS))}; "
-                     "or a numpyro model as module:function or path/to/file.py:function")
-    if param_items:
-        parser.error(f"target {spec!r}: a model given as module:function takes no --param (bind its data in Python)")
+        parser.error(f"unknown target {spec!r}; valid targets: {', '.join(sorted([*TARGETS, *plugins()]))}; "
+                     "or module:function or path/to/file.py:function")
     try:
-        return load_spec(spec)
+        params = {}
+        if param_items:
+            _, obj = import_object(spec, "target")
+            if not callable(obj) or not is_target_factory(obj):
+                parser.error(f"target {spec!r}: a numpyro model, a ready Target or a factory without the `-> Target` "
+                             f"annotation takes no --param (bind its data in Python, or annotate the factory)")
+            params = parse_params(f"target {spec}", obj, param_items)
+        return load_spec(spec, **params)
     except ValueError as err:
         parser.error(str(err))
 
@@ -303,10 +366,14 @@ def cmd_run(parser, args) -> int:
     from bench import record as rec, store
     from bench.leaderboard import write_leaderboards
     from bench.run import run_cell
-    from bench.table import results_table
+    from bench.table import results_table, select_columns
 
     target, budget, seeds, samplers = _parse_run(parser, args)
     _use_devices(parser, args.devices)
+    try:
+        columns = select_columns(target, args.columns)
+    except ValueError as err:
+        parser.error(str(err))
     try:
         store.check_writable(args.out, [target.name])  # names, runs/<target>, leaderboard/ inside --out
     except store.ResultsError as err:
@@ -348,7 +415,7 @@ def cmd_run(parser, args) -> int:
               f"`run` computes every cell again (`sweep` skips finished ones)", file=sys.stderr)
 
     if groups:
-        console.print(results_table(target, groups))
+        console.print(results_table(target, groups, columns))
     try:
         path = write_leaderboards(args.out, target.name)
         console.print(f"records: {args.out / 'runs' / target.name}\nleaderboard: {path}")
@@ -472,3 +539,34 @@ def _from_results(parser, args, write, what: str, default_folder: str) -> int:
         parser.error(f"cannot write the {what} to {args.out or args.results / default_folder}: {err}")
     _console().print(f"{what}: {path}")
     return 0
+
+
+def cmd_check(parser, args) -> int:
+    """`check-sampler` / `check-target`: every check's line, exit 0 when all passed, 1 when one failed."""
+    import jax
+    jax.config.update("jax_enable_x64", True)
+
+    from bench import check
+    from bench.params import parse_params
+    from bench.run import Budget
+    from bench.samplers import BUDGET_ARGS, get_sampler
+
+    if args.command == "check-sampler":
+        try:
+            sampler = get_sampler(args.spec)
+            params = parse_params(f"sampler {args.spec}", sampler.run, args.params, BUDGET_ARGS)
+            budget = Budget(args.chains, args.draws, args.warmup)
+            sampler.validate(budget.warmup, budget.draws, **params)
+        except (KeyError, ValueError) as err:
+            parser.error(str(err).strip('"'))
+        results = check.check_sampler(sampler, params, budget, seed=args.seed,
+                                      exactness=not args.no_exactness)
+        title = f"check-sampler {sampler.name}"
+    else:
+        if args.draws < 100:
+            parser.error(f"--draws must be >= 100, got {args.draws}")
+        target = resolve_target(parser, args.spec, args.params)
+        results = check.check_target(target, n=args.draws, seed=args.seed)
+        title = f"check-target {target.id}"
+    print(check.report(title, results))
+    return 0 if all(r.ok for r in results) else 1

@@ -56,7 +56,7 @@ def cell_identity(target: Target, sampler: Sampler, sampler_params: Mapping[str,
     (the sampler's defaults for this target under the given ones), as the sampler reports it used them
     (`run.identity_params`, where it has one), and a user's target's fingerprint
     (`bench.record.target_fingerprint`; built-in targets have none, so their ids are unchanged)."""
-    sampler_params = sampler.params_for(target.name, sampler_params)
+    sampler_params = sampler.params_for(target, sampler_params)
     params = with_defaults(sampler.run, sampler_params, skip=BUDGET_ARGS)
     # e.g. a VAE sampler run on a saved model: its training settings are the model's, not the defaults
     params = getattr(sampler.run, "identity_params", lambda p: p)(params)
@@ -69,7 +69,7 @@ def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any]
     """Run, score and store one cell; returns its record (status `ok` or `failed`). `extra`: columns added
     to the record (e.g. the sweep that ran it), never part of its identity. Bad parameters (not finite, or
     refused by `sampler.validate`) raise ValueError before anything runs, as they exit 2 from the CLI."""
-    sampler_params = sampler.params_for(target.name, sampler_params)
+    sampler_params = sampler.params_for(target, sampler_params)
     check_finite(f"sampler {sampler.name}", sampler_params)
     sampler.validate(budget.warmup, budget.draws, **sampler_params)
     ident = cell_identity(target, sampler, sampler_params, seed, budget)

@@ -91,8 +91,76 @@ EFFICIENCY = {  # column -> (record key, which way is better): bold only among r
 COST_COLUMNS = ("grads to bias² max", "grads to bias² avg", "s to bias² max")
 
 
-def results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
-    """`groups`: sampler label -> records of its seeds (ok and failed)."""
+# `--columns`: each column's short key (the header without the statistic's name and truth)
+# the default: what fits a 120-column terminal (the sampler's label folded onto lines of SAMPLER_WIDTH)
+HEADLINE = ("sampler", "seeds ok", "passes truth", "ESS/s incl. warm-up", "ESS/1k grads", "R-hat max", "bias/MCSE", "worst", "div.",
+            "modes", "run s")
+SAMPLER_WIDTH = 20
+SHORT = {"seeds ok": "seeds", "passes truth": "truth", "ESS/s incl. warm-up": "ESS/s all", "ESS/1k grads": "ESS/1kg", "R-hat max": "R-hat",
+         "worst": "worst"}
+SHORT_CAPTION = ("Headline columns (--columns all: every column; the CSVs hold them all): seeds = seeds ok; truth = passes "
+                 "truth; ESS/s all = "
+                 "smallest bulk ESS per s of warm-up (or training) + sampling; ESS/1kg = per 1,000 gradients (warm-up "
+                 "and training included); R-hat = R-hat max. ")
+
+
+def column_key(header: str) -> str:
+    """`E[x[0]] (0)` -> `E`, `worst (|bias|/sd)` -> `worst`: the name `--columns` lists a column by."""
+    header = header.replace("\\", "")  # a rich-escaped header
+    return header.split("[")[0] if "[" in header and not header.startswith("|") else header.split(" (")[0]
+
+
+def select_columns(target: Target, spec: str) -> tuple[str, ...] | None:
+    """`headline` -> HEADLINE, `all` -> None (every column), or a comma-separated list of column keys (checked
+    against the keys of every column a table can have); ValueError naming the unknown ones and the valid ones."""
+    if spec == "headline":
+        return HEADLINE
+    if spec == "all":
+        return None
+    keys = tuple(k.strip() for k in spec.split(",") if k.strip())
+    valid = [column_key(c) for c in _all_headers(target)]
+    unknown = [k for k in keys if k not in valid]
+    if unknown or not keys:
+        raise ValueError(f"--columns: unknown column {', '.join(map(repr, unknown)) or '(none given)'}; valid: "
+                         f"headline, all, or a list of {', '.join(valid)}")
+    return ("sampler", *[k for k in keys if k != "sampler"])
+
+
+def _all_headers(target: Target) -> list[str]:
+    h = target.headline_statistic
+    return ["sampler", "seeds ok", "passes truth", "ESS/s", "ESS/s incl. warm-up", "ESS/1k grads", "R-hat max",
+            f"E[{h.name}]", f"sd[{h.name}]", "bias/MCSE", "worst (|bias|/sd)", "div.", "bias² max", *COST_COLUMNS,
+            "modes", "EMC", "well patterns (exact draws)", "upper-well frac", "MMD²", "Sinkhorn (ε=1e-3)",
+            "entropic W2 (ε=0.05)", "KL bound", "|Δ log Z|", "IS ESS", "Pareto k̂", "compile s", "run s"]
+
+
+def results_table(target: Target, groups: dict[str, list[dict]], columns: tuple[str, ...] | None = None) -> Table:
+    """`groups`: sampler label -> records of its seeds (ok and failed). `columns`: the keys (`column_key`)
+    of the columns to show, None for all."""
+    full = _results_table(target, groups)
+    if columns is None:
+        return full
+    keep = [i for i, c in enumerate(full.columns) if column_key(str(c.header)) in columns]
+    short = columns == HEADLINE
+    h = target.headline_statistic
+    title = full.title if math.isfinite(h.mean) else f"{full.title} (no truth for {h.name}: its bias is not computable)"
+    table = Table(title=escape(title), title_justify="left", caption_justify="left", collapse_padding=True,
+                  caption=(SHORT_CAPTION if short else "") + str(full.caption))
+    for i in keep:
+        c = full.columns[i]
+        header = SHORT.get(column_key(str(c.header)), str(c.header)) if short else c.header
+        if i == 0:  # the label is folded, the numbers never
+            table.add_column(header, justify=c.justify, overflow="fold", min_width=12, max_width=SAMPLER_WIDTH)
+        else:
+            table.add_column(header, justify=c.justify, no_wrap=True)
+    for r in range(full.row_count):
+        cells = [str(full.columns[i]._cells[r]) for i in keep]
+        table.add_row(*[c.replace(" ± ", "±") if short else c for c in cells])
+    return table
+
+
+def _results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
+    """Every column of the table (`results_table` selects among them)."""
     h = target.headline_statistic
     groups = {label: [restore_never(r) for r in records] for label, records in groups.items()}
     oks = [r for rs in groups.values() for r in rs if r["status"] == "ok"]

@@ -80,6 +80,19 @@ def target_defaults(sampler: str) -> dict[str, dict]:
     return out
 
 
+# A target that is not the suite's (a user's, from Python, a spec or a plugin) gets defaults from what it is,
+# not from its name: one that declares modes (`Target.modes`) gets the multimodal setting of gmm40 (reverse-KL
+# training drops modes); any other gets the generic reverse-KL setting above (_TRAINING_DEFAULTS).
+MULTIMODAL_DEFAULTS = {"training": "adaptive", "train_steps": 10000, "inner": 8}
+
+
+def defaults_for(target) -> dict:
+    """The VAE samplers' defaults for a target outside the suite, from what it is: MULTIMODAL_DEFAULTS when it
+    declares more than one mode, else none (the generic setting)."""
+    modes = getattr(target, "modes", None)
+    return dict(MULTIMODAL_DEFAULTS) if modes is not None and modes.count > 1 else {}
+
+
 def _training_params(fn):
     """Give a run function the training parameters (keyword-only, with defaults) in its signature,
     so the CLI lists and checks them like any other sampler parameter."""

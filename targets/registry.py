@@ -1,10 +1,14 @@
-"""Target registry: name -> factory. Adding a target is one file and one line here.
+"""Target registry: name -> factory. Adding a target is one file and one line here, or, outside the
+package, an entry point of group `vaegibbs_bench.targets` (name = "module:factory") in the user's own
+installed package, or a spec `module:function` / `path/to/file.py:function` given where a name goes.
 
 Every factory takes its parameters as keyword arguments with annotated types and defaults
 (the CLI reads them from the signature: `--param dim=20`) and raises ValueError on bad values.
 """
 from __future__ import annotations
 
+import functools
+from importlib import metadata
 from typing import Callable
 
 from targets.base import Target
@@ -16,6 +20,9 @@ from targets.ising.models import boltzmann, ising, sk
 from targets.many_well import many_well
 from targets.mos import mos
 from targets.posteriors.models import cancer, eight_schools, eight_schools_nc, longley
+from targets.posteriors.user import SpecError, is_spec, load_spec, remembered
+
+ENTRY_POINT_GROUP = "vaegibbs_bench.targets"
 
 TARGETS: dict[str, Callable[..., Target]] = {
     "funnel": funnel,
@@ -34,8 +41,48 @@ TARGETS: dict[str, Callable[..., Target]] = {
 }
 
 
+def plugins() -> dict[str, metadata.EntryPoint]:
+    """Targets registered by installed packages (entry points of ENTRY_POINT_GROUP), name -> entry point;
+    a name the suite already has stays the suite's."""
+    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name not in TARGETS}
+
+
+def source(name: str) -> str:
+    """Where a target comes from, for `bench list`: `suite`, or the distribution that registers it."""
+    if name in TARGETS:
+        return "suite" if TARGETS[name].__module__.startswith("targets.") and \
+            TARGETS[name].__module__ != "targets.posteriors.user" else "register_model"
+    ep = plugins().get(name)
+    return f"plugin {ep.dist.name if ep is not None and ep.dist else '?'} ({ep.value})" if ep else "?"
+
+
+def factory_of(name: str) -> Callable[..., Target]:
+    """The factory of a registered or plugin target; KeyError listing the valid names."""
+    if name in TARGETS:
+        return TARGETS[name]
+    found = plugins()
+    if name in found:
+        try:
+            return _loaded(found[name])
+        except Exception as err:  # noqa: BLE001 - the plugin is broken: say which and how
+            raise SpecError(f"target {name!r}: loading entry point {found[name].value!r} of group "
+                            f"{ENTRY_POINT_GROUP} failed: {type(err).__name__}: {err}") from err
+    raise KeyError(f"unknown target {name!r}; valid targets: {', '.join(sorted({*TARGETS, *found}))}; "
+                   "or module:function or path/to/file.py:function")
+
+
+@functools.lru_cache(maxsize=None)
+def _loaded(ep: metadata.EntryPoint) -> Callable[..., Target]:
+    obj = ep.load()
+    return (lambda: obj) if isinstance(obj, Target) else obj
+
+
 def make_target(name: str, **params) -> Target:
-    """Build a registered target; unknown names raise KeyError listing the valid ones."""
-    if name not in TARGETS:
-        raise KeyError(f"unknown target {name!r}; valid targets: {', '.join(sorted(TARGETS))}")
-    return TARGETS[name](**params)
+    """Build a target: a registered name, a plugin's name, or a spec `module:function` / `file.py:function`
+    (`targets.posteriors.load_spec`). Unknown names raise KeyError listing the valid ones; a spec that does
+    not resolve raises SpecError (a ValueError)."""
+    if name not in TARGETS and is_spec(name):
+        return load_spec(name, **params)
+    if name not in TARGETS and remembered("target", name):  # a spec's target in a sweep's worker
+        return load_spec(remembered("target", name), **params)
+    return factory_of(name)(**params)

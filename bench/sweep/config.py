@@ -22,6 +22,11 @@
     name = "nuts"
     params = { max_num_doublings = 8 }
 
+A name is a registered one, an installed plugin's, or a spec `module:function` / `path/to/file.py:function`
+(relative paths: to the working directory) as on the command line: a factory returning a Target (with its
+params) or a numpyro model for a target, a run function with the sampler contract for a sampler. A spec's
+cells are stored under its resolved name `module.function`.
+
 The grid is targets x samplers x seeds. Parameter names and values go through the same checks as
 `python -m bench run` (`bench.params`), the targets' and samplers' own checks included, so an
 unknown name or a bad value is reported with the valid choices before any cell runs.
@@ -119,8 +124,7 @@ def peek_precision(path: pathlib.Path | str) -> str:
 def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
           overrides: Mapping[str, Any] | None = None) -> SweepConfig:
     """Check a parsed TOML document; raise ConfigError naming the first problem."""
-    from bench.samplers import BUDGET_ARGS, SAMPLERS
-    from targets.registry import TARGETS
+    from bench.samplers import BUDGET_ARGS
 
     where = str(path) if path else "sweep"
     overrides = dict(overrides or {})
@@ -149,24 +153,29 @@ def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
     except ValueError as err:
         raise ConfigError(f"{where}: [budget]: {err}") from None
 
-    numbered_targets = _entries(where, raw, "targets", TARGETS, ())
-    numbered_samplers = _entries(where, raw, "samplers", {n: s.run for n, s in SAMPLERS.items()}, BUDGET_ARGS)
-    targets, samplers = tuple(e for _, e in numbered_targets), tuple(e for _, e in numbered_samplers)
-    dims = {}
+    numbered_targets = _entries(where, raw, "targets", _Targets(), ())
+    numbered_samplers = _entries(where, raw, "samplers", _Samplers(), BUDGET_ARGS)
+    built = {}
     for number, entry in numbered_targets:
         try:
-            dims[entry] = TARGETS[entry.name](**entry.kwargs).dim
+            built[entry] = _make_target(entry)
         except (ValueError, TypeError, MemoryError, OverflowError) as err:  # e.g. a size too large to build
             raise ConfigError(f"{where}: [[targets]] #{number}: target {_label(entry)}: "
                               f"{'' if isinstance(err, ValueError) else type(err).__name__ + ': '}{err}") from None
+    numbered_targets = [(number, _as_resolved("target", entry, built[entry].name)) for number, entry in numbered_targets]
+    dims = {entry: built[old].dim for (_, entry), old in zip(numbered_targets, built)}
+    resolved_samplers = []
     for number, entry in numbered_samplers:
-        sampler = SAMPLERS[entry.name]
-        for target in targets:  # with the sampler's defaults for each target (e.g. the VAE's training)
+        sampler = _get_sampler(entry.name)
+        for target in built.values():  # with the sampler's defaults for each target (e.g. the VAE's training)
             try:
-                sampler.validate(budget.warmup, budget.draws, **sampler.params_for(target.name, entry.kwargs))
+                sampler.validate(budget.warmup, budget.draws, **sampler.params_for(target, entry.kwargs))
             except ValueError as err:
                 raise ConfigError(f"{where}: [[samplers]] #{number}: sampler {_label(entry)} on target "
                                   f"{target.name}: {err}") from None
+        resolved_samplers.append((number, _as_resolved("sampler", entry, sampler.name)))
+    numbered_samplers = resolved_samplers
+    targets, samplers = tuple(e for _, e in numbered_targets), tuple(e for _, e in numbered_samplers)
 
     executor, options = _executor(where, _typed(where, "[executor]", raw.get("executor", {}), dict), overrides)
     if executor == "local":  # the cells run on this machine (other executors: on their workers)
@@ -177,6 +186,75 @@ def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
                 raise ConfigError(f"{where}: [budget] on [[targets]] #{number} ({_label(entry)}): {err}") from None
     return SweepConfig(name=name, path=path, out=out, precision=precision, seeds=seeds, budget=budget,
                        targets=targets, samplers=samplers, executor=executor, executor_options=options)
+
+
+class _Targets(Mapping):
+    """Target names for `_entries`: registered, plugins' and specs; a name's factory (for its params)."""
+
+    def __contains__(self, name):
+        from targets.posteriors.user import is_spec
+        from targets.registry import TARGETS, plugins
+        return name in TARGETS or name in plugins() or is_spec(name)
+
+    def __getitem__(self, name):
+        from targets.posteriors.user import import_object, is_spec, is_target_factory
+        from targets.registry import factory_of
+        if not is_spec(name) or name in self._names():
+            return factory_of(name)
+        try:
+            _, obj = import_object(name, "target")
+        except ValueError as err:
+            raise ParamError(str(err)) from None
+        return obj if callable(obj) and is_target_factory(obj) else (lambda: None)
+
+    def _names(self):
+        from targets.registry import TARGETS, plugins
+        return [*TARGETS, *plugins()]
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __len__(self):
+        return len(self._names())
+
+
+class _Samplers(_Targets):
+    """Sampler names for `_entries`: registered, plugins' and specs; a name's run function."""
+
+    def __contains__(self, name):
+        from bench.samplers import SAMPLERS, plugins
+        from targets.posteriors.user import is_spec
+        return name in SAMPLERS or name in plugins() or is_spec(name)
+
+    def __getitem__(self, name):
+        try:
+            return _get_sampler(name).run
+        except ValueError as err:
+            raise ParamError(str(err)) from None
+
+    def _names(self):
+        from bench.samplers import SAMPLERS, plugins
+        return [*SAMPLERS, *plugins()]
+
+
+def _get_sampler(name: str):
+    from bench.samplers import get_sampler
+    return get_sampler(name)
+
+
+def _make_target(entry: Entry):
+    from targets.registry import make_target
+    return make_target(entry.name, **entry.kwargs)
+
+
+def _as_resolved(kind: str, entry: Entry, name: str) -> Entry:
+    """A spec's entry under its resolved name (`module.function`, its cells' folder), the spec remembered for
+    worker processes (`targets.posteriors.user.remember`); other entries unchanged."""
+    from targets.posteriors.user import is_spec, remember
+    if not is_spec(entry.name):
+        return entry
+    remember(kind, name, entry.name)
+    return dataclasses.replace(entry, name=name)
 
 
 def _typed(where: str, key: str, value, kind):

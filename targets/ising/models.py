@@ -73,6 +73,35 @@ def boltzmann(N: int = 20, seed: int = 0, margin: float = 0.1) -> Target:
     return _relaxed("boltzmann", W, b, {"N": N, "seed": seed, "margin": float(margin)}, margin)
 
 
+def spin_system(W, b=None, margin: float = 0.1, name: str = "spins") -> Target:
+    """The relaxation of a user's spin system p(s) ∝ exp(s^T W s / 2 + b^T s) at any size N.
+
+    W  (N, N) symmetric couplings with a zero diagonal (a diagonal adds only a constant; it is refused so that
+       the energy statistic means what it says); b (N,) fields (default 0).
+    Ground truth: for N <= ENUMERATION_MAX by exact enumeration (log Z, the statistics' means, exact draws;
+    sds from TRUTH_DRAWS exact draws); beyond it none (means and sds NaN, no log Z, no exact draws): the
+    target still runs, and the tables say `no truth`."""
+    W = np.asarray(W, dtype=np.float64)
+    n = W.shape[0] if W.ndim == 2 else -1
+    b = np.zeros(max(n, 0)) if b is None else np.asarray(b, dtype=np.float64)
+    if W.ndim != 2 or W.shape[0] != W.shape[1] or n < 1 or b.shape != (n,):
+        raise ValueError(f"{name}: W must be N x N and b of length N, got W {W.shape} and b {b.shape}")
+    if not (np.isfinite(W).all() and np.isfinite(b).all()):
+        raise ValueError(f"{name}: W and b must be finite")
+    if not np.allclose(W, W.T, rtol=0, atol=1e-12 * max(1.0, float(np.abs(W).max()))):
+        raise ValueError(f"{name}: W must be symmetric (max |W - W^T| = {float(np.abs(W - W.T).max()):g})")
+    if np.any(np.diag(W) != 0):
+        raise ValueError(f"{name}: W must have a zero diagonal (s_i^2 = 1: a diagonal is a constant)")
+    check_finite(name, margin=margin)
+    W = (W + W.T) / 2
+    params = {"N": n, "margin": float(margin)}
+    if n <= ENUMERATION_MAX:
+        return _relaxed(name, W, b, params, margin)
+    _check_system(name, "N", n, margin)
+    nan = np.full(len(STATISTICS), np.nan)
+    return _build(name, W, b, params, margin, _Truth(mean=nan, mean_se=nan, sd=nan, sd_se=nan, sq_sd=nan))
+
+
 def _small(name: str, n: int) -> None:
     if int(n) != n or not 2 <= n <= ENUMERATION_MAX:
         raise ValueError(f"{name}: N must be an integer in [2, {ENUMERATION_MAX}] (ground truth by enumeration), "

@@ -23,12 +23,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 def test_run_end_to_end(tmp_path):
     cmd = [sys.executable, "-m", "bench", "run", "--target", "gaussian", "--param", "dim=2",
            "--sampler", "nuts,hmc", "--sampler-param", "hmc.num_integration_steps=8", "--seeds", "0,1",
-           "--chains", "2", "--draws", "100", "--warmup", "100", "--out", str(tmp_path), "--no-progress"]
+           "--chains", "2", "--draws", "100", "--warmup", "100", "--out", str(tmp_path), "--no-progress",
+           "--columns", "all"]  # every column, the sampler's label unfolded (the headline table folds it)
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "250"})
+                          env={**os.environ, "COLUMNS": "400"})
     assert done.returncode == 0, done.stderr
     assert "gaussian(condition=100.0,dim=2)" in done.stdout
-    assert "nuts" in done.stdout and "hmc(num_integration_steps=8)" in done.stdout
+    assert "nuts" in done.stdout and "hmc(num_integration_steps=8)" in done.stdout and "compile s" in done.stdout
     board = pd.read_csv(tmp_path / "leaderboard" / "gaussian.csv")
     assert sorted(board["sampler"]) == ["hmc", "nuts"] and set(board["n_seeds"]) == {2}
     records = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "gaussian").glob("*/*/record.json")]
@@ -46,8 +47,9 @@ def test_float32_run_on_a_mixture_records_its_precision_and_modes(tmp_path):
            "--chains", "2", "--draws", "100", "--warmup", "50", "--out", str(tmp_path), "--no-progress"]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "/40" in done.stdout and "EMC" in done.stdout
+    assert "/40" in done.stdout  # the headline table's modes column (EMC is among --columns all)
     record = json.loads(next((tmp_path / "runs" / "gmm40").glob("*/*/record.json")).read_text())
+    assert 0 <= record["emc"] <= 1
     assert record["precision"] == "float32"
     # Two short NUTS chains reach a few neighbouring modes, never most of the 40: EMC <= log(k) / log(40).
     assert 1 <= record["modes_visited"] <= 10 and record["modes_total"] == 40
@@ -55,8 +57,8 @@ def test_float32_run_on_a_mixture_records_its_precision_and_modes(tmp_path):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["--target", "nope"], "unknown target 'nope'; valid targets: " + ", ".join(sorted(registry.TARGETS)) + "; or a numpyro model as module:function"),
-    (["--target", "funnel", "--sampler", "nuts,bogus"], "unknown sampler 'bogus'; valid samplers: " + ", ".join(SAMPLERS)),
+    (["--target", "nope"], "unknown target 'nope'; valid targets: " + ", ".join(sorted(registry.TARGETS)) + "; or module:function or path/to/file.py:function"),
+    (["--target", "funnel", "--sampler", "nuts,bogus"], "unknown sampler 'bogus'; valid samplers: " + ", ".join(SAMPLERS) + "; or module:function"),
     (["--target", "funnel", "--param", "size=3"], "unknown parameter 'size'; valid parameters: dim: int = 10"),
     (["--target", "funnel", "--param", "dim=ten"], "cannot read 'ten' as int"),
     (["--target", "funnel", "--param", "dim=1"], "dim must be an integer >= 2"),

@@ -128,3 +128,43 @@ def test_a_biased_sampler_never_passes_truth_and_is_never_bold():
     ess = _cells(table, "ESS/s")
     assert not ess[0].startswith("[bold]") and ess[1].startswith("[bold]")
     assert _cells(table, "grads to bias² max")[0] == "never"
+
+
+def test_the_default_table_fits_120_columns_without_truncated_numbers():
+    """A VAE row (long label, evidence columns) and a NUTS row over 3 seeds: the headline columns fit a
+    120-column terminal with every number whole (no ellipsis); `--columns all` keeps every column."""
+    import io
+
+    import pytest
+
+    from rich.console import Console
+
+    from bench.table import HEADLINE, results_table, select_columns
+    from targets.registry import make_target
+
+    target = make_target("funnel")
+    stat = {f"{k}[{s.name}]": v for s in target.statistics for k, v in (("mean", 0.123456), ("sd", 2.98765),
+                                                                            ("bias_mean_se", -1.23456),
+                                                                            ("bias_mean_sd", 0.0456789))}
+    base = {"status": "ok", "ess_bulk_min_per_s": 5811.234, "ess_bulk_min_per_s_total": 90.81234,
+            "ess_bulk_min_per_1k_grads": 0.7351234, "rhat_max": 1.0234567, "divergences": 5, "modes_visited": None,
+            "mmd2": 0.0123456, "time_compile": 11.234, "time_run": 6.71234, **stat}
+    vae = {**base, "kl_bound": 2.0123, "abs_delta_log_Z": 0.04567, "importance_ess": 0.9012, "pareto_khat": 0.61234,
+           "log_Z_hat": 0.04567, "khat_unreliable": True}
+    label = "vae-gibbs(depth=3,jitter=1.68,latent_dim=2,restarts=2,train_dtype=float32,train_steps=3000,width=64)"
+    groups = {label: [{**vae, "ess_bulk_min_per_s_total": 90.8 + 11.3 * k} for k in range(3)],
+              "nuts": [{**base, "rhat_max": 1.16 + 0.0123 * k, "divergences": 5 + k} for k in range(3)]}
+    buf = io.StringIO()
+    Console(file=buf, width=120).print(results_table(target, groups, select_columns(target, "headline")))
+    text = buf.getvalue()
+    assert "…" not in text and max(map(len, text.splitlines())) <= 120
+    assert "0.735±0" in text and "1.17±0.0123" in text         # whole numbers, headline columns only
+    header = text.split("┡")[0]   # the column headers (the caption below names every column)
+    assert "KL" not in header and "compile" not in header and "run s" in header
+    assert select_columns(target, "all") is None
+    buf = io.StringIO()
+    Console(file=buf, width=400).print(results_table(target, groups, select_columns(target, "all")))
+    header = buf.getvalue().split("┡")[0]
+    assert "KL bound" in header and "compile s" in header
+    with pytest.raises(ValueError, match="unknown column 'nope'; valid: headline, all, or a list of sampler"):
+        select_columns(target, "ESS/1k grads,nope")
