@@ -54,6 +54,9 @@ def mclmc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, n
     return _run("mclmc", key, logdensity_fn, initial_positions, num_warmup, num_draws, chain_method, settings)
 
 
+
+mclmc.exact = False  # unadjusted: its invariant distribution is the target's only as the step size -> 0
+
 def mams(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
          target_acceptance_rate: float = 0.9, target_num_integration_steps: float = 2.0,
          diagonal_preconditioning: bool = True,

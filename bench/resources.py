@@ -8,18 +8,9 @@ so a budget refused here could never have run.
 """
 from __future__ import annotations
 
-import os
+from targets.base import format_bytes, machine_memory
 
 PER_DRAW = 6  # log density + acceptance, divergence, steps, energy, tree depth
-
-
-def machine_memory() -> int | None:
-    """This machine's physical memory in bytes (`os.sysconf`), or None where the system does not say."""
-    try:
-        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-    return pages * size if pages > 0 and size > 0 else None
 
 
 def draws_bytes(chains: int, draws: int, warmup: int, dim: int, precision: str = "float64") -> int:
@@ -36,14 +27,6 @@ def check_fits(chains: int, draws: int, warmup: int, dim: int, precision: str = 
     need = draws_bytes(chains, draws, warmup, dim, precision)
     if memory is not None and need > memory:
         raise ValueError(f"{chains} chains x {draws} draws (+ {warmup} warm-up steps) of a {dim}-d target need at "
-                         f"least {_size(need)} in {precision} (chains x (draws x (dim + {PER_DRAW}) + warmup) x "
-                         f"{8 if precision == 'float64' else 4} bytes), more than this machine's {_size(memory)} "
-                         f"of memory; use fewer chains or draws")
-
-
-def _size(n: float) -> str:
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
-    i = 0
-    while n >= 1024 and i < len(units) - 1:
-        n, i = n / 1024, i + 1
-    return f"{n:.1f} {units[i]}"
+                         f"least {format_bytes(need)} in {precision} (chains x (draws x (dim + {PER_DRAW}) + warmup) x "
+                         f"{8 if precision == 'float64' else 4} bytes), more than this machine's "
+                         f"{format_bytes(memory)} of memory; use fewer chains or draws")

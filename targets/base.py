@@ -128,9 +128,14 @@ def uniform_initial(dim: int, low: float, high: float) -> Callable[[Array, int],
 MAX_STATISTICS = 10_000   # one Statistic per coordinate at most: each is traced into the jitted metrics
 
 
-def machine_memory() -> int:
-    """Physical memory of this machine in bytes (os.sysconf SC_PHYS_PAGES * SC_PAGE_SIZE)."""
-    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+def machine_memory() -> int | None:
+    """Physical memory of this machine in bytes (os.sysconf SC_PHYS_PAGES * SC_PAGE_SIZE), or None where the
+    system does not say."""
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+    return pages * size if pages > 0 and size > 0 else None
 
 
 def check_finite(target: str, **params: float) -> None:
@@ -149,15 +154,16 @@ def check_size(target: str, param: str, value: int, need_bytes: float, what: str
     statistics  the number of Statistic objects it would build, at most MAX_STATISTICS.
     """
     have = machine_memory()
-    if need_bytes > have:
-        raise ValueError(f"{target}: {param} = {value} needs about {_bytes(need_bytes)} ({what}), more than "
-                         f"this machine's {_bytes(have)} of memory")
+    if have is not None and need_bytes > have:
+        raise ValueError(f"{target}: {param} = {value} needs about {format_bytes(need_bytes)} ({what}), more than "
+                         f"this machine's {format_bytes(have)} of memory")
     if statistics > MAX_STATISTICS:
         raise ValueError(f"{target}: {param} = {value} would give {statistics} statistics; at most "
                          f"{MAX_STATISTICS} are supported (one per coordinate, each compiled into the metrics)")
 
 
-def _bytes(n: float) -> str:
+def format_bytes(n: float) -> str:
+    """`1.5 GiB`: a byte count in binary units, three significant digits."""
     units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
     k = 0
     while n >= 1024 and k < len(units) - 1:

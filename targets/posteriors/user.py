@@ -126,8 +126,8 @@ def load_spec(spec: str, reference: str | pathlib.Path | None = None, **params) 
             raise SpecError(f"target {spec!r} is a ready Target: it takes no parameters (got {', '.join(params)})")
         return obj
     if not callable(obj):
-        raise SpecError(f"target {spec!r}: {name} is a {type(obj).__name__}, not a Target, a factory returning one, "
-                        f"or a numpyro model")
+        raise SpecError(f"target {spec!r}: {name} is not callable (a {type(obj).__name__}): not a Target, a "
+                        f"factory returning one, or a numpyro model")
     if is_target_factory(obj) or params or _returns_target(obj):
         return call_factory(spec, obj, params)
     return from_numpyro(obj, name, reference=reference)

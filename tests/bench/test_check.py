@@ -91,8 +91,26 @@ def test_check_sampler_passes_on_the_vae_samplers(name):
     assert _by_name(results)["cost"].ok is True and _by_name(results)["compile reuse"].ok is True
 
 
+PEERS = ["smc", "pt", "mclmc", "mams", "chees", "numpyro-nuts"]
+
+
+@pytest.mark.parametrize("name", PEERS)
+def test_check_sampler_passes_on_the_peers(name):
+    # every check, the moments included for those that claim exactness (mclmc says exact = False)
+    sampler = get_sampler(name)
+    results = check.check_sampler(sampler, {}, Budget(4, 1000, 200))
+    assert all(r.ok is not False for r in results), check.report(name, results)
+    assert _by_name(results)["cost"].ok is True and _by_name(results)["moments"].ok is (True if sampler.exact else None)
+
+
+@pytest.mark.slow
+def test_check_sampler_passes_on_flowmc():
+    results = check.check_sampler(get_sampler("flowmc"), {}, Budget(4, 1000, 200))
+    assert all(r.ok is not False for r in results), check.report("flowmc", results)
+
+
 def test_every_registered_sampler_is_covered():
-    covered = {"nuts", "hmc"} | {n for n in SAMPLERS if n.startswith("vae-")}
+    covered = {"nuts", "hmc", "flowmc", *PEERS} | {n for n in SAMPLERS if n.startswith("vae-")}
     assert set(SAMPLERS) <= covered, "a new built-in sampler needs a check-sampler test"
 
 
@@ -127,7 +145,7 @@ def test_check_sampler_spec_that_does_not_resolve_exits_2(capsys, tmp_path):
 # -- targets -------------------------------------------------------------------------------------------------
 
 CHEAP_TARGETS = {"funnel": {}, "gaussian": {"dim": 3}, "gmm40": {"dim": 2}, "ising": {"L": 3, "M": 3},
-                 "sk": {"N": 8}, "boltzmann": {"N": 8}}
+                 "sk": {"N": 8}, "boltzmann": {"N": 8}, "many_well": {"dim": 4}, "banana": {}, "mos": {}}
 POSTERIORS = ["eight_schools", "eight_schools_nc", "cancer", "longley"]
 
 

@@ -94,7 +94,7 @@ def test_float32_run_on_a_mixture_records_its_precision_and_modes(tmp_path):
     (["--target", "gaussian", "--param", "dim=2", "--chains", "1000000000"],
      "1000000000 chains x 1000 draws (+ 1000 warm-up steps) of a 2-d target need at least"),
     (["--target", "gaussian", "--param", "dim=2", "--draws", "10000000000", "--precision", "float32"],
-     "4 chains x 10000000000 draws (+ 1000 warm-up steps) of a 2-d target need at least 1.2 TiB in float32"),
+     "4 chains x 10000000000 draws (+ 1000 warm-up steps) of a 2-d target need at least 1.16 TiB in float32"),
     (["--target", "funnel", "--sampler-param", "nuts.max_num_doublings=0"], "max_num_doublings must be in [1, 20]"),
     (["--target", "funnel", "--sampler", "vae-imh", "--sampler-param", "batch_size=0"], "batch_size must be >= 1"),
 ])
