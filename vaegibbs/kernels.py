@@ -2,7 +2,7 @@
 
 The chain lives on (x, z) and leaves the encoder-side joint `mu(x) P(z|x)` invariant (with K inner
 draws, `imh` the extended joint of its docstring), so its x-marginal is the target exactly, however
-imperfect the networks (NOTES.md):
+imperfect the networks (docs/method.md):
 
 - gibbs:  z ~ P(z|x) (exact conditional), z' = z + jitter * eps (symmetric), x' ~ Q(x|z'), accept with
           min(1, [mu~(x') P(z'|x') Q(x|z)] / [mu~(x) P(z|x) Q(x'|z')])   (Habib & Barber 2019 for jitter > 0)

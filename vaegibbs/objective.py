@@ -1,12 +1,12 @@
-"""The training objective of the seed, corrected (NOTES.md), and the tighter importance-weighted bound.
+"""The VAE-Gibbs sampler's training objective, corrected (docs/method.md), and the importance-weighted bound.
 
-Augmented reverse KL (eq. 1.6), estimated jointly by reparameterised Monte Carlo:
+Augmented reverse KL (docs/method.md), estimated jointly by reparameterised Monte Carlo:
 
     L = E_{z ~ pi, x = mu(z) + sigma(z) eps}[ log Q(x|z) + log pi(z) - log P(z|x) - log mu~(x) ]
       = D_KL(pi Q || mu P) - log Z  >=  D_KL(q || mu) - log Z  >=  -log Z,
 
-so `L + log Z` is an upper bound on the sampler's KL divergence to the target. The seed's closed
-form (eqs. 1.7-1.8) integrates z under pi independently of x and is not used.
+so `L + log Z` is an upper bound on the sampler's KL divergence to the target. The original note's
+closed form (its eqs. 1.7-1.8, correction 1 of docs/method.md) integrates z under pi independently of x and is not used.
 
 Importance-weighted hierarchical bound (Sobolev & Vetrov 2019), with z_0 the z that generated x and
 z_1..z_K ~ P(z|x):

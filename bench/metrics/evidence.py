@@ -1,6 +1,6 @@
 """Normalising-constant metrics for samplers that give importance weights (the VAE sampler).
 
-  KL bound    = L + log Z >= D_KL(q || mu), L the sampler's training bound (NOTES.md)
+  KL bound    = L + log Z >= D_KL(q || mu), L the sampler's training bound (docs/method.md)
   IW KL bound = L_K + log Z (Sobolev & Vetrov 2019), <= the KL bound
   ELBO        = E_q[log w] <= log Z;  EUBO = E_{x ~ mu, z ~ P(z|x)}[log w] >= log Z (on exact draws)
   |Delta log Z| = |log Z_hat - log Z|,  log Z_hat = logsumexp(log w) - log N

@@ -1,6 +1,6 @@
 """Exactness of the VAE kernels (vaegibbs/kernels.py), with untrained random VAEs.
 
-The chains leave mu(x) P(z|x) invariant whatever the networks are (NOTES.md), so an untrained VAE (and a
+The chains leave mu(x) P(z|x) invariant whatever the networks are (docs/method.md), so an untrained VAE (and a
 deliberately bad one, its x_loc shifted away from the target) must still sample the target; only the
 acceptance and the mixing suffer. Target: `targets.gaussian.gaussian(dim=2, condition=4.0)` (exact
 marginals N(mean_i, cov_ii)) plus a constant C, so that log Z = C is not 0; the VAEs use x_scale = 2,

@@ -1,5 +1,5 @@
 """The VAE of vaegibbs/model.py: Gaussian densities against scipy, the sampling heads against the densities
-they report, the soft clamp of the scales, and the closed-form Gaussian KL of NOTES.md correction 2
+they report, the soft clamp of the scales, and the closed-form Gaussian KL of docs/method.md's correction 2
 against Monte Carlo (with the seed's version, which drops the factor d, shown to fail).
 
 Statistical checks use fixed seeds. Tolerances: 4 Monte Carlo standard errors (two-sided normal tail
@@ -232,7 +232,7 @@ KL_D, KL_N = 5, 200_000
 
 
 def kl_isotropic(m, s, d):
-    """NOTES.md correction 2: D_KL(N(0, I_d) || N(m, s^2 I_d))."""
+    """docs/method.md, correction 2: D_KL(N(0, I_d) || N(m, s^2 I_d))."""
     return 0.5 * (d * math.log(s**2) - d + d / s**2 + float(m @ m) / s**2)
 
 

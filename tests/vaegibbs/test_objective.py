@@ -1,4 +1,4 @@
-"""The corrected objective of vaegibbs/objective.py (NOTES.md correction 1) and the IW bound.
+"""The corrected objective of vaegibbs/objective.py (docs/method.md, correction 1) and the IW bound.
 
 - On linear-Gaussian VAEs both joints pi(z) Q(x|z) and mu(x) P(z|x) are Gaussian, so `L + log Z` has a
   closed form (the KL between them) and so does the marginal KL(q || mu) that the IW bound tends to.
@@ -118,7 +118,7 @@ def inexact():
 
 def test_joint_bound_equals_the_closed_form_augmented_kl(inexact):
     """L + log Z = D_KL(pi(z) Q(x|z) || mu(x) P(z|x)), both joints Gaussian here (correction 1: the joint
-    expectation, z and x drawn together, not the seed's eq. 1.7)."""
+    expectation, z and x drawn together, not the original note's eq. 1.7)."""
     lv, out = inexact
     exact = gauss_kl(*lv.decoder_joint(), *lv.encoder_joint(TARGET_MEAN, TARGET_COV))
     L, se = out["joint"]
