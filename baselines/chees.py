@@ -23,7 +23,6 @@ walker (velocity Verlet reuses the last gradient).
 """
 from __future__ import annotations
 
-import time
 from typing import Callable, Literal
 
 import blackjax
@@ -34,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from baselines.common import compiled, config_key, positions_2d, typed_key
+from baselines.common import config_key, positions_2d, run_compiled, typed_key
 from baselines.draws import Cost, Draws
 
 MASS_MATRICES = ("identity", "diagonal")
@@ -72,16 +71,10 @@ def chees(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, n
             phases["warmup"], phases["sample"] = _build(logdensity_fn, num_warmup, num_draws, settings)
         return phases[phase]
 
-    warmup_fn, t_compile_warmup = compiled(config + ("warmup", int(num_warmup), int(num_draws)),
-                                           lambda: build("warmup"), (key_warmup, x))
-    start = time.perf_counter()
-    state, params, warmup_steps = jax.block_until_ready(warmup_fn(key_warmup, x))
-    t_warmup = time.perf_counter() - start
-    sample_fn, t_compile_sample = compiled(config + ("sample", int(num_warmup), int(num_draws)),
-                                           lambda: build("sample"), (key_sample, state, params))
-    start = time.perf_counter()
-    positions, logdensity, stats = jax.block_until_ready(sample_fn(key_sample, state, params))
-    t_sampling = time.perf_counter() - start
+    (state, params, warmup_steps), t_compile_warmup, t_warmup = run_compiled(
+        config + ("warmup", int(num_warmup), int(num_draws)), lambda: build("warmup"), (key_warmup, x))
+    (positions, logdensity, stats), t_compile_sample, t_sampling = run_compiled(
+        config + ("sample", int(num_warmup), int(num_draws)), lambda: build("sample"), (key_sample, state, params))
 
     warmup_steps, sample_steps = np.asarray(warmup_steps), np.asarray(stats["n_steps"])   # (steps, walkers)
     grad_warmup = int(warmup_steps.sum()) + n_walkers          # + one gradient per walker at init

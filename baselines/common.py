@@ -10,10 +10,10 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from baselines.hmc import CHAIN_METHODS, _compiled, _over_chains, resolve_chain_method
+from baselines.hmc import CHAIN_METHODS, _compiled, _over_chains, resolve_chain_method, run_compiled
 
 __all__ = ["CHAIN_METHODS", "compiled", "config_key", "over_chains", "positions_2d", "resolve_chain_method",
-           "typed_key"]
+           "run_compiled", "typed_key"]
 
 compiled = _compiled
 over_chains = _over_chains

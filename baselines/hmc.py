@@ -130,6 +130,15 @@ def _compiled(cache_key, build: Callable, args: tuple) -> tuple[Any, float]:
     return compiled, seconds
 
 
+def run_compiled(cache_key, build: Callable, args: tuple) -> tuple[Any, float, float]:
+    """One phase: `build()` compiled on `args` (`_compiled`, once per configuration) and run to completion;
+    returns (outputs, compile seconds, run seconds)."""
+    fn, t_compile = _compiled(cache_key, build, args)
+    start = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    return out, t_compile, time.perf_counter() - start
+
+
 def _run(name, algorithm, key, logdensity_fn, initial_positions, num_warmup, num_draws, chain_method,
          target_acceptance_rate, dense_mass, extra) -> Draws:
     initial_positions = jnp.asarray(initial_positions)
@@ -155,18 +164,12 @@ def _run(name, algorithm, key, logdensity_fn, initial_positions, num_warmup, num
 
     key_warmup, key_sample = jax.random.split(key)
     warmup_keys = jax.random.split(key_warmup, n_chains)
-    warmup_fn, t_compile_warmup = _compiled(config + ("warmup", int(num_warmup)), lambda: build("warmup"),
-                                            (warmup_keys, initial_positions))
-    start = time.perf_counter()
-    state, params, warmup_steps = jax.block_until_ready(warmup_fn(warmup_keys, initial_positions))
-    t_warmup = time.perf_counter() - start
+    (state, params, warmup_steps), t_compile_warmup, t_warmup = run_compiled(
+        config + ("warmup", int(num_warmup)), lambda: build("warmup"), (warmup_keys, initial_positions))
 
     sample_keys = jax.random.split(key_sample, n_chains)
-    sample_fn, t_compile_sample = _compiled(config + ("sample", int(num_draws)), lambda: build("sample"),
-                                            (sample_keys, state, params))
-    start = time.perf_counter()
-    positions, logdensity, stats = jax.block_until_ready(sample_fn(sample_keys, state, params))
-    t_sampling = time.perf_counter() - start
+    (positions, logdensity, stats), t_compile_sample, t_sampling = run_compiled(
+        config + ("sample", int(num_draws)), lambda: build("sample"), (sample_keys, state, params))
 
     warmup_steps = np.asarray(warmup_steps)                 # (chains, num_warmup)
     sample_steps = np.asarray(stats["n_steps"])             # (chains, num_draws)

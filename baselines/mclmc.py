@@ -25,7 +25,6 @@ hardware runs (the tuners report totals, not per-transition counts).
 """
 from __future__ import annotations
 
-import time
 from typing import Callable, Literal
 
 import blackjax
@@ -34,8 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from baselines.common import (check_chain_method, compiled, config_key, over_chains, positions_2d,
-                              resolve_chain_method, typed_key)
+from baselines.common import (check_chain_method, config_key, over_chains, positions_2d, resolve_chain_method,
+                              run_compiled, typed_key)
 from baselines.draws import Cost, Draws
 
 GRADS_PER_STEP = 2                   # isokinetic McLachlan: b1 a1 b2 a1 b1, two gradients per step
@@ -167,17 +166,11 @@ def _run(name, key, logdensity_fn, initial_positions, num_warmup, num_draws, cha
 
     key_warmup, key_sample = jax.random.split(key)
     warmup_keys = jax.random.split(key_warmup, n_chains)
-    warmup_fn, t_compile_warmup = compiled(config + ("warmup", int(num_warmup)), lambda: build("warmup"),
-                                           (warmup_keys, x))
-    start = time.perf_counter()
-    state, params, tune_steps = jax.block_until_ready(warmup_fn(warmup_keys, x))
-    t_warmup = time.perf_counter() - start
+    (state, params, tune_steps), t_compile_warmup, t_warmup = run_compiled(
+        config + ("warmup", int(num_warmup)), lambda: build("warmup"), (warmup_keys, x))
     sample_keys = jax.random.split(key_sample, n_chains)
-    sample_fn, t_compile_sample = compiled(config + ("sample", int(num_draws)), lambda: build("sample"),
-                                           (sample_keys, state, params))
-    start = time.perf_counter()
-    positions, logdensity, stats = jax.block_until_ready(sample_fn(sample_keys, state, params))
-    t_sampling = time.perf_counter() - start
+    (positions, logdensity, stats), t_compile_sample, t_sampling = run_compiled(
+        config + ("sample", int(num_draws)), lambda: build("sample"), (sample_keys, state, params))
 
     inits = n_chains * (1 if name == "mclmc" else 2)          # mams: the unadjusted and the adjusted init
     tune_steps, sample_steps = np.asarray(tune_steps), np.asarray(stats["n_steps"])

@@ -14,7 +14,6 @@ numpyro's default). Chains: sequential (`lax.map`) or vectorized (`vmap`, lock-s
 """
 from __future__ import annotations
 
-import time
 from typing import Callable, Literal
 
 import jax
@@ -22,8 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.infer.hmc import hmc as numpyro_hmc
 
-from baselines.common import (check_chain_method, compiled, config_key, over_chains, positions_2d,
-                              resolve_chain_method, typed_key)
+from baselines.common import (check_chain_method, config_key, over_chains, positions_2d, resolve_chain_method,
+                              run_compiled, typed_key)
 from baselines.draws import Cost, Draws
 
 
@@ -50,17 +49,11 @@ def numpyro_nuts(key, logdensity_fn: Callable, initial_positions, *, num_warmup:
 
     key_warmup, key_sample = jax.random.split(key)
     warmup_keys = jax.random.key_data(jax.random.split(key_warmup, n_chains))   # numpyro takes raw keys
-    warmup_fn, t_compile_warmup = compiled(config + ("warmup", int(num_warmup)), lambda: build("warmup"),
-                                           (warmup_keys, x))
-    start = time.perf_counter()
-    state, warmup_steps = jax.block_until_ready(warmup_fn(warmup_keys, x))
-    t_warmup = time.perf_counter() - start
+    (state, warmup_steps), t_compile_warmup, t_warmup = run_compiled(
+        config + ("warmup", int(num_warmup)), lambda: build("warmup"), (warmup_keys, x))
     sample_keys = jax.random.key_data(jax.random.split(key_sample, n_chains))
-    sample_fn, t_compile_sample = compiled(config + ("sample", int(num_draws)), lambda: build("sample"),
-                                           (sample_keys, state))
-    start = time.perf_counter()
-    positions, logdensity, stats = jax.block_until_ready(sample_fn(sample_keys, state))
-    t_sampling = time.perf_counter() - start
+    (positions, logdensity, stats), t_compile_sample, t_sampling = run_compiled(
+        config + ("sample", int(num_draws)), lambda: build("sample"), (sample_keys, state))
 
     warmup_steps, sample_steps = np.asarray(warmup_steps), np.asarray(stats["n_steps"])
     steps = np.concatenate([warmup_steps, sample_steps], axis=1)

@@ -20,7 +20,6 @@ vectorized as `baselines.hmc`; static trajectories, so no lock-step waste.
 """
 from __future__ import annotations
 
-import time
 from typing import Callable, Literal
 
 import blackjax
@@ -29,8 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from baselines.common import (check_chain_method, compiled, config_key, over_chains, positions_2d,
-                              resolve_chain_method, typed_key)
+from baselines.common import (check_chain_method, config_key, over_chains, positions_2d, resolve_chain_method,
+                              run_compiled, typed_key)
 from baselines.draws import Cost, Draws
 
 
@@ -65,17 +64,11 @@ def pt(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_
 
     key_warmup, key_sample = jax.random.split(key)
     warmup_keys = jax.random.split(key_warmup, n_chains)
-    warmup_fn, t_compile_warmup = compiled(config + ("warmup", int(num_warmup)), lambda: build("warmup"),
-                                           (warmup_keys, x))
-    start = time.perf_counter()
-    states, eps = jax.block_until_ready(warmup_fn(warmup_keys, x))
-    t_warmup = time.perf_counter() - start
+    (states, eps), t_compile_warmup, t_warmup = run_compiled(
+        config + ("warmup", int(num_warmup)), lambda: build("warmup"), (warmup_keys, x))
     sample_keys = jax.random.split(key_sample, n_chains)
-    sample_fn, t_compile_sample = compiled(config + ("sample", int(num_draws)), lambda: build("sample"),
-                                           (sample_keys, states, eps))
-    start = time.perf_counter()
-    positions, logdensity, stats, swap_prob = jax.block_until_ready(sample_fn(sample_keys, states, eps))
-    t_sampling = time.perf_counter() - start
+    (positions, logdensity, stats, swap_prob), t_compile_sample, t_sampling = run_compiled(
+        config + ("sample", int(num_draws)), lambda: build("sample"), (sample_keys, states, eps))
 
     per_step = n_chains * int(n_temps) * int(num_integration_steps)
     grad_warmup = per_step * int(num_warmup) + n_chains     # + one per chain at init (shared by its replicas)

@@ -26,7 +26,6 @@ Under `vmap` the runs wait for the one with most steps: `grad_evals_lockstep` = 
 from __future__ import annotations
 
 import functools
-import time
 from typing import Callable, Literal
 
 import blackjax
@@ -37,8 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from baselines.common import (check_chain_method, compiled, config_key, over_chains, positions_2d,
-                              resolve_chain_method, typed_key)
+from baselines.common import (check_chain_method, config_key, over_chains, positions_2d, resolve_chain_method,
+                              run_compiled, typed_key)
 from baselines.draws import Cost, Draws
 
 
@@ -67,12 +66,9 @@ def smc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num
                 "step_size": float(step_size), "target_acceptance_rate": float(target_acceptance_rate),
                 "max_tempering_steps": int(max_tempering_steps)}
     keys = jax.random.split(key, n_runs)
-    fn, t_compile = compiled(config_key("smc", logdensity_fn, settings | {"chain_method": chain_method}, x, key),
-                             lambda: jax.jit(over_chains(_one_run(logdensity_fn, dim, x.dtype, **settings),
-                                                         chain_method)), (keys,))
-    start = time.perf_counter()
-    out = jax.block_until_ready(fn(keys))
-    t_sampling = time.perf_counter() - start
+    out, t_compile, t_sampling = run_compiled(
+        config_key("smc", logdensity_fn, settings | {"chain_method": chain_method}, x, key),
+        lambda: jax.jit(over_chains(_one_run(logdensity_fn, dim, x.dtype, **settings), chain_method)), (keys,))
     positions, log_w, logdensity, log_z, steps, beta, acc, eps = (np.asarray(a) for a in out)
     if np.any(beta < 1.0):
         bad = int(np.argmin(beta))
