@@ -1,7 +1,7 @@
-"""The VAE sampler of the seed in the suite: `vae-gibbs`, `vae-imh`, `vae-is`, `vae-hybrid`.
+"""The VAE-Gibbs sampler in the suite: `vae-gibbs`, `vae-imh`, `vae-is`, `vae-hybrid`.
 
 Each run trains a VAE on the target's log density or loads a saved one (`model_path`): `training=reverse`
-is the seed's corrected reverse-KL bound (`vaegibbs.fit`), `training=adaptive` fits walkers started in the
+is the corrected reverse-KL bound (`vaegibbs.fit`), `training=adaptive` fits walkers started in the
 target's `initial` box by forward KL, mixed with the bound later (`vaegibbs.adaptive`); the defaults
 per target are `TARGET_DEFAULTS`, with `SAMPLER_TARGET_DEFAULTS` on top for one sampler. It then
 samples with an exact kernel of `vaegibbs.kernels`. The trained VAE is saved beside the run's record (`<cell>/vae.json`, `vae.eqx`): pass
@@ -145,7 +145,7 @@ def vae_gibbs(key, logdensity_fn: Callable, initial_positions, *, num_warmup: in
 @_training_params
 def vae_imh(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
             temperature: float = 1.0, inner: int = 0, **training) -> Draws:
-    """Independence Metropolis-Hastings on (x, z) with proposal N(z; 0, temperature^2) Q(x|z) (1: the seed's);
+    """Independence Metropolis-Hastings on (x, z) with proposal N(z; 0, temperature^2) Q(x|z) (1: pi(z) Q(x|z));
     `inner` = K > 0 encoder draws per proposal give the hierarchical weights w_K (kernels.imh)."""
     return _run("imh", {"temperature": float(temperature), "inner": int(inner)}, key, logdensity_fn,
                 initial_positions, num_warmup, num_draws, **training)

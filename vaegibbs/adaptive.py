@@ -1,6 +1,6 @@
 """Adaptive training from walkers (Gabrie, Rotskoff & Vanden-Eijnden 2022; flowMC): mass-covering.
 
-Reverse-KL training alone is mode-seeking: a VAE trained on the seed's bound from scratch drops modes
+Reverse-KL training alone is mode-seeking: a VAE trained on the reverse-KL bound alone from scratch drops modes
 it never proposes. Here a population of walkers, started broadly (the target's `initial` box),
 finds the modes first and the VAE is fitted to them by maximum likelihood (forward KL):
 
@@ -13,7 +13,7 @@ finds the modes first and the VAE is fitted to them by maximum likelihood (forwa
 
    (F_1 is the ordinary VAE negative ELBO; `kl` rises from `kl_start` to 1 over `kl_warmup_rounds`,
    without which the decoder learns to ignore z and covers the modes with one broad Gaussian;
-   w_rev = 0 before round `reverse_from`, then `reverse_weight`; L is the seed's bound,
+   w_rev = 0 before round `reverse_from`, then `reverse_weight`; L is the reverse-KL bound,
    objective.joint_bound), followed by `global_moves` VAE independence moves and `local_moves`
    MALA moves of every walker (the walkers equilibrate between the modes the VAE proposes).
 

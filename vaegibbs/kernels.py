@@ -138,7 +138,7 @@ def imh_log_weight(model: VAE, temperature: float = 1.0, num_inner: int = 0) -> 
 def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0, num_inner: int = 0) -> IndependenceAlgorithm:
     """Independence Metropolis-Hastings on (x, z) with proposal N(z; 0, temperature^2 I) Q(x|z).
 
-    temperature = 1 is the seed's proposal pi(z) Q(x|z); temperature > 1 widens the latent draws, a
+    temperature = 1 is the VAE-Gibbs sampler's proposal pi(z) Q(x|z); temperature > 1 widens the latent draws, a
     defensive proposal for targets whose tails the decoder under-covers. Exact for any temperature:
     w = mu~(x) P(z|x) / (N(z; 0, t^2 I) Q(x|z)), accept with min(1, w'/w).
 
@@ -276,7 +276,7 @@ class ImportanceSample(NamedTuple):
 
 def importance_sample(model: VAE, logdensity_fn: Callable, key, n: int, num_inner: int = 0,
                       temperature: float = 1.0, batch_size: int = 4096) -> ImportanceSample:
-    """n proposals of `imh` (N(z; 0, temperature^2 I) Q(x|z); temperature 1: the seed's pi(z) Q(x|z)) with
+    """n proposals of `imh` (N(z; 0, temperature^2 I) Q(x|z); temperature 1: the VAE-Gibbs sampler's pi(z) Q(x|z)) with
     their importance weights w = mu~(x) P(z|x) / (rho(z) Q(x|z)); with num_inner = K > 0 the hierarchical
     weights w_K (K encoder draws per x; `latents` keeps z_0). Drawn `batch_size` at a time (memory)."""
     propose = imh(model, logdensity_fn, temperature, num_inner).propose
