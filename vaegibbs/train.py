@@ -1,4 +1,4 @@
-"""Training of the VAE sampler on the corrected reverse-KL bound (optax Adam with a schedule).
+"""Training of the VAE-Gibbs sampler's VAE on the corrected reverse-KL bound (optax Adam with a schedule).
 
 `fit(logdensity_fn, dim, key, config)` minimises `L` (objective.py) over encoder and decoder.
 Optionally U is annealed: the loss uses `beta * log mu~(x)` with beta rising linearly from
@@ -35,7 +35,41 @@ TRAIN_DTYPES = ("float64", "float32")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Everything that defines a trained sampler (saved with it)."""
+    """Everything that defines a trained sampler (saved with it): networks, optimiser and training budget.
+
+    Parameters
+    ----------
+    latent_dim
+        Dimension of z; None: the target's dimension.
+    width, depth
+        Width and number of hidden layers of the encoder's and decoder's MLPs (equinox, SiLU).
+    steps
+        Adam steps in all (with restarts, the chosen initialisation's `restart_steps` included).
+    batch_size
+        Samples of the bound L per step.
+    learning_rate
+        Peak learning rate of Adam.
+    warmup_steps
+        Linear learning-rate warm-up, then cosine decay to 0.
+    grad_clip
+        Global gradient-norm clipping.
+    beta_start, anneal_steps
+        Annealing of U: the loss uses `beta * log mu~(x)`, beta rising linearly from `beta_start` to 1 over
+        `anneal_steps` steps (0: no annealing), then held at 1.
+    x_loc, x_scale
+        Fixed standardisation of x inside the networks.
+    chunk
+        Steps per jitted chunk (progress and NaN checks between chunks).
+    dtype
+        Precision of training, "float64" or "float32"; the model is returned in the default float.
+    restarts, restart_steps
+        Initialisations tried: each trains `restart_steps` steps, the one with the lowest mean loss goes on.
+
+    Raises
+    ------
+    ValueError
+        A field out of range, naming it.
+    """
 
     latent_dim: int | None = None   # None: the target's dimension
     width: int = 128
