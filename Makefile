@@ -10,7 +10,7 @@ SAMPLERS ?= vae-gibbs,nuts
 SEEDS ?= 0,1,2
 ARGS ?=
 
-.PHONY: run test test-slow venv clean reference
+.PHONY: run test test-slow venv clean reference docs
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -34,6 +34,10 @@ test-slow: venv
 reference: venv
 	$(PY) -m bench sweep configs/reference.toml --no-progress
 	$(PY) -m bench leaderboard --results results/reference-runs --out results/reference
+
+# The documentation site (mkdocs.yml, docs/) into the git-ignored site/; --strict: every warning is an error.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) .pytest_cache
