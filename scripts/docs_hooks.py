@@ -98,7 +98,7 @@ def columns_table() -> str:
 
 def _option(action: argparse.Action) -> list[str]:
     flags = ", ".join(f"`{f}`" for f in action.option_strings) or f"`{action.metavar or action.dest}`"
-    if action.option_strings and action.nargs != 0:
+    if action.option_strings and action.nargs != 0 and not action.choices:
         flags += f" {action.metavar or action.dest.upper()}"
     default = action.default
     shown = "–" if default in (None, argparse.SUPPRESS, False) or action.nargs == 0 else f"`{default}`"
@@ -120,7 +120,8 @@ def cli_reference() -> str:
     for name, command in sub.choices.items():
         usage = " ".join(command.format_usage().split()).removeprefix("usage: ")
         rows = [_option(a) for a in command._actions if not isinstance(a, argparse._HelpAction)]
-        out += [f"### `{name}`", "", helps.get(name, "") + ".", "", f"```\n{usage}\n```", ""]
+        summary = helps.get(name) or ""
+        out += [f"### `{name}`", "", summary[:1].upper() + summary[1:] + ".", "", f"```\n{usage}\n```", ""]
         out += [_table(["argument", "default", "meaning"], rows), ""] if rows else []
     return "\n".join(out)
 
