@@ -147,8 +147,7 @@ def check(config: Config, adaptive: Adaptive) -> None:
         raise ValueError(f"fit_adaptive: trains in float64 only (its walkers' MALA moves are part of it) and from "
                          f"one initialisation; got Config.dtype={config.dtype!r}, Config.restarts={config.restarts}")
     if config.steps % adaptive.rounds:
-        raise ValueError(f"fit_adaptive: Config.steps ({config.steps}) must be a multiple of Adaptive.rounds "
-                         f"({adaptive.rounds})")
+        raise ValueError(f"fit_adaptive: Config.steps ({config.steps}) must be a multiple of rounds ({adaptive.rounds})")
 
 
 def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config = Config(steps=20000),
