@@ -59,7 +59,7 @@ class Column:
 
 
 _ESS = "smallest bulk ESS over the statistics"
-_COST = ("the gradients (seconds), warm-up and training included, until bias² of every statistic ({which}) stays "
+_COST = ("the gradient evaluations, warm-up and training included, until bias² over the statistics ({which}) stays "
          "<= 0.01 (bench.metrics.cost); never: not within the budget in some seed")
 
 COLUMNS: tuple[Column, ...] = (
@@ -73,7 +73,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("ess_bulk_min_per_s", "ESS/s", f"{_ESS} per second of sampling", better="higher", efficiency=True,
            khat=True),
     Column("ess_bulk_min_per_s_total", "ESS/s incl. warm-up", f"{_ESS} per second of warm-up (or training) and "
-           "sampling, compile time excluded", short="ESS/s all", latex="ESS/s (incl.\\ warm-up)", better="higher", efficiency=True,
+           "sampling, compile time excluded", short="ESS/s all", latex="ESS/s (incl.\\ warm-up)", better="higher",
+           efficiency=True,
            khat=True, headline=True),
     Column("ess_bulk_min_per_1k_grads", "ESS/1k grads", f"{_ESS} per 1,000 gradient evaluations, warm-up and "
            "training included", short="ESS/1kg", better="higher", efficiency=True, khat=True, headline=True),
@@ -93,7 +94,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("divergences", "div.", "divergent transitions after warm-up", better="lower",
            headline=True, digits=2),
     Column("bias2_max", "bias² max", "the largest bias2 = (Ê[f²] - E[f²])² / Var[f²] over the statistics with a "
-           "known sd[f²] (below 0.01 counts as converged)", latex="bias$^2$ max", better="lower", khat=True, digits=2, shown="cost"),
+           "known sd[f²] (below 0.01 counts as converged)", latex="bias$^2$ max", better="lower", khat=True, digits=2,
+           shown="cost"),
     Column("grads_to_bias2_max", "grads to bias² max ≤ 0.01", _COST.format(which="the max"),
            name="grads to bias² max", latex="grads to bias$^2_{\\max} \\le 0.01$", better="lower", efficiency=True,
            shown="cost"),
@@ -101,12 +103,13 @@ COLUMNS: tuple[Column, ...] = (
            name="grads to bias² avg", latex="grads to bias$^2_{\\mathrm{avg}} \\le 0.01$", better="lower",
            efficiency=True, shown="cost"),
     Column("seconds_to_bias2_max", "s to bias² max ≤ 0.01", _COST.format(which="the max").replace(
-        "the gradients (seconds)", "the seconds"), name="s to bias² max", latex="s to bias$^2_{\\max} \\le 0.01$",
+        "the gradient evaluations", "the seconds"), name="s to bias² max", latex="s to bias$^2_{\\max} \\le 0.01$",
         better="lower", efficiency=True, shown="cost"),
     Column("modes_visited", "modes", "modes visited / the target's modes", headline=True, shown="modes"),
     Column("emc", "EMC", "entropic mode coverage -Σ p_k log p_k / log K of the modes visited", better="higher",
            shown="modes"),
-    Column("well_patterns_visited", "well patterns (exact draws)", "distinct well-sign patterns among the draws (the mean "
+    Column("well_patterns_visited", "well patterns (exact draws)", "distinct well-sign patterns among the draws "
+           "(the mean "
            "number that as many independent exact draws visit)", name="well patterns", shown="wells"),
     Column("well_upper_min", "upper-well frac", "the fraction of draws in each well's upper mode, smallest..largest "
            "over the wells (the truth in the header)", shown="wells"),
@@ -114,20 +117,24 @@ COLUMNS: tuple[Column, ...] = (
            "draws: the weighted statistic)",
            latex="MMD$^2$", better="lower", digits=2, shown="sample"),
     Column("sinkhorn", "Sinkhorn (ε=1e-3)", "the Sinkhorn divergence to 2,000 exact draws, squared Euclidean "
-           "cost, ε = 1e-3 (ott-jax); ! where the solve stopped unconverged", name="Sinkhorn", digits=2, shown="transport"),
+           "cost, ε = 1e-3 (ott-jax); ! where the solve stopped unconverged", name="Sinkhorn", digits=2,
+           shown="transport"),
     Column("entropic_w2", "entropic W2 (ε=0.05)", "sqrt of the transport cost of the entropic plan at ε = 0.05 "
            "to the same exact draws, in units of x",
            name="entropic W2", digits=2, shown="transport"),
     Column("kl_bound", "KL bound", "L + log Z, an upper bound on KL(q ‖ target) (VAE samplers, where "
            "log Z is known)", better="lower",
            digits=2, shown="weights"),
-    Column("abs_delta_log_Z", "|Δ log Z|", "|log Ẑ - log Z| from the importance weights", latex="$|\\Delta \\log Z|$",
+    Column("abs_delta_log_Z", "|Δ log Z|", "|log Ẑ - log Z| from the importance weights",
+           latex="$|\\Delta \\log Z|$",
            better="lower", digits=2, shown="weights"),
-    Column("importance_ess", "IS ESS", "normalised importance ESS (Σw)²/(N Σw²) of the weights: vae-is's and vae-imh's own "
+    Column("importance_ess", "IS ESS", "normalised importance ESS (Σw)²/(N Σw²) of the weights: vae-is's and "
+           "vae-imh's own "
            "(K = inner, t = temperature), for vae-gibbs and vae-hybrid the joint K=0 weights of the VAE",
            better="higher", digits=2, shown="weights"),
     Column("pareto_khat", "Pareto k̂", "the Pareto k̂ of the same weights' right tail (ArviZ's PSIS estimator); "
-           "above 0.5 their variance is infinite and the row's ESS, MCSE and bias are unreliable: !", latex="Pareto $\\hat k$", better="lower", digits=2,
+           "above 0.5 their variance is infinite and the row's ESS, MCSE and bias are unreliable: !",
+           latex="Pareto $\\hat k$", better="lower", digits=2,
            shown="weights"),
     Column("time_compile", "compile s", "compilation seconds, all seeds together (compiled once, reused)",
            digits=2),
