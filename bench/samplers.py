@@ -129,14 +129,14 @@ SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
             "independent NUTS implementation)", validate_numpyro_nuts),
     Sampler("flowmc", baselines.flowmc, "flowMC 0.6 RQSpline flow + MALA walkers (from the target's initial); "
             "training loops = warm-up; recompiles every seed", validate_flowmc),
-    Sampler("vae-gibbs", vae.vae_gibbs, "VAE-Gibbs sampler: Metropolis-within-Gibbs on (x, z)", vae.validate,
-            vae.target_defaults("vae-gibbs"), vae.defaults_for),
-    Sampler("vae-imh", vae.vae_imh, "VAE-Gibbs sampler's VAE: independence Metropolis-Hastings on (x, z)", vae.validate,
-            vae.target_defaults("vae-imh"), vae.defaults_for),
-    Sampler("vae-is", vae.vae_is, "VAE-Gibbs sampler's VAE: importance sampling (weighted draws)", vae.validate,
-            vae.target_defaults("vae-is"), vae.defaults_for),
-    Sampler("vae-hybrid", vae.vae_hybrid, "VAE-Gibbs sampler's VAE moves alternated with blackjax MALA", vae.validate,
-            vae.target_defaults("vae-hybrid"), vae.defaults_for),
+    Sampler("vae-gibbs", vae.vae_gibbs, "VAE-Gibbs sampler: Metropolis-within-Gibbs on (x, z)",
+            functools.partial(vae.validate, "gibbs"), vae.target_defaults("vae-gibbs"), vae.defaults_for),
+    Sampler("vae-imh", vae.vae_imh, "VAE-Gibbs sampler's VAE: independence Metropolis-Hastings on (x, z)",
+            functools.partial(vae.validate, "imh"), vae.target_defaults("vae-imh"), vae.defaults_for),
+    Sampler("vae-is", vae.vae_is, "VAE-Gibbs sampler's VAE: importance sampling (weighted draws)",
+            functools.partial(vae.validate, "is"), vae.target_defaults("vae-is"), vae.defaults_for),
+    Sampler("vae-hybrid", vae.vae_hybrid, "VAE-Gibbs sampler's VAE moves alternated with blackjax MALA",
+            functools.partial(vae.validate, "hybrid"), vae.target_defaults("vae-hybrid"), vae.defaults_for),
 )}
 
 

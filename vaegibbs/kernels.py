@@ -21,7 +21,7 @@ they are drawn in large batches and only the accept/reject test on their cached 
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, Literal, NamedTuple
 
 import blackjax
 import jax
@@ -69,8 +69,9 @@ def _mh(key, log_ratio, proposal: VAEState, state: VAEState):
     return new, rate, accept
 
 
-def gibbs(model: VAE, logdensity_fn: Callable, jitter: float = 0.0) -> SamplingAlgorithm:
-    """Metropolis-within-Gibbs on (x, z); `jitter` is the sd of the symmetric latent perturbation."""
+def gibbs(model: VAE, logdensity_fn: Callable, jitter: float = 0.5) -> SamplingAlgorithm:
+    """Metropolis-within-Gibbs on (x, z); `jitter` is the sd of the symmetric latent perturbation (0: the plain
+    Gibbs step z ~ P(z|x), x' ~ Q(x|z))."""
 
     def step(key, state: VAEState):
         key_z, key_eps, key_x, key_acc = jax.random.split(key, 4)
@@ -232,12 +233,15 @@ def run_independent_chains(algorithm: IndependenceAlgorithm, key, initial_positi
     return final, (states, VAEInfo(rate, accept, ones, jnp.zeros(index.shape, int), jnp.full(index.shape, jnp.nan)))
 
 
-def hybrid(model: VAE, logdensity_fn: Callable, step_size: float, num_local: int = 5,
-           vae_move: str = "gibbs", jitter: float = 0.0, temperature: float = 1.0) -> SamplingAlgorithm:
+VAE_MOVES = ("gibbs", "imh")  # the VAE move of `hybrid`
+
+
+def hybrid(model: VAE, logdensity_fn: Callable, step_size: float = 0.1, num_local: int = 5,
+           vae_move: Literal[VAE_MOVES] = "gibbs", jitter: float = 0.5, temperature: float = 1.0) -> SamplingAlgorithm:
     """A VAE move (gibbs with `jitter`, or imh with `temperature`), then `num_local` blackjax MALA moves
     in x with `step_size`, then z ~ P(z|x)."""
-    if vae_move not in ("gibbs", "imh"):
-        raise ValueError(f"hybrid: vae_move must be one of gibbs, imh, got {vae_move!r}")
+    if vae_move not in VAE_MOVES:
+        raise ValueError(f"hybrid: vae_move must be one of {', '.join(VAE_MOVES)}, got {vae_move!r}")
     if vae_move == "gibbs":
         global_step = gibbs(model, logdensity_fn, jitter).step
     else:

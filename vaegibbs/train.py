@@ -16,7 +16,7 @@ import dataclasses
 import functools
 import math
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import equinox as eqx
 import jax
@@ -84,7 +84,7 @@ class Config:
     x_loc: float = 0.0              # fixed standardisation of x in the networks
     x_scale: float = 1.0
     chunk: int = 100                # steps per jitted chunk (progress and NaN checks between chunks)
-    dtype: str = "float64"          # precision of training (fit); the model is returned in the default float
+    dtype: Literal[TRAIN_DTYPES] = "float64"  # precision of training (fit); the model is returned in the default float
     restarts: int = 1               # initialisations tried (fit): the best after restart_steps goes on
     restart_steps: int = 300
 
@@ -107,9 +107,11 @@ class Config:
                              f"{self.anneal_steps}, {self.warmup_steps}")
         if not math.isfinite(self.x_loc):
             raise ValueError(f"vaegibbs Config: x_loc must be finite, got {self.x_loc}")
-        if self.restarts < 1 or (self.restarts > 1 and not 0 < self.restart_steps < self.steps):
-            raise ValueError(f"vaegibbs Config: restarts must be >= 1, and with restarts > 1 restart_steps in "
-                             f"(0, steps = {self.steps}); got {self.restarts}, {self.restart_steps}")
+        if self.restarts < 1:
+            raise ValueError(f"vaegibbs Config: restarts must be >= 1, got {self.restarts}")
+        if self.restarts > 1 and not 0 < self.restart_steps < self.steps:
+            raise ValueError(f"vaegibbs Config: with restarts={self.restarts} restart_steps ({self.restart_steps}) "
+                             f"must be in (0, steps = {self.steps}); pass restarts=1 or a smaller restart_steps")
         if self.dtype not in TRAIN_DTYPES:
             raise ValueError(f"vaegibbs Config: dtype must be one of {', '.join(TRAIN_DTYPES)}, got {self.dtype!r}")
 
