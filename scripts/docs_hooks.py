@@ -23,18 +23,10 @@ MARKER = re.compile(r"^<!-- gen:([a-z_]+) -->$", re.MULTILINE)
 
 
 def columns():
-    """The headline columns, in order, as objects with `key`, `header` and `description`.
-
-    The one place the column definitions are read from (repoint it at `bench.columns.COLUMNS` once that
-    module holds the definitions with their descriptions)."""
-    from types import SimpleNamespace
-
-    from bench.leaderboard import COLUMNS
-    return tuple(SimpleNamespace(key=c.key, header=c.markdown.replace("\\|", "|"),
-                                 description=f"{c.better} is better"
-                                             + ("; unreliable (`!`) above Pareto k̂ 0.5" if c.khat else "")
-                                             + ("; bold only among rows that pass the truth" if c.efficiency else ""))
-                 for c in COLUMNS)
+    """Every column of the results, in the terminal table's order (`bench.columns.COLUMNS`: `key`, `header`,
+    `description`, `headline`), the one place the column definitions are read from."""
+    from bench.columns import COLUMNS
+    return COLUMNS
 
 
 def _cell(text) -> str:
@@ -91,9 +83,12 @@ def samplers_table() -> str:
 
 
 def columns_table() -> str:
-    """The headline columns of the Markdown and LaTeX leaderboards, in their order."""
-    return _table(["column", "record key", "meaning"],
-                  [[c.header, f"`{c.key}`", c.description] for c in columns()])
+    """Every column: header, record key, in the headline table / the leaderboards, meaning."""
+    from bench.leaderboard import COLUMNS as LEADERBOARD
+    in_leaderboard = {c.key for c in LEADERBOARD}
+    return _table(["column", "record key", "headline", "leaderboards", "meaning"],
+                  [[c.header, f"`{c.key}`", "yes" if c.headline else "", "yes" if c.key in in_leaderboard else "",
+                    c.description] for c in columns()])
 
 
 def _option(action: argparse.Action) -> list[str]:

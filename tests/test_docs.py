@@ -61,9 +61,10 @@ def test_cli_reference_has_every_command_and_option():
                 assert f"`{flag}`" in text
 
 
-def test_columns_keep_the_leaderboard_order():
-    from bench.leaderboard import COLUMNS
+def test_the_columns_page_lists_every_column_from_its_definition():
+    from bench.columns import COLUMNS
+    from bench.leaderboard import COLUMNS as LEADERBOARD
 
-    got = _hooks().columns()
-    assert [c.key for c in got] == [c.key for c in COLUMNS]
-    assert all(c.header and c.description for c in got)
+    text = _hooks().columns_table()
+    assert all(f"`{c.key}`" in text and c.description.replace("|", "\\|") in text for c in COLUMNS)
+    assert {c.key for c in LEADERBOARD} <= {c.key for c in COLUMNS}
