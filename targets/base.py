@@ -86,6 +86,36 @@ class Wells:
     p_upper: float
 
 
+@dataclasses.dataclass(frozen=True)
+class Plot:
+    """How a report pictures a target's draws; every field optional (default: the headline's marginal alone).
+
+    Parameters
+    ----------
+    statistic, label
+        The statistic whose marginal is drawn against the exact draws' (default: the headline), and its axis
+        label (default: its name).
+    coords, coord_names
+        (i, j): the coordinates of x drawn as a 2-D scatter over the exact draws, or None (no projection); their
+        axis labels (default `x[i]`, `x[j]`).
+    limits
+        ((lo, hi), (lo, hi)) of the projection's axes, or None (from the draws' percentiles).
+    marks, marks_label
+        Points (x_i, x_j) marked on the projection (e.g. a mixture's means), and their legend entry.
+    equal
+        The projection drawn to equal scale on both axes.
+    """
+
+    statistic: str | None = None
+    label: str | None = None
+    coords: tuple[int, int] | None = None
+    coord_names: tuple[str, str] | None = None
+    limits: tuple[tuple[float, float], tuple[float, float]] | None = None
+    marks: tuple[tuple[float, float], ...] = ()
+    marks_label: str = ""
+    equal: bool = False
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Target:
     """An unnormalised density `exp(log_prob(x))` on R^dim with its ground truth.
@@ -125,6 +155,8 @@ class Target:
         shown by `python -m bench list`; None otherwise.
     wells
         Independent double wells (too many sign patterns to count as modes), else None.
+    plot
+        How reports picture the draws (`Plot`: which statistic's marginal, which 2-D projection).
     """
 
     name: str
@@ -141,6 +173,7 @@ class Target:
     constrain: Callable[[Array], Mapping[str, Array]] | None = None
     truth: str | None = None
     wells: Wells | None = None
+    plot: Plot = Plot()
 
     @property
     def headline_statistic(self) -> Statistic:
