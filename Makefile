@@ -39,5 +39,12 @@ reference: venv
 docs: venv
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
+# docs/img/report-funnel.png: the report of the funnel run (nuts, vae-gibbs, vae-imh, vae-is; 32 chains x 10,000
+# draws; its records in the git-ignored results/report-funnel/, reused once there), its figures checked for layout
+# faults, rendered by headless Chromium 1400 px wide (scripts/report_screenshot.sh; needs `chromium` on PATH)
+.PHONY: report-screenshot
+report-screenshot: venv
+	PYTHON=$(PY) scripts/report_screenshot.sh
+
 clean:
 	rm -rf $(VENV) .pytest_cache
