@@ -107,3 +107,22 @@ def test_the_report_modules_name_no_target():
         constants = {n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant)}
         assert not constants & set(TARGETS), (path.name, constants & set(TARGETS))
         assert "import targets" not in path.read_text() and "from targets" not in path.read_text(), path.name
+
+
+@pytest.mark.parametrize("name", ["gmm40", "ising", "banana", "gaussian"])
+def test_each_targets_own_picture_of_its_draws_has_no_layout_fault(name):
+    """Every target's `plot` (a projection with marked points and equal axes, a chosen statistic, the default)
+    drawn for five samplers (a second row of panels) without layout faults."""
+    import jax
+    import matplotlib.pyplot as plt
+    from bench.report.figures import draws_vs_exact
+    target = make_target(name)
+    x = np.asarray(target.sample(jax.random.key(0), 2 * 100)).reshape(2, 100, target.dim)
+    values = np.stack([np.asarray(jax.vmap(s.fn)(x.reshape(-1, target.dim))).reshape(2, 100)
+                       for s in target.statistics], -1)
+    tree = store.to_datatree(x, [s.name for s in target.statistics], values, {"logdensity": np.zeros((2, 100))},
+                             {"cell_id": "c"})
+    fig = draws_vs_exact(target, {f"sampler-{k}": tree for k in range(5)}, np.asarray(x.reshape(-1, target.dim)))
+    assert layout.collisions(fig) == []
+    assert fig.get_size_inches()[0] * page.DPI <= page.WIDTH_PX
+    plt.close(fig)
