@@ -1,12 +1,13 @@
 # Two entry points do all the set-up on a fresh machine:
-#   make run    -> virtual environment + install + the VAE sampler (vae-gibbs) against NUTS on the funnel, 3 seeds
+#   make run    -> virtual environment + install + the VAE sampler (vae-gibbs) against NUTS and ChEES-HMC (the
+#                  strongest peer on the funnel, docs/experiments.md) on the funnel, 3 seeds
 #                  (about 2-3 minutes on 2 cores; SAMPLERS=, SEEDS=, TARGET= and ARGS= change it)
 #   make test   -> virtual environment + install + the test suite (fast tests; `make test-slow` for all)
 # PYTHON=/path/to/python3.12 overrides the interpreter search (scripts/find-python.sh).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TARGET ?= funnel
-SAMPLERS ?= vae-gibbs,nuts
+SAMPLERS ?= vae-gibbs,nuts,chees
 SEEDS ?= 0,1,2
 ARGS ?=
 
