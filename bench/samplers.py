@@ -30,7 +30,7 @@ from baselines.mclmc import validate_mams, validate_mclmc
 from baselines.numpyro_nuts import validate as validate_numpyro_nuts
 from baselines.pt import validate as validate_pt
 from baselines.smc import validate as validate_smc
-from bench import vae
+from bench import profile, vae
 from bench.params import parameters
 from targets.base import Target
 from targets.posteriors.user import SpecError, import_object, is_spec, remembered
@@ -57,7 +57,8 @@ class Sampler:
     def params_for(self, target: Target | str, params: Mapping[str, Any]) -> dict[str, Any]:
         """The given parameters over this sampler's defaults for the target, those of them that this sampler
         takes: `target_defaults[name]` for a target of the suite (by name); for any other Target,
-        `defaults_for(target)`, read from what it is (dimension, declared modes), not from its name."""
+        `defaults_for(target)`, read from what it is (dimension, declared modes), not from its name; under
+        both, the device profile's (`bench.profile.sampler_params`: e.g. `vectorized` chains on a GPU)."""
         takes = inspect.signature(self.run).parameters
         name = target if isinstance(target, str) else target.name
         if name in self.target_defaults or isinstance(target, str) or self.defaults_for is None:
@@ -65,7 +66,7 @@ class Sampler:
         else:
             chosen = self.defaults_for(target)
         defaults = {k: v for k, v in chosen.items() if k in takes}
-        return {**defaults, **params}
+        return profile.sampler_params(self.run, {**defaults, **params})
 
     @property
     def exact(self) -> bool:

@@ -39,6 +39,7 @@ import pathlib
 import tomllib
 from typing import Any, Mapping
 
+from bench import profile
 from bench.params import ParamError, parse_params
 from bench.resources import check_fits
 from bench.run import Budget
@@ -115,10 +116,10 @@ def peek_precision(path: pathlib.Path | str) -> str:
     checks of `load` build any target (`load` reports a bad value)."""
     try:
         with open(path, "rb") as f:
-            value = tomllib.load(f).get("precision", "float64")
+            value = tomllib.load(f).get("precision", profile.precision())
     except (OSError, ValueError):  # unreadable, not UTF-8, not TOML
-        return "float64"
-    return value if value in ("float64", "float32") else "float64"
+        return profile.precision()
+    return value if value in ("float64", "float32") else profile.precision()
 
 
 def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
@@ -138,7 +139,7 @@ def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
         raise ConfigError(f"{where}: out must name a results folder, got {str(out)!r} (the current folder is "
                           f"not a results folder; give e.g. out = \"results\")")
     out = pathlib.Path(out)
-    precision = _typed(where, "precision", raw.get("precision", "float64"), str)
+    precision = _typed(where, "precision", raw.get("precision", profile.precision()), str)   # default: bench.profile's
     if precision not in ("float64", "float32"):
         raise ConfigError(f"{where}: precision {precision!r} is not one of float64, float32")
     seeds = _seeds(where, raw.get("seeds", [0]))
