@@ -54,10 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=out_folder, default=pathlib.Path("results"),
                      help="results folder (default results/): runs/ holds records and draws, leaderboard/ the CSVs")
     run.add_argument("--precision", choices=["float64", "float32"], default=None,
-                     help="JAX float precision (default: the profile's; float64 on CPU)")
+                     help="JAX float precision (default float64; the accelerator profile's float32 on the "
+                          "targets it was measured on: bench/profile.py)")
     run.add_argument("--profile", choices=["cpu", "accelerator"], default=None,
                      help="device profile (bench/profile.py; default accelerator on a GPU or TPU, else cpu): "
-                          "accelerator = float32, VAE batch_size 1024, vectorized chains; recorded in every row")
+                          "accelerator = VAE batch_size 1024, vectorized chains, float32 where measured to hold "
+                          "(funnel); recorded in every row")
     run.add_argument("--devices", type=int, default=None, metavar="N",
                      help="spread each run's chains over the first N visible devices (default: all; one CPU "
                           "device unless XLA_FLAGS forces more); recorded in every row, and in the cell's id when not 1")
@@ -366,7 +368,7 @@ def cmd_run(parser, args) -> int:
     import jax
     from bench import profile
     profile.use(args.profile)
-    args.precision = args.precision or profile.precision()
+    args.precision = args.precision or profile.precision(args.target)
     jax.config.update("jax_enable_x64", args.precision == "float64")
 
     from rich.console import Console

@@ -70,9 +70,7 @@ for sampler, kw in peer_kw.items():
         out[f"{sampler}-{n_devices}"] = summary(run(sampler, n_devices, 0, **kw))
     out[f"{sampler}-4-seed1"] = summary(run(sampler, 4, 1, **kw))
 # vectorized chains on 4 devices with 4 chains: blocks of one chain, so the lock-step bound is what they need
-for sampler in ("mams", "smc"):
-    kw = {**peer_kw[sampler], "chain_method": "vectorized"}
-    out[f"{sampler}-vectorized-4"] = summary(run(sampler, 4, 0, **kw))
+out["smc-vectorized-4"] = summary(run("smc", 4, 0, **{**peer_kw["smc"], "chain_method": "vectorized"}))
 
 # the VAE samplers' chains: an untrained VAE (the kernels are exact for any networks), each kernel's chains
 # on 1 and on 4 devices from the same key
@@ -81,7 +79,6 @@ from vaegibbs.train import Config, init_model
 model = init_model(3, jax.random.key(7), Config(width=8, depth=2))
 x0 = jax.random.normal(jax.random.key(8), (4, 3))
 algorithms = {"gibbs": (kernels.run_chains, kernels.gibbs(model, logdensity, 0.5)),
-              "hybrid": (kernels.run_chains, kernels.hybrid(model, logdensity, 0.3, 2)),
               "imh": (kernels.run_independent_chains, kernels.imh(model, logdensity, 1.0, 2))}
 for name, (runner, algorithm) in algorithms.items():
     for n_devices in (1, 4):
@@ -104,7 +101,7 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def _subprocess(code: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def _subprocess(code: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu",
            "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
     return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -163,14 +160,14 @@ def test_peers_sharded_give_the_same_draws_and_costs_and_compile_once(sharded, s
     assert again["cached"] is True and again["compile"] == 0.0
 
 
-@pytest.mark.parametrize("sampler", ("mams", "smc"))
-def test_peers_lockstep_bound_is_per_device_block(sharded, sampler):
-    """Vectorised on 4 devices with 4 chains, one chain per device: no chain waits for another."""
-    four = sharded[f"{sampler}-vectorized-4"]
+def test_peers_lockstep_bound_is_per_device_block(sharded):
+    """SMC vectorised on 4 devices with 4 runs, one run per device: no run waits for another, whereas on one
+    device the lock-step bound is 4 x the longest run's tempering steps."""
+    four = sharded["smc-vectorized-4"]
     assert four["devices"] == 4 and four["lockstep"] == four["grads"]
 
 
-@pytest.mark.parametrize("kernel", ("gibbs", "hybrid", "imh", "is"))
+@pytest.mark.parametrize("kernel", ("gibbs", "imh", "is"))
 def test_vae_kernels_sharded_give_the_same_chains(sharded, kernel):
     """The VAE's kernels (an untrained VAE: exact for any networks) with their chains (vae-is: its proposals)
     on 1 and 4 devices from the same key: the same draws and evaluation counts."""
@@ -273,11 +270,12 @@ def test_cli_devices_recorded_and_in_the_id_when_not_one(tmp_path):
     result = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))[len("RESULT "):])
     assert result["codes"] == [0, 0, 0, 0] and result["bad"] == 2
     assert "--devices: devices must be an integer in [1, 4]" in proc.stderr
-    everything = store.read_records(tmp_path)
+    everything = list(store.read_records(tmp_path))
     accelerator = [r for r in everything if r["profile"] == "accelerator"]
     records = sorted([r for r in everything if r["profile"] == "cpu"], key=lambda r: r["devices"])
-    # the accelerator profile (bench.profile) on CPU: float32, vectorised chains, recorded and a cell of its own
-    assert len(accelerator) == 1 and accelerator[0]["precision"] == "float32"
+    # the accelerator profile (bench.profile) on CPU: vectorised chains, recorded, a cell of its own; float64 (the
+    # gaussian is not among the targets measured to hold in float32)
+    assert len(accelerator) == 1 and accelerator[0]["precision"] == "float64"
     assert accelerator[0]["sampler.chain_method"] == "vectorized"
     assert accelerator[0]["info.chain_method"] == "vectorized"
     assert [r["devices"] for r in records] == [1, 4]        # the default (all: 4) is the --devices 4 cell

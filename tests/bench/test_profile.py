@@ -13,7 +13,7 @@ def _reset():
 
 
 def test_cpu_is_the_default_here_and_changes_nothing():
-    assert profile.current() == profile.default() == "cpu" and profile.precision() == "float64"
+    assert profile.current() == profile.default() == "cpu" and profile.precision("funnel") == "float64"
     assert get_sampler("nuts").params_for("funnel", {}) == {}
     ident = record.identity("gaussian", {"dim": 2}, "nuts", {}, 2, 10, 10, 0)
     assert "profile" not in ident and record.provenance()["profile"] == "cpu"
@@ -21,7 +21,9 @@ def test_cpu_is_the_default_here_and_changes_nothing():
 
 def test_accelerator_profile_params_under_given_and_target_defaults():
     profile.use("accelerator")
-    assert profile.precision() == "float32"
+    # float32 only where measured to hold (docs/gpu.md): the funnel alone, not gmm40, not a target unmeasured
+    assert profile.precision("funnel") == profile.precision(["funnel"]) == "float32"
+    assert profile.precision(["funnel", "gmm40"]) == profile.precision("gaussian") == profile.precision() == "float64"
     assert get_sampler("nuts").params_for("funnel", {}) == {"chain_method": "vectorized"}
     assert get_sampler("nuts").params_for("funnel", {"chain_method": "sequential"}) == {"chain_method": "sequential"}
     vae = get_sampler("vae-imh").params_for("funnel", {})
