@@ -10,7 +10,7 @@ SAMPLERS ?= vae-gibbs,nuts
 SEEDS ?= 0,1,2
 ARGS ?=
 
-.PHONY: run test test-slow venv clean reference
+.PHONY: run test test-slow venv clean reference docs
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -34,6 +34,17 @@ test-slow: venv
 reference: venv
 	$(PY) -m bench sweep configs/reference.toml --no-progress
 	$(PY) -m bench leaderboard --results results/reference-runs --out results/reference
+
+# The documentation site (mkdocs.yml, docs/) into the git-ignored site/; --strict: every warning is an error.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
+# docs/img/report-funnel.png: the report of the funnel run (nuts, vae-gibbs, vae-imh, vae-is; 32 chains x 10,000
+# draws; its records in the git-ignored results/report-funnel/, reused once there), its figures checked for layout
+# faults, rendered by headless Chromium 1400 px wide (scripts/report_screenshot.sh; needs `chromium` on PATH)
+.PHONY: report-screenshot
+report-screenshot: venv
+	PYTHON=$(PY) scripts/report_screenshot.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -18,13 +18,36 @@ def compare(target: Target | str, samplers: Iterable[str | Sampler | Callable] |
             precision: str = "float64", **target_params):
     """Run every sampler on `target` for every seed; return the records as a DataFrame (one row per cell).
 
-    target    a Target, a registered name or a spec (`module:function`, `file.py:function`), with
-              `target_params` for a name or a factory.
-    samplers  names, specs, Sampler objects or run functions; or a mapping name-or-spec -> its parameters.
-    out       a results folder (records, draws and CSVs as `python -m bench run` writes), or None: nothing
-              written.
-    precision "float64" (the suite's) or "float32"; the target must be in it (ValueError otherwise).
-    A failed cell is a row with status `failed` and its error, as in the CLI."""
+    Parameters
+    ----------
+    target
+        A Target, a registered name or a spec (`module:function`, `file.py:function`), with
+        `target_params` for a name or a factory.
+    samplers
+        Names, specs, Sampler objects or run functions; or a mapping name-or-spec -> its parameters.
+    seeds
+        The seeds; each sampler runs once per seed.
+    budget
+        Chains, draws and warm-up steps per chain, the same for every sampler (default `Budget()`).
+    out
+        A results folder (records, draws and CSVs as `python -m bench run` writes), or None: nothing
+        written.
+    precision
+        "float64" (the suite's) or "float32"; the target must be in it (ValueError otherwise).
+    **target_params
+        Parameters of the target's factory when `target` is a name or a spec.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One record per cell (sampler x seed), every column of `python -m bench run`'s records. A failed cell
+        is a row with status `failed` and its error, as in the CLI.
+
+    Raises
+    ------
+    ValueError
+        Bad parameters, an unknown precision, or a target not in the run's precision, before anything runs.
+    """
     import pandas as pd
 
     if precision not in ("float64", "float32"):
@@ -44,8 +67,10 @@ def compare(target: Target | str, samplers: Iterable[str | Sampler | Callable] |
 
 
 def check_precision(target: Target, precision: str) -> None:
-    """ValueError when the target's initial positions or log density are not in `precision` (a target built
-    while JAX ran in float32 keeps float32 constants)."""
+    """Raise ValueError when the target's initial positions or log density are not in `precision`.
+
+    A target built while JAX ran in float32 keeps float32 constants.
+    """
     want = np.float64 if precision == "float64" else np.float32
     x = target.initial(jax.random.key(0), 2)
     lp = jax.vmap(target.log_prob)(x)

@@ -33,12 +33,12 @@ import math
 import os
 import pathlib
 import tempfile
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from bench import store
+from bench.columns import BY_KEY
 from bench.metrics import truth
 from bench.metrics.cost import restore_never
 from bench.metrics.evidence import KHAT_MAX
@@ -48,49 +48,21 @@ FAILS = "†"  # after the label of a row that fails the truth (bench.metrics.tr
 JOINT_WEIGHT_SAMPLERS = ("vae-gibbs", "vae-hybrid")  # their k-hat and IS ESS are of the VAE's joint K=0 weights
 
 GROUP = ["target", "target_id", "sampler", "sampler_id", "chains", "draws", "warmup", "precision", "device"]
-SKIP = {"seed", "dim", "cell_id", "device_count", "host_cpus", "target_log_Z", "target_log_Z_spins", "git_dirty",
-        "modes_total", "khat_unreliable", "rhat_not_computable", "ess_not_computable", "bias2_max_reached",
-        "bias2_avg_reached", "bias2_cost_counting"}
+SKIP = {"seed", "dim", "cell_id", "device_count", "host_cpus", "git_dirty", "modes_total", "khat_unreliable",
+        "rhat_not_computable", "ess_not_computable", "bias2_max_reached", "bias2_avg_reached", "bias2_cost_counting"}
+# not averaged either: versions, and the target's log Z with those of its parts (`Target.log_Z_offsets`, the
+# record's `target_log_Z_<name>`), which are the target's, not a result
+SKIP_PREFIXES = ("version.", "target_log_Z")
 PROVENANCE = ["git_commit", "git_dirty", "platform", "device_count", "host_cpus"]
 IDENTITY_FIRST = ["cell_id", "target", "target_id", "sampler", "sampler_id", "chains", "draws", "warmup", "seed",
                   "precision", "device", "status", "error"]
 
 
-class Column(NamedTuple):
-    """A headline column of the renderings: record key, Markdown and LaTeX headers, which way is better."""
-
-    key: str
-    markdown: str
-    latex: str
-    better: str  # "higher" or "lower"
-    khat: bool = False  # unreliable when the row's Pareto k-hat is above KHAT_MAX (ESS, MCSE, bias)
-    efficiency: bool = False  # bold only among the rows that pass the truth (where the table has truth)
-
-
-COLUMNS = (
-    Column("ess_bulk_min_per_s", "ESS/s", "ESS/s", "higher", khat=True, efficiency=True),
-    Column("ess_bulk_min_per_s_total", "ESS/s incl. warm-up", "ESS/s (incl.\\ warm-up)", "higher", khat=True,
-           efficiency=True),
-    Column("ess_bulk_min_per_1k_grads", "ESS/1k grads", "ESS/1k grads", "higher", khat=True, efficiency=True),
-    Column("grads_to_bias2_max", "grads to bias² max ≤ 0.01", "grads to bias$^2_{\\max} \\le 0.01$", "lower",
-           efficiency=True),
-    Column("grads_to_bias2_avg", "grads to bias² avg ≤ 0.01", "grads to bias$^2_{\\mathrm{avg}} \\le 0.01$",
-           "lower", efficiency=True),
-    Column("seconds_to_bias2_max", "s to bias² max ≤ 0.01", "s to bias$^2_{\\max} \\le 0.01$", "lower",
-           efficiency=True),
-    Column("rhat_max", "R-hat max", "$\\hat R$ max", "lower"),
-    Column("worst_abs_bias_mean_sd", "worst \\|bias\\|/sd", "worst $|\\mathrm{bias}|/\\mathrm{sd}$", "lower",
-           khat=True),
-    Column("bias2_max", "bias² max", "bias$^2$ max", "lower", khat=True),
-    Column("mmd2", "MMD²", "MMD$^2$", "lower"),
-    Column("emc", "EMC", "EMC", "higher"),
-    Column("divergences", "div.", "div.", "lower"),
-    Column("kl_bound", "KL bound", "KL bound", "lower"),
-    Column("abs_delta_log_Z", "\\|Δ log Z\\|", "$|\\Delta \\log Z|$", "lower"),
-    Column("importance_ess", "IS ESS", "IS ESS", "higher"),
-    Column("pareto_khat", "Pareto k̂", "Pareto $\\hat k$", "lower"),
-    Column("time_run", "run s", "run s", "lower"),
-)
+# The headline columns of the renderings, in their order (each column's header, meaning, direction: bench.columns)
+LEADERBOARD = ("ess_bulk_min_per_s", "ess_bulk_min_per_s_total", "ess_bulk_min_per_1k_grads", "grads_to_bias2_max",
+               "grads_to_bias2_avg", "seconds_to_bias2_max", "rhat_max", "worst_abs_bias_mean_sd", "bias2_max", "mmd2",
+               "emc", "divergences", "kl_bound", "abs_delta_log_Z", "importance_ess", "pareto_khat", "time_run")
+COLUMNS = tuple(BY_KEY[key] for key in LEADERBOARD)
 DERIVED = {"worst_abs_bias_mean_sd": ("worst_bias_mean_sd", abs)}  # new column <- (record column, function)
 
 
@@ -110,7 +82,7 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
     frame["config_id"] = [_config_id(row) for row in frame[keys].to_dict("records")]
     ok = frame[frame["status"] == "ok"]
     numeric = [c for c in ok.columns if c not in keys and c not in SKIP and c != "config_id"
-               and not c.startswith("version.") and c not in PROVENANCE
+               and not c.startswith(SKIP_PREFIXES) and c not in PROVENANCE
                and not pd.api.types.is_bool_dtype(ok[c]) and pd.to_numeric(ok[c], errors="coerce").notna().any()]
     rows = []
     for _, group in frame.groupby("config_id", sort=False):
@@ -211,10 +183,11 @@ def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame,
     passing = np.array([v is True for v in verdicts])
     judged = any(v is not None for v in verdicts)   # a table with ground truth: efficiency bold only if passing
     mark_fail = {"latex": "$^\\dagger$"}.get(fmt, FAILS)
+    heads = {key: BY_KEY[key].header for key in ("sampler_id", "n_seeds", "passes_truth")}
     body: dict[str, list[str]] = {
-        "sampler": [_escape(v, fmt) + (f" {mark_fail}" if f else "") for v, f in zip(row_labels(sub), fails)],
-        "seeds ok": [f"{int(n)}/{int(n + f)}" for n, f in zip(sub["n_seeds"], sub["n_failed"])],
-        "passes truth": [truth.verdict_text(v, int(_or0(p)), int(_or0(n))) for v, p, n in
+        heads["sampler_id"]: [_escape(v, fmt) + (f" {mark_fail}" if f else "") for v, f in zip(row_labels(sub), fails)],
+        heads["n_seeds"]: [f"{int(n)}/{int(n + f)}" for n, f in zip(sub["n_seeds"], sub["n_failed"])],
+        heads["passes_truth"]: [truth.verdict_text(v, int(_or0(p)), int(_or0(n))) for v, p, n in
                          zip(verdicts, sub.get("n_pass_truth", [0] * len(sub)), sub.get("n_truth", [0] * len(sub)))]}
     unreliable = sub.get("n_khat_unreliable", pd.Series(0, sub.index)).fillna(0).to_numpy(float) > 0
     for c in columns:
@@ -235,12 +208,12 @@ def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame,
             if np.isfinite(m) and khat_mark:
                 text += f" {UNRELIABLE}"
             cells.append(text)
-        header = {"latex": c.latex, "html": html.escape(c.markdown.replace("\\", ""))}.get(fmt, c.markdown)
+        header = {"latex": c.latex, "html": html.escape(c.header)}.get(fmt, c.markdown)
         body[header] = cells
     device = " / ".join(sorted({str(d) for d in sub["device"]}))
     budget = " / ".join(sorted({f"{c} chains x {w} warm-up + {d} draws" for c, d, w in
                                 zip(sub["chains"], sub["draws"], sub["warmup"])}))
-    higher = ", ".join(c.markdown.replace("\\", "") for c in columns if c.better == "higher")
+    higher = ", ".join(c.header for c in columns if c.better == "higher")
     directions = (f" ({higher}: higher is better; the others lower)" if higher else " (lower is better)") if columns else ""
     note = (f"{sub['target_id'].iloc[0]}: mean ± sd over seeds; {budget}; {device}; "
             f"{' / '.join(sorted({str(p) for p in sub['precision']}))}. Best mean per column in bold{directions}.")

@@ -27,7 +27,17 @@ from targets.base import Target
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
-    """Chains, kept draws per chain and warm-up steps per chain: the same for every sampler of a run."""
+    """Chains, kept draws per chain and warm-up steps per chain: the same for every sampler of a run.
+
+    Parameters
+    ----------
+    chains
+        Independent chains (at least 2: R-hat compares chains).
+    draws
+        Draws kept per chain (at least 4: split R-hat and ESS need them).
+    warmup
+        Warm-up (tuning, or training) steps per chain (at least 0).
+    """
 
     chains: int = 4
     draws: int = 1000
@@ -66,9 +76,37 @@ def cell_identity(target: Target, sampler: Sampler, sampler_params: Mapping[str,
 
 def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any], seed: int, budget: Budget,
              out: pathlib.Path | None, extra: Mapping[str, Any] | None = None) -> dict:
-    """Run, score and store one cell; returns its record (status `ok` or `failed`). `extra`: columns added
-    to the record (e.g. the sweep that ran it), never part of its identity. Bad parameters (not finite, or
-    refused by `sampler.validate`) raise ValueError before anything runs, as they exit 2 from the CLI."""
+    """Run, score and store one cell (one target, one sampler configuration, one seed).
+
+    Parameters
+    ----------
+    target
+        The target, with its ground truth.
+    sampler
+        The sampler (`bench.get_sampler`).
+    sampler_params
+        Its parameters, over its defaults for this target (`Sampler.params_for`).
+    seed
+        The cell's seed: the keys of the initial positions, the run and the metrics derive from it.
+    budget
+        Chains, draws and warm-up steps.
+    out
+        The results folder (`runs/<target>/<sampler>/<cell_id>/`), or None: nothing written.
+    extra
+        Columns added to the record (e.g. the sweep that ran it), never part of its identity.
+
+    Returns
+    -------
+    dict
+        The cell's record, status `ok` or `failed` (with its reason: a failure of the sampler is recorded,
+        not raised).
+
+    Raises
+    ------
+    ValueError
+        Bad parameters (not finite, or refused by `sampler.validate`), before anything runs, as they exit 2
+        from the CLI.
+    """
     sampler_params = sampler.params_for(target, sampler_params)
     check_finite(f"sampler {sampler.name}", sampler_params)
     sampler.validate(budget.warmup, budget.draws, **sampler_params)

@@ -44,7 +44,25 @@ PARAM_TYPES = (bool, int, float, str)
 
 @dataclasses.dataclass(frozen=True)
 class Sampler:
-    """`validate(num_warmup, num_draws, **params)` raises ValueError on bad settings before any run."""
+    """A sampler of the suite: its run function and what the harness needs to know about it.
+
+    Parameters
+    ----------
+    name
+        The name tables and records use (`--sampler NAME`).
+    run
+        The run function, with the contract of this module's docstring.
+    description
+        One line for `python -m bench list` and the docs.
+    validate
+        `validate(num_warmup, num_draws, **params)` raises ValueError on bad settings before any run.
+    target_defaults
+        Target name -> parameter defaults on that target of the suite (e.g. the VAE's training strategy).
+    defaults_for
+        `defaults_for(target) -> defaults` for any other Target, read from its fields, not its name.
+    source
+        Where it comes from: `suite`, a plugin, or the spec that named it.
+    """
 
     name: str
     run: Callable[..., Draws]
@@ -55,10 +73,23 @@ class Sampler:
     source: str = "suite"
 
     def params_for(self, target: Target | str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """The given parameters over this sampler's defaults for the target, those of them that this sampler
-        takes: `target_defaults[name]` for a target of the suite (by name); for any other Target,
-        `defaults_for(target)`, read from what it is (dimension, declared modes), not from its name; under
-        both, the device profile's (`bench.profile.sampler_params`: e.g. `vectorized` chains on a GPU)."""
+        """The given parameters over this sampler's defaults for the target.
+
+        Parameters
+        ----------
+        target
+            A Target, or a target's name.
+        params
+            The parameters given (they win over the defaults).
+
+        Returns
+        -------
+        dict
+            `target_defaults[name]` for a target of the suite (by name), `defaults_for(target)` for any other
+            Target (read from what it is: dimension, declared modes), those of them this sampler takes, over the
+            device profile's (`bench.profile.sampler_params`: e.g. `vectorized` chains on a GPU), updated with
+            `params`.
+        """
         takes = inspect.signature(self.run).parameters
         name = target if isinstance(target, str) else target.name
         if name in self.target_defaults or isinstance(target, str) or self.defaults_for is None:
@@ -99,20 +130,37 @@ SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
             "independent NUTS implementation)", validate_numpyro_nuts),
     Sampler("flowmc", baselines.flowmc, "flowMC 0.6 RQSpline flow + MALA walkers (from the target's initial); "
             "training loops = warm-up; recompiles every seed", validate_flowmc),
-    Sampler("vae-gibbs", vae.vae_gibbs, "VAE (seed), Metropolis-within-Gibbs on (x, z)", vae.validate,
-            vae.target_defaults("vae-gibbs"), vae.defaults_for),
-    Sampler("vae-imh", vae.vae_imh, "VAE (seed), independence Metropolis-Hastings", vae.validate,
-            vae.target_defaults("vae-imh"), vae.defaults_for),
-    Sampler("vae-is", vae.vae_is, "VAE (seed), importance sampling (weighted draws)", vae.validate,
-            vae.target_defaults("vae-is"), vae.defaults_for),
-    Sampler("vae-hybrid", vae.vae_hybrid, "VAE (seed) moves alternated with blackjax MALA", vae.validate,
-            vae.target_defaults("vae-hybrid"), vae.defaults_for),
+    Sampler("vae-gibbs", vae.vae_gibbs, "VAE-Gibbs sampler: Metropolis-within-Gibbs on (x, z)",
+            functools.partial(vae.validate, "gibbs"), vae.target_defaults("vae-gibbs"), vae.defaults_for),
+    Sampler("vae-imh", vae.vae_imh, "VAE-Gibbs sampler's VAE: independence Metropolis-Hastings on (x, z)",
+            functools.partial(vae.validate, "imh"), vae.target_defaults("vae-imh"), vae.defaults_for),
+    Sampler("vae-is", vae.vae_is, "VAE-Gibbs sampler's VAE: importance sampling (weighted draws)",
+            functools.partial(vae.validate, "is"), vae.target_defaults("vae-is"), vae.defaults_for),
+    Sampler("vae-hybrid", vae.vae_hybrid, "VAE-Gibbs sampler's VAE moves alternated with blackjax MALA",
+            functools.partial(vae.validate, "hybrid"), vae.target_defaults("vae-hybrid"), vae.defaults_for),
 )}
 
 
 def get_sampler(name: str) -> Sampler:
-    """A sampler by registered name, entry-point name or spec (`resolve`); KeyError for an unknown name,
-    SpecError (a ValueError) for a spec or plugin that does not resolve or fit the contract."""
+    """A sampler by registered name, entry-point name or spec (`module:function`, `path/to/file.py:function`).
+
+    Parameters
+    ----------
+    name
+        A name of `SAMPLERS`, of an installed plugin, or a spec.
+
+    Returns
+    -------
+    Sampler
+        The sampler; a spec's is named `module.function`, with the spec as its `source`.
+
+    Raises
+    ------
+    KeyError
+        An unknown name (the message lists the valid ones).
+    SpecError
+        A spec or plugin that does not resolve or fit the contract (a ValueError).
+    """
     return resolve(name)
 
 
@@ -136,8 +184,26 @@ def resolve(spec: str) -> Sampler:
 
 def from_function(fn: Callable, name: str, source: str = "python", what: str | None = None,
                   description: str | None = None) -> Sampler:
-    """A Sampler for a user's run function (checked by `check_contract`), its description its docstring's
-    first line."""
+    """A Sampler for a user's run function, checked by `check_contract`.
+
+    Parameters
+    ----------
+    fn
+        The run function.
+    name
+        The sampler's name in tables and records.
+    source
+        Where it comes from (shown by `bench list`).
+    what
+        How error messages name it (default `sampler 'NAME'`).
+    description
+        One line for listings (default: the first line of `fn`'s docstring).
+
+    Returns
+    -------
+    Sampler
+        The sampler, with no per-target defaults.
+    """
     what = what or f"sampler {name!r}"
     check_contract(fn, what)
     doc = (inspect.getdoc(fn) or "").strip().splitlines()
@@ -145,10 +211,25 @@ def from_function(fn: Callable, name: str, source: str = "python", what: str | N
 
 
 def check_contract(fn: Callable, what: str = "sampler") -> None:
-    """Raise SpecError unless `fn` is `run(key, logdensity_fn, initial_positions, *, num_warmup, num_draws,
-    **params)`: the three positional arguments first, the two budget ones by keyword, no other required
-    argument, and every parameter with a default annotated (or defaulting to) bool, int, float, str or
-    Literal[...], so that `--sampler-param` can read it."""
+    """Raise SpecError unless `fn` fits the sampler contract.
+
+    The contract: `run(key, logdensity_fn, initial_positions, *, num_warmup, num_draws, **params)`, the three
+    positional arguments first, the two budget ones by keyword, no other required argument, and every
+    parameter with a default annotated (or defaulting to) bool, int, float, str or `Literal[...]`, so that
+    `--sampler-param` can read it.
+
+    Parameters
+    ----------
+    fn
+        The candidate run function.
+    what
+        How the error message names it.
+
+    Raises
+    ------
+    SpecError
+        The first way in which `fn` breaks the contract, and what the contract is.
+    """
     if not callable(fn):
         raise SpecError(f"{what}: a {type(fn).__name__} is not callable; a sampler is a function "
                         f"run(key, logdensity_fn, initial_positions, *, num_warmup, num_draws, **params)")

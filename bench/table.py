@@ -7,6 +7,7 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
+from bench.columns import BY_KEY, COLUMNS, Column
 from bench.metrics import truth
 from bench.metrics.cost import restore_never
 from bench.metrics.evidence import KHAT_MAX
@@ -14,7 +15,8 @@ from targets.base import Target
 
 CAPTION = ("ESS: smallest bulk ESS over the statistics; per s of sampling, of warm-up (or training) + sampling, and "
            "per 1,000 gradients (warm-up and training included). {h}: the headline statistic; bias/MCSE its mean "
-           "bias in Monte Carlo standard errors; worst: the statistic with the largest |mean bias| in true sds. "
+           "bias in Monte Carlo standard errors; worst: per seed the largest |bias| in true sds over the statistics, "
+           "after the statistic that is worst in most seeds. "
            "R-hat max: over the statistics where it is computable (none: those where it is not, e.g. constant within "
            "every chain). compile s: all seeds together (compiled once, reused); run s: warm-up + sampling per seed. "
            "VAE samplers: KL bound = L + log Z, log Z from importance weights, normalised importance ESS, Pareto k̂ of "
@@ -63,12 +65,13 @@ def _rhat(records: list[dict]) -> str:
     return _fmt([r.get("rhat_max") for r in records]) + (f" (none: {', '.join(names)})" if names else "")
 
 
-def worst_statistic(target: Target, records: list[dict]) -> tuple[str, list]:
-    """The statistic with the largest mean |bias| in true sds over the seeds, and those |biases|."""
-    names = [s.name for s in target.statistics]
-    per_stat = [[abs(_number(r.get(f"bias_mean_sd[{n}]"))) for r in records] for n in names]
-    worst = int(np.nanargmax([np.nanmean(v) if np.isfinite(v).any() else -1 for v in per_stat]))
-    return names[worst], per_stat[worst]
+def worst_statistic(records: list[dict]) -> tuple[str, list]:
+    """The worst statistic (bench.columns, "worst |bias|/sd"): per seed the largest |bias of the mean| in true sds
+    over the statistics (`|worst_bias_mean_sd|`), and the statistic that is worst in most seeds (on a tie, the
+    earliest seed's); ("", NaNs) without ground truth."""
+    names = [r.get("worst_stat") for r in records if r.get("worst_stat")]
+    name = max(names, key=names.count) if names else ""
+    return name, [abs(_number(r.get("worst_bias_mean_sd"))) for r in records]
 
 
 def _fmt_cost(values) -> str:
@@ -84,41 +87,24 @@ def _mean(values) -> float:
     return float(vals.mean()) if vals.size else np.nan
 
 
-EFFICIENCY = {  # column -> (record key, which way is better): bold only among rows that pass the truth
-    "ESS/s": ("ess_bulk_min_per_s", "higher"), "ESS/s incl. warm-up": ("ess_bulk_min_per_s_total", "higher"),
-    "ESS/1k grads": ("ess_bulk_min_per_1k_grads", "higher"), "grads to bias² max": ("grads_to_bias2_max", "lower"),
-    "grads to bias² avg": ("grads_to_bias2_avg", "lower"), "s to bias² max": ("seconds_to_bias2_max", "lower")}
-COST_COLUMNS = ("grads to bias² max", "grads to bias² avg", "s to bias² max")
-
-
-# `--columns`: each column's short key (the header without the statistic's name and truth)
-# the default: what fits a 120-column terminal (the sampler's label folded onto lines of SAMPLER_WIDTH)
-HEADLINE = ("sampler", "seeds ok", "passes truth", "ESS/s incl. warm-up", "ESS/1k grads", "R-hat max", "bias/MCSE", "worst", "div.",
-            "modes", "run s")
+# `--columns`: each column's name (bench.columns.Column.name); the default, `headline`, is what fits a 120-column
+# terminal (the sampler's label folded onto lines of SAMPLER_WIDTH)
+HEADLINE = tuple(c.name for c in COLUMNS if c.headline)
 SAMPLER_WIDTH = 20
-SHORT = {"seeds ok": "seeds", "passes truth": "truth", "ESS/s incl. warm-up": "ESS/s all", "ESS/1k grads": "ESS/1kg", "R-hat max": "R-hat",
-         "worst": "worst"}
-SHORT_CAPTION = ("Headline columns (--columns all: every column; the CSVs hold them all): seeds = seeds ok; truth = passes "
-                 "truth; ESS/s all = "
-                 "smallest bulk ESS per s of warm-up (or training) + sampling; ESS/1kg = per 1,000 gradients (warm-up "
-                 "and training included); R-hat = R-hat max. ")
-
-
-def column_key(header: str) -> str:
-    """`E[x[0]] (0)` -> `E`, `worst (|bias|/sd)` -> `worst`: the name `--columns` lists a column by."""
-    header = header.replace("\\", "")  # a rich-escaped header
-    return header.split("[")[0] if "[" in header and not header.startswith("|") else header.split(" (")[0]
+SHORT_CAPTION = ("Headline columns (--columns all: every column; the CSVs hold them all): "
+                 + "; ".join(f"{c.short} = {c.name}" for c in COLUMNS if c.headline and c.short != c.name)
+                 + ": see the caption below. ")
 
 
 def select_columns(target: Target, spec: str) -> tuple[str, ...] | None:
-    """`headline` -> HEADLINE, `all` -> None (every column), or a comma-separated list of column keys (checked
-    against the keys of every column a table can have); ValueError naming the unknown ones and the valid ones."""
+    """`headline` -> HEADLINE, `all` -> None (every column), or a comma-separated list of column names (checked
+    against the names of every column a table can have); ValueError naming the unknown ones and the valid ones."""
     if spec == "headline":
         return HEADLINE
     if spec == "all":
         return None
     keys = tuple(k.strip() for k in spec.split(",") if k.strip())
-    valid = [column_key(c) for c in _all_headers(target)]
+    valid = [c.name for c in COLUMNS]
     unknown = [k for k in keys if k not in valid]
     if unknown or not keys:
         raise ValueError(f"--columns: unknown column {', '.join(map(repr, unknown)) or '(none given)'}; valid: "
@@ -126,21 +112,22 @@ def select_columns(target: Target, spec: str) -> tuple[str, ...] | None:
     return ("sampler", *[k for k in keys if k != "sampler"])
 
 
-def _all_headers(target: Target) -> list[str]:
+def _header(c: Column, target: Target) -> str:
+    """A column's header in this target's table: the headline statistic's name, and the truth where it has one."""
     h = target.headline_statistic
-    return ["sampler", "seeds ok", "passes truth", "ESS/s", "ESS/s incl. warm-up", "ESS/1k grads", "R-hat max",
-            f"E[{h.name}]", f"sd[{h.name}]", "bias/MCSE", "worst (|bias|/sd)", "div.", "bias² max", *COST_COLUMNS,
-            "modes", "EMC", "well patterns (exact draws)", "upper-well frac", "MMD²", "Sinkhorn (ε=1e-3)",
-            "entropic W2 (ε=0.05)", "KL bound", "|Δ log Z|", "IS ESS", "Pareto k̂", "compile s", "run s"]
+    truth_of = {"mean[{h}]": lambda: _truth(h.mean), "sd[{h}]": lambda: _truth(h.sd),
+                "well_upper_min": lambda: f"{target.wells.p_upper:.3f}"}
+    header = c.header.format(h=h.name)
+    return f"{header} ({truth_of[c.key]()})" if c.key in truth_of else header
 
 
 def results_table(target: Target, groups: dict[str, list[dict]], columns: tuple[str, ...] | None = None) -> Table:
-    """`groups`: sampler label -> records of its seeds (ok and failed). `columns`: the keys (`column_key`)
+    """`groups`: sampler label -> records of its seeds (ok and failed). `columns`: the names (`Column.name`)
     of the columns to show, None for all."""
-    full = _results_table(target, groups)
+    full, shown = _results_table(target, groups)
     if columns is None:
         return full
-    keep = [i for i, c in enumerate(full.columns) if column_key(str(c.header)) in columns]
+    keep = [i for i, c in enumerate(shown) if c.name in columns]
     short = columns == HEADLINE
     h = target.headline_statistic
     title = full.title if math.isfinite(h.mean) else f"{full.title} (no truth for {h.name}: its bias is not computable)"
@@ -148,7 +135,7 @@ def results_table(target: Target, groups: dict[str, list[dict]], columns: tuple[
                   caption=(SHORT_CAPTION if short else "") + str(full.caption))
     for i in keep:
         c = full.columns[i]
-        header = SHORT.get(column_key(str(c.header)), str(c.header)) if short else c.header
+        header = escape(shown[i].short) if short else c.header
         if i == 0:  # the label is folded, the numbers never
             table.add_column(header, justify=c.justify, overflow="fold", min_width=12, max_width=SAMPLER_WIDTH)
         else:
@@ -159,8 +146,9 @@ def results_table(target: Target, groups: dict[str, list[dict]], columns: tuple[
     return table
 
 
-def _results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
-    """Every column of the table (`results_table` selects among them)."""
+def _results_table(target: Target, groups: dict[str, list[dict]]) -> tuple[Table, list[Column]]:
+    """Every column of the table (`results_table` selects among them), and the columns shown (bench.columns: those
+    whose `shown` the target's fields or the records provide)."""
     h = target.headline_statistic
     groups = {label: [restore_never(r) for r in records] for label, records in groups.items()}
     oks = [r for rs in groups.values() for r in rs if r["status"] == "ok"]
@@ -170,74 +158,68 @@ def _results_table(target: Target, groups: dict[str, list[dict]]) -> Table:
                   caption=CAPTION.format(h=h.name, mark=UNRELIABLE, khat_max=KHAT_MAX)
                   + (TRUTH_CAPTION.format(fails=FAILS, mcse=truth.BIAS_MCSE_MAX, bias2=truth.BIAS2_MAX, khat=KHAT_MAX)
                      if judged else ""))
-    columns = ["sampler", "seeds ok", "passes truth", "ESS/s", "ESS/s incl. warm-up", "ESS/1k grads", "R-hat max",
-               f"E[{h.name}] ({_truth(h.mean)})", f"sd[{h.name}] ({_truth(h.sd)})", "bias/MCSE", "worst (|bias|/sd)",
-               "div."]
-    cost = any("bias2_max_reached" in r for r in oks)
-    if cost:
-        columns += ["bias² max", *COST_COLUMNS]
-    if target.modes is not None:
-        columns += ["modes", "EMC"]
-    if target.wells is not None:
-        columns += ["well patterns (exact draws)", f"upper-well frac ({target.wells.p_upper:.3f})"]
-    if target.sample is not None:
-        columns += ["MMD²"]
-    transported = any("sinkhorn" in r or "entropic_w2" in r for r in oks)
-    if transported:
-        columns += ["Sinkhorn (ε=1e-3)", "entropic W2 (ε=0.05)"]
-    weighted = any("log_Z_hat" in r for r in oks)
-    if weighted:
-        columns += ["KL bound", "|Δ log Z|", "IS ESS", "Pareto k̂"]
-    columns += ["compile s", "run s"]
-    for c in columns:
-        table.add_column(escape(c), justify="left" if c == "sampler" else "right", no_wrap=c == "sampler")
+    available = {"always": True, "cost": any("bias2_max_reached" in r for r in oks),
+                 "modes": target.modes is not None, "wells": target.wells is not None,
+                 "sample": target.sample is not None,
+                 "transport": any("sinkhorn" in r or "entropic_w2" in r for r in oks),
+                 "weights": any("log_Z_hat" in r for r in oks)}
+    shown = [c for c in COLUMNS if available[c.shown]]
+    for c in shown:
+        table.add_column(escape(_header(c, target)), justify="left" if c.key == "sampler_id" else "right",
+                         no_wrap=c.key == "sampler_id")
     rows, means = [], {}
     for label, records in groups.items():
         ok = [r for r in records if r["status"] == "ok"]
         passes, n_pass, n_judged, _ = verdicts[label]
-        row = [label + (f" {FAILS}" if passes is False else ""), f"{len(ok)}/{len(records)}"]
+        head = {"sampler_id": label + (f" {FAILS}" if passes is False else ""), "n_seeds": f"{len(ok)}/{len(records)}"}
         if not ok:
-            rows.append(row + ["–"] * (len(columns) - 2))
+            rows.append([head.get(c.key, "–") for c in shown])
             continue
-        col = lambda key: [r.get(key) for r in ok]  # noqa: E731
-        worst, worst_bias = worst_statistic(target, ok)
-        worst = worst if np.isfinite(np.asarray(worst_bias, dtype=float)).any() else ""
-        unreliable = any(col("khat_unreliable"))
-        mark = (lambda text: f"{text} {UNRELIABLE}") if unreliable else (lambda text: text)
-        row += [truth.verdict_text(passes, n_pass, n_judged),
-                mark(_fmt(col("ess_bulk_min_per_s"))), mark(_fmt(col("ess_bulk_min_per_s_total"))),
-                mark(_fmt(col("ess_bulk_min_per_1k_grads"))), _rhat(ok),
-                _fmt(col(f"mean[{h.name}]"), signed=True), _fmt(col(f"sd[{h.name}]")),
-                mark(_fmt(col(f"bias_mean_se[{h.name}]"), 2, signed=True)), f"{worst} {_fmt(worst_bias, 2)}".strip(),
-                _fmt(col("divergences"), 2)]
-        if cost:
-            row += [_fmt(col("bias2_max"), 2)] + [_fmt_cost(col(EFFICIENCY[c][0])) for c in COST_COLUMNS]
-        if target.modes is not None:
-            row += [f"{_fmt(col('modes_visited'))}/{target.modes.count}", _fmt(col("emc"))]
-        if target.wells is not None:
-            row += [f"{_fmt(col('well_patterns_visited'))} ({_fmt(col('well_patterns_exact'))})",
-                    f"{_fmt(col('well_upper_min'), 2)}..{_fmt(col('well_upper_max'), 2)}"]
-        if target.sample is not None:
-            row += [_fmt(col("mmd2"), 2)]
-        if transported:  # ! after a value whose Sinkhorn solve stopped unconverged in some seed
-            row += [_fmt(col("sinkhorn"), 2) + (f" {UNRELIABLE}" if any(col("sinkhorn_not_converged")) else ""),
-                    _fmt(col("entropic_w2"), 2) + (f" {UNRELIABLE}" if any(col("entropic_w2_not_converged")) else "")]
-        if weighted:
-            row += [_fmt(col("kl_bound"), 2), _fmt(col("abs_delta_log_Z"), 2), _fmt(col("importance_ess"), 2),
-                    _fmt(col("pareto_khat"), 2)]
-        row += [_fmt([sum(col("time_compile"))], 2), _fmt(col("time_run"), 2)]
+        unreliable = any(r.get("khat_unreliable") for r in ok)
         eligible = not unreliable and (passes is True or not judged)   # never reward a wrong answer
-        for c, (key, _) in EFFICIENCY.items():
-            if c in columns and eligible:
-                means.setdefault(c, {})[len(rows)] = _mean(col(key))
-        rows.append(row)
-    for c, by_row in means.items():  # bold the best efficiency figure among the eligible rows
+        cells = head | _cells(target, shown, ok, unreliable) | {"passes_truth": truth.verdict_text(passes, n_pass,
+                                                                                                     n_judged)}
+        for c in shown:
+            if c.efficiency and eligible:
+                means.setdefault(c.key, {})[len(rows)] = _mean([r.get(c.key) for r in ok])
+        rows.append([cells[c.key] for c in shown])
+    keys = [c.key for c in shown]
+    for key, by_row in means.items():  # bold the best efficiency figure among the eligible rows
         finite = {i: m for i, m in by_row.items() if np.isfinite(m)}
-        if len([r for r in rows if r[columns.index(c)] not in ("–", "never")]) > 1 and finite:
-            best = (max if EFFICIENCY[c][1] == "higher" else min)(finite.values())
+        j = keys.index(key)
+        if len([r for r in rows if r[j] not in ("–", "never")]) > 1 and finite:
+            best = (max if BY_KEY[key].better == "higher" else min)(finite.values())
             for i, m in finite.items():
                 if m == best:
-                    rows[i][columns.index(c)] = f"[bold]{escape(rows[i][columns.index(c)])}[/bold]"
+                    rows[i][j] = f"[bold]{escape(rows[i][j])}[/bold]"
     for row in rows:
         table.add_row(*[cell if cell.startswith("[bold]") else escape(cell) for cell in row])
-    return table
+    return table, shown
+
+
+def _cells(target: Target, shown: list[Column], ok: list[dict], unreliable: bool) -> dict[str, str]:
+    """The cells of one row (its finished seeds `ok`) of the columns `shown`, by column key."""
+    h = target.headline_statistic
+    col = lambda key: [r.get(key) for r in ok]  # noqa: E731
+    mark = (lambda text: f"{text} {UNRELIABLE}") if unreliable else (lambda text: text)
+    out = {}
+    for c in shown:
+        if c.key in ("sampler_id", "n_seeds", "passes_truth"):  # the row's label and counts (_results_table)
+            continue
+        key = c.key.format(h=h.name)
+        text = _fmt_cost(col(key)) if c.shown == "cost" and c.key != "bias2_max" else _fmt(col(key), c.digits,
+                                                                                          c.signed)
+        out[c.key] = mark(text) if c.khat and c.key not in ("worst_abs_bias_mean_sd", "bias2_max") else text
+    worst, worst_bias = worst_statistic(ok)
+    out["worst_abs_bias_mean_sd"] = f"{worst} {_fmt(worst_bias, 2)}".strip() if worst else _fmt(worst_bias, 2)
+    out["rhat_max"] = _rhat(ok)
+    out["time_compile"] = _fmt([sum(col("time_compile"))], 2)
+    if target.modes is not None:
+        out["modes_visited"] = f"{_fmt(col('modes_visited'))}/{target.modes.count}"
+    if target.wells is not None:
+        out["well_patterns_visited"] = f"{_fmt(col('well_patterns_visited'))} ({_fmt(col('well_patterns_exact'))})"
+        out["well_upper_min"] = f"{_fmt(col('well_upper_min'), 2)}..{_fmt(col('well_upper_max'), 2)}"
+    for key in ("sinkhorn", "entropic_w2"):  # ! after a value whose Sinkhorn solve stopped unconverged in some seed
+        if key in out and any(col(f"{key}_not_converged")):
+            out[key] += f" {UNRELIABLE}"
+    return out

@@ -1,7 +1,7 @@
-"""The VAE sampler of the seed in the suite: `vae-gibbs`, `vae-imh`, `vae-is`, `vae-hybrid`.
+"""The VAE-Gibbs sampler in the suite: `vae-gibbs`, `vae-imh`, `vae-is`, `vae-hybrid`.
 
 Each run trains a VAE on the target's log density or loads a saved one (`model_path`): `training=reverse`
-is the seed's corrected reverse-KL bound (`vaegibbs.fit`), `training=adaptive` fits walkers started in the
+is the corrected reverse-KL bound (`vaegibbs.fit`), `training=adaptive` fits walkers started in the
 target's `initial` box by forward KL, mixed with the bound later (`vaegibbs.adaptive`); the defaults
 per target are `TARGET_DEFAULTS`, with `SAMPLER_TARGET_DEFAULTS` on top for one sampler. It then
 samples with an exact kernel of `vaegibbs.kernels`. The trained VAE is saved beside the run's record (`<cell>/vae.json`, `vae.eqx`): pass
@@ -17,14 +17,21 @@ of the joint K=0 weights of the VAE (`info["diagnostics_weights"]`: "own" or "jo
 turns them into the KL bound and |Delta log Z| where log Z is known, and the EUBO on exact draws through
 `log_weight_fn`. With `model_path` the run's identity records the loaded model's training settings
 (`identity_params`), not the defaults.
+
+The parameters are read off dataclasses, one default each: the networks' and optimiser's `vaegibbs.Config`, the
+walkers' `vaegibbs.adaptive.Adaptive`, the suite's `RunSettings` (strategy, bounds, saved model) and the kernel's
+`Moves` (whose defaults are those of `vaegibbs.kernels`); a field is the parameter of its name unless `RENAMED`
+says otherwise. They are checked once per setting (`settings`), by the dataclasses' own checks.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
 import inspect
+import re
 import time
-from typing import Callable, Literal
+import typing
+from typing import Any, Callable, Literal, Mapping, NamedTuple
 
 import equinox as eqx
 import jax
@@ -38,26 +45,115 @@ from vaegibbs import io as vae_io
 from vaegibbs import kernels
 from vaegibbs.compile import aot_compile
 from vaegibbs.objective import iw_bound, joint_bound
-from vaegibbs.adaptive import Adaptive, fit_adaptive
-from vaegibbs.train import TRAIN_DTYPES, Config, fit
+from vaegibbs.adaptive import Adaptive, check as check_adaptive, fit_adaptive
+from vaegibbs.train import Config, fit
 
 TRAINING_STRATEGIES = ("reverse", "adaptive")
-_TRAINING_DEFAULTS = dict(training="reverse", train_steps=3000, batch_size=256, learning_rate=3e-3, width=128,
-                          depth=3, latent_dim=0, anneal_steps=0, beta_start=1.0, x_scale=1.0, train_dtype="float64",
-                          restarts=1, restart_steps=300, walkers=2000, explore_steps=200, rounds=100,
-                          reverse_from=50, reverse_weight=0.1, kl_warmup_rounds=25, eval_batch=20000, iw_inner=10,
-                          model_path="")
-_TRAINING_TYPES = dict(training=Literal[TRAINING_STRATEGIES], train_steps=int, batch_size=int, learning_rate=float,
-                       width=int, depth=int, latent_dim=int, anneal_steps=int, beta_start=float, x_scale=float,
-                       train_dtype=Literal[TRAIN_DTYPES], restarts=int, restart_steps=int, walkers=int,
-                       explore_steps=int, rounds=int, reverse_from=int, reverse_weight=float, kl_warmup_rounds=int,
-                       eval_batch=int, iw_inner=int, model_path=str)
-_ADAPTIVE_FIELDS = ("walkers", "explore_steps", "rounds", "reverse_from", "reverse_weight", "kl_warmup_rounds")
 
-# Per-target defaults of the VAE samplers, chosen from the measurements in the README ("Training
-# strategies", "The VAE sampler against NUTS on the funnel"): reverse-KL training drops modes of the
-# multimodal targets; the funnel keeps it, with a 2-d latent, a smaller network trained longer in float32,
-# from the better of two initialisations (vaegibbs.fit's restarts: one key in ten stays on a plateau).
+
+def _kernel_default(kernel: Callable, name: str):
+    """The default of keyword `name` of a kernel of vaegibbs.kernels (the one default of that setting)."""
+    return inspect.signature(kernel).parameters[name].default
+
+
+@dataclasses.dataclass(frozen=True)
+class Moves:
+    """The kernels' settings; their defaults are the kernels' own (vaegibbs.kernels). Each sampler takes those
+    its kernel uses (`MOVES`)."""
+
+    jitter: float = _kernel_default(kernels.gibbs, "jitter")          # sd of the Gibbs move's latent perturbation
+    temperature: float = _kernel_default(kernels.imh, "temperature")  # sd of the IMH proposal's latent N(0, t^2)
+    inner: int = _kernel_default(kernels.imh, "num_inner")            # K encoder draws per proposal (weights w_K)
+    step_size: float = _kernel_default(kernels.hybrid, "step_size")   # the hybrid's MALA step size (fixed)
+    num_local: int = _kernel_default(kernels.hybrid, "num_local")     # MALA moves after each VAE move
+    vae_move: Literal[kernels.VAE_MOVES] = _kernel_default(kernels.hybrid, "vae_move")
+
+    def __post_init__(self):
+        if not self.jitter >= 0:
+            raise ValueError(f"vae samplers: jitter must be >= 0, got {self.jitter}")
+        if not self.temperature > 0:
+            raise ValueError(f"vae samplers: temperature must be > 0, got {self.temperature}")
+        if self.inner < 0:
+            raise ValueError(f"vae samplers: inner (encoder draws per proposal) must be >= 0, got {self.inner}")
+        if not self.step_size > 0 or self.num_local < 1:
+            raise ValueError(f"vae samplers: step_size must be > 0 and num_local >= 1, got {self.step_size}, "
+                             f"{self.num_local}")
+        if self.vae_move not in kernels.VAE_MOVES:
+            raise ValueError(f"vae samplers: vae_move must be one of {', '.join(kernels.VAE_MOVES)}, "
+                             f"got {self.vae_move!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """The suite's settings of a VAE run besides the networks' (`vaegibbs.Config`), the walkers'
+    (`vaegibbs.adaptive.Adaptive`) and the kernels' (`Moves`)."""
+
+    training: Literal[TRAINING_STRATEGIES] = "reverse"  # reverse: vaegibbs.fit; adaptive: vaegibbs.adaptive
+    eval_batch: int = 20000     # fresh samples of the VAE for the bounds, log Z_hat and the weights' diagnostics
+    iw_inner: int = 10          # K of the importance-weighted bound
+    model_path: str = ""        # sample with a saved VAE (vaegibbs.io) instead of training one
+
+    def __post_init__(self):
+        if self.training not in TRAINING_STRATEGIES:
+            raise ValueError(f"vae samplers: training must be one of {', '.join(TRAINING_STRATEGIES)}, "
+                             f"got {self.training!r}")
+        if self.eval_batch < 2 or self.iw_inner < 0:
+            raise ValueError(f"vae samplers: eval_batch must be >= 2 and iw_inner >= 0, got {self.eval_batch}, "
+                             f"{self.iw_inner}")
+
+
+# A field whose sampler parameter has another name: one the samplers already use for something else (vae-hybrid's
+# step_size, the bounds' eval_batch), or the name the suite has always given it. Every other field's parameter is
+# the field itself, so that a new field of Config or Adaptive is a new parameter of every VAE sampler.
+RENAMED = {(Config, "steps"): "train_steps", (Config, "dtype"): "train_dtype",
+           (Adaptive, "step_size"): "walker_step_size", (Adaptive, "eval_batch"): "monitor_batch"}
+
+
+class Param(NamedTuple):
+    """A sampler parameter and the dataclass field it sets."""
+
+    name: str
+    owner: type       # Moves, RunSettings, Config or Adaptive
+    field: str
+    annotation: Any   # int for a field `int | None = None`, whose parameter is 0 for None
+    default: Any
+
+
+def _params_of(cls: type) -> tuple[Param, ...]:
+    """Every field of dataclass `cls` as a sampler parameter: its name (RENAMED), type and default."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        kind, default = hints[f.name], f.default
+        if default is None:  # `int | None = None`: an int parameter, 0 standing for None
+            kind, default = [a for a in typing.get_args(kind) if a is not type(None)][0], 0
+        name = next((RENAMED[c, f.name] for c in cls.__mro__ if (c, f.name) in RENAMED), f.name)
+        out.append(Param(name, cls, f.name, kind, default))
+    return tuple(out)
+
+
+KERNEL_PARAMS = {p.name: p for p in _params_of(Moves)}
+TRAINING_PARAMS = {p.name: p for p in (*_params_of(RunSettings), *_params_of(Config), *_params_of(Adaptive))}
+MOVES = {"gibbs": ("jitter",), "imh": ("temperature", "inner"), "is": ("inner",),
+         "hybrid": ("step_size", "num_local", "vae_move", "jitter", "temperature")}   # each kernel's Moves
+if len(TRAINING_PARAMS) + len(KERNEL_PARAMS) != len({*TRAINING_PARAMS, *KERNEL_PARAMS}) \
+        or len(TRAINING_PARAMS) != sum(len(dataclasses.fields(c)) for c in (RunSettings, Config, Adaptive)):
+    raise TypeError("bench.vae: two dataclass fields have one parameter name; add one of them to RENAMED")
+
+# The parameters that every VAE cell's identity has held since the ids were first written. A parameter added
+# since (e.g. a new field of Config) is in a cell's identity only when set away from its default, so that adding
+# one keeps the id of every existing cell (as bench.record.identity does with `devices`).
+IDENTITY_ALWAYS = frozenset({
+    "jitter", "temperature", "inner", "step_size", "num_local", "vae_move", "training", "train_steps", "batch_size",
+    "learning_rate", "width", "depth", "latent_dim", "anneal_steps", "beta_start", "x_scale", "train_dtype",
+    "restarts", "restart_steps", "walkers", "explore_steps", "rounds", "reverse_from", "reverse_weight",
+    "kl_warmup_rounds", "eval_batch", "iw_inner", "model_path"})
+
+# Per-target defaults of the VAE samplers, overlaid on the dataclasses' defaults (bench.samplers.Sampler.params_for),
+# chosen from the measurements in the README ("Training strategies", "The VAE sampler against NUTS on the
+# funnel"): reverse-KL training drops modes of the multimodal targets; the funnel keeps it, with a 2-d latent, a
+# smaller network trained longer in float32, from the better of two initialisations (vaegibbs.fit's restarts: one
+# key in ten stays on a plateau).
 TARGET_DEFAULTS = {
     "funnel": {"latent_dim": 2, "width": 64, "depth": 3, "train_dtype": "float32", "restarts": 2, "train_steps": 20000,
                "inner": 8},
@@ -66,8 +162,9 @@ TARGET_DEFAULTS = {
 }
 # ... and per sampler on top of them. The Gibbs move is a random walk in z, whose efficiency falls as
 # 1 / latent_dim and is at its optimum (jitter 2.38 / sqrt(latent_dim), acceptance 0.35 in 2-d; Gelman,
-# Roberts & Gilks 1996) once the bulk is fitted (jitter 1.68 is for the 2-d latent): on the funnel training past 3000 steps costs it time and
-# buys no mixing, while the independence samplers' acceptance and importance ESS keep rising with it.
+# Roberts & Gilks 1996) once the bulk is fitted (jitter 1.68 is for the 2-d latent): on the funnel training past
+# 3000 steps costs it time and buys no mixing, while the independence samplers' acceptance and importance ESS keep
+# rising with it.
 SAMPLER_TARGET_DEFAULTS = {
     "vae-gibbs": {"funnel": {"train_steps": 3000, "jitter": 1.68}},
 }
@@ -83,7 +180,7 @@ def target_defaults(sampler: str) -> dict[str, dict]:
 
 # A target that is not the suite's (a user's, from Python, a spec or a plugin) gets defaults from what it is,
 # not from its name: one that declares modes (`Target.modes`) gets the multimodal setting of gmm40 (reverse-KL
-# training drops modes); any other gets the generic reverse-KL setting above (_TRAINING_DEFAULTS).
+# training drops modes); any other gets the generic reverse-KL setting (the dataclasses' defaults).
 MULTIMODAL_DEFAULTS = {"training": "adaptive", "train_steps": 10000, "inner": 8}
 
 
@@ -94,160 +191,173 @@ def defaults_for(target) -> dict:
     return dict(MULTIMODAL_DEFAULTS) if modes is not None and modes.count > 1 else {}
 
 
-def _training_params(fn):
-    """Give a run function the training parameters (keyword-only, with defaults) in its signature,
-    so the CLI lists and checks them like any other sampler parameter."""
-    sig = inspect.signature(fn)
-    extra = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=_TRAINING_TYPES[n])
-             for n, d in _TRAINING_DEFAULTS.items()]
-    # where walkers start (the target's `initial`); given by the harness, not a setting
-    extra.append(inspect.Parameter("initial_fn", inspect.Parameter.KEYWORD_ONLY, default=None))
-    fn.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values()
-                                               if p.kind != inspect.Parameter.VAR_KEYWORD] + extra)
-    fn.__annotations__ = {**fn.__annotations__, **_TRAINING_TYPES}
-    fn.identity_params = identity_params  # bench.run.cell_identity: what a loaded model's run really used
-    return fn
+class Settings(NamedTuple):
+    """A VAE run's settings, checked: its kernel's, the suite's, the networks' and the walkers'."""
+
+    moves: Moves
+    run: RunSettings
+    config: Config | None      # None with model_path (the saved model's Config is used)
+    adaptive: Adaptive | None  # with training=adaptive only
 
 
-# A saved model's Config field -> the training parameter it comes from (vaegibbs.io saves the Config).
-_CONFIG_PARAMS = dict(latent_dim="latent_dim", width="width", depth="depth", steps="train_steps",
-                      batch_size="batch_size", learning_rate="learning_rate", anneal_steps="anneal_steps",
-                      beta_start="beta_start", x_scale="x_scale", dtype="train_dtype", restarts="restarts",
-                      restart_steps="restart_steps")
+def settings(kind: str, params: Mapping[str, Any]) -> Settings:
+    """The settings of a run of kernel `kind` with `params` (sampler parameters, the others at their defaults),
+    checked once per distinct setting (`validate`, then the run, reuse it); ValueError naming the parameter."""
+    items = tuple(sorted(params.items()))
+    try:
+        hash(items)
+    except TypeError:  # e.g. an array from a Python caller: checked without the cache
+        return _settings(kind, items)
+    return _settings_cached(kind, items)
+
+
+def _settings(kind: str, items: tuple) -> Settings:
+    params = dict(items)
+    valid = (*MOVES[kind], *TRAINING_PARAMS)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ValueError(f"vae samplers: unknown parameter {', '.join(map(repr, unknown))} of the {kind} kernel; "
+                         f"valid parameters: {', '.join(valid)}")
+    moves = _build(Moves, KERNEL_PARAMS, params)
+    run = _build(RunSettings, TRAINING_PARAMS, params)
+    if run.model_path:
+        vae_io.load(run.model_path)  # raises ValueError naming the file; its Config replaces the training settings
+        return Settings(moves, run, None, None)
+    config = _build(Config, TRAINING_PARAMS, params)
+    if run.training != "adaptive":
+        return Settings(moves, run, config, None)
+    adaptive = _build(Adaptive, TRAINING_PARAMS, params)
+    try:
+        check_adaptive(config, adaptive)
+    except ValueError as err:
+        raise _in_parameter_names(err) from None
+    return Settings(moves, run, config, adaptive)
+
+
+_settings_cached = functools.lru_cache(maxsize=256)(_settings)
+
+
+def _build(cls: type, table: Mapping[str, Param], params: Mapping[str, Any]):
+    """`cls` from the given parameters over its fields' defaults (0 is None where the field's default is None);
+    its own check's ValueError in the parameters' names."""
+    values = {}
+    for p in table.values():
+        if p.owner is cls and p.name in params:
+            value = params[p.name]
+            values[p.field] = None if value == 0 and p.default == 0 and _field_default(cls, p.field) is None \
+                else value
+    try:
+        return cls(**values)
+    except ValueError as err:
+        raise _in_parameter_names(err) from None
+
+
+def _field_default(cls: type, name: str):
+    return next(f.default for f in dataclasses.fields(cls) if f.name == name)
+
+
+def _in_parameter_names(err: ValueError) -> ValueError:
+    """A ValueError of vaegibbs (Config, Adaptive, fit_adaptive) in the samplers' parameter names: `steps` is
+    `train_steps`, ... (RENAMED), prefixed `vae samplers:`."""
+    text = re.sub(r"^(vaegibbs (Config|Adaptive)|fit_adaptive): ", "", str(err))
+    owner = "Adaptive" if str(err).startswith("vaegibbs Adaptive") else "Config"
+    for (cls, field), name in RENAMED.items():
+        text = re.sub(rf"\b{cls.__name__}\.{field}\b", name, text)   # Config.steps, Adaptive.eval_batch
+        if cls.__name__ == owner:
+            text = re.sub(rf"(?<!\.)\b{field}\b", name, text)
+    text = re.sub(r"\b(Config|Adaptive)\.", "", text)
+    return ValueError(f"vae samplers: {text} (the given parameters over the target's defaults: "
+                      "bench.vae.TARGET_DEFAULTS)")
+
+
+def validate(kind: str, num_warmup: int, num_draws: int, **params) -> None:
+    """Raise ValueError on bad settings of a `kind` sampler before anything is trained (bench.run, the CLI)."""
+    if num_warmup < 0 or num_draws < 1:
+        raise ValueError(f"vae samplers: num_warmup must be >= 0 and num_draws >= 1, got {num_warmup}, {num_draws}")
+    settings(kind, params)
 
 
 def identity_params(params: dict) -> dict:
-    """A run's parameters as used: with `model_path`, the training settings are the loaded model's own
-    (its saved Config) instead of the defaults, and those the file does not hold (the training strategy,
-    the adaptive settings) are left out: no training ran. Unchanged without `model_path`, or when the file
-    cannot be read (the run then fails, naming it)."""
-    if not params.get("model_path"):
-        return params
-    try:
-        _, config = vae_io.load(params["model_path"])
-    except ValueError:
-        return params
-    saved = {param: getattr(config, field) for field, param in _CONFIG_PARAMS.items()}
-    saved["latent_dim"] = saved["latent_dim"] or 0  # None (the target's dimension) is latent_dim=0 here
-    dropped = set(_TRAINING_DEFAULTS) - set(saved) - {"model_path", "eval_batch", "iw_inner"}
-    return {k: saved.get(k, v) for k, v in params.items() if k not in dropped}
+    """A run's parameters as used (bench.run.cell_identity): with `model_path`, the training settings are the
+    loaded model's own (its saved Config) instead of the defaults, and those the file does not hold (the training
+    strategy, the adaptive settings) are left out: no training ran (unchanged when the file cannot be read: the
+    run then fails, naming it). A parameter outside IDENTITY_ALWAYS is left out at its default."""
+    if params.get("model_path"):
+        try:
+            _, config = vae_io.load(params["model_path"])
+        except ValueError:
+            config = None
+        if config is not None:
+            saved = {p.name: (0 if getattr(config, p.field) is None else getattr(config, p.field))
+                     for p in TRAINING_PARAMS.values() if p.owner is Config}
+            dropped = {p.name for p in TRAINING_PARAMS.values() if p.owner is Adaptive} | {"training"}
+            params = {k: saved.get(k, v) for k, v in params.items() if k not in dropped}
+    defaults = {n: p.default for n, p in (*KERNEL_PARAMS.items(), *TRAINING_PARAMS.items())}
+    return {k: v for k, v in params.items() if k in IDENTITY_ALWAYS or k not in defaults or v != defaults[k]}
 
 
-@_training_params
-def vae_gibbs(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-              jitter: float = 0.5, **training) -> Draws:
-    """Metropolis-within-Gibbs on (x, z): z ~ P(z|x), x' ~ Q(x|z + jitter eps), exact acceptance."""
-    if jitter < 0:
-        raise ValueError(f"vae-gibbs: jitter must be >= 0, got {jitter}")
-    return _run("gibbs", {"jitter": float(jitter)}, key, logdensity_fn, initial_positions, num_warmup, num_draws,
-                **training)
+def _vae_sampler(kind: str, name: str, doc: str) -> Callable[..., Draws]:
+    """The run function of the VAE sampler with kernel `kind`: its parameters (keyword-only, typed, with their
+    defaults, in the signature that bench.params reads) are its kernel's Moves and every training parameter."""
+
+    def run(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int, initial_fn=None,
+            **params) -> Draws:
+        return _run(kind, settings(kind, params), key, logdensity_fn, initial_positions, num_warmup, num_draws,
+                    initial_fn)
+
+    P = inspect.Parameter
+    table = {**{n: KERNEL_PARAMS[n] for n in MOVES[kind]}, **TRAINING_PARAMS}
+    run.__signature__ = inspect.Signature(
+        [P(n, P.POSITIONAL_OR_KEYWORD) for n in ("key", "logdensity_fn", "initial_positions")]
+        + [P(n, P.KEYWORD_ONLY, annotation=int) for n in ("num_warmup", "num_draws")]
+        + [P(n, P.KEYWORD_ONLY, default=p.default, annotation=p.annotation) for n, p in table.items()]
+        # where walkers start (the target's `initial`); given by the harness, not a setting
+        + [P("initial_fn", P.KEYWORD_ONLY, default=None)], return_annotation=Draws)
+    run.__annotations__ = {"num_warmup": int, "num_draws": int, **{n: p.annotation for n, p in table.items()},
+                           "return": Draws}
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = doc
+    run.identity_params = identity_params  # bench.run.cell_identity: what a loaded model's run really used
+    return run
 
 
-@_training_params
-def vae_imh(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-            temperature: float = 1.0, inner: int = 0, **training) -> Draws:
-    """Independence Metropolis-Hastings on (x, z) with proposal N(z; 0, temperature^2) Q(x|z) (1: the seed's);
-    `inner` = K > 0 encoder draws per proposal give the hierarchical weights w_K (kernels.imh)."""
-    return _run("imh", {"temperature": float(temperature), "inner": int(inner)}, key, logdensity_fn,
-                initial_positions, num_warmup, num_draws, **training)
+vae_gibbs = _vae_sampler("gibbs", "vae_gibbs", """Metropolis-within-Gibbs on (x, z): z ~ P(z|x),
+    x' ~ Q(x|z + jitter eps), exact acceptance.""")
+vae_imh = _vae_sampler("imh", "vae_imh", """Independence Metropolis-Hastings on (x, z) with proposal
+    N(z; 0, temperature^2) Q(x|z) (1: the prior pi(z)); `inner` = K > 0 encoder draws per proposal give the
+    hierarchical weights w_K (kernels.imh).""")
+vae_hybrid = _vae_sampler("hybrid", "vae_hybrid", """A VAE move (gibbs with `jitter`, or imh with `temperature`)
+    then `num_local` blackjax MALA moves in x with a fixed `step_size` (Gabrie, Rotskoff & Vanden-Eijnden 2022).""")
+vae_is = _vae_sampler("is", "vae_is", """Importance sampling: chains x draws proposals of pi(z) Q(x|z) with their
+    log weights (hierarchical weights w_K with `inner` = K > 0 encoder draws per proposal).""")
 
 
-@_training_params
-def vae_hybrid(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-               step_size: float = 0.1, num_local: int = 5, vae_move: Literal["gibbs", "imh"] = "gibbs",
-               jitter: float = 0.5, temperature: float = 1.0, **training) -> Draws:
-    """A VAE move (gibbs with `jitter`, or imh with `temperature`) then `num_local` blackjax MALA moves in x
-    with a fixed `step_size` (Gabrie, Rotskoff & Vanden-Eijnden 2022)."""
-    if not step_size > 0 or num_local < 1:
-        raise ValueError(f"vae-hybrid: step_size must be > 0 and num_local >= 1, got {step_size}, {num_local}")
-    return _run("hybrid", {"step_size": float(step_size), "num_local": int(num_local), "vae_move": vae_move,
-                           "jitter": float(jitter), "temperature": float(temperature)},
-                key, logdensity_fn, initial_positions, num_warmup, num_draws, **training)
+def _kernel_params(kind: str, moves: Moves) -> dict:
+    """The settings the kernel `kind` takes, in their declared types (a float given as an int is a float)."""
+    return {n: KERNEL_PARAMS[n].annotation(getattr(moves, n)) if KERNEL_PARAMS[n].annotation in (int, float)
+            else getattr(moves, n) for n in MOVES[kind]}
 
 
-@_training_params
-def vae_is(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int, inner: int = 0,
-           **training) -> Draws:
-    """Importance sampling: chains x draws proposals of pi(z) Q(x|z) with their log weights (hierarchical
-    weights w_K with `inner` = K > 0 encoder draws per proposal)."""
-    return _run("is", {"inner": int(inner)}, key, logdensity_fn, initial_positions, num_warmup, num_draws,
-                **training)
-
-
-def validate(num_warmup: int, num_draws: int, jitter: float = 0.0, step_size: float = 0.1, num_local: int = 5,
-             vae_move: str = "gibbs", temperature: float = 1.0, inner: int = 0, **training) -> None:
-    """Raise ValueError on bad settings before anything is trained (the CLI calls it)."""
-    training = {**_TRAINING_DEFAULTS, **training}
-    if num_warmup < 0 or num_draws < 1:
-        raise ValueError(f"vae samplers: num_warmup must be >= 0 and num_draws >= 1, got {num_warmup}, {num_draws}")
-    if not temperature > 0:
-        raise ValueError(f"vae-imh: temperature must be > 0, got {temperature}")
-    if inner < 0:
-        raise ValueError(f"vae-imh, vae-is: inner (encoder draws per proposal) must be >= 0, got {inner}")
-    if not jitter >= 0 or not step_size > 0 or num_local < 1:
-        raise ValueError(f"vae samplers: jitter must be >= 0, step_size > 0, num_local >= 1; "
-                         f"got {jitter}, {step_size}, {num_local}")
-    if training["eval_batch"] < 2 or training["iw_inner"] < 0:
-        raise ValueError("vae samplers: eval_batch must be >= 2 and iw_inner >= 0")
-    if training["training"] not in TRAINING_STRATEGIES:
-        raise ValueError(f"vae samplers: training must be one of {', '.join(TRAINING_STRATEGIES)}, "
-                         f"got {training['training']!r}")
-    if training["model_path"]:
-        vae_io.load(training["model_path"])  # raises ValueError naming the file
-    else:
-        if training["train_steps"] < 1:  # before Config, whose message calls it `steps`
-            raise ValueError(f"vae samplers: train_steps must be >= 1, got {training['train_steps']}")
-        if training["restarts"] > 1 and not 0 < training["restart_steps"] < training["train_steps"]:
-            raise ValueError(f"vae samplers: with restarts={training['restarts']} restart_steps "
-                             f"({training['restart_steps']}) must be in (0, train_steps = {training['train_steps']}); "
-                             f"pass restarts=1 or a smaller restart_steps (a target's defaults may set restarts: "
-                             f"bench.vae.TARGET_DEFAULTS)")
-        config = _config(training, 1)         # Config and Adaptive check their own fields
-        if training["training"] == "adaptive":
-            adaptive = _adaptive(training)
-            if config.steps % adaptive.rounds:
-                raise ValueError(f"vae samplers: train_steps ({config.steps}) must be a multiple of rounds "
-                                 f"({adaptive.rounds}) with training=adaptive")
-            if config.dtype != "float64" or config.restarts != 1:
-                raise ValueError(f"vae samplers: training=adaptive trains in float64 only and from one "
-                                 f"initialisation, got train_dtype={config.dtype}, restarts={config.restarts}; "
-                                 f"pass train_dtype=float64 and restarts=1 with it (a target's defaults for "
-                                 f"reverse training may set them: bench.vae.TARGET_DEFAULTS)")
-
-
-def _config(training: dict, dim: int) -> Config:
-    return Config(latent_dim=training["latent_dim"] or None, width=training["width"], depth=training["depth"],
-                  steps=training["train_steps"], batch_size=training["batch_size"],
-                  learning_rate=training["learning_rate"], anneal_steps=training["anneal_steps"],
-                  beta_start=training["beta_start"], x_scale=training["x_scale"], dtype=training["train_dtype"],
-                  restarts=training["restarts"], restart_steps=training["restart_steps"])
-
-
-def _adaptive(training: dict) -> Adaptive:
-    return Adaptive(**{k: training[k] for k in _ADAPTIVE_FIELDS})
-
-
-def _run(kind, kernel_params, key, logdensity_fn, initial_positions, num_warmup, num_draws, initial_fn=None,
-         **training) -> Draws:
-    training = {**_TRAINING_DEFAULTS, **training}
+def _run(kind, s: Settings, key, logdensity_fn, initial_positions, num_warmup, num_draws, initial_fn=None) -> Draws:
+    kernel_params = _kernel_params(kind, s.moves)
     initial_positions = jnp.asarray(initial_positions)
     chains, dim = initial_positions.shape
     key_train, key_eval, key_sample = jax.random.split(key, 3)
 
-    if training["model_path"]:
-        model, config = vae_io.load(training["model_path"])
+    if s.run.model_path:
+        model, config = vae_io.load(s.run.model_path)
         if model.dim != dim:
-            raise ValueError(f"{training['model_path']}: the saved sampler has dim {model.dim}, the target {dim}")
+            raise ValueError(f"{s.run.model_path}: the saved sampler has dim {model.dim}, the target {dim}")
         time_compile_train = time_train = 0.0
         train_grads, train_evals, traces, strategy = 0, 0, {}, {"training": "loaded"}
     else:
-        config = _config(training, dim)
+        config = s.config
         key_data = tuple(np.asarray(jax.random.key_data(key_train)).ravel().tolist())
-        if training["training"] == "adaptive":
+        if s.adaptive is not None:
             if initial_fn is None:
                 raise ValueError("vae samplers: training=adaptive needs initial_fn (where the walkers start); "
                                  "the suite passes the target's `initial`")
-            fitted = _fit_adaptive(logdensity_fn, initial_fn, dim, config, _adaptive(training), key_data)
+            fitted = _fit_adaptive(logdensity_fn, initial_fn, dim, config, s.adaptive, key_data)
         else:
             fitted = _fit(logdensity_fn, dim, config, key_data, devices.split(config.batch_size))
         model, time_compile_train, time_train = fitted.model, fitted.time_compile, fitted.time_train
@@ -259,14 +369,14 @@ def _run(kind, kernel_params, key, logdensity_fn, initial_positions, num_warmup,
 
     info = {"kind": kind, **kernel_params, **strategy,
             **{f"config.{k}": v for k, v in dataclasses.asdict(config).items()},
-            "model_path": training["model_path"], "train_grad_evals": train_grads,
+            "model_path": s.run.model_path, "train_grad_evals": train_grads,
             "train_logdensity_evals": train_evals, "time_train": time_train}
     start = time.perf_counter()
     own = _own_weights(kind, kernel_params)
-    info |= _evaluate_bounds(model, logdensity_fn, key_eval, training["eval_batch"], training["iw_inner"], *own)
+    info |= _evaluate_bounds(model, logdensity_fn, key_eval, s.run.eval_batch, s.run.iw_inner, *own)
     # The bounds are diagnostics (like the metrics), not part of the sampler's cost: recorded apart.
     info["time_eval"] = time.perf_counter() - start
-    info["eval_logdensity_evals"] = (3 + (own != (0, 1.0))) * training["eval_batch"]
+    info["eval_logdensity_evals"] = (3 + (own != (0, 1.0))) * s.run.eval_batch
     info["diagnostics_weights"] = "joint K=0" if kind in JOINT_WEIGHT_KINDS else "own"
 
     info["devices"] = devices.split(chains)   # the chains' blocks, one per device (baselines.devices)

@@ -1,4 +1,4 @@
-"""VAE configurations on the funnel side by side: the measurements behind README "Choosing the funnel's VAE".
+"""VAE configurations on the funnel side by side: the measurements behind docs/experiments.md, "Choosing the funnel's VAE".
 
     .venv/bin/python scripts/funnel_vae_trial.py SEEDS SPEC [SPEC ...]      e.g.
     .venv/bin/python scripts/funnel_vae_trial.py 0,1,2 latent_dim=2,width=64,steps=10000,dtype=float32

@@ -1,6 +1,6 @@
 """Adaptive training on a target, then the importance ESS of its hierarchical weights for K = 0, 4, 16, 64.
 
-The measurement behind README "What was tried" (gmm40, seed 0, 10,000 steps):
+The measurement behind docs/experiments.md "What was tried" (gmm40, seed 0, 10,000 steps):
 
     .venv/bin/python scripts/inner_weights_trial.py gmm40 0 10000
 

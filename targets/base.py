@@ -24,10 +24,22 @@ LogDensity = Callable[[Array], Array]
 class Statistic:
     """A scalar function f(x) with its ground truth under the target.
 
-    `mean = E[f]`, `sd = sd[f]`; `sq_sd = sd[f^2]` is what the normalised squared bias
-    `(E_hat[f^2] - E[f^2])^2 / Var[f^2]` divides by (None where unknown); `mean_se` and `sd_se` are
-    the standard errors of `mean` and `sd` when the truth is itself a Monte Carlo estimate (0 when
-    exact): the bias columns add them in quadrature to the sampler's own Monte Carlo errors.
+    Parameters
+    ----------
+    name
+        The statistic's name in tables and records (`mean[v]`).
+    fn
+        f(x) for one point of shape (dim,).
+    mean
+        E[f] under the target.
+    sd
+        sd[f] under the target.
+    sq_sd
+        sd[f^2], what the normalised squared bias `(E_hat[f^2] - E[f^2])^2 / Var[f^2]` divides by (None where
+        unknown).
+    mean_se, sd_se
+        The standard errors of `mean` and `sd` when the truth is itself a Monte Carlo estimate (0 when exact):
+        the bias columns add them in quadrature to the sampler's own Monte Carlo errors.
     """
 
     name: str
@@ -41,7 +53,15 @@ class Statistic:
 
 @dataclasses.dataclass(frozen=True)
 class Modes:
-    """Mode assignment of a mixture, used for mode coverage: `assign(x) -> index in [0, count)`."""
+    """Mode assignment of a mixture, used for mode coverage.
+
+    Parameters
+    ----------
+    count
+        The number of modes.
+    assign
+        `assign(x) -> index in [0, count)`: the mode a point belongs to.
+    """
 
     count: int
     assign: Callable[[Array], Array]
@@ -51,9 +71,14 @@ class Modes:
 class Wells:
     """Independent double wells, for targets whose modes are too many to count (2^wells sign patterns).
 
-    coords   the coordinates whose side of the barrier picks each well's mode (one per well).
-    barrier  the x value of the barrier between the two modes of each well (the same in every well).
-    p_upper  the true probability that x[coords[j]] > barrier (the same in every well).
+    Parameters
+    ----------
+    coords
+        The coordinates whose side of the barrier picks each well's mode (one per well).
+    barrier
+        The x value of the barrier between the two modes of each well (the same in every well).
+    p_upper
+        The true probability that x[coords[j]] > barrier (the same in every well).
     """
 
     coords: tuple[int, ...]
@@ -61,27 +86,77 @@ class Wells:
     p_upper: float
 
 
+@dataclasses.dataclass(frozen=True)
+class Plot:
+    """How a report pictures a target's draws; every field optional (default: the headline's marginal alone).
+
+    Parameters
+    ----------
+    statistic, label
+        The statistic whose marginal is drawn against the exact draws' (default: the headline), and its axis
+        label (default: its name).
+    coords, coord_names
+        (i, j): the coordinates of x drawn as a 2-D scatter over the exact draws, or None (no projection); their
+        axis labels (default `x[i]`, `x[j]`).
+    limits
+        ((lo, hi), (lo, hi)) of the projection's axes, or None (from the draws' percentiles).
+    marks, marks_label
+        Points (x_i, x_j) marked on the projection (e.g. a mixture's means), and their legend entry.
+    equal
+        The projection drawn to equal scale on both axes.
+    """
+
+    statistic: str | None = None
+    label: str | None = None
+    coords: tuple[int, int] | None = None
+    coord_names: tuple[str, str] | None = None
+    limits: tuple[tuple[float, float], tuple[float, float]] | None = None
+    marks: tuple[tuple[float, float], ...] = ()
+    marks_label: str = ""
+    equal: bool = False
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Target:
     """An unnormalised density `exp(log_prob(x))` on R^dim with its ground truth.
 
-    log_prob  -U(x) for one point of shape (dim,); jit/grad/vmap-able.
-    log_Z     log of the normaliser of exp(log_prob), or None when unknown.
-    sample    `sample(key, n) -> (n, dim)` exact draws, or None.
-    initial   `initial(key, n) -> (n, dim)`: where every sampler starts its chains or walkers,
-              the same for all samplers so that comparisons are fair (never the exact sampler).
-    statistics  named functions of x with their true mean and sd.
-    modes     mode assignment for mixtures, else None.
-    wells     independent double wells (too many sign patterns to count as modes), else None.
-    params    the parameters that built the target: part of its identity in every result row.
-    headline  the statistic that tables show first (default: the first statistic).
-    log_Z_offsets  name -> c for related normalisers log Z_name = log Z - c (e.g. the spin system of a
-              relaxation), reported beside log Z_hat.
-    constrain `constrain(x) -> {name: array}`: the model's named parameters at a point x (e.g. a numpyro
-              model's constrained sites, x being the unconstrained vector), or None. When given, the
-              stored draws carry these names (posterior group) and x moves to `unconstrained_posterior`.
-    truth     one line on where the ground truth comes from when it is not closed-form (e.g. a reference
-              run), shown by `python -m bench list`; None otherwise.
+    Parameters
+    ----------
+    name
+        The target's name in tables and records.
+    dim
+        The dimension of x.
+    log_prob
+        -U(x) for one point of shape (dim,); jit/grad/vmap-able.
+    initial
+        `initial(key, n) -> (n, dim)`: where every sampler starts its chains or walkers, the same for all
+        samplers so that comparisons are fair (never the exact sampler).
+    statistics
+        Named functions of x with their true mean and sd.
+    log_Z
+        Log of the normaliser of exp(log_prob), or None when unknown.
+    sample
+        `sample(key, n) -> (n, dim)` exact draws, or None.
+    modes
+        Mode assignment for mixtures, else None.
+    params
+        The parameters that built the target: part of its identity in every result row.
+    headline
+        The statistic that tables show first (default: the first statistic).
+    log_Z_offsets
+        Name -> c for related normalisers log Z_name = log Z - c (e.g. the spin system of a relaxation),
+        reported beside log Z_hat.
+    constrain
+        `constrain(x) -> {name: array}`: the model's named parameters at a point x (e.g. a numpyro model's
+        constrained sites, x being the unconstrained vector), or None. When given, the stored draws carry
+        these names (posterior group) and x moves to `unconstrained_posterior`.
+    truth
+        One line on where the ground truth comes from when it is not closed-form (e.g. a reference run),
+        shown by `python -m bench list`; None otherwise.
+    wells
+        Independent double wells (too many sign patterns to count as modes), else None.
+    plot
+        How reports picture the draws (`Plot`: which statistic's marginal, which 2-D projection).
     """
 
     name: str
@@ -98,9 +173,11 @@ class Target:
     constrain: Callable[[Array], Mapping[str, Array]] | None = None
     truth: str | None = None
     wells: Wells | None = None
+    plot: Plot = Plot()
 
     @property
     def headline_statistic(self) -> Statistic:
+        """The statistic named `headline`, else the first one."""
         return next((s for s in self.statistics if s.name == self.headline), self.statistics[0])
 
     @property

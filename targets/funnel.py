@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.stats import norm
 
-from targets.base import Statistic, Target, check_size, coordinate_statistic, uniform_initial
+from targets.base import Plot, Statistic, Target, check_size, coordinate_statistic, uniform_initial
 
 V_SCALE = 3.0
 STATISTIC_BYTES = 1024   # per coordinate: its Statistic (object, closure and name measure ~0.5 KiB) and more
@@ -40,4 +40,4 @@ def funnel(dim: int = 10) -> Target:
     statistics += [coordinate_statistic(i, f"x[{i}]", 0.0, var_x, var_sq_x) for i in range(1, dim)]
     return Target(name="funnel", dim=dim, log_prob=log_prob, initial=uniform_initial(dim, -2.0, 2.0),
                   statistics=tuple(statistics), log_Z=0.0, sample=sample, params={"dim": dim},
-                  headline="v")
+                  headline="v", plot=Plot(coords=(0, 1), coord_names=("v", "x[1]"), limits=((-10, 10), (-30, 30))))

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-from targets.base import Modes, Target, coordinate_statistic, uniform_initial
+from targets.base import Modes, Plot, Target, coordinate_statistic, uniform_initial
 
 N_COMPONENTS = 40
 LOC_SCALING = 40.0
@@ -60,4 +60,6 @@ def gmm40(dim: int = 2) -> Target:
     return Target(name="gmm40", dim=dim, log_prob=log_prob,
                   initial=uniform_initial(dim, -LOC_SCALING, LOC_SCALING),
                   statistics=statistics, log_Z=0.0, sample=sample,
-                  modes=Modes(count=N_COMPONENTS, assign=assign), params={"dim": dim})
+                  modes=Modes(count=N_COMPONENTS, assign=assign), params={"dim": dim},
+                  plot=Plot(coords=(0, 1), limits=((-45, 45), (-45, 45)), equal=True,
+                            marks=tuple(map(tuple, m[:, :2].tolist())), marks_label="the 40 means"))

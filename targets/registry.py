@@ -78,9 +78,30 @@ def _loaded(ep: metadata.EntryPoint) -> Callable[..., Target]:
 
 
 def make_target(name: str, **params) -> Target:
-    """Build a target: a registered name, a plugin's name, or a spec `module:function` / `file.py:function`
-    (`targets.posteriors.load_spec`). Unknown names raise KeyError listing the valid ones; a spec that does
-    not resolve raises SpecError (a ValueError)."""
+    """Build a target from a registered name, a plugin's name, or a spec.
+
+    Parameters
+    ----------
+    name
+        A name of `TARGETS`, of an installed plugin, or a spec `module:function` / `file.py:function`
+        (`targets.posteriors.load_spec`).
+    **params
+        The factory's parameters (see `python -m bench list`).
+
+    Returns
+    -------
+    Target
+        The target, with its ground truth.
+
+    Raises
+    ------
+    KeyError
+        An unknown name (the message lists the valid ones).
+    SpecError
+        A spec that does not resolve (a ValueError).
+    ValueError
+        A parameter the factory refuses (not finite, out of range, too large for this machine).
+    """
     if name not in TARGETS and is_spec(name):
         return load_spec(name, **params)
     if name not in TARGETS and remembered("target", name):  # a spec's target in a sweep's worker

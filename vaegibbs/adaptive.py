@@ -1,6 +1,6 @@
 """Adaptive training from walkers (Gabrie, Rotskoff & Vanden-Eijnden 2022; flowMC): mass-covering.
 
-Reverse-KL training alone is mode-seeking: a VAE trained on the seed's bound from scratch drops modes
+Reverse-KL training alone is mode-seeking: a VAE trained on the reverse-KL bound alone from scratch drops modes
 it never proposes. Here a population of walkers, started broadly (the target's `initial` box),
 finds the modes first and the VAE is fitted to them by maximum likelihood (forward KL):
 
@@ -13,7 +13,7 @@ finds the modes first and the VAE is fitted to them by maximum likelihood (forwa
 
    (F_1 is the ordinary VAE negative ELBO; `kl` rises from `kl_start` to 1 over `kl_warmup_rounds`,
    without which the decoder learns to ignore z and covers the modes with one broad Gaussian;
-   w_rev = 0 before round `reverse_from`, then `reverse_weight`; L is the seed's bound,
+   w_rev = 0 before round `reverse_from`, then `reverse_weight`; L is the reverse-KL bound,
    objective.joint_bound), followed by `global_moves` VAE independence moves and `local_moves`
    MALA moves of every walker (the walkers equilibrate between the modes the VAE proposes).
 
@@ -140,6 +140,16 @@ def _global_moves(model: VAE, logdensity_fn: Callable, walkers: Walkers, key, nu
     return Walkers(mala, walkers.log_step_size), rates.mean()
 
 
+def check(config: Config, adaptive: Adaptive) -> None:
+    """Raise ValueError unless `config` suits adaptive training with `adaptive`: float64, one initialisation,
+    `steps` a multiple of `rounds` (what `fit_adaptive` needs beyond the two dataclasses' own checks)."""
+    if config.dtype != "float64" or config.restarts != 1:
+        raise ValueError(f"fit_adaptive: trains in float64 only (its walkers' MALA moves are part of it) and from "
+                         f"one initialisation; got Config.dtype={config.dtype!r}, Config.restarts={config.restarts}")
+    if config.steps % adaptive.rounds:
+        raise ValueError(f"fit_adaptive: Config.steps ({config.steps}) must be a multiple of rounds ({adaptive.rounds})")
+
+
 def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config = Config(steps=20000),
                  adaptive: Adaptive = Adaptive(), progress: bool = False) -> Fitted:
     """Train a VAE sampler for `exp(logdensity_fn)` from walkers started at `initial_walkers`
@@ -155,11 +165,7 @@ def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config =
     if walkers0.ndim != 2 or walkers0.shape[0] != adaptive.walkers:
         raise ValueError(f"fit_adaptive: initial_walkers must have shape ({adaptive.walkers}, dim), "
                          f"got {walkers0.shape}")
-    if config.dtype != "float64" or config.restarts != 1:
-        raise ValueError(f"fit_adaptive: trains in float64 only (its walkers' MALA moves are part of it) and from "
-                         f"one initialisation; got Config.dtype={config.dtype!r}, restarts={config.restarts}")
-    if config.steps % adaptive.rounds:
-        raise ValueError(f"fit_adaptive: Config.steps ({config.steps}) must be a multiple of rounds ({adaptive.rounds})")
+    check(config, adaptive)
     dim = walkers0.shape[1]
     key_init, key_explore, key_rounds = jax.random.split(key, 3)
     explore, rounds_fn = _programs(logdensity_fn, dim, config, adaptive)

@@ -24,7 +24,7 @@ computes unsharded from the same keys; `n_devices` = 1 is the plain computation.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, Literal, NamedTuple
 
 import blackjax
 import jax
@@ -73,8 +73,9 @@ def _mh(key, log_ratio, proposal: VAEState, state: VAEState):
     return new, rate, accept
 
 
-def gibbs(model: VAE, logdensity_fn: Callable, jitter: float = 0.0) -> SamplingAlgorithm:
-    """Metropolis-within-Gibbs on (x, z); `jitter` is the sd of the symmetric latent perturbation."""
+def gibbs(model: VAE, logdensity_fn: Callable, jitter: float = 0.5) -> SamplingAlgorithm:
+    """Metropolis-within-Gibbs on (x, z); `jitter` is the sd of the symmetric latent perturbation (0: the plain
+    Gibbs step z ~ P(z|x), x' ~ Q(x|z))."""
 
     def step(key, state: VAEState):
         key_z, key_eps, key_x, key_acc = jax.random.split(key, 4)
@@ -142,7 +143,7 @@ def imh_log_weight(model: VAE, temperature: float = 1.0, num_inner: int = 0) -> 
 def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0, num_inner: int = 0) -> IndependenceAlgorithm:
     """Independence Metropolis-Hastings on (x, z) with proposal N(z; 0, temperature^2 I) Q(x|z).
 
-    temperature = 1 is the seed's proposal pi(z) Q(x|z); temperature > 1 widens the latent draws, a
+    temperature = 1 is the VAE-Gibbs sampler's proposal pi(z) Q(x|z); temperature > 1 widens the latent draws, a
     defensive proposal for targets whose tails the decoder under-covers. Exact for any temperature:
     w = mu~(x) P(z|x) / (N(z; 0, t^2 I) Q(x|z)), accept with min(1, w'/w).
 
@@ -243,12 +244,15 @@ def _independent_block(algorithm: IndependenceAlgorithm, keys, initial_positions
     return final, (states, VAEInfo(rate, accept, ones, jnp.zeros(index.shape, int), jnp.full(index.shape, jnp.nan)))
 
 
-def hybrid(model: VAE, logdensity_fn: Callable, step_size: float, num_local: int = 5,
-           vae_move: str = "gibbs", jitter: float = 0.0, temperature: float = 1.0) -> SamplingAlgorithm:
+VAE_MOVES = ("gibbs", "imh")  # the VAE move of `hybrid`
+
+
+def hybrid(model: VAE, logdensity_fn: Callable, step_size: float = 0.1, num_local: int = 5,
+           vae_move: Literal[VAE_MOVES] = "gibbs", jitter: float = 0.5, temperature: float = 1.0) -> SamplingAlgorithm:
     """A VAE move (gibbs with `jitter`, or imh with `temperature`), then `num_local` blackjax MALA moves
     in x with `step_size`, then z ~ P(z|x)."""
-    if vae_move not in ("gibbs", "imh"):
-        raise ValueError(f"hybrid: vae_move must be one of gibbs, imh, got {vae_move!r}")
+    if vae_move not in VAE_MOVES:
+        raise ValueError(f"hybrid: vae_move must be one of {', '.join(VAE_MOVES)}, got {vae_move!r}")
     if vae_move == "gibbs":
         global_step = gibbs(model, logdensity_fn, jitter).step
     else:
@@ -287,7 +291,7 @@ class ImportanceSample(NamedTuple):
 
 def importance_sample(model: VAE, logdensity_fn: Callable, key, n: int, num_inner: int = 0,
                       temperature: float = 1.0, batch_size: int = 4096, n_devices: int = 1) -> ImportanceSample:
-    """n proposals of `imh` (N(z; 0, temperature^2 I) Q(x|z); temperature 1: the seed's pi(z) Q(x|z)) with
+    """n proposals of `imh` (N(z; 0, temperature^2 I) Q(x|z); temperature 1: the VAE-Gibbs sampler's pi(z) Q(x|z)) with
     their importance weights w = mu~(x) P(z|x) / (rho(z) Q(x|z)); with num_inner = K > 0 the hierarchical
     weights w_K (K encoder draws per x; `latents` keeps z_0). Drawn `batch_size` at a time (memory), on
     `n_devices` devices (n a multiple of it) each drawing its block of the n proposals' keys."""

@@ -1,4 +1,4 @@
-"""The VAE of the seed: encoder P(z|x) and decoder Q(x|z), diagonal Gaussian heads on equinox MLPs.
+"""The VAE of the VAE-Gibbs sampler: encoder P(z|x) and decoder Q(x|z), diagonal Gaussian heads on equinox MLPs.
 
 Decoder-side joint `pi(z) Q(x|z)` with `pi = N(0, I)`: its x-marginal q(x) is the sampler.
 Encoder-side joint `mu(x) P(z|x)`: its x-marginal is the target, whatever the networks are.

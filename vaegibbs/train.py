@@ -1,4 +1,4 @@
-"""Training of the VAE sampler on the corrected reverse-KL bound (optax Adam with a schedule).
+"""Training of the VAE-Gibbs sampler's VAE on the corrected reverse-KL bound (optax Adam with a schedule).
 
 `fit(logdensity_fn, dim, key, config)` minimises `L` (objective.py) over encoder and decoder.
 Optionally U is annealed: the loss uses `beta * log mu~(x)` with beta rising linearly from
@@ -16,7 +16,7 @@ import dataclasses
 import functools
 import math
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import equinox as eqx
 import jax
@@ -35,7 +35,41 @@ TRAIN_DTYPES = ("float64", "float32")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Everything that defines a trained sampler (saved with it)."""
+    """Everything that defines a trained sampler (saved with it): networks, optimiser and training budget.
+
+    Parameters
+    ----------
+    latent_dim
+        Dimension of z; None: the target's dimension.
+    width, depth
+        Width and number of hidden layers of the encoder's and decoder's MLPs (equinox, SiLU).
+    steps
+        Adam steps in all (with restarts, the chosen initialisation's `restart_steps` included).
+    batch_size
+        Samples of the bound L per step.
+    learning_rate
+        Peak learning rate of Adam.
+    warmup_steps
+        Linear learning-rate warm-up, then cosine decay to 0.
+    grad_clip
+        Global gradient-norm clipping.
+    beta_start, anneal_steps
+        Annealing of U: the loss uses `beta * log mu~(x)`, beta rising linearly from `beta_start` to 1 over
+        `anneal_steps` steps (0: no annealing), then held at 1.
+    x_loc, x_scale
+        Fixed standardisation of x inside the networks.
+    chunk
+        Steps per jitted chunk (progress and NaN checks between chunks).
+    dtype
+        Precision of training, "float64" or "float32"; the model is returned in the default float.
+    restarts, restart_steps
+        Initialisations tried: each trains `restart_steps` steps, the one with the lowest mean loss goes on.
+
+    Raises
+    ------
+    ValueError
+        A field out of range, naming it.
+    """
 
     latent_dim: int | None = None   # None: the target's dimension
     width: int = 128
@@ -50,7 +84,7 @@ class Config:
     x_loc: float = 0.0              # fixed standardisation of x in the networks
     x_scale: float = 1.0
     chunk: int = 100                # steps per jitted chunk (progress and NaN checks between chunks)
-    dtype: str = "float64"          # precision of training (fit); the model is returned in the default float
+    dtype: Literal[TRAIN_DTYPES] = "float64"  # precision of training (fit); the model is returned in the default float
     restarts: int = 1               # initialisations tried (fit): the best after restart_steps goes on
     restart_steps: int = 300
 
@@ -73,9 +107,11 @@ class Config:
                              f"{self.anneal_steps}, {self.warmup_steps}")
         if not math.isfinite(self.x_loc):
             raise ValueError(f"vaegibbs Config: x_loc must be finite, got {self.x_loc}")
-        if self.restarts < 1 or (self.restarts > 1 and not 0 < self.restart_steps < self.steps):
-            raise ValueError(f"vaegibbs Config: restarts must be >= 1, and with restarts > 1 restart_steps in "
-                             f"(0, steps = {self.steps}); got {self.restarts}, {self.restart_steps}")
+        if self.restarts < 1:
+            raise ValueError(f"vaegibbs Config: restarts must be >= 1, got {self.restarts}")
+        if self.restarts > 1 and not 0 < self.restart_steps < self.steps:
+            raise ValueError(f"vaegibbs Config: with restarts={self.restarts} restart_steps ({self.restart_steps}) "
+                             f"must be in (0, steps = {self.steps}); pass restarts=1 or a smaller restart_steps")
         if self.dtype not in TRAIN_DTYPES:
             raise ValueError(f"vaegibbs Config: dtype must be one of {', '.join(TRAIN_DTYPES)}, got {self.dtype!r}")
 

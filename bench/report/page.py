@@ -1,7 +1,7 @@
 """The report page: `<out>/index.html` and its PNGs in `<out>/figures/`, one section per target configuration.
 
-Each section holds the leaderboard table (as in `bench.leaderboard`), then the figures of
-`bench.report.figures`: draws against exact draws (the first finished seed of each sampler
+Each section holds the leaderboard table (as in `bench.leaderboard`), a key from the figures' short labels
+to the full sampler configurations, then the figures of `bench.report.figures`: draws against exact draws (the first finished seed of each sampler
 configuration), ESS/s and accuracy against cost (all seeds), the running bias2 against gradients and seconds
 (every seed, where the target's statistics have known squares), the VAE training curves (every VAE cell),
 and a rank plot per unweighted sampler configuration (its first finished seed).
@@ -27,7 +27,8 @@ from bench.metrics.truth import BIAS2_MAX
 from bench.report import figures
 
 RANK_STATISTICS = 4  # the first statistics of a target (its headline first) shown in rank plots
-DPI = 110
+DPI = figures.DPI
+WIDTH_PX = 1368      # the page's width for figures: 1400 px less its padding (a figure wider is scaled down)
 
 
 def write_report(results: pathlib.Path, out: pathlib.Path | None = None) -> pathlib.Path:
@@ -54,8 +55,10 @@ def write_report(results: pathlib.Path, out: pathlib.Path | None = None) -> path
 def _section(results, out, target_id: str, sub: pd.DataFrame, cells: list[dict]) -> str:
     from bench.sweep.tasks import make_target
     slug = leaderboard._slug(target_id)
-    labels = leaderboard.row_labels(sub)
-    parts = [f"<h2 id='{slug}'>{html.escape(target_id)}</h2>", leaderboard.render(sub, "html")]
+    labels = figures.short_labels(list(sub["sampler"].astype(str)))
+    colour = figures.colours(labels)
+    parts = [f"<h2 id='{slug}'>{html.escape(target_id)}</h2>", leaderboard.render(sub, "html"),
+             _key(labels, leaderboard.row_labels(sub))]
     if not cells:
         return "\n".join(parts + ["<p>No finished cell.</p>"])
     first = cells[0]
@@ -78,16 +81,16 @@ def _section(results, out, target_id: str, sub: pd.DataFrame, cells: list[dict])
     if target.sample is not None:
         import jax
         exact = np.asarray(target.sample(jax.random.key(0), figures.EXACT_POINTS))
-    parts.append(_figure(out, f"{slug}-draws", figures.draws_vs_exact(target, trees, exact),
+    parts.append(_figure(out, f"{slug}-draws", figures.draws_vs_exact(target, trees, exact, colour),
                          "Draws (first finished seed; weighted draws resampled) against exact draws."))
-    parts.append(_figure(out, f"{slug}-cost", figures.cost_accuracy(sub, labels),
+    parts.append(_figure(out, f"{slug}-cost", figures.cost_accuracy(sub, labels, colour),
                          "Left: smallest bulk ESS per second, of sampling alone and with warm-up / training. "
                          "Right: worst |bias| / true sd against warm-up + sampling seconds. Mean ± sd over seeds."))
     bias2 = {label: [c for c in (_bias2_curve(target, loaded[r["cell_id"]], r) for r in cs) if c is not None]
              for label, cs in by_config.items()}
     bias2 = {label: cs for label, cs in bias2.items() if cs}
     if bias2:
-        parts.append(_figure(out, f"{slug}-bias2", figures.bias2_against_cost(bias2, BIAS2_MAX),
+        parts.append(_figure(out, f"{slug}-bias2", figures.bias2_against_cost(bias2, BIAS2_MAX, colour),
                              "Cost to accuracy: the running bias² = (E_n[f²] - E[f²])² / Var[f²] of the worst "
                              "statistic after n draws per chain (all chains pooled), against the gradients (left) and "
                              "seconds (right) spent by then, warm-up and training included; one colour per sampler "
@@ -97,19 +100,29 @@ def _section(results, out, target_id: str, sub: pd.DataFrame, cells: list[dict])
         for c in cs:
             tree = loaded[c["cell_id"]]
             if "training" in tree.children:
-                curves[f"{label} seed {c['seed']}"] = {k: tree["training"][k].values for k in tree["training"].data_vars}
+                curves.setdefault(label, []).append(
+                    (c["seed"], {k: tree["training"][k].values for k in tree["training"].data_vars}))
     if curves:
-        parts.append(_figure(out, f"{slug}-training", figures.training_curves(curves),
-                             "VAE training: the bound L against step, ± 2 Monte Carlo se (L + log Z bounds "
-                             "KL(q || target) from above)."))
+        scale = ("L + log Z (the true log Z), which bounds KL(q || target) >= 0 from above, on a log scale"
+                 if target.log_Z is not None else "L - min L (log Z unknown) on a symlog scale")
+        parts.append(_figure(out, f"{slug}-training", figures.training_curves(curves, target.log_Z, colour),
+                             f"VAE training: the bound L against step as {scale}; a running mean (bold; per round "
+                             "for adaptive training), each step's estimate faint; one line style per seed."))
     stats = [s.name for s in target.statistics]
     shown = ([target.headline_statistic.name] + [s for s in stats if s != target.headline_statistic.name])[:RANK_STATISTICS]
     for k, (label, tree) in enumerate(trees.items()):
         if "log_weight" in tree["sample_stats"]:
             continue  # independent weighted draws: ranks across "chains" say nothing
-        parts.append(_figure(out, f"{slug}-rank-{k}", figures.rank_plot(tree, shown, f"{target_id} · {label}"),
-                             f"{label}: rank ECDF difference plot of the chains (ArviZ), seed {by_config[label][0]['seed']}."))
+        parts.append(_figure(out, f"{slug}-rank-{k}", figures.rank_plot(tree, shown, label),
+                             f"{label}: rank ECDF difference plot of the chains (ArviZ), seed "
+                             f"{by_config[label][0]['seed']}; at most {figures.RANK_CHAINS} chains drawn."))
     return "\n".join(parts)
+
+
+def _key(labels: list[str], full: list[str]) -> str:
+    """The HTML key from the figures' short labels to the full sampler configurations."""
+    rows = "".join(f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td></tr>" for a, b in zip(labels, full))
+    return f"<table class='key'><tr><th>label</th><th>sampler configuration</th></tr>{rows}</table>"
 
 
 def _bias2_curve(target, tree, record) -> dict | None:
@@ -155,6 +168,8 @@ def _page(results, sections: list[str]) -> str:
     style = ("body{font-family:sans-serif;max-width:1400px;margin:auto;padding:1em}"
              "table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;text-align:right}"
              "td:first-child,th:first-child{text-align:left}tr:nth-child(even){background:#f4f4f4}"
+             "td:first-child{max-width:22em;overflow-wrap:anywhere}"
+             "table.key{margin:0.8em 0}table.key td,table.key th{text-align:left;max-width:none;font-family:monospace}"
              "img{max-width:100%}figure{margin:1em 0}figcaption{font-size:12px;color:#444}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>bench report</title><style>{style}</style>"
             f"</head><body><h1>Benchmark report</h1><p>Records under {html.escape(str(results))}, "

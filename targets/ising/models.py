@@ -19,7 +19,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from targets.base import Statistic, Target, check_finite, check_size, uniform_initial
+from targets.base import Plot, Statistic, Target, check_finite, check_size, uniform_initial
 from targets.ising import cluster, exact, kaufman, relaxation, spins
 
 ENUMERATION_MAX = 24
@@ -169,7 +169,7 @@ def _build(name, W, b, params, margin, truth: _Truth, log_Z_spins=None) -> Targe
     scale = float(np.sqrt(d[0] + np.abs(W).sum(1).max()))
     return Target(name=name, dim=n, log_prob=log_prob, initial=uniform_initial(n, -scale, scale),
                   statistics=statistics, log_Z=log_Z, sample=sample, params=params, headline="sign",
-                  log_Z_offsets={"spins": offset})
+                  log_Z_offsets={"spins": offset}, plot=Plot(statistic="m", label="magnetisation E[m | x]"))
 
 
 def _factor(W, margin):

@@ -16,12 +16,27 @@ def _record(bias0, bias1, **extra):
             "time_run": 1.0, "ess_bulk_min_per_s": 100.0, "bias_mean_se[x[0]]": 0.3, **extra}
 
 
-def test_an_exact_zero_bias_is_not_missing():
-    """x[0]'s seeds have bias 0.0 and 0.3 (mean 0.15), x[1]'s 0.2 and 0.2: x[1] is the worst statistic. Read as
-    missing, the exact 0.0 would leave x[0] a mean of 0.3 and make it the worst."""
-    name, values = worst_statistic(TARGET, [_record(0.0, 0.2), _record(0.3, -0.2)])
-    assert name == "x[1]" and values == [0.2, 0.2]
-    assert worst_statistic(TARGET, [_record(0.0, 0.0)]) == ("x[0]", [0.0])   # all exact: a number, not missing
+def test_the_worst_statistic_is_per_seed_and_an_exact_zero_is_not_missing():
+    """worst |bias|/sd is per seed (bench.columns): the seeds' worst statistics x[1] (0.2) and x[0] (0.3) give 0.2 and
+    0.3, named after the earliest seed's on a tie; an exact 0.0 is a number, not a missing value."""
+    assert worst_statistic([_record(0.0, 0.2, worst_stat="x[1]", worst_bias_mean_sd=0.2),
+                            _record(0.3, -0.2, worst_stat="x[0]", worst_bias_mean_sd=-0.3)]) == ("x[1]", [0.2, 0.3])
+    assert worst_statistic([_record(0.0, 0.0, worst_stat="x[0]", worst_bias_mean_sd=0.0)]) == ("x[0]", [0.0])
+    name, values = worst_statistic([_record(0.1, 0.1)])   # no ground truth: no worst statistic
+    assert name == "" and np.isnan(values).all()
+
+
+def test_the_table_and_the_leaderboard_agree_on_the_worst_statistic():
+    """One meaning of "worst |bias|/sd": the table's cell is the mean ± sd of the leaderboard's column."""
+    from bench.leaderboard import aggregate, format_mean_sd
+    records = [_record(0.0, 0.2, worst_stat="x[1]", worst_bias_mean_sd=0.2, seed=0, target="gaussian",
+                       sampler="nuts", cell_id="a"),
+               _record(0.3, -0.2, worst_stat="x[0]", worst_bias_mean_sd=-0.3, seed=1, target="gaussian",
+                       sampler="nuts", cell_id="b")]
+    row = aggregate(records).iloc[0]
+    assert (row["worst_abs_bias_mean_sd.mean"], row["worst_abs_bias_mean_sd.sd"]) == (0.25, np.std([0.2, 0.3], ddof=1))
+    cell = _cells(results_table(TARGET, {"nuts": records}), "worst |bias|/sd")[0]
+    assert cell == "x[1] 0.25 ± 0.071" and format_mean_sd(0.25, np.std([0.2, 0.3], ddof=1)) == "0.250 ± 0.071"
 
 
 def _render(groups) -> str:
@@ -70,7 +85,7 @@ def test_gmm40_a_fast_row_that_fails_the_truth_is_not_bold_and_a_slower_passing_
     assert _cells(table, "sampler") == ["nuts †", "vae-gibbs", "hmc †"]
     assert _cells(table, "passes truth") == ["NO (0/2)", "yes (2/2)", "NO (1/2)"]
     assert _cells(table, "ESS/s incl. warm-up") == ["500 ± 0", "[bold]50 ± 0[/bold]", "80 ± 0"]
-    assert _cells(table, "grads to bias² max") == ["never", "[bold]2.00e+05 ± 0[/bold]", "1.00e+05 ± 0"]
+    assert _cells(table, "grads to bias² max ≤ 0.01") == ["never", "[bold]2.00e+05 ± 0[/bold]", "1.00e+05 ± 0"]
     assert "among passing rows only" in table.caption
 
 
@@ -127,7 +142,7 @@ def test_a_biased_sampler_never_passes_truth_and_is_never_bold():
     assert _cells(table, "sampler") == ["ula †", "exact"]
     ess = _cells(table, "ESS/s")
     assert not ess[0].startswith("[bold]") and ess[1].startswith("[bold]")
-    assert _cells(table, "grads to bias² max")[0] == "never"
+    assert _cells(table, "grads to bias² max ≤ 0.01")[0] == "never"
 
 
 def test_the_default_table_fits_120_columns_without_truncated_numbers():

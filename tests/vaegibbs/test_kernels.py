@@ -311,7 +311,7 @@ def test_exact_vae_accepts_every_proposal():
     @eqx.filter_jit
     def rates(model, keys, x0):
         out = []
-        for alg in (kernels.gibbs(model, lp), kernels.imh(model, lp), kernels.imh(model, lp, num_inner=INNER)):
+        for alg in (kernels.gibbs(model, lp, jitter=0.0), kernels.imh(model, lp), kernels.imh(model, lp, num_inner=INNER)):
             states = jax.vmap(alg.init)(x0, keys)
             out.append(jax.vmap(alg.step)(keys, states)[1].acceptance_rate)
         return out

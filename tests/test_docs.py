@@ -1,0 +1,70 @@
+"""The README and the documentation: short README, nothing cited outside the repository, generated tables that
+cover the registries (scripts/docs_hooks.py; the strict build itself is `make docs`)."""
+import importlib.util
+import pathlib
+import re
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+OUTSIDE = ("../shared", "NOTES.md", "DESIGN.md")
+
+
+def _hooks():
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "scripts" / "docs_hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_is_short():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 150
+
+
+@pytest.mark.parametrize("folder", ["docs", "bench", "targets", "vaegibbs", "baselines", "scripts", "configs"])
+def test_nothing_cites_a_file_outside_the_repository(folder):
+    files = [p for p in (ROOT / folder).rglob("*") if p.suffix in (".md", ".py", ".toml", ".sh") and p.is_file()]
+    files += [ROOT / "README.md", ROOT / "mkdocs.yml"] if folder == "docs" else []
+    assert files
+    found = [f"{p.relative_to(ROOT)}: {s}" for p in files for s in OUTSIDE if s in p.read_text(errors="replace")]
+    assert not found
+
+
+def test_every_marker_names_a_generator():
+    hooks = _hooks()
+    markers = {m for page in (ROOT / "docs").rglob("*.md") for m in hooks.MARKER.findall(page.read_text())}
+    assert markers == set(hooks.GENERATORS)
+
+
+def test_sampler_table_has_every_registered_sampler_and_parameter():
+    from bench.params import parameters
+    from bench.samplers import BUDGET_ARGS, SAMPLERS
+
+    table = _hooks().samplers_table()
+    rows = {re.match(r"\| `([^`]+)`", line).group(1): line for line in table.splitlines()[2:]}
+    assert list(rows) == list(SAMPLERS)
+    for name, sampler in SAMPLERS.items():
+        for param, p in parameters(sampler.run, BUDGET_ARGS).items():
+            assert f"`{param}: " in rows[name] and f"= {p.default!r}`" in rows[name]
+
+
+def test_cli_reference_has_every_command_and_option():
+    from bench.cli import build_parser
+
+    text = _hooks().cli_reference()
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, command in sub.choices.items():
+        assert f"### `{name}`" in text
+        for action in command._actions:
+            for flag in [] if action.dest == "help" else action.option_strings:
+                assert f"`{flag}`" in text
+
+
+def test_the_columns_page_lists_every_column_from_its_definition():
+    from bench.columns import COLUMNS
+    from bench.leaderboard import COLUMNS as LEADERBOARD
+
+    text = _hooks().columns_table()
+    assert all(f"`{c.key}`" in text and c.description.replace("|", "\\|") in text for c in COLUMNS)
+    assert {c.key for c in LEADERBOARD} <= {c.key for c in COLUMNS}
