@@ -18,6 +18,12 @@ as `chees_adaptation.run` (blackjax 1.7.1) defines them: index i -> i + 1, and c
 h(i) = halton(i, max_bits) jitter_amount + (1 - jitter_amount), max_bits = ceil(log2(num_warmup +
 num_draws)), n the adapted mean number of steps.
 
+Devices: the adaptation couples the walkers (the criterion, the step size's dual averaging and the mass
+matrix are ensemble averages at every step), so it runs on one device. Sampling after it is per walker
+(the tuned parameters shared, read-only): with several devices the walkers are split into equal blocks,
+one per device (`baselines.devices.over_chains`), each walker computing what it computes unsharded (its
+keys are drawn as before: step t's key split over the walkers).
+
 Gradient accounting: one gradient per walker at init, then `num_integration_steps` per transition and
 walker (velocity Verlet reuses the last gradient).
 """
@@ -33,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from baselines import devices
 from baselines.common import config_key, positions_2d, run_compiled, typed_key
 from baselines.draws import Cost, Draws
 
@@ -76,21 +83,22 @@ def chees(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, n
     (positions, logdensity, stats), t_compile_sample, t_sampling = run_compiled(
         config + ("sample", int(num_warmup), int(num_draws)), lambda: build("sample"), (key_sample, state, params))
 
-    warmup_steps, sample_steps = np.asarray(warmup_steps), np.asarray(stats["n_steps"])   # (steps, walkers)
+    warmup_steps = np.asarray(warmup_steps)                    # (steps, walkers)
+    sample_steps = np.asarray(stats["n_steps"])                # (walkers, draws)
     grad_warmup = int(warmup_steps.sum()) + n_walkers          # + one gradient per walker at init
     grad_sampling = int(sample_steps.sum())
     # every walker takes the same number of steps: what the hardware runs is what the walkers need
-    lockstep = n_walkers * int(warmup_steps.max(axis=1).sum() + sample_steps.max(axis=1).sum()) + n_walkers
+    lockstep = n_walkers * int(warmup_steps.max(axis=1).sum() + sample_steps.max(axis=0).sum()) + n_walkers
     cost = Cost(logdensity_evals_warmup=grad_warmup, logdensity_evals_sampling=grad_sampling,
                 grad_evals_warmup=grad_warmup, grad_evals_sampling=grad_sampling, grad_evals_lockstep=lockstep,
                 time_compile=t_compile_warmup + t_compile_sample, time_warmup=t_warmup, time_sampling=t_sampling)
     step, n_leapfrog = (float(np.asarray(params[k])) for k in ("step_size", "num_leapfrog_steps"))
-    info = {"chain_method": "vectorized", "lockstep": True,
+    info = {"chain_method": "vectorized", "lockstep": True, "devices": devices.split(n_walkers), "devices_warmup": 1,
             "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
             **settings, "step_size_tuned": step, "mean_leapfrog_steps": n_leapfrog}
-    chains_first = lambda a: np.asarray(a)[:, :n_chains].swapaxes(0, 1)    # (draws, walkers) -> (chains, draws)
-    return Draws(positions=chains_first(positions), logdensity=chains_first(logdensity),
-                 stats={k: chains_first(v) for k, v in stats.items()}, cost=cost, info=info)
+    first = lambda a: np.asarray(a)[:n_chains]                # (walkers, draws, ...) -> (chains, draws, ...)
+    return Draws(positions=first(positions), logdensity=first(logdensity),
+                 stats={k: first(v) for k, v in stats.items()}, cost=cost, info=info)
 
 
 def validate(num_warmup: int, num_draws: int, walkers: int = 64, step_size: float = 0.1,
@@ -138,16 +146,20 @@ def _build(logdensity_fn, num_warmup, num_draws, settings):
     kernel = dynamic_hmc.build_kernel(next_random_arg_fn=lambda i: i + 1, integration_steps_fn=integration_steps_fn)
 
     def sample(key, state, params):
-        def step(states, k):
-            keys = jax.random.split(k, n_walkers)
-            states, info = jax.vmap(lambda kk, s: kernel(kk, s, logdensity_fn, params["step_size"],
-                                                         params["inverse_mass_matrix"],
-                                                         (params["num_leapfrog_steps"],)))(keys, states)
-            return states, (states.position, states.logdensity,
-                            {"acceptance_rate": info.acceptance_rate, "diverging": info.is_divergent,
-                             "n_steps": info.num_integration_steps, "energy": info.energy})
+        """(walkers, draws, ...) outputs; walker w's key at step t is split(split(key, draws)[t], walkers)[w]."""
+        keys = jax.vmap(lambda k: jax.random.split(k, n_walkers))(jax.random.split(key, num_draws)).swapaxes(0, 1)
 
-        _, out = jax.lax.scan(step, state, jax.random.split(key, num_draws))
-        return out
+        def one_walker(walker_keys, walker_state):
+            def step(s, k):
+                s, info = kernel(k, s, logdensity_fn, params["step_size"], params["inverse_mass_matrix"],
+                                 (params["num_leapfrog_steps"],))
+                return s, (s.position, s.logdensity,
+                           {"acceptance_rate": info.acceptance_rate, "diverging": info.is_divergent,
+                            "n_steps": info.num_integration_steps, "energy": info.energy})
+
+            _, out = jax.lax.scan(step, walker_state, walker_keys)
+            return out
+
+        return devices.over_chains(jax.vmap(one_walker), n_walkers)(keys, state)
 
     return jax.jit(warmup), jax.jit(sample)

@@ -1,7 +1,10 @@
 """What the peer samplers share: typed keys, the configuration key of the compile cache, chain maps.
 
 The compile cache itself is `baselines.hmc`'s (`_compiled`: AOT-compiled once per configuration and
-reused across seeds), so every baseline keeps one cache and one convention.
+reused across seeds), so every baseline keeps one cache and one convention. `chain_map` is the one way a
+peer maps a per-chain function over its chains: vmap or lax.map (`chain_method`), the chains' blocks
+sharded over the devices in use (`baselines.devices`, one device: unchanged); `config_key` holds the
+device count, so a compiled computation is never reused for another.
 """
 from __future__ import annotations
 
@@ -10,9 +13,10 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from baselines.hmc import CHAIN_METHODS, _compiled, _over_chains, resolve_chain_method, run_compiled
+from baselines import devices
+from baselines.hmc import CHAIN_METHODS, _compiled, _over_chains, chain_map, resolve_chain_method, run_compiled
 
-__all__ = ["CHAIN_METHODS", "compiled", "config_key", "over_chains", "positions_2d", "resolve_chain_method",
+__all__ = ["CHAIN_METHODS", "chain_map", "compiled", "config_key", "over_chains", "positions_2d", "resolve_chain_method",
            "run_compiled", "typed_key"]
 
 compiled = _compiled
@@ -34,9 +38,10 @@ def positions_2d(name: str, initial_positions) -> jnp.ndarray:
 
 def config_key(name: str, logdensity_fn: Callable, params: dict, x, key) -> tuple:
     """What a compiled computation depends on: the sampler, the log-density object, its settings, the
-    shapes and dtypes, and the precision."""
+    shapes and dtypes, the precision, and the devices the chains (x's leading axis) are spread over."""
     return (name, logdensity_fn, tuple(sorted(params.items())), tuple(x.shape), str(x.dtype), str(key.dtype),
-            jax.config.jax_enable_x64)
+            jax.config.jax_enable_x64, devices.split(x.shape[0]))
+
 
 
 def check_chain_method(name: str, chain_method: str) -> None:

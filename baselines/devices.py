@@ -12,13 +12,16 @@ own share of the batch (its key folded with its index) and the results, gradient
 across devices (`pmean`).
 
 Adopting it in a sampler: build `fn` over a leading chain axis (vmap or lax.map), then
-`jax.jit(devices.over_chains(fn, n_chains))`, and put `devices.split(n_chains)` in the compile cache key.
+`jax.jit(devices.over_chains(fn, n_chains))`, and put `devices.split(n_chains)` in the compile cache key
+(`baselines.common.chain_map` and `config_key` do both); a lock-step bound is per device block
+(`block_max_sum`). Code that is handed its block count (the VAE's kernels) uses `shard(fn, n)`.
 """
 from __future__ import annotations
 
 from typing import Callable
 
 import jax
+import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 AXIS = "chains"
@@ -61,13 +64,28 @@ def mesh(n: int) -> Mesh:
 def over_chains(fn: Callable, n_chains: int) -> Callable:
     """`fn` (arguments and results batched on a leading chain axis) run on `split(n_chains)` devices, each
     on its block of chains; `fn` itself when that is one device."""
-    n = split(n_chains)
+    return shard(fn, split(n_chains))
+
+
+def shard(fn: Callable, n: int) -> Callable:
+    """`fn` (arguments and results batched on a leading chain axis) run on the first `n` devices, device i
+    on the i-th of `n` equal blocks of chains; `fn` itself when `n` is 1. Values `fn` closes over (a
+    model's weights, tuned parameters) are copied to every device."""
     if n == 1:
         return fn
     spec = PartitionSpec(AXIS)
     # check_vma off: blackjax's control flow mixes per-device (varying) and constant values in `cond`
     # branches, which the check refuses; the blocks never communicate, so there is nothing to check
     return jax.shard_map(fn, mesh=mesh(n), in_specs=spec, out_specs=spec, check_vma=False)
+
+
+def block_max_sum(values, n_blocks: int) -> int:
+    """What lock-step costs when `n_blocks` equal blocks of chains (one per device) each advance together:
+    sum over blocks and over the trailing axes of `block size x max over the block's chains`. `values` is
+    (chains, ...) per-chain counts (e.g. integrator steps per transition)."""
+    values = np.asarray(values)
+    blocks = values.reshape(n_blocks, values.shape[0] // n_blocks, *values.shape[1:])
+    return int((blocks.shape[1] * blocks.max(axis=1)).sum())
 
 
 def mean_over_devices(fn: Callable, n: int) -> Callable:

@@ -24,6 +24,11 @@ target density. Compile time: flowMC compiles inside its Python loop, so it is r
 `backend_compile_duration` monitoring events (other events nest and double-count); the rest of the
 wall time is split between the phases by their share of loops. Every call builds a new flowMC
 `Sampler`, so every seed recompiles (`compile_cached` is always False).
+
+Devices: one (`info.devices` = 1, whatever `--devices` says). The flow's training couples the walkers (each
+epoch fits the flow to every walker's recent positions, and the global steps propose from that one flow);
+the walkers' MALA and independence steps are per walker, but they run inside flowMC's own jitted loop,
+which this wrapper cannot split into blocks without rewriting flowMC's `Sampler`.
 """
 from __future__ import annotations
 
@@ -96,7 +101,7 @@ def flowmc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, 
                 grad_evals_warmup=grads_loop * n_train, grad_evals_sampling=grads_loop * n_prod,
                 grad_evals_lockstep=grads_loop * (n_train + n_prod), time_compile=t_compile,
                 time_warmup=t_run * n_train / (n_train + n_prod), time_sampling=t_run * n_prod / (n_train + n_prod))
-    info = {"walkers": n_walkers, "n_local": int(n_local), "n_global": int(n_global), "n_epochs": int(n_epochs),
+    info = {"devices": 1, "walkers": n_walkers, "n_local": int(n_local), "n_global": int(n_global), "n_epochs": int(n_epochs),
             "training_loops": n_train, "production_loops": n_prod, "mala_step_size": float(mala_step_size),
             "learning_rate": float(learning_rate), "compile_cached": False,
             "local_acceptance": float(local_acc[:, in_loop < n_local].mean()),

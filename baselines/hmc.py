@@ -87,7 +87,7 @@ def _over_chains(fn: Callable, chain_method: str) -> Callable:
 def _build(algorithm, logdensity_fn, num_warmup, num_draws, chain_method, target_acceptance_rate,
            dense_mass, extra, n_chains):
     """The two jitted phases: per-chain window adaptation, then sampling with the tuned kernel; chains
-    sharded over the devices in use (`baselines.devices.over_chains`)."""
+    sharded over the devices in use (`chain_map`)."""
 
     def warmup_one(key, position):
         adaptation = blackjax.window_adaptation(
@@ -112,8 +112,14 @@ def _build(algorithm, logdensity_fn, num_warmup, num_draws, chain_method, target
         _, out = jax.lax.scan(one_step, state, jax.random.split(key, num_draws))
         return out
 
-    return (jax.jit(devices.over_chains(_over_chains(warmup_one, chain_method), n_chains)),
-            jax.jit(devices.over_chains(_over_chains(sample_one, chain_method), n_chains)))
+    return chain_map(warmup_one, chain_method, n_chains), chain_map(sample_one, chain_method, n_chains)
+
+
+def chain_map(fn: Callable, chain_method: str, n_chains: int) -> Callable:
+    """`jax.jit` of `fn` (one chain's arguments -> its results) over a leading chain axis of `n_chains`:
+    vmapped or `lax.map`ped (`chain_method`), on `devices.split(n_chains)` devices, each on its block (one
+    device: no sharding at all). The one way every sampler of `baselines` maps and shards its chains."""
+    return jax.jit(devices.over_chains(_over_chains(fn, chain_method), n_chains))
 
 
 def _compiled(cache_key, build: Callable, args: tuple) -> tuple[Any, float]:
@@ -197,5 +203,4 @@ def lockstep_grads(steps: np.ndarray, n_blocks: int = 1) -> int:
     """Gradients vmapped chains cost at least: each of `n_blocks` equal blocks of chains (one per device)
     advances in lock-step, so a transition costs `block size * max over the block's chains of its steps`;
     plus one gradient per chain at init. `steps` is (chains, transitions)."""
-    blocks = steps.reshape(n_blocks, steps.shape[0] // n_blocks, steps.shape[1])
-    return int((blocks.shape[1] * blocks.max(axis=1)).sum()) + steps.shape[0]
+    return devices.block_max_sum(steps, n_blocks) + steps.shape[0]

@@ -14,14 +14,17 @@ above (a starting point), half as `adjusted_mclmc_find_L_and_step_size` (dual av
 to `target_acceptance_rate`, L = `target_num_integration_steps` x step size); sampling with
 `adjusted_mclmc_dynamic`.
 
-Chains are mapped as in `baselines.hmc` (sequential on CPU, vectorized on accelerators).
+Chains are mapped as in `baselines.hmc` (sequential on CPU, vectorized on accelerators) and, with several
+devices, sharded over them in equal blocks (`baselines.common.chain_map`): every chain tunes its own
+parameters, so the chains are independent and each computes what it computes unsharded.
 Gradient accounting: one gradient per chain at each init, then `GRADS_PER_STEP` = 2 per McLachlan
 integrator step (two position updates; the last gradient is cached in the state). Tuning counts the
 integrator steps the tuners report; MAMS's sampling counts each transition's `num_integration_steps`.
 Log densities: one with every gradient (value_and_grad). `grad_evals_lockstep` (vectorized chains):
 unadjusted MCLMC takes one step per transition in every chain, so it is exact; for MAMS it is
 chains x (the largest chain's tuning steps + sum_t max_chain n_steps), a lower bound of what the
-hardware runs (the tuners report totals, not per-transition counts).
+hardware runs (the tuners report totals, not per-transition counts); with several devices the maxima are
+per device block (`baselines.devices.block_max_sum`).
 """
 from __future__ import annotations
 
@@ -33,7 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from baselines.common import (check_chain_method, config_key, over_chains, positions_2d, resolve_chain_method,
+from baselines import devices
+from baselines.common import (chain_map, check_chain_method, config_key, positions_2d, resolve_chain_method,
                               run_compiled, typed_key)
 from baselines.draws import Cost, Draws
 
@@ -109,7 +113,7 @@ def _tune_unadjusted(kernel, logdensity_fn, key, position, num_warmup, settings)
     return state, params, jnp.asarray(steps)
 
 
-def _build(name, logdensity_fn, num_warmup, num_draws, chain_method, settings):
+def _build(name, logdensity_fn, num_warmup, num_draws, chain_method, settings, n_chains):
     unadjusted = blackjax.mcmc.mclmc.build_kernel()
     steps_fn = amd.make_random_trajectory_length_fn(True)
     adjusted = amd.build_kernel(integration_steps_fn=steps_fn)
@@ -146,7 +150,7 @@ def _build(name, logdensity_fn, num_warmup, num_draws, chain_method, settings):
         _, out = jax.lax.scan(step, state, jax.random.split(key, num_draws))
         return out
 
-    return jax.jit(over_chains(warmup_one, chain_method)), jax.jit(over_chains(sample_one, chain_method))
+    return chain_map(warmup_one, chain_method, n_chains), chain_map(sample_one, chain_method, n_chains)
 
 
 def _run(name, key, logdensity_fn, initial_positions, num_warmup, num_draws, chain_method, settings) -> Draws:
@@ -161,7 +165,7 @@ def _run(name, key, logdensity_fn, initial_positions, num_warmup, num_draws, cha
     def build(phase):
         if not phases:
             phases["warmup"], phases["sample"] = _build(name, logdensity_fn, num_warmup, num_draws, chain_method,
-                                                        settings)
+                                                        settings, n_chains)
         return phases[phase]
 
     key_warmup, key_sample = jax.random.split(key)
@@ -177,13 +181,15 @@ def _run(name, key, logdensity_fn, initial_positions, num_warmup, num_draws, cha
     grad_warmup = GRADS_PER_STEP * int(tune_steps.sum()) + inits
     grad_sampling = GRADS_PER_STEP * int(sample_steps.sum())
     lockstep = chain_method == "vectorized"
-    lockstep_grads = (GRADS_PER_STEP * n_chains * int(tune_steps.max() + sample_steps.max(axis=0).sum()) + inits)
+    n_devices = devices.split(n_chains)
+    lockstep_grads = GRADS_PER_STEP * (devices.block_max_sum(tune_steps, n_devices)
+                                       + devices.block_max_sum(sample_steps, n_devices)) + inits
     cost = Cost(logdensity_evals_warmup=grad_warmup, logdensity_evals_sampling=grad_sampling,
                 grad_evals_warmup=grad_warmup, grad_evals_sampling=grad_sampling,
                 grad_evals_lockstep=lockstep_grads if lockstep else grad_warmup + grad_sampling,
                 time_compile=t_compile_warmup + t_compile_sample, time_warmup=t_warmup, time_sampling=t_sampling)
     step_size, L = np.asarray(params.step_size).reshape(n_chains), np.asarray(params.L).reshape(n_chains)
-    info = {"chain_method": chain_method, "lockstep": lockstep,
+    info = {"chain_method": chain_method, "lockstep": lockstep, "devices": n_devices,
             "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
             "step_size_mean": float(step_size.mean()), "step_size_min": float(step_size.min()),
             "step_size_max": float(step_size.max()), "L_mean": float(L.mean()),

@@ -10,7 +10,9 @@ than `numpyro.infer.MCMC` keeps that cache and times each phase apart from compi
 
 Gradient accounting: one gradient per chain at `init_kernel`, then each transition's `num_steps`
 leapfrog steps (velocity Verlet reuses the last gradient; the heuristic step-size search is off, as
-numpyro's default). Chains: sequential (`lax.map`) or vectorized (`vmap`, lock-step), as `baselines.hmc`.
+numpyro's default). Chains: sequential (`lax.map`) or vectorized (`vmap`, lock-step), as `baselines.hmc`,
+and with several devices sharded over them in equal blocks (`baselines.common.chain_map`; the lock-step
+bound is then per block).
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.infer.hmc import hmc as numpyro_hmc
 
-from baselines.common import (check_chain_method, config_key, over_chains, positions_2d, resolve_chain_method,
+from baselines import devices
+from baselines.common import (chain_map, check_chain_method, config_key, positions_2d, resolve_chain_method,
                               run_compiled, typed_key)
 from baselines.draws import Cost, Draws
 
@@ -44,7 +47,8 @@ def numpyro_nuts(key, logdensity_fn: Callable, initial_positions, *, num_warmup:
     def build(phase):
         if not phases:
             phases["warmup"], phases["sample"] = _build(logdensity_fn, num_warmup, num_draws, chain_method,
-                                                        settings, jax.ShapeDtypeStruct(x.shape[1:], x.dtype))
+                                                        settings, jax.ShapeDtypeStruct(x.shape[1:], x.dtype),
+                                                        n_chains)
         return phases[phase]
 
     key_warmup, key_sample = jax.random.split(key)
@@ -60,13 +64,14 @@ def numpyro_nuts(key, logdensity_fn: Callable, initial_positions, *, num_warmup:
     grad_warmup = int(warmup_steps.sum()) + n_chains          # + one gradient per chain at init
     grad_sampling = int(sample_steps.sum())
     lockstep = chain_method == "vectorized"
+    n_devices = devices.split(n_chains)
     cost = Cost(logdensity_evals_warmup=grad_warmup, logdensity_evals_sampling=grad_sampling,
                 grad_evals_warmup=grad_warmup, grad_evals_sampling=grad_sampling,
-                grad_evals_lockstep=(int(n_chains * steps.max(axis=0).sum()) + n_chains if lockstep
+                grad_evals_lockstep=(devices.block_max_sum(steps, n_devices) + n_chains if lockstep
                                      else grad_warmup + grad_sampling),
                 time_compile=t_compile_warmup + t_compile_sample, time_warmup=t_warmup, time_sampling=t_sampling)
     step_size = np.asarray(state.adapt_state.step_size).reshape(n_chains)
-    info = {"chain_method": chain_method, "lockstep": lockstep,
+    info = {"chain_method": chain_method, "lockstep": lockstep, "devices": n_devices,
             "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
             "step_size_mean": float(step_size.mean()), "step_size_min": float(step_size.min()),
             "step_size_max": float(step_size.max()), **settings}
@@ -88,7 +93,7 @@ def validate(num_warmup: int, num_draws: int, target_acceptance_rate: float = 0.
         raise ValueError(f"numpyro-nuts: max_tree_depth must be in [1, 20], got {max_tree_depth}")
 
 
-def _build(logdensity_fn, num_warmup, num_draws, chain_method, settings, position_like):
+def _build(logdensity_fn, num_warmup, num_draws, chain_method, settings, position_like, n_chains):
     init_kernel, sample_kernel = numpyro_hmc(potential_fn=lambda x: -logdensity_fn(x), algo="NUTS")
 
     def init(key, position):
@@ -122,4 +127,4 @@ def _build(logdensity_fn, num_warmup, num_draws, chain_method, settings, positio
         _, out = jax.lax.scan(step, state, None, length=num_draws)
         return out
 
-    return jax.jit(over_chains(warmup_one, chain_method)), jax.jit(over_chains(sample_one, chain_method))
+    return chain_map(warmup_one, chain_method, n_chains), chain_map(sample_one, chain_method, n_chains)

@@ -16,7 +16,9 @@ the pair (k, k+1) over the sampling steps that attempted it (all chains).
 Gradient accounting: one gradient per chain at init (all its replicas start at its initial position and
 share that evaluation), then `num_integration_steps` per replica and step (velocity Verlet reuses the
 last gradient); every replica counts. Chains: sequential or
-vectorized as `baselines.hmc`; static trajectories, so no lock-step waste.
+vectorized as `baselines.hmc`; static trajectories, so no lock-step waste. The chains (each its own set of
+replicas, swaps only within it) are independent: with several devices each device runs a block of them,
+all its replicas included (`baselines.common.chain_map`).
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from baselines.common import (check_chain_method, config_key, over_chains, positions_2d, resolve_chain_method,
+from baselines import devices
+from baselines.common import (chain_map, check_chain_method, config_key, positions_2d, resolve_chain_method,
                               run_compiled, typed_key)
 from baselines.draws import Cost, Draws
 
@@ -59,7 +62,7 @@ def pt(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_
     def build(phase):
         if not phases:
             phases["warmup"], phases["sample"] = _build(logdensity_fn, num_warmup, num_draws, chain_method,
-                                                        settings)
+                                                        settings, n_chains)
         return phases[phase]
 
     key_warmup, key_sample = jax.random.split(key)
@@ -80,7 +83,7 @@ def pt(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_
     swap_prob = np.asarray(swap_prob)                    # (chains, draws, n_temps - 1), NaN where not attempted
     eps = np.asarray(eps)                                # (chains, n_temps)
     info = {"chain_method": chain_method, "lockstep": chain_method == "vectorized",
-            "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0, **settings,
+            "devices": devices.split(n_chains), "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0, **settings,
             "step_size_cold_mean": float(eps[:, 0].mean()), "step_size_hot_mean": float(eps[:, -1].mean())}
     for k in range(int(n_temps) - 1):
         info[f"swap_acceptance_{k}"] = float(np.nanmean(swap_prob[..., k]))
@@ -128,7 +131,7 @@ def _swap(key, states, betas, parity):
     return new, jnp.where(attempt, prob, jnp.nan)
 
 
-def _build(logdensity_fn, num_warmup, num_draws, chain_method, settings):
+def _build(logdensity_fn, num_warmup, num_draws, chain_method, settings, n_chains):
     betas = jnp.asarray(ladder(settings["n_temps"], settings["beta_min"]))
     n_temps, n_leapfrog = settings["n_temps"], settings["num_integration_steps"]
     kernel = blackjax.hmc.build_kernel()
@@ -174,4 +177,4 @@ def _build(logdensity_fn, num_warmup, num_draws, chain_method, settings):
         _, out = jax.lax.scan(step, states, (jax.random.split(key, num_draws), jnp.arange(num_draws)))
         return out
 
-    return jax.jit(over_chains(warmup_one, chain_method)), jax.jit(over_chains(sample_one, chain_method))
+    return chain_map(warmup_one, chain_method, n_chains), chain_map(sample_one, chain_method, n_chains)

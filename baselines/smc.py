@@ -22,6 +22,8 @@ Cost per run of T tempering steps with N particles, M moves of L leapfrog steps:
   log densities = gradients + 2 T N + N   (the ESS solver and the reweighting, both at every step, and
                                            the log density of the returned particles)
 Under `vmap` the runs wait for the one with most steps: `grad_evals_lockstep` = chains max_c T_c N (1 + M L).
+The runs are independent: with several devices each runs a block of them (`baselines.common.chain_map`),
+and the lock-step maximum is per block.
 """
 from __future__ import annotations
 
@@ -36,7 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from baselines.common import (check_chain_method, config_key, over_chains, positions_2d, resolve_chain_method,
+from baselines import devices
+from baselines.common import (chain_map, check_chain_method, config_key, positions_2d, resolve_chain_method,
                               run_compiled, typed_key)
 from baselines.draws import Cost, Draws
 
@@ -68,7 +71,7 @@ def smc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num
     keys = jax.random.split(key, n_runs)
     out, t_compile, t_sampling = run_compiled(
         config_key("smc", logdensity_fn, settings | {"chain_method": chain_method}, x, key),
-        lambda: jax.jit(over_chains(_one_run(logdensity_fn, dim, x.dtype, **settings), chain_method)), (keys,))
+        lambda: chain_map(_one_run(logdensity_fn, dim, x.dtype, **settings), chain_method, n_runs), (keys,))
     positions, log_w, logdensity, log_z, steps, beta, acc, eps = (np.asarray(a) for a in out)
     if np.any(beta < 1.0):
         bad = int(np.argmin(beta))
@@ -77,14 +80,16 @@ def smc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num
     per_step = n * (1 + int(num_mcmc_steps) * int(num_integration_steps))
     grads = int(steps.sum()) * per_step
     lockstep = chain_method == "vectorized"
+    n_devices = devices.split(n_runs)
     cost = Cost(logdensity_evals_sampling=grads + 2 * int(steps.sum()) * n + n_runs * n,
                 grad_evals_sampling=grads,
-                grad_evals_lockstep=n_runs * int(steps.max()) * per_step if lockstep else grads,
+                grad_evals_lockstep=devices.block_max_sum(steps, n_devices) * per_step if lockstep else grads,
                 time_compile=t_compile, time_sampling=t_sampling)
     log_weights = log_w + np.log(n) + log_z[:, None]
     top = log_weights.max()
     log_z_hat = float(top + np.log(np.mean(np.exp(log_weights - top))))
-    info = {"chain_method": chain_method, "lockstep": lockstep, "compile_cached": t_compile == 0.0,
+    info = {"chain_method": chain_method, "lockstep": lockstep, "devices": n_devices,
+            "compile_cached": t_compile == 0.0,
             "log_Z_hat": log_z_hat,
             "log_Z_sd": float(np.std(log_z, ddof=1)) if n_runs > 1 else float("nan"),
             "log_Z_se": float(np.std(log_z, ddof=1) / np.sqrt(n_runs)) if n_runs > 1 else float("nan"),

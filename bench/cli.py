@@ -53,8 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--warmup", type=int, default=1000, help="warm-up (tuning) steps per chain (default 1000)")
     run.add_argument("--out", type=out_folder, default=pathlib.Path("results"),
                      help="results folder (default results/): runs/ holds records and draws, leaderboard/ the CSVs")
-    run.add_argument("--precision", choices=["float64", "float32"], default="float64",
-                     help="JAX float precision (default float64)")
+    run.add_argument("--precision", choices=["float64", "float32"], default=None,
+                     help="JAX float precision (default float64; the accelerator profile's float32 on the "
+                          "targets it was measured on: bench/profile.py)")
+    run.add_argument("--profile", choices=["cpu", "accelerator"], default=None,
+                     help="device profile (bench/profile.py; default accelerator on a GPU or TPU, else cpu): "
+                          "accelerator = VAE batch_size 1024, vectorized chains, float32 where measured to hold "
+                          "(funnel); recorded in every row")
     run.add_argument("--devices", type=int, default=None, metavar="N",
                      help="spread each run's chains over the first N visible devices (default: all; one CPU "
                           "device unless XLA_FLAGS forces more); recorded in every row, and in the cell's id when not 1")
@@ -90,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="recompute cells whose record says failed (default: skip them like finished ones)")
     sweep.add_argument("--dry-run", action="store_true", help="check the file and list the cells left; run nothing")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.add_argument("--profile", choices=["cpu", "accelerator"], default=None,
+                       help="device profile (default: by each worker's device; see `run --profile`); the file's "
+                            "`precision`, when given, wins over the profile's")
 
     board = sub.add_parser("leaderboard", help="CSV, Markdown and LaTeX leaderboards from the records of a results folder")
     board.add_argument("--results", type=pathlib.Path, default=pathlib.Path("results"),
@@ -358,6 +366,9 @@ def _is_standard(name: str, model_of) -> bool:
 
 def cmd_run(parser, args) -> int:
     import jax
+    from bench import profile
+    profile.use(args.profile)
+    args.precision = args.precision or profile.precision(args.target)
     jax.config.update("jax_enable_x64", args.precision == "float64")
 
     from rich.console import Console
@@ -462,6 +473,8 @@ def cmd_sweep(parser, args) -> int:
         if args.workers < 1:
             parser.error(f"--workers must be >= 1, got {args.workers}")
         overrides["workers"] = args.workers
+    from bench import profile
+    profile.use(args.profile)
     set_precision(peek_precision(args.config))  # before the checks build any target
     try:
         config = load(args.config, overrides)

@@ -32,10 +32,14 @@ def identity(target_name: str, target_params: Mapping[str, Any], sampler_name: s
     """The flat identity of a cell; `target.*` and `sampler.*` hold the parameters (and
     `target.fingerprint` a user's target's fingerprint, when given). The device is part of it, so runs of
     one cell on a CPU and on a GPU are two cells (and `chain_method=auto` resolves by device); so is the
-    number of devices used (`devices`), added only when it is not 1 (one device: the ids of before)."""
+    number of devices used (`devices`), added only when it is not 1 (one device: the ids of before), and the
+    device profile (`bench.profile`), added only when it is not `cpu`."""
     from baselines import devices
     fingerprint = {} if target_fingerprint is None else {"target.fingerprint": target_fingerprint}
+    from bench import profile
     spread = {} if devices.count() == 1 else {"devices": devices.count()}
+    if profile.current() != "cpu":
+        spread["profile"] = profile.current()
     return {"target": target_name, **{f"target.{k}": v for k, v in sorted(target_params.items())}, **fingerprint,
             "sampler": sampler_name, **{f"sampler.{k}": v for k, v in sorted(sampler_params.items())},
             "chains": int(chains), "draws": int(draws), "warmup": int(warmup), "seed": int(seed),
@@ -93,9 +97,12 @@ def precision() -> str:
 
 
 def provenance() -> dict:
-    """Versions, device, device count visible (`device_count`) and used (`devices`, `device_kind`), git commit."""
+    """Versions, device, device count visible (`device_count`) and used (`devices`, `device_kind`), the device
+    profile (`profile`), git commit."""
     from baselines import devices
-    return {**_fixed_provenance(), "devices": devices.count(), "device_kind": devices.kind()}
+    from bench import profile
+    return {**_fixed_provenance(), "devices": devices.count(), "device_kind": devices.kind(),
+            "profile": profile.current()}
 
 
 @functools.cache

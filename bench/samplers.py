@@ -30,7 +30,7 @@ from baselines.mclmc import validate_mams, validate_mclmc
 from baselines.numpyro_nuts import validate as validate_numpyro_nuts
 from baselines.pt import validate as validate_pt
 from baselines.smc import validate as validate_smc
-from bench import vae
+from bench import profile, vae
 from bench.params import parameters
 from targets.base import Target
 from targets.posteriors.user import SpecError, import_object, is_spec, remembered
@@ -86,8 +86,9 @@ class Sampler:
         -------
         dict
             `target_defaults[name]` for a target of the suite (by name), `defaults_for(target)` for any other
-            Target (read from what it is: dimension, declared modes), those of them this sampler takes, updated
-            with `params`.
+            Target (read from what it is: dimension, declared modes), those of them this sampler takes, over the
+            device profile's (`bench.profile.sampler_params`: e.g. `vectorized` chains on a GPU), updated with
+            `params`.
         """
         takes = inspect.signature(self.run).parameters
         name = target if isinstance(target, str) else target.name
@@ -96,7 +97,7 @@ class Sampler:
         else:
             chosen = self.defaults_for(target)
         defaults = {k: v for k, v in chosen.items() if k in takes}
-        return {**defaults, **params}
+        return profile.sampler_params(self.run, {**defaults, **params})
 
     @property
     def exact(self) -> bool:

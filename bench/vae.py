@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from baselines import devices
 from baselines.draws import Cost, Draws
 from bench.metrics.evidence import pareto_khat
 from vaegibbs import io as vae_io
@@ -358,7 +359,7 @@ def _run(kind, s: Settings, key, logdensity_fn, initial_positions, num_warmup, n
                                  "the suite passes the target's `initial`")
             fitted = _fit_adaptive(logdensity_fn, initial_fn, dim, config, s.adaptive, key_data)
         else:
-            fitted = _fit(logdensity_fn, dim, config, key_data)
+            fitted = _fit(logdensity_fn, dim, config, key_data, devices.split(config.batch_size))
         model, time_compile_train, time_train = fitted.model, fitted.time_compile, fitted.time_train
         train_grads, train_evals = fitted.grad_evals, fitted.logdensity_evals
         traces = {"loss": fitted.loss, "loss_se": fitted.loss_se, "beta": fitted.beta, **fitted.traces,
@@ -378,7 +379,9 @@ def _run(kind, s: Settings, key, logdensity_fn, initial_positions, num_warmup, n
     info["eval_logdensity_evals"] = (3 + (own != (0, 1.0))) * s.run.eval_batch
     info["diagnostics_weights"] = "joint K=0" if kind in JOINT_WEIGHT_KINDS else "own"
 
-    sample_fn = _sampling_fn(kind, logdensity_fn, tuple(sorted(kernel_params.items())), num_warmup, num_draws)
+    info["devices"] = devices.split(chains)   # the chains' blocks, one per device (baselines.devices)
+    sample_fn = _sampling_fn(kind, logdensity_fn, tuple(sorted(kernel_params.items())), num_warmup, num_draws,
+                             info["devices"])
     args = (model, key_sample, initial_positions)
     start = time.perf_counter()
     compiled, fresh = aot_compile(sample_fn, *args)
@@ -412,9 +415,10 @@ def _run(kind, s: Settings, key, logdensity_fn, initial_positions, num_warmup, n
 
 
 @functools.lru_cache(maxsize=64)
-def _fit(logdensity_fn, dim, config, key_data):
-    """One training per (target, config, key): `vae-gibbs`, `vae-imh`, ... of one seed share it. Each run
-    still reports that training's time, gradients and compile time, which it would pay alone."""
+def _fit(logdensity_fn, dim, config, key_data, n_devices=1):
+    """One training per (target, config, key, devices its batch is split over): `vae-gibbs`, `vae-imh`, ... of
+    one seed share it. Each run still reports that training's time, gradients and compile time, which it would
+    pay alone."""
     return fit(logdensity_fn, dim, jax.random.wrap_key_data(np.asarray(key_data, dtype=np.uint32)), config)
 
 
@@ -471,14 +475,16 @@ def _bounds_fn(logdensity_fn, n, num_inner, weight_inner, temperature):
 
 
 @functools.lru_cache(maxsize=32)
-def _sampling_fn(kind, logdensity_fn, kernel_params, num_warmup, num_draws):
-    """jit(model, key, initial_positions) -> draws of one kernel; built once per configuration."""
+def _sampling_fn(kind, logdensity_fn, kernel_params, num_warmup, num_draws, n_devices=1):
+    """jit(model, key, initial_positions) -> draws of one kernel, chains on `n_devices` devices; built once
+    per configuration."""
     params = dict(kernel_params)
 
     def run(model, key, initial_positions):
         chains = initial_positions.shape[0]
         if kind == "is":
-            s = kernels.importance_sample(model, logdensity_fn, key, chains * num_draws, params["inner"])
+            s = kernels.importance_sample(model, logdensity_fn, key, chains * num_draws, params["inner"],
+                                          n_devices=n_devices)
             shape = (chains, num_draws)
             ones = jnp.ones(shape, int)
             return (s.positions.reshape(*shape, -1), s.logdensity.reshape(shape), {},
@@ -490,7 +496,7 @@ def _sampling_fn(kind, logdensity_fn, kernel_params, num_warmup, num_draws):
                                                       params["temperature"])}[kind]()
         # imh: its proposals drawn in batches (run_chains's chains up to rounding, without a loop's per-step cost)
         runner = kernels.run_independent_chains if kind == "imh" else kernels.run_chains
-        _, (states, infos) = runner(algorithm, key, initial_positions, num_warmup + num_draws)
+        _, (states, infos) = runner(algorithm, key, initial_positions, num_warmup + num_draws, n_devices=n_devices)
         kept = slice(num_warmup, None)
         stats = {"acceptance_rate": infos.acceptance_rate[:, kept], "accepted": infos.is_accepted[:, kept]}
         if kind == "hybrid":

@@ -9,7 +9,9 @@
 # Options: --cpu (JAX on CPU; no CUDA wheels; the interpreter is $GPU_CHECK_PYTHON, default .venv/bin/python),
 # --tiny (2 chains, 50 draws, 100 warm-up steps, VAE training 100 steps), --out DIR (default results/gpu).
 # Environment: GPU_CHECK_CHAINS, GPU_CHECK_DRAWS, GPU_CHECK_WARMUP, GPU_CHECK_SEEDS (e.g. "[0]"),
-# GPU_CHECK_SAMPLERS (comma-separated; default every registered sampler), GPU_CHECK_PRECISION (float64),
+# GPU_CHECK_SAMPLERS (comma-separated; default every registered sampler), GPU_CHECK_PRECISION (default: the
+# device profile's, bench/profile.py: float32 on a GPU, float64 on CPU), GPU_CHECK_PROFILE (cpu|accelerator;
+# default by the device),
 # GPU_CHECK_TIMEOUT_S (480: the sweep is stopped with Ctrl-C after this long; the finished cells are kept and
 # tabled, a rerun resumes), GPU_CHECK_VENV (.venv-gpu). The GPU budget is an estimate, not yet measured on a
 # GPU; the timeout bounds the sweep at 8 minutes whatever it costs.
@@ -56,7 +58,9 @@ else
   CHAINS=${GPU_CHECK_CHAINS:-16} DRAWS=${GPU_CHECK_DRAWS:-1000} WARMUP=${GPU_CHECK_WARMUP:-1000} TRAIN_STEPS=
 fi
 SEEDS=${GPU_CHECK_SEEDS:-[0]}
-PRECISION=${GPU_CHECK_PRECISION:-float64}
+PRECISION=${GPU_CHECK_PRECISION:-}   # empty: the profile's
+PROFILE_ARGS=()
+[ -n "${GPU_CHECK_PROFILE:-}" ] && PROFILE_ARGS=(--profile "$GPU_CHECK_PROFILE")
 TIMEOUT_S=${GPU_CHECK_TIMEOUT_S:-480}
 mkdir -p "$OUT"
 
@@ -86,7 +90,8 @@ if unknown:
     print(f"gpu_check: GPU_CHECK_SAMPLERS names unknown samplers {unknown}; valid: {', '.join(SAMPLERS)}",
           file=sys.stderr)
     sys.exit(2)
-lines = ['name = "gpu-check"', f"out = {json.dumps(out)}", f'precision = "{precision}"', f"seeds = {seeds}",
+lines = ['name = "gpu-check"', f"out = {json.dumps(out)}", *([f'precision = "{precision}"'] if precision else []),
+         f"seeds = {seeds}",
          "[budget]", f"chains = {chains}", f"draws = {draws}", f"warmup = {warmup}",
          "[executor]", 'kind = "local"', "workers = 1",   # one process: a seed's VAE samplers share one training
          "[[targets]]", 'name = "funnel"', "[[targets]]", 'name = "gmm40"']
@@ -99,12 +104,12 @@ for name in names:
         lines.append("params = { " + ", ".join(f"{k} = {v}" for k, v in extra.items()) + " }")
 open(path, "w").write("\n".join(lines) + "\n")
 print(f"{len(names)} samplers ({', '.join(names)}) x funnel, gmm40; {chains} chains, {draws} draws, "
-      f"{warmup} warm-up, seeds {seeds}, {precision}")
+      f"{warmup} warm-up, seeds {seeds}, {precision or 'the profile precision'}")
 EOF
 
 START=$(date +%s)
 set +e
-timeout --signal=INT "$TIMEOUT_S" "$PY" -m bench sweep "$SWEEP" --no-progress
+timeout --signal=INT "$TIMEOUT_S" "$PY" -m bench sweep "$SWEEP" --no-progress ${PROFILE_ARGS[@]+"${PROFILE_ARGS[@]}"}
 RC=$?
 set -e
 [ "$RC" = 2 ] && { echo "gpu_check: the sweep refused its input (exit 2)" >&2; exit 2; }

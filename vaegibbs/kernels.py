@@ -18,6 +18,9 @@ and the log-density and gradient evaluations of the step.
 `run_chains` runs any of them (vmap over chains, scan over steps); `run_independent_chains` runs `imh`
 to the same chains (up to floating-point rounding) faster: its proposals do not depend on the state, so
 they are drawn in large batches and only the accept/reject test on their cached weights stays sequential.
+The chains are independent: with `n_devices` > 1 the three runners split them (the proposals of
+`importance_sample`) into equal blocks, one per device (`baselines.devices.shard`), each computing what it
+computes unsharded from the same keys; `n_devices` = 1 is the plain computation.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
+from baselines import devices
 from vaegibbs.model import VAE
 
 
@@ -186,7 +190,7 @@ def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0, num_inner
 
 
 def run_independent_chains(algorithm: IndependenceAlgorithm, key, initial_positions, num_steps: int,
-                           batch_size: int = 4096):
+                           batch_size: int = 4096, n_devices: int = 1):
     """`run_chains` for an independence sampler, with the same keys and so the same chains up to
     floating-point rounding (batched and vmapped arithmetic differ in the last bits, ~1e-14, so an accept
     test within rounding of its threshold could go the other way): all chains x num_steps proposals are
@@ -195,7 +199,14 @@ def run_independent_chains(algorithm: IndependenceAlgorithm, key, initial_positi
     target evaluations as `step`; what goes is the per-step overhead of a sequential loop around small
     matrix products.
 
-    Returns (final_state, (states, infos)) with leading axes (chains, num_steps), as `run_chains`."""
+    Returns (final_state, (states, infos)) with leading axes (chains, num_steps), as `run_chains`; on
+    `n_devices` devices, each its block of chains (batches of at most `batch_size` per device)."""
+    return devices.shard(lambda keys, x0: _independent_block(algorithm, keys, x0, num_steps, batch_size),
+                         n_devices)(jax.random.split(key, initial_positions.shape[0]), initial_positions)
+
+
+def _independent_block(algorithm: IndependenceAlgorithm, keys, initial_positions, num_steps: int, batch_size: int):
+    """`run_independent_chains` of the chains with these keys (one each)."""
     chains = initial_positions.shape[0]
 
     def chain_keys(k):
@@ -203,7 +214,7 @@ def run_independent_chains(algorithm: IndependenceAlgorithm, key, initial_positi
         split = jax.vmap(jax.random.split)(jax.random.split(key_steps, num_steps))   # step's (key_prop, key_acc)
         return key_init, split[:, 0], split[:, 1]
 
-    key_init, key_prop, key_acc = jax.vmap(chain_keys)(jax.random.split(key, chains))
+    key_init, key_prop, key_acc = jax.vmap(chain_keys)(keys)
     initial = jax.vmap(algorithm.init)(initial_positions, key_init)
     proposals = jax.lax.map(algorithm.propose, key_prop.reshape(-1), batch_size=min(batch_size, chains * num_steps))
     proposals = jax.tree.map(lambda a: a.reshape(chains, num_steps, *a.shape[1:]), proposals)
@@ -279,12 +290,17 @@ class ImportanceSample(NamedTuple):
 
 
 def importance_sample(model: VAE, logdensity_fn: Callable, key, n: int, num_inner: int = 0,
-                      temperature: float = 1.0, batch_size: int = 4096) -> ImportanceSample:
+                      temperature: float = 1.0, batch_size: int = 4096, n_devices: int = 1) -> ImportanceSample:
     """n proposals of `imh` (N(z; 0, temperature^2 I) Q(x|z); temperature 1: the VAE-Gibbs sampler's pi(z) Q(x|z)) with
     their importance weights w = mu~(x) P(z|x) / (rho(z) Q(x|z)); with num_inner = K > 0 the hierarchical
-    weights w_K (K encoder draws per x; `latents` keeps z_0). Drawn `batch_size` at a time (memory)."""
+    weights w_K (K encoder draws per x; `latents` keeps z_0). Drawn `batch_size` at a time (memory), on
+    `n_devices` devices (n a multiple of it) each drawing its block of the n proposals' keys."""
+    if n % n_devices:
+        raise ValueError(f"importance_sample: n ({n}) must be a multiple of n_devices ({n_devices})")
     propose = imh(model, logdensity_fn, temperature, num_inner).propose
-    s = jax.lax.map(propose, jax.random.split(key, n), batch_size=min(batch_size, n))
+    block = n // n_devices
+    s = devices.shard(lambda keys: jax.lax.map(propose, keys, batch_size=min(batch_size, block)),
+                      n_devices)(jax.random.split(key, n))
     return ImportanceSample(s.position, s.latent[:, 0] if num_inner else s.latent, s.log_weight, s.logdensity)
 
 
@@ -298,8 +314,9 @@ def importance_ess(log_weights) -> jax.Array:
     return jnp.exp(2 * logsumexp(log_weights) - logsumexp(2 * log_weights)) / log_weights.size
 
 
-def run_chains(algorithm: SamplingAlgorithm, key, initial_positions, num_steps: int):
-    """`num_steps` transitions of every chain (vmapped over chains, scanned over steps).
+def run_chains(algorithm: SamplingAlgorithm, key, initial_positions, num_steps: int, n_devices: int = 1):
+    """`num_steps` transitions of every chain (vmapped over chains, scanned over steps; on `n_devices`
+    devices, each its block of chains).
 
     Returns (final_state, (states, infos)) with leading axes (chains, num_steps)."""
 
@@ -312,7 +329,8 @@ def run_chains(algorithm: SamplingAlgorithm, key, initial_positions, num_steps: 
 
         return jax.lax.scan(body, algorithm.init(position, key_init), jax.random.split(key_steps, num_steps))
 
-    return jax.vmap(one_chain)(jax.random.split(key, initial_positions.shape[0]), initial_positions)
+    return devices.shard(jax.vmap(one_chain), n_devices)(jax.random.split(key, initial_positions.shape[0]),
+                                                         initial_positions)
 
 
 def self_normalised_mean(values, log_weights) -> jax.Array:

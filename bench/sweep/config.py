@@ -2,7 +2,8 @@
 
     name = "funnel-study"               # optional; recorded in every cell as `sweep.name`
     out = "results"                     # results folder (relative: to the working directory)
-    precision = "float64"               # or "float32"
+    precision = "float64"               # or "float32"; default float64 (bench.profile: float32 on an accelerator
+                                        # when every target is one measured to hold in it)
     seeds = [0, 1, 2]                   # or an integer n: seeds 0 .. n-1
 
     [budget]                            # the same for every cell
@@ -39,6 +40,7 @@ import pathlib
 import tomllib
 from typing import Any, Mapping
 
+from bench import profile
 from bench.params import ParamError, parse_params
 from bench.resources import check_fits
 from bench.run import Budget
@@ -115,10 +117,18 @@ def peek_precision(path: pathlib.Path | str) -> str:
     checks of `load` build any target (`load` reports a bad value)."""
     try:
         with open(path, "rb") as f:
-            value = tomllib.load(f).get("precision", "float64")
+            raw = tomllib.load(f)
     except (OSError, ValueError):  # unreadable, not UTF-8, not TOML
         return "float64"
+    value = raw.get("precision", profile.precision(_target_names(raw)))
     return value if value in ("float64", "float32") else "float64"
+
+
+def _target_names(raw: Mapping[str, Any]) -> list[str]:
+    """The names of the file's targets (those it names readably), for the profile's default precision."""
+    entries = raw.get("targets", [])
+    return [e["name"] for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)] \
+        if isinstance(entries, list) else []
 
 
 def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
@@ -138,7 +148,7 @@ def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
         raise ConfigError(f"{where}: out must name a results folder, got {str(out)!r} (the current folder is "
                           f"not a results folder; give e.g. out = \"results\")")
     out = pathlib.Path(out)
-    precision = _typed(where, "precision", raw.get("precision", "float64"), str)
+    precision = _typed(where, "precision", raw.get("precision", profile.precision(_target_names(raw))), str)
     if precision not in ("float64", "float32"):
         raise ConfigError(f"{where}: precision {precision!r} is not one of float64, float32")
     seeds = _seeds(where, raw.get("seeds", [0]))

@@ -13,6 +13,7 @@ import shutil
 import uuid
 from typing import Callable
 
+from bench import profile
 from bench.sweep.config import SweepConfig
 from bench.sweep.executors import execute
 from bench.sweep.tasks import CellResult, Group, cell_ids, finished, set_precision
@@ -57,7 +58,7 @@ def groups_of(config: SweepConfig, run_id: str, retry_failed: bool = False) -> l
     return [Group(target=t.name, target_params=t.params, sampler=s.name, sampler_params=s.params, seeds=config.seeds,
                   chains=config.budget.chains, draws=config.budget.draws, warmup=config.budget.warmup,
                   precision=config.precision, out=out, sweep_name=config.name, sweep_run=run_id,
-                  retry_failed=retry_failed)
+                  retry_failed=retry_failed, profile=profile.requested())
             for t in config.targets for s in config.samplers]
 
 

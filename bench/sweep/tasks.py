@@ -48,6 +48,7 @@ class Group:
     sweep_run: str
     retry_failed: bool = False
     planned: tuple[str, ...] = ()   # ids the planner found unfinished: finished later means by another sweep
+    profile: str | None = None      # bench.profile asked for (--profile); None: each worker's device's default
 
     @property
     def budget(self) -> Budget:
@@ -112,7 +113,9 @@ def run_group(group: Group, on_cell: Callable[[CellResult], None] | None = None,
     Cells claimed by another live process are done last: waited for, then skipped or computed; with
     `wait = False` they are left out of the results (the caller runs them again later)."""
     set_precision(group.precision)
+    from bench import profile
     from bench.samplers import get_sampler
+    profile.use(group.profile)
 
     out = pathlib.Path(group.out)
     target, sampler = make_target(group.target, group.target_params), get_sampler(group.sampler)
