@@ -12,7 +12,12 @@ density; `time_compile == 0` with another key, i.e. a later seed: a sampler may 
 report its cost again), and for a sampler claiming exactness (`exact` attribute,
 default True) the means and second moments within Monte Carlo error: |z| <= Z_MAX with z = (estimate - truth)
 / MCSE, the MCSE from ArviZ (`az.mcse`, autocorrelation-aware) or, for weighted draws, the delta-method
-standard error of the self-normalised estimate.
+standard error of the self-normalised estimate. For such a sampler with unweighted draws, also stationarity:
+STATIONARY_CHAINS chains started at exact draws of the Gaussian keep its moments after the warm-up and
+STATIONARY_DRAWS draws, z = (mean over chains of f at the last draw - truth) / (sd / sqrt(chains)), the chains
+being independent. An exact kernel leaves the target invariant whatever its tuning, so a failure here is a
+bug of the kernel (or of its adaptation), while a moments failure with stationarity passed is slow convergence
+from the initial box (e.g. a poorly trained proposal), which ArviZ's MCSE cannot see when every chain is slow.
 
 A target: `initial` shaped (n, dim) in the run's precision with a finite log density there; `log_prob`
 jit-able (equal to the eager value), grad-able (finite), vmap-able (equal to a loop); the statistics finite
@@ -49,6 +54,8 @@ GAUSS_COV = np.array([[1.0, 1.6], [1.6, 4.0]])   # sds 1 and 2, correlation 0.8
 IS_MAX_DIM = 10
 COUNT_STEPS = 50          # warm-up and draws of the run whose evaluations are counted (a callback each: slow)
 MIN_ESS = 100             # below it a moments check is inconclusive: its MCSE is itself unreliable
+STATIONARY_CHAINS = 1000  # chains started at exact draws: the moments' standard errors are sd / sqrt(1000)
+STATIONARY_DRAWS = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,7 +141,7 @@ def check_sampler(sampler: Sampler, params: Mapping[str, Any] | None = None, bud
     initial = initial_fn(key_init, budget.chains)
     takes_initial = "initial_fn" in inspect.signature(sampler.run).parameters
 
-    def run(key, fn, b):
+    def run(key, fn, b, initial=initial):
         draws = sampler.run(key, fn, initial, num_warmup=b.warmup, num_draws=b.draws,
                             **({"initial_fn": initial_fn} if takes_initial else {}), **params)
         jax.effects_barrier()
@@ -171,6 +178,17 @@ def check_sampler(sampler: Sampler, params: Mapping[str, Any] | None = None, bud
         checks.append(Check("moments", None, f"not checked ({why})"))
     else:
         checks.append(_check_moments(first))
+        if first.log_weights is None:
+            stationary = dataclasses.replace(budget, chains=STATIONARY_CHAINS, draws=STATIONARY_DRAWS)
+            try:
+                x0 = jnp.asarray(exact_gaussian_draws(jax.random.fold_in(key_init, 1), STATIONARY_CHAINS),
+                                 initial.dtype)
+                checks.append(_check_stationarity(run(key_b, logdensity, stationary, x0)))
+            except Exception as err:  # noqa: BLE001
+                checks.append(Check("stationarity", False, f"the sampler raised {type(err).__name__}: {err}"))
+            if checks[-2].ok is False and checks[-1].ok:
+                checks[-2] = Check("moments", False, checks[-2].message + "; the kernel keeps the target invariant "
+                                   "(stationarity passed): slow convergence from the initial box, not a wrong kernel")
     return checks
 
 
@@ -288,6 +306,25 @@ def moment_values(x: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
     f = np.stack([x[..., 0], x[..., 1], x[..., 0] ** 2, x[..., 1] ** 2, x[..., 0] * x[..., 1]], -1)
     truth = np.array([m[0], m[1], S[0, 0] + m[0] ** 2, S[1, 1] + m[1] ** 2, S[0, 1] + m[0] * m[1]])
     return ["E[x0]", "E[x1]", "E[x0^2]", "E[x1^2]", "E[x0 x1]"], f, truth
+
+
+def exact_gaussian_draws(key, n: int) -> np.ndarray:
+    """n exact draws of N(GAUSS_MEAN, GAUSS_COV), shaped (n, 2)."""
+    eps = np.asarray(jax.random.normal(key, (n, GAUSS_MEAN.size), jnp.float64))
+    return GAUSS_MEAN + eps @ np.linalg.cholesky(GAUSS_COV).T
+
+
+def _check_stationarity(draws: Draws) -> Check:
+    names, f, truth = moment_values(np.asarray(draws.positions, dtype=np.float64)[:, -1])  # (chains, 5)
+    z = (f.mean(0) - truth) / (f.std(0, ddof=1) / math.sqrt(f.shape[0]))
+    worst = int(np.argmax(np.abs(z)))
+    summary = ", ".join(f"{n} z={v:+.1f}" for n, v in zip(names, z))
+    if not np.all(np.abs(z) <= Z_MAX):
+        return Check("stationarity", False, f"the kernel does not keep the target: {f.shape[0]} chains started at "
+                                            f"exact draws have {names[worst]} = {f.mean(0)[worst]:.4g} (true "
+                                            f"{truth[worst]:.4g}, {z[worst]:+.1f} SE) after the warm-up and "
+                                            f"{draws.positions.shape[1]} draws; {summary}")
+    return Check("stationarity", True, f"{f.shape[0]} chains started at exact draws keep the moments ({summary})")
 
 
 def _check_moments(draws: Draws) -> Check:
