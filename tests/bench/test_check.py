@@ -15,6 +15,7 @@ from targets.registry import TARGETS, make_target
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "docs" / "examples"
 SMALL = Budget(4, 1000, 100)   # the moments check needs ESS >= 100 per moment: 4 x 1000 draws
 VAE_TINY = {"train_steps": 300, "batch_size": 64, "eval_batch": 500, "width": 16}
+VAE_CHECK = {"train_steps": 1500, "batch_size": 128, "eval_batch": 500, "width": 32}
 
 BROKEN = '''
 import jax, jax.numpy as jnp, numpy as np
@@ -108,12 +109,19 @@ def test_check_sampler_passes_on_the_hmc_family(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in SAMPLERS if n.startswith("vae-")])
 def test_check_sampler_passes_on_the_vae_samplers(name):
-    # The contract checks (shapes, cost account, keys, compile reuse). The moments check is left out here: with
-    # the few training steps a test can afford, vae-gibbs misses E[x1^2] of the 2-D Gaussian by 7 MCSE (a
-    # finding under study, not a property of the checker), so it is run by hand with a full training budget.
-    results = check.check_sampler(get_sampler(name), VAE_TINY, SMALL, exactness=False)
+    # every check, moments and stationarity included, with a training that suffices on the 2-D Gaussian
+    # (VAE_CHECK); with VAE_TINY's 300 steps the moments fail by slow convergence from the initial box while
+    # stationarity passes (next test)
+    results = check.check_sampler(get_sampler(name), VAE_CHECK, SMALL)
     assert all(r.ok is not False for r in results), check.report(name, results)
-    assert _by_name(results)["cost"].ok is True and _by_name(results)["compile reuse"].ok is True
+    assert _by_name(results)["cost"].ok is True and _by_name(results)["moments"].ok is True
+
+
+@pytest.mark.slow
+def test_an_undertrained_vae_gibbs_sampler_keeps_the_target():
+    results = check.check_sampler(get_sampler("vae-gibbs"), VAE_TINY, SMALL)
+    assert _by_name(results)["stationarity"].ok is True, check.report("vae-gibbs", results)
+    assert _by_name(results)["compile reuse"].ok is True
 
 
 PEERS = ["smc", "pt", "mclmc", "mams", "chees", "numpyro-nuts"]
