@@ -268,7 +268,7 @@ def resolve_target(parser, spec: str, param_items=()):
     from bench.params import parse_params
     from targets.posteriors import load_spec
     from targets.posteriors.user import import_object, is_target_factory
-    from targets.registry import TARGETS, factory_of, plugins
+    from targets.registry import TARGETS, built, factory_of, plugins
 
     if spec in TARGETS or spec in plugins():
         try:
@@ -277,7 +277,7 @@ def resolve_target(parser, spec: str, param_items=()):
             parser.error(str(err))
         params = parse_params(f"target {spec}", factory, param_items)
         try:
-            return factory(**params)
+            return built(factory, params)  # the same object for equal parameters: compilations shared
         except (MemoryError, OverflowError) as err:  # a size too large to build (ValueError: the caller's)
             parser.error(f"target {spec}: {type(err).__name__}: {err}")
     if ":" not in spec:
