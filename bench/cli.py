@@ -154,7 +154,7 @@ def cmd_list() -> int:
 
     from bench.params import describe
     from bench.samplers import BUDGET_ARGS, SAMPLERS, get_sampler, plugins as sampler_plugins
-    from targets.registry import TARGETS, factory_of, plugins as target_plugins, source
+    from targets.registry import TARGETS, built, factory_of, plugins as target_plugins, source
 
     console = _console()
     table = Table(title="targets (--target NAME --param KEY=VALUE)", title_justify="left")
@@ -163,7 +163,7 @@ def cmd_list() -> int:
     for name in [*TARGETS, *target_plugins()]:
         try:
             factory = factory_of(name)
-            t = factory()
+            t = built(factory, {})  # kept: a later `run` of the same target reuses it and its compilations
         except Exception as err:  # noqa: BLE001 - a broken plugin is listed with its error, not fatal
             table.add_row(name, "–", f"cannot build it: {type(err).__name__}: {err}", source(name))
             continue
