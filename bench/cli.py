@@ -162,7 +162,7 @@ def cmd_list() -> int:
 
     from bench.params import describe
     from bench.samplers import BUDGET_ARGS, SAMPLERS, get_sampler, plugins as sampler_plugins
-    from targets.registry import TARGETS, factory_of, plugins as target_plugins, source
+    from targets.registry import TARGETS, built, factory_of, plugins as target_plugins, source
 
     console = _console()
     table = Table(title="targets (--target NAME --param KEY=VALUE)", title_justify="left")
@@ -171,7 +171,7 @@ def cmd_list() -> int:
     for name in [*TARGETS, *target_plugins()]:
         try:
             factory = factory_of(name)
-            t = factory()
+            t = built(factory, {})  # kept: a later `run` of the same target reuses it and its compilations
         except Exception as err:  # noqa: BLE001 - a broken plugin is listed with its error, not fatal
             table.add_row(name, "–", f"cannot build it: {type(err).__name__}: {err}", source(name))
             continue
@@ -276,7 +276,7 @@ def resolve_target(parser, spec: str, param_items=()):
     from bench.params import parse_params
     from targets.posteriors import load_spec
     from targets.posteriors.user import import_object, is_target_factory
-    from targets.registry import TARGETS, factory_of, plugins
+    from targets.registry import TARGETS, built, factory_of, plugins
 
     if spec in TARGETS or spec in plugins():
         try:
@@ -285,7 +285,7 @@ def resolve_target(parser, spec: str, param_items=()):
             parser.error(str(err))
         params = parse_params(f"target {spec}", factory, param_items)
         try:
-            return factory(**params)
+            return built(factory, params)  # the same object for equal parameters: compilations shared
         except (MemoryError, OverflowError) as err:  # a size too large to build (ValueError: the caller's)
             parser.error(f"target {spec}: {type(err).__name__}: {err}")
     if ":" not in spec:

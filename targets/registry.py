@@ -4,12 +4,18 @@ installed package, or a spec `module:function` / `path/to/file.py:function` give
 
 Every factory takes its parameters as keyword arguments with annotated types and defaults
 (the CLI reads them from the signature: `--param dim=20`) and raises ValueError on bad values.
+
+`make_target` gives back the same Target object for equal arguments (`built`): the samplers' and metrics'
+compile caches are keyed on the target's log-density function, so two equal targets built apart share one
+compilation.
 """
 from __future__ import annotations
 
 import functools
 from importlib import metadata
-from typing import Callable
+from typing import Any, Callable
+
+import jax
 
 from targets.base import Target
 from targets.banana import banana
@@ -23,6 +29,7 @@ from targets.posteriors.models import cancer, eight_schools, eight_schools_nc, l
 from targets.posteriors.user import SpecError, is_spec, load_spec, remembered
 
 ENTRY_POINT_GROUP = "vaegibbs_bench.targets"
+BUILT_KEPT = 32   # targets kept by `built` (least recently used dropped first)
 
 TARGETS: dict[str, Callable[..., Target]] = {
     "funnel": funnel,
@@ -106,4 +113,22 @@ def make_target(name: str, **params) -> Target:
         return load_spec(name, **params)
     if name not in TARGETS and remembered("target", name):  # a spec's target in a sweep's worker
         return load_spec(remembered("target", name), **params)
-    return factory_of(name)(**params)
+    return built(factory_of(name), params)
+
+
+def built(factory: Callable[..., Target], params: dict[str, Any]) -> Target:
+    """`factory(**params)`, the same object for the same factory, parameters (equal values of the same type)
+    and precision (`jax_enable_x64`: a factory's arrays take the precision in force when it runs); built
+    afresh when a value is unhashable. A factory is deterministic in its parameters (its random draws have
+    fixed seeds), and a Target is frozen."""
+    key = (factory, tuple(sorted((k, type(v), v) for k, v in params.items())), bool(jax.config.jax_enable_x64))
+    try:
+        hash(key)
+    except TypeError:
+        return factory(**params)
+    return _built(*key)
+
+
+@functools.lru_cache(maxsize=BUILT_KEPT)
+def _built(factory, items, x64) -> Target:
+    return factory(**{k: v for k, _, v in items})

@@ -13,6 +13,7 @@ import os
 import pathlib
 
 import jax
+import pytest
 
 jax.config.update("jax_enable_x64", True)
 
@@ -25,3 +26,11 @@ if _CACHE != "off":
     jax.config.update("jax_compilation_cache_dir", _CACHE)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+@pytest.fixture(autouse=True)
+def _float64_after_each_test():
+    """Float64 again after every test: the CLI's `--precision float32`, called in-process (`main([...])`), switches
+    JAX's process-wide precision, even where it then exits 2 on bad input."""
+    yield
+    jax.config.update("jax_enable_x64", True)

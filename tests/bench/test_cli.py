@@ -20,16 +20,16 @@ from targets import registry
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def test_run_end_to_end(tmp_path):
-    cmd = [sys.executable, "-m", "bench", "run", "--target", "gaussian", "--param", "dim=2",
-           "--sampler", "nuts,hmc", "--sampler-param", "hmc.num_integration_steps=8", "--seeds", "0,1",
-           "--chains", "2", "--draws", "100", "--warmup", "100", "--out", str(tmp_path), "--no-progress",
-           "--columns", "all"]  # every column, the sampler's label unfolded (the headline table folds it)
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "400"})
-    assert done.returncode == 0, done.stderr
-    assert "gaussian(condition=100.0,dim=2)" in done.stdout
-    assert "nuts" in done.stdout and "hmc(num_integration_steps=8)" in done.stdout and "compile s" in done.stdout
+def test_run_end_to_end(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    code = main(["run", "--target", "gaussian", "--param", "dim=2", "--sampler", "nuts,hmc", "--sampler-param",
+                 "hmc.num_integration_steps=8", "--seeds", "0,1", "--chains", "2", "--draws", "100", "--warmup", "100",
+                 "--out", str(tmp_path), "--no-progress",
+                 "--columns", "all"])  # every column, the sampler's label unfolded (the headline table folds it)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "gaussian(condition=100.0,dim=2)" in out
+    assert "nuts" in out and "hmc(num_integration_steps=8)" in out and "compile s" in out
     board = pd.read_csv(tmp_path / "leaderboard" / "gaussian.csv")
     assert sorted(board["sampler"]) == ["hmc", "nuts"] and set(board["n_seeds"]) == {2}
     records = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "gaussian").glob("*/*/record.json")]
@@ -43,6 +43,9 @@ def test_run_end_to_end(tmp_path):
 
 
 def test_float32_run_on_a_mixture_records_its_precision_and_modes(tmp_path):
+    """The suite's smoke test of a real `python -m bench` process (the entry point, its exit code and output, the
+    process-wide precision set before any computation); other CLI tests call `main` in-process, but for those
+    that signal a process group (Ctrl-C)."""
     cmd = [sys.executable, "-m", "bench", "run", "--target", "gmm40", "--sampler", "nuts", "--precision", "float32",
            "--chains", "2", "--draws", "100", "--warmup", "50", "--out", str(tmp_path), "--no-progress"]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)

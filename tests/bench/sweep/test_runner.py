@@ -49,8 +49,8 @@ def _records(out: pathlib.Path) -> dict[str, str]:
             if not p.parent.name.startswith(".")}
 
 
-def test_killed_sweep_resumes_and_computes_every_cell_exactly_once(tmp_path):
-    # one sampler configuration, so each of the two processes compiles once; 4 seeds, killed after 2
+def test_killed_sweep_resumes_and_computes_every_cell_exactly_once(tmp_path, capsys):
+    # one sampler configuration; 4 seeds, a real process killed after 2, then resumed in-process
     config, out = _config(tmp_path, samplers=[("hmc", "num_integration_steps = 4")], seeds=range(4)), tmp_path / "results"
     cmd = [sys.executable, "-m", "bench", "sweep", str(config), "--out", str(out), "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -63,9 +63,10 @@ def test_killed_sweep_resumes_and_computes_every_cell_exactly_once(tmp_path):
     before = _records(out)
     assert 2 <= len(before) < 4, "killed part-way"
 
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert f"{len(before)} finished before" in done.stdout.replace("\n", " ")
+    code = main(cmd[3:])
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    assert f"{len(before)} finished before" in stdout.replace("\n", " ")
     after = _records(out)
     assert len(after) == 4
     assert all(after[c] == text for c, text in before.items()), "finished cells are not recomputed"
