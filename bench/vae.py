@@ -357,7 +357,8 @@ def _run(kind, s: Settings, key, logdensity_fn, initial_positions, num_warmup, n
             if initial_fn is None:
                 raise ValueError("vae samplers: training=adaptive needs initial_fn (where the walkers start); "
                                  "the suite passes the target's `initial`")
-            fitted = _fit_adaptive(logdensity_fn, initial_fn, dim, config, s.adaptive, key_data)
+            fitted = _fit_adaptive(logdensity_fn, initial_fn, dim, config, s.adaptive, key_data,
+                                   devices.split(config.batch_size))
         else:
             fitted = _fit(logdensity_fn, dim, config, key_data, devices.split(config.batch_size))
         model, time_compile_train, time_train = fitted.model, fitted.time_compile, fitted.time_train
@@ -423,11 +424,13 @@ def _fit(logdensity_fn, dim, config, key_data, n_devices=1):
 
 
 @functools.lru_cache(maxsize=16)
-def _fit_adaptive(logdensity_fn, initial_fn, dim, config, adaptive, key_data):
-    """One adaptive training per (target, settings, key), shared like `_fit`; walkers from `initial_fn`."""
+def _fit_adaptive(logdensity_fn, initial_fn, dim, config, adaptive, key_data, n_devices=1):
+    """One adaptive training per (target, settings, key, devices its batch is split over), shared like `_fit`;
+    walkers from `initial_fn`."""
     key = jax.random.wrap_key_data(np.asarray(key_data, dtype=np.uint32))
     key_walkers, key_fit = jax.random.split(key)
-    return fit_adaptive(logdensity_fn, initial_fn(key_walkers, adaptive.walkers), key_fit, config, adaptive)
+    return fit_adaptive(logdensity_fn, initial_fn(key_walkers, adaptive.walkers), key_fit, config, adaptive,
+                        n_devices=n_devices)
 
 
 # Samplers without importance weights of their own: their k-hat, IS ESS and log Z_hat are those of the

@@ -41,7 +41,7 @@ from vaegibbs import kernels
 from vaegibbs.compile import aot_compile
 from vaegibbs.model import VAE
 from vaegibbs.objective import joint_terms
-from vaegibbs.train import Config, Fitted, TrainingDiverged, _progress, init_model, optimizer
+from vaegibbs.train import Config, Fitted, TrainingDiverged, _progress, batch_value_and_grad, init_model, optimizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +151,7 @@ def check(config: Config, adaptive: Adaptive) -> None:
 
 
 def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config = Config(steps=20000),
-                 adaptive: Adaptive = Adaptive(), progress: bool = False) -> Fitted:
+                 adaptive: Adaptive = Adaptive(), progress: bool = False, n_devices: int = 1) -> Fitted:
     """Train a VAE sampler for `exp(logdensity_fn)` from walkers started at `initial_walkers`
     (walkers x dim); see the module docstring. `config` holds the networks and the optimiser (its
     `steps` Adam steps are split over `adaptive.rounds`); annealing settings of `config` are unused.
@@ -160,15 +160,25 @@ def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config =
     of the KL term and of the reverse bound, and its `round_traces` per round the bound L (on
     `eval_batch` fresh samples, with its standard error) and the walkers' MALA and VAE acceptance.
     Every evaluation of log mu~ is counted, the monitoring of the bound included (it runs inside the
-    timed rounds). `config.x_loc` and `config.x_scale` are replaced by the walkers' mean and sd."""
+    timed rounds). `config.x_loc` and `config.x_scale` are replaced by the walkers' mean and sd.
+
+    With `n_devices` > 1 each Adam step's batch (the walkers drawn and the reverse bound's draws) is split
+    in `n_devices` equal shares over the first `n_devices` devices, values and gradients averaged
+    (`vaegibbs.train.batch_value_and_grad`; recorded as `strategy_settings["devices"]`); the walkers' MALA
+    and VAE moves and the monitored bound stay on one device. One device is the unsplit step."""
     walkers0 = jnp.asarray(initial_walkers, dtype=float)
     if walkers0.ndim != 2 or walkers0.shape[0] != adaptive.walkers:
         raise ValueError(f"fit_adaptive: initial_walkers must have shape ({adaptive.walkers}, dim), "
                          f"got {walkers0.shape}")
     check(config, adaptive)
+    visible = jax.device_count()
+    if (not isinstance(n_devices, int) or isinstance(n_devices, bool) or not 1 <= n_devices <= visible
+            or config.batch_size % n_devices):
+        raise ValueError(f"fit_adaptive: n_devices must be an integer in [1, {visible}] (the devices visible) that "
+                         f"divides Config.batch_size ({config.batch_size}), got {n_devices!r}")
     dim = walkers0.shape[1]
     key_init, key_explore, key_rounds = jax.random.split(key, 3)
-    explore, rounds_fn = _programs(logdensity_fn, dim, config, adaptive)
+    explore, rounds_fn = _programs(logdensity_fn, dim, config, adaptive, n_devices)
 
     start = time.perf_counter()
     explore_c, fresh_e = aot_compile(explore, walkers0, key_explore)
@@ -223,6 +233,9 @@ def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config =
     mala_grads = n * (1 + adaptive.explore_steps + rounds * adaptive.local_moves)
     rebuild_grads = n * rounds if adaptive.global_moves else 0
     monitor = adaptive.eval_batch * rounds                        # the bound L monitored after each round
+    settings = dataclasses.asdict(adaptive) | {"explore_mala_acceptance": float(explore_rate)}
+    if n_devices > 1:
+        settings["devices"] = n_devices
     return Fitted(eqx.combine(params, static), config, loss, loss_se, np.ones(config.steps), time_compile, time_train,
                   grad_evals=config.batch_size * reverse_steps + mala_grads + rebuild_grads,
                   logdensity_evals=config.batch_size * reverse_steps + mala_grads + rebuild_grads
@@ -230,13 +243,38 @@ def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config =
                   traces={"kl_weight": kl_w, "reverse_weight": rev_w},
                   round_traces={"bound": bound, "bound_se": bound_se, "walker_mala_acceptance": mala_rate,
                                 "walker_vae_acceptance": vae_rate},
-                  strategy="adaptive", strategy_settings=dataclasses.asdict(adaptive)
-                  | {"explore_mala_acceptance": float(explore_rate)})
+                  strategy="adaptive", strategy_settings=settings)
+
+
+def step_value_and_grad(static, logdensity_fn: Callable, batch_size: int, reverse: bool,
+                        n_devices: int = 1) -> Callable:
+    """`(params, key, positions, kl_weight, reverse_weight) -> ((objective, its se), gradient)` of one training
+    step: `batch_size` walkers drawn with replacement from `positions` (forward terms) plus, if `reverse`,
+    `reverse_weight` x the reverse bound on `batch_size` fresh draws; the two estimates are independent, so
+    se^2 = var(forward) / b + reverse_weight^2 var(reverse) / b. On `n_devices` devices each draws its share
+    of both batches (`vaegibbs.train.batch_value_and_grad`, the reverse-KL training's split)."""
+
+    def loss_fn(params, key, positions, kl_weight, reverse_weight, batch_size):
+        model = eqx.combine(params, static)
+        key_idx, key_loss = jax.random.split(key)
+        x = positions[jax.random.randint(key_idx, (batch_size,), 0, positions.shape[0])]
+        key_f, key_r = jax.random.split(key_loss)
+        fwd = forward_terms(model, x, key_f, kl_weight)
+        var = fwd.var() / batch_size
+        total = fwd.mean()
+        if reverse:
+            rev = joint_terms(model, logdensity_fn, key_r, batch_size)
+            total = total + reverse_weight * rev.mean()
+            var = var + reverse_weight**2 * rev.var() / batch_size
+        return total, jnp.sqrt(var)
+
+    return batch_value_and_grad(loss_fn, batch_size, n_devices)
 
 
 @functools.lru_cache(maxsize=16)
-def _programs(logdensity_fn: Callable, dim: int, config: Config, adaptive: Adaptive):
-    """jit(exploration) and jit(one round) without / with the reverse bound's gradient; built once per setting."""
+def _programs(logdensity_fn: Callable, dim: int, config: Config, adaptive: Adaptive, n_devices: int = 1):
+    """jit(exploration) and jit(one round) without / with the reverse bound's gradient, each step's batch split
+    over `n_devices` devices (`step_value_and_grad`); built once per setting."""
     _, static = eqx.partition(init_model(dim, jax.random.key(0), config), eqx.is_inexact_array)
     opt = optimizer(config)
     per_round = config.steps // adaptive.rounds
@@ -249,18 +287,7 @@ def _programs(logdensity_fn: Callable, dim: int, config: Config, adaptive: Adapt
                            adaptive.adapt_rate)
 
     def make_round(reverse: bool):
-        def loss_fn(params, x, key, kl_weight, reverse_weight):
-            """(objective, its Monte Carlo standard error) on a batch of walkers."""
-            model = eqx.combine(params, static)
-            key_f, key_r = jax.random.split(key)
-            fwd = forward_terms(model, x, key_f, kl_weight)
-            var = fwd.var() / x.shape[0]
-            total = fwd.mean()
-            if reverse:  # independent samples: the variances add
-                rev = joint_terms(model, logdensity_fn, key_r, config.batch_size)
-                total = total + reverse_weight * rev.mean()
-                var = var + reverse_weight**2 * rev.var() / config.batch_size
-            return total, jnp.sqrt(var)
+        value_and_grad = step_value_and_grad(static, logdensity_fn, config.batch_size, reverse, n_devices)
 
         @jax.jit
         def one_round(params, opt_state, walkers, key, kl_weight, reverse_weight):
@@ -268,10 +295,7 @@ def _programs(logdensity_fn: Callable, dim: int, config: Config, adaptive: Adapt
 
             def one_step(carry, key):
                 params, opt_state, ok = carry
-                key_idx, key_loss = jax.random.split(key)
-                x = positions[jax.random.randint(key_idx, (config.batch_size,), 0, positions.shape[0])]
-                (total, total_se), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-                    params, x, key_loss, kl_weight, reverse_weight)
+                (total, total_se), grads = value_and_grad(params, key, positions, kl_weight, reverse_weight)
                 finite = jnp.isfinite(total) & jax.tree.reduce(
                     jnp.logical_and, jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), grads))
                 updates, new_opt_state = opt.update(grads, opt_state, params)

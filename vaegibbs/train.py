@@ -278,21 +278,22 @@ def _trainer(logdensity_fn: Callable, dim: int, config: Config, n_devices: int =
 
 
 def batch_value_and_grad(loss_fn: Callable, batch_size: int, n_devices: int = 1) -> Callable:
-    """`(params, key, beta) -> ((L, its se), dL/dparams)` of one batch, `loss_fn(params, key, beta, batch_size)
-    -> (L, se)`. On n devices: the mean of n shares of batch_size / n draws (device i's key `fold_in(key, i)`),
-    values and gradients averaged, se^2 = mean(se_i^2) / n (the standard error of a mean of n independent
-    means); on one device `loss_fn` on the whole batch."""
+    """`(params, key, *args) -> ((L, its se), dL/dparams)` of one batch, `loss_fn(params, key, *args, batch_size)
+    -> (L, se)` (the reverse-KL training's `args` are `(beta,)`, the adaptive training's the walkers and the
+    terms' weights). On n devices: the mean of n shares of batch_size / n draws (device i's key
+    `fold_in(key, i)`, `args` copied to every device), values and gradients averaged, se^2 = mean(se_i^2) / n
+    (the standard error of a mean of n independent means); on one device `loss_fn` on the whole batch."""
     if n_devices == 1:
-        return lambda params, key, beta: jax.value_and_grad(loss_fn, has_aux=True)(params, key, beta, batch_size)
+        return lambda params, key, *args: jax.value_and_grad(loss_fn, has_aux=True)(params, key, *args, batch_size)
 
-    def share(key, params, beta):
-        (loss, se), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, key, beta, batch_size // n_devices)
+    def share(key, params, *args):
+        (loss, se), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, key, *args, batch_size // n_devices)
         return loss, se ** 2, grads
 
     mean = devices.mean_over_devices(share, n_devices)
 
-    def value_and_grad(params, key, beta):
-        loss, se2, grads = mean(key, params, beta)
+    def value_and_grad(params, key, *args):
+        loss, se2, grads = mean(key, params, *args)
         return (loss, jnp.sqrt(se2 / n_devices)), grads
     return value_and_grad
 

@@ -3,7 +3,8 @@
 peer whose chains are independent (MCLMC, MAMS, numpyro NUTS, SMC, PT, ChEES's sampling) and the VAE's kernels
 with the chains on 1 and on 4 devices from the same key: the same draws (each chain computes what it computes
 unsharded), the same gradient counts, the lock-step bound per device block, a second seed reusing the compiled
-computation; and `python -m bench run --devices` recording the count in the row and (when not 1) in the id."""
+computation; the VAE's training batch (reverse-KL and adaptive) split into per-device shares whose means it
+computes; and `python -m bench run --devices` recording the count in the row and (when not 1) in the id."""
 import json
 import os
 import pathlib
@@ -97,6 +98,11 @@ for seed in (0, 1):
     d = run("vae_imh", 4, seed, module=bench.vae, **vae_kw)
     out[f"vae-imh-run-{seed}"] = {"devices": d.info["devices"], "train_devices": d.info.get("reverse.devices"),
                                   "compile": d.cost.time_compile}
+# adaptive training on 4 devices: its steps' batches split too (the walkers' moves stay on one device)
+d = run("vae_imh", 4, 0, module=bench.vae, **vae_kw, training="adaptive", walkers=16, explore_steps=5, rounds=4,
+        reverse_from=2, kl_warmup_rounds=1, initial_fn=lambda k, n: 2.0 * jax.random.normal(k, (n, 3)))
+out["vae-imh-adaptive"] = {"devices": d.info["devices"], "train_devices": d.info.get("adaptive.devices"),
+                           "training": d.info["training"], "finite": bool(np.isfinite(d.traces["loss"]).all())}
 print("RESULT " + json.dumps(out))
 """
 
@@ -183,6 +189,13 @@ def test_vae_sampler_on_four_devices_records_them_and_compiles_once(sharded):
     first, again = sharded["vae-imh-run-0"], sharded["vae-imh-run-1"]
     assert first["devices"] == first["train_devices"] == again["devices"] == 4
     assert first["compile"] > 0 and again["compile"] == 0.0
+
+
+def test_vae_sampler_trained_adaptively_on_four_devices_records_them(sharded):
+    """bench.vae's vae-imh with training=adaptive on 4 devices: it trains (finite objective at every step) with
+    each step's batch split over the 4 devices, and the row's info says so."""
+    r = sharded["vae-imh-adaptive"]
+    assert r["training"] == "adaptive" and r["devices"] == r["train_devices"] == 4 and r["finite"]
 
 
 def test_lockstep_bound_is_per_device_block(sharded):
@@ -311,6 +324,20 @@ out = {"loss": [float(loss4), float(np.mean([s[0][0] for s in shares]))],
        "se": [float(se4), float(np.sqrt(np.mean([s[0][1] ** 2 for s in shares]) / 4))],
        "grad_w": [float(grads4["w"]), float(np.mean([s[1]["w"] for s in shares]))],
        "grad_b": [float(grads4["b"]), float(np.mean([s[1]["b"] for s in shares]))]}
+# the adaptive training's step (walkers drawn, forward terms, the reverse bound's draws) split the same way
+import equinox as eqx
+from vaegibbs.adaptive import step_value_and_grad
+from vaegibbs.train import init_model
+vae_params, static = eqx.partition(init_model(2, jax.random.key(4), Config(width=8, depth=2)), eqx.is_inexact_array)
+walker_args = (jax.random.normal(jax.random.key(5), (32, 2)), jnp.array(0.6), jnp.array(0.3))   # walkers, weights
+(aloss4, ase4), agrads4 = jax.jit(step_value_and_grad(static, logdensity, 64, True, 4))(vae_params, key, *walker_args)
+one_share = jax.jit(step_value_and_grad(static, logdensity, 16, True))
+ashares = [one_share(vae_params, jax.random.fold_in(key, i), *walker_args) for i in range(4)]
+agrads = [np.concatenate([np.ravel(g) for g in jax.tree.leaves(s)]) for s in [agrads4] + [a[1] for a in ashares]]
+out |= {"adaptive_loss": [float(aloss4), float(np.mean([a[0][0] for a in ashares]))],
+        "adaptive_se": [float(ase4), float(np.sqrt(np.mean([a[0][1] ** 2 for a in ashares]) / 4))],
+        "adaptive_grad": [agrads[0].tolist(), np.mean(agrads[1:], axis=0).tolist()],
+        "adaptive_share_spread": float(np.std([a[0][0] for a in ashares]))}
 devices.use(4)
 config = Config(width=16, depth=2, steps=200, batch_size=64, chunk=100)
 first, again = fit(logdensity, 2, jax.random.key(0), config), fit(logdensity, 2, jax.random.key(1), config)
@@ -323,13 +350,19 @@ print("RESULT " + json.dumps(out))
 
 def test_training_batch_split_over_devices_averages_values_and_gradients():
     """On 4 devices a batch of 64 is 4 shares of 16 (device i's key folded with i): the loss and gradients are
-    the shares' means and se^2 the mean of their se^2 over 4, up to rounding; `fit` trains with it (the bound
-    falls from its start), says so, and a second seed reuses the compiled chunk."""
+    the shares' means and se^2 the mean of their se^2 over 4, up to rounding, for the reverse-KL bound and for
+    the adaptive training's step (walkers and reverse draws); `fit` trains with it (the bound falls from its
+    start), says so, and a second seed reuses the compiled chunk."""
     proc = _subprocess(TRAIN)
     assert proc.returncode == 0, proc.stderr[-4000:]
     r = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))[len("RESULT "):])
-    for name in ("loss", "se", "grad_w", "grad_b"):
+    for name in ("loss", "se", "grad_w", "grad_b", "adaptive_loss", "adaptive_se"):
         assert r[name][0] == pytest.approx(r[name][1], rel=1e-12, abs=1e-14), name
+    # the adaptive step's gradient (every network weight) is the mean of its 4 shares' gradients; the shares
+    # differ (each device its own walkers and draws), so a split that gave every device the same key would fail
+    grad4, mean = np.asarray(r["adaptive_grad"][0]), np.asarray(r["adaptive_grad"][1])
+    assert np.abs(grad4 - mean).max() <= 1e-12 * np.abs(mean).max()
+    assert r["adaptive_share_spread"] > 1e-6
     assert r["settings"]["devices"] == 4 and r["finite"] and r["again_compile"] == 0.0
     # a standard normal in 2-d: L + log Z >= 0, started far above; 20 and 50 steps' means, se from the batches
     assert r["late"] < r["early"] - 5 * r["late_se"]

@@ -113,6 +113,9 @@ def test_bad_settings_are_refused():
     for bad in (dict(dtype="float32"), dict(restarts=2, restart_steps=10)):
         with pytest.raises(ValueError, match="float64 only"):
             fit_adaptive(bimodal, jnp.zeros((16, 1)), jax.random.key(0), dataclasses.replace(SMALL, **bad), two_rounds)
+    for bad in (0, 2, 1.0, True):    # this process sees one device (tests/baselines/test_devices.py: four)
+        with pytest.raises(ValueError, match=r"n_devices must be an integer in \[1, 1\].*divides Config.batch_size"):
+            fit_adaptive(bimodal, jnp.zeros((16, 1)), jax.random.key(0), SMALL, two_rounds, n_devices=bad)
     with pytest.raises(ValueError, match="never reaches 1"):
         Adaptive(rounds=10)     # the default KL warm-up (25 rounds) and reverse_from (50) exceed 10 rounds
     with pytest.raises(ValueError, match="kl_start"):
