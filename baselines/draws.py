@@ -1,6 +1,6 @@
 """What every sampler of the suite returns: draws, per-draw statistics, and what they cost.
 
-The sampler contract (README, "Layout and contracts"): samples shaped (chains, draws, dim), the log
+The sampler contract (docs/design.md): samples shaped (chains, draws, dim), the log
 density at each draw, per-draw statistics (acceptance, divergences, steps...), and a cost account split into
 compile, warm-up (or training) and sampling, counted in log-density and gradient evaluations
 as well as seconds. The VAE sampler and every baseline return the same `Draws`.

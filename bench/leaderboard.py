@@ -17,7 +17,7 @@ and its efficiency figures (ESS/s, ESS/s incl. warm-up, ESS/1k grads, cost to ac
 table with ground truth they are bold only among passing rows. Cost-to-accuracy columns
 (`bench.metrics.cost`): mean over seeds, "never" when some seed's budget did not reach bias2 <= 0.01.
 
-Files written by `write_all` (README, "Leaderboards", documents every column):
+Files written by `write_all` (docs/leaderboards.md; every column in docs/metrics.md):
 
     runs.csv              every record, one row per cell
     <target>.csv          one row per configuration of that target

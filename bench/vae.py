@@ -150,7 +150,7 @@ IDENTITY_ALWAYS = frozenset({
     "kl_warmup_rounds", "eval_batch", "iw_inner", "model_path"})
 
 # Per-target defaults of the VAE samplers, overlaid on the dataclasses' defaults (bench.samplers.Sampler.params_for),
-# chosen from the measurements in the README ("Training strategies", "The VAE sampler against NUTS on the
+# chosen from the measurements in docs/experiments.md ("Training strategies", "The VAE sampler against NUTS on the
 # funnel"): reverse-KL training drops modes of the multimodal targets; the funnel keeps it, with a 2-d latent, a
 # smaller network trained longer in float32, from the better of two initialisations (vaegibbs.fit's restarts: one
 # key in ten stays on a plateau).

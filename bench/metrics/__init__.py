@@ -1,4 +1,4 @@
-"""The metrics of the README ("Reading the output"), computed from a sampler's `Draws` and the target's ground truth.
+"""The metrics (docs/metrics.md), computed from a sampler's `Draws` and the target's ground truth.
 
 `evaluate` returns one flat dict: per statistic `metric[stat]`, plus summaries over statistics
 (`ess_bulk_min`, `rhat_max`, the worst statistic's bias, ...), cost-normalised ESS and the cost to accuracy

@@ -173,7 +173,7 @@ def _page(results, sections: list[str]) -> str:
              "img{max-width:100%}figure{margin:1em 0}figcaption{font-size:12px;color:#444}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>bench report</title><style>{style}</style>"
             f"</head><body><h1>Benchmark report</h1><p>Records under {html.escape(str(results))}, "
-            f"written {timestamp()}. Metrics: see the README's leaderboard glossary.</p>\n"
+            f"written {timestamp()}. Metrics: see docs/metrics.md (every column, generated from bench.columns).</p>\n"
             + "\n".join(sections) + "\n</body></html>\n")
 
 

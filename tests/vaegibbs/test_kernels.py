@@ -348,7 +348,7 @@ def is_run_inner(model):
 
 @pytest.mark.parametrize("inner", [0, INNER])
 def test_importance_sampling_moments_and_log_z(is_run, is_run_inner, inner):
-    """Self-normalised moments and log Z_hat within 4 delta-method SEs, with the seed's joint weights and
+    """Self-normalised moments and log Z_hat within 4 delta-method SEs, with the joint K = 0 weights and
     with the hierarchical weights w_K (K encoder draws per proposal)."""
     r = is_run_inner if inner else is_run
     assert r.positions.shape == (N_IS, 2) and r.latents.shape == (N_IS, 2) and r.log_weights.shape == (N_IS,)

@@ -1,6 +1,6 @@
 """The VAE of vaegibbs/model.py: Gaussian densities against scipy, the sampling heads against the densities
 they report, the soft clamp of the scales, and the closed-form Gaussian KL of docs/method.md's correction 2
-against Monte Carlo (with the seed's version, which drops the factor d, shown to fail).
+against Monte Carlo (with the original note's version, which drops the factor d, shown to fail).
 
 Statistical checks use fixed seeds. Tolerances: 4 Monte Carlo standard errors (two-sided normal tail
 6.3e-5 per check) for means and KL estimates; the KS tests reject at p < 6.3e-5, the same false-alarm
@@ -237,7 +237,7 @@ def kl_isotropic(m, s, d):
 
 
 def kl_isotropic_seed(m, s):
-    """The seed's eqs. 1.8 / 2.10: the same without the factor d (wrong for d > 1)."""
+    """The original note's eqs. 1.8 / 2.10: the same without the factor d (wrong for d > 1)."""
     return 0.5 * (math.log(s**2) - 1 + 1 / s**2 + float(m @ m) / s**2)
 
 
@@ -263,7 +263,7 @@ def test_seed_kl_without_factor_d_fails_the_same_comparison(kl_case):
     m, s, mc, se = kl_case
     seed = kl_isotropic_seed(m, s)
     assert abs(mc - seed) > Z_SE * se, (mc, seed, se)
-    # d = 1 is the only case where the seed's formula is right: both agree there.
+    # d = 1 is the only case where the original note's formula is right: both agree there.
     assert kl_isotropic_seed(m[:1], s) == pytest.approx(kl_isotropic(m[:1], s, 1), rel=1e-14)
 
 

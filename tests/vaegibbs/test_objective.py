@@ -137,7 +137,7 @@ def test_iw_bound_is_sandwiched_between_marginal_and_joint_kl(inexact):
     joint = gauss_kl(*lv.decoder_joint(), *lv.encoder_joint(TARGET_MEAN, TARGET_COV))
     assert joint - marginal > 0.05                      # the encoder's error leaves a clear gap
     L0, se0 = _mean_se(out["iw"][0])
-    assert abs(L0 + C - joint) < Z_SE * se0             # K = 0 is the seed's (joint) bound
+    assert abs(L0 + C - joint) < Z_SE * se0             # K = 0 is the joint bound
     for K_small, K_big in zip(KS[:-1], KS[1:]):
         gap, se_gap = _mean_se(out["iw"][K_small] - out["iw"][K_big])   # paired: same (z_0, x)
         assert gap > Z_SE * se_gap, (K_small, K_big, gap, se_gap)
