@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The prepared GPU check: one command that installs the `cuda` extra into its own environment (.venv-gpu),
-# prints the devices, runs the funnel and gmm40 comparison (every sampler registered in bench/samplers.py at
+# The prepared GPU check: one command that installs uv.lock's environment with the `cuda12` extra into .venv-gpu
+# (scripts/install-env.sh), prints the devices, runs the funnel and gmm40 comparison (every sampler registered in bench/samplers.py at
 # run time: the VAE samplers, NUTS, HMC and the peers) and writes the leaderboard with its provenance.
 #
 #   scripts/gpu_check.sh                 # on a GPU machine: .venv-gpu, budget sized for < 8 min on one GPU
@@ -40,13 +40,8 @@ if [ "$CPU" = 1 ]; then
   export JAX_PLATFORMS=cpu
 else
   VENV=${GPU_CHECK_VENV:-.venv-gpu}
-  if [ ! -x "$VENV/bin/python" ]; then
-    interp=$(scripts/find-python.sh)
-    "$interp" -m venv "$VENV"
-  fi
+  scripts/install-env.sh "$VENV" cuda12   # uv.lock's versions, JAX's CUDA 12 wheels
   PY=$VENV/bin/python
-  "$PY" -m pip install --quiet --upgrade pip
-  "$PY" -m pip install --quiet -e ".[cuda]"
   export JAX_PLATFORMS=cuda
 fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
@@ -71,7 +66,7 @@ import sys
 import jax
 print(f"jax {jax.__version__}: backend {jax.default_backend()}, {jax.device_count()} devices: {jax.devices()}")
 if sys.argv[1] == "0" and jax.default_backend() != "gpu":
-    sys.exit("gpu_check: JAX found no GPU (install of the cuda extra, driver?); run with --cpu to check on CPU")
+    sys.exit("gpu_check: JAX found no GPU (install of the cuda12 extra, driver?); run with --cpu to check on CPU")
 EOF
 
 echo "== sweep"
