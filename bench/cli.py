@@ -131,8 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bench.extras import MissingExtra
     try:
         return _main(argv)
+    except MissingExtra as err:  # a feature whose optional dependencies are not installed: a usage error
+        print(f"python -m bench: error: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # outside the loops that handle it themselves (e.g. while starting up)
         print("interrupted", file=sys.stderr)
         return INTERRUPTED
@@ -480,6 +484,9 @@ def cmd_sweep(parser, args) -> int:
         config = load(args.config, overrides)
     except ConfigError as err:
         parser.error(str(err))
+    if not args.dry_run:
+        from bench.sweep.executors import check_installed
+        check_installed(config.executor)  # before anything is written: a missing extra exits 2
     try:
         check_writable(config)  # the folder, and the target and sweep names as folder and file names
     except store.ResultsError as err:

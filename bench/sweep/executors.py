@@ -24,7 +24,11 @@ import signal
 import time
 from typing import Any, Iterator, Mapping, Sequence
 
+from bench.extras import require
 from bench.sweep.tasks import CellResult, Group, run_group
+
+# kind -> (module, extra): what an executor other than `local` imports, and the extra that installs it
+NEEDS = {"dask": ("distributed", "dask"), "slurm": ("submitit", "slurm")}
 
 Outcome = tuple[Group, "list[CellResult] | BaseException"]
 
@@ -33,6 +37,12 @@ def execute(kind: str, groups: Sequence[Group], options: Mapping[str, Any], log=
     """Run `groups` on the executor `kind` with its (checked) `options`; yield outcomes as they come."""
     runner = {"local": local, "dask": dask, "slurm": slurm}[kind]
     yield from runner(groups, log=log, **options)
+
+
+def check_installed(kind: str) -> None:
+    """Raise `bench.extras.MissingExtra` naming the extra when executor `kind`'s library is not installed."""
+    if kind in NEEDS:
+        require(*NEEDS[kind], f"the {kind} executor")
 
 
 def local(groups: Sequence[Group], workers: int = 1, log=print) -> Iterator[Outcome]:
@@ -85,7 +95,7 @@ def _leave_sigint_to_parent() -> None:
 
 def dask(groups: Sequence[Group], address: str = "", n_workers: int = 1, threads_per_worker: int = 1,
          processes: bool = True, retries: int = 0, log=print) -> Iterator[Outcome]:
-    import distributed
+    distributed = require(*NEEDS["dask"], "the dask executor")
 
     cluster = None
     if address:
@@ -126,7 +136,7 @@ def slurm(groups: Sequence[Group], cluster: str = "slurm", folder: str = "", par
           gpus: int = 0, cpus_per_task: int = 1, mem_gb: float = 0, array_parallelism: int = 64, account: str = "",
           qos: str = "", constraint: str = "", setup: Sequence[str] = (), additional: Mapping[str, Any] | None = None,
           log=print, poll_s: float = 2.0) -> Iterator[Outcome]:
-    import submitit
+    submitit = require(*NEEDS["slurm"], "the slurm executor")
 
     if not groups:
         return

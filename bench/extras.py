@@ -1,0 +1,33 @@
+"""Optional dependencies: a feature that needs an extra (`pip install "vaegibbs-bench[EXTRA]"`) imports its
+modules through `require`, which names the extra when one is missing. The CLI turns `MissingExtra` into exit 2.
+
+Extras (pyproject.toml): `dask` (the dask executor of sweeps), `slurm` (the slurm executor), `report`
+(`python -m bench report`), `cuda12`/`cuda13` (JAX's CUDA wheels), `test`, `docs`, `dev`.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+PACKAGE = "vaegibbs-bench"
+
+
+class MissingExtra(ImportError):
+    """A module of an optional dependency is not installed; the message names the extra that installs it."""
+
+
+def require(module: str, extra: str, feature: str) -> ModuleType:
+    """Import `module` for `feature`, or raise MissingExtra naming `extra`.
+
+    Parameters
+    ----------
+    module : the module to import, e.g. "matplotlib.pyplot".
+    extra : the extra of this package that installs it, e.g. "report".
+    feature : what needs it, for the message, e.g. "the report".
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        missing = (err.name or module).split(".")[0]
+        raise MissingExtra(f"{feature} needs {missing}, which is not installed: "
+                           f"pip install \"{PACKAGE}[{extra}]\"") from err
