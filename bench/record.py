@@ -4,8 +4,9 @@ One cell = (target + params, sampler + params + budget, seed, precision). Its id
 that identity, so a rerun of the same cell lands in the same place. A user's target (not one of the
 suite's registered built-ins) adds `target.fingerprint`, a hash of what defines it (`target_fingerprint`),
 so a changed log density or statistic is a new cell, never a silent replacement of the old one.
-Provenance says what produced the numbers: package versions, device, the number of devices the chains
-were spread over, git commit, precision (read off JAX, not assumed). The device count used
+Provenance says what produced the numbers: package versions, the lock file (`lock_hash`, 12 hex digits of
+the SHA-256 of uv.lock) and whether the environment is the lock's (`lock_matches`), device, the number of
+devices the chains were spread over, git commit, precision (read off JAX, not assumed). The device count used
 (`baselines.devices`) is part of the identity only when it is not 1, so one device keeps the ids of before.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Mapping
 import jax
 import jax.numpy as jnp
 
+_ROOT = pathlib.Path(__file__).resolve().parents[1]  # the repository (or site-packages) holding bench/
 PACKAGES = ("jax", "jaxlib", "blackjax", "arviz", "arviz-stats", "numpy", "optax", "numpyro")
 
 
@@ -116,11 +118,45 @@ def _fixed_provenance() -> dict:
     out["device_count"] = jax.device_count()
     out["host_cpus"] = _cpu_count()
     out["git_commit"], out["git_dirty"] = _git()
+    out["lock_hash"], out["lock_matches"] = lock_provenance(_ROOT / "uv.lock", _installed())
     return out
+
+
+def lock_provenance(lock: pathlib.Path, installed: Mapping[str, str]) -> tuple[str | None, bool | None]:
+    """(12 hex digits of the SHA-256 of the lock file `lock`, whether every installed distribution that it
+    names has a version it locks), or (None, None) without a lock file (e.g. installed from a wheel).
+
+    Parameters
+    ----------
+    lock : a uv.lock (TOML: `[[package]]` tables with `name` and `version`).
+    installed : normalised distribution name -> installed version (`_installed`).
+    """
+    import tomllib
+    try:
+        data = lock.read_bytes()
+    except OSError:
+        return None, None
+    locked: dict[str, set[str]] = {}
+    for package in tomllib.loads(data.decode()).get("package", []):
+        locked.setdefault(_normalise(package["name"]), set()).add(str(package.get("version")))
+    matches = all(version in locked[name] for name, version in installed.items() if name in locked)
+    return hashlib.sha256(data).hexdigest()[:12], matches
 
 
 def timestamp() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _normalise(name: str) -> str:
+    """A distribution name in PEP 503's normal form (`flowMC` -> `flowmc`, `ott_jax` -> `ott-jax`)."""
+    import re
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _installed() -> dict[str, str]:
+    """Normalised name -> version of every distribution installed in this environment."""
+    return {_normalise(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()
+            if d.metadata["Name"]}
 
 
 def _version(package: str) -> str | None:
@@ -146,11 +182,10 @@ def _cpu_count() -> int | None:
 
 
 def _git() -> tuple[str | None, bool | None]:
-    root = pathlib.Path(__file__).resolve().parents[1]
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_ROOT, capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=_ROOT,
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip() != ""
         return commit, dirty
     except (OSError, subprocess.SubprocessError):

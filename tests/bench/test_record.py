@@ -48,3 +48,23 @@ def test_a_user_targets_cell_id_follows_its_log_density_a_builtins_is_unchanged(
     builtin = make_target("gaussian", dim=2)
     assert record.target_fingerprint(builtin) is None
     assert "target.fingerprint" not in cell_identity(builtin, nuts, {}, 0, budget)
+
+
+def test_provenance_names_the_lock_file_by_its_hash():
+    import hashlib
+    import pathlib
+    lock = pathlib.Path(record.__file__).resolve().parents[1] / "uv.lock"
+    prov = record.provenance()
+    assert prov["lock_hash"] == hashlib.sha256(lock.read_bytes()).hexdigest()[:12]
+    assert prov["lock_matches"] in (True, False)
+
+
+def test_lock_provenance_compares_the_installed_versions_with_the_locked(tmp_path):
+    import hashlib
+    lock = tmp_path / "uv.lock"
+    lock.write_text('version = 1\n[[package]]\nname = "jax"\nversion = "0.12.0.1"\n'
+                    '[[package]]\nname = "ott-jax"\nversion = "0.6.0"\n[[package]]\nname = "ott-jax"\nversion = "0.5.0"\n')
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:12]
+    assert record.lock_provenance(lock, {"jax": "0.12.0.1", "ott-jax": "0.5.0", "pip": "26.3"}) == (digest, True)
+    assert record.lock_provenance(lock, {"jax": "0.11.2", "ott-jax": "0.6.0"}) == (digest, False)
+    assert record.lock_provenance(tmp_path / "missing.lock", {"jax": "0.12.0.1"}) == (None, None)
