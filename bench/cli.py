@@ -161,7 +161,6 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def cmd_list() -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from bench.params import describe

@@ -144,7 +144,7 @@ def lock_provenance(lock: pathlib.Path, installed: Mapping[str, str]) -> tuple[s
 
 
 def timestamp() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def _normalise(name: str) -> str:

@@ -254,7 +254,7 @@ def check_contract(fn: Callable, what: str = "sampler") -> None:
                         f"arguments with defaults (set with --sampler-param KEY=VALUE)")
     try:
         settable = parameters(fn, BUDGET_ARGS)
-    except Exception as err:  # noqa: BLE001 - unresolvable annotations
+    except Exception as err:  # unresolvable annotations
         raise SpecError(f"{what}: cannot read its parameters' annotations: {type(err).__name__}: {err}") from err
     for n, p in settable.items():
         kind = p.annotation
@@ -269,13 +269,13 @@ def plugins() -> dict[str, metadata.EntryPoint]:
     return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name not in SAMPLERS}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _from_plugin(ep: metadata.EntryPoint) -> Sampler:
     dist = ep.dist.name if ep.dist is not None else "?"
     what = f"sampler {ep.name!r} (entry point {ep.value!r} of {dist})"
     try:
         fn = ep.load()
-    except Exception as err:  # noqa: BLE001 - the plugin is broken: say which and how
+    except Exception as err:  # the plugin is broken: say which and how
         raise SpecError(f"{what}: loading it failed: {type(err).__name__}: {err}") from err
     return from_function(fn, ep.name, source=f"plugin {dist} ({ep.value})", what=what)
 

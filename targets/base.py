@@ -14,7 +14,6 @@ import os
 from typing import Any, Callable, Mapping
 
 import jax
-import jax.numpy as jnp
 
 Array = jax.Array
 LogDensity = Callable[[Array], Array]

@@ -71,14 +71,14 @@ def factory_of(name: str) -> Callable[..., Target]:
     if name in found:
         try:
             return _loaded(found[name])
-        except Exception as err:  # noqa: BLE001 - the plugin is broken: say which and how
+        except Exception as err:  # the plugin is broken: say which and how
             raise SpecError(f"target {name!r}: loading entry point {found[name].value!r} of group "
                             f"{ENTRY_POINT_GROUP} failed: {type(err).__name__}: {err}") from err
     raise KeyError(f"unknown target {name!r}; valid targets: {', '.join(sorted({*TARGETS, *found}))}; "
                    "or module:function or path/to/file.py:function")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _loaded(ep: metadata.EntryPoint) -> Callable[..., Target]:
     obj = ep.load()
     return (lambda: obj) if isinstance(obj, Target) else obj

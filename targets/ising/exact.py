@@ -163,7 +163,6 @@ def enumerate_spins(W, b) -> SpinEnumeration:
     W, b = _check(W, b)
     n = W.shape[0]
     chunks = _Chunks(W, b)
-    n_low = chunks.n_low
     chunk_log_mass = np.empty(chunks.n_chunks)
     # running totals: log mass, then means and the energy variance under the normalised weights
     acc = None

@@ -51,7 +51,7 @@ def from_numpyro(model: Callable, name: str, *, model_args: tuple = (), model_kw
         raise ModelError(f"{what} is not callable, so it is not a numpyro model")
     try:  # one plain run first: it names the sites, and its errors are the user's model's own
         trace = numpyro.handlers.trace(numpyro.handlers.seed(model, 0)).get_trace(*model_args, **model_kwargs)
-    except Exception as err:  # noqa: BLE001 - whatever the callable raised, say what and where
+    except Exception as err:  # whatever the callable raised, say what and where
         raise ModelError(f"{what} could not be run as a numpyro model: {type(err).__name__}: {err}") from err
     latent = [n for n, s in trace.items() if s["type"] == "sample" and not s["is_observed"]]
     if not latent:
@@ -63,7 +63,7 @@ def from_numpyro(model: Callable, name: str, *, model_args: tuple = (), model_kw
                          "continuous latents (marginalise them out)")
     try:
         info = initialize_model(jax.random.key(0), model, model_args=model_args, model_kwargs=model_kwargs)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         raise ModelError(f"{what}: numpyro found no valid initial point: {type(err).__name__}: {err}") from err
     z0 = info.param_info.z
     flat0, unravel = ravel_pytree(z0)
@@ -87,7 +87,7 @@ def from_numpyro(model: Callable, name: str, *, model_args: tuple = (), model_kw
     def flat_constrained(x):
         return jnp.concatenate([jnp.ravel(v) for _, v in sorted(constrain(x).items())])
 
-    from targets.posteriors.reference import Reference, load_reference  # noqa: PLC0415 - avoids a cycle
+    from targets.posteriors.reference import Reference, load_reference  # imported here: avoids a cycle
     ref: Reference | None = None
     if reference is not None:
         ref = load_reference(reference, name, dim, jax.jit(jax.vmap(flat_constrained)), names)

@@ -51,7 +51,7 @@ def import_object(spec: str, what: str = "target") -> tuple[str, Any]:
                 module = importlib.util.module_from_spec(module_spec)
                 sys.modules[unique] = module
                 module_spec.loader.exec_module(module)
-            except Exception as err:  # noqa: BLE001 - the user's file failed: say how
+            except Exception as err:  # the user's file failed: say how
                 sys.modules.pop(unique, None)
                 raise SpecError(f"{what} {spec!r}: importing {str(path)!r} failed: {type(err).__name__}: {err}") from err
     else:
@@ -62,7 +62,7 @@ def import_object(spec: str, what: str = "target") -> tuple[str, Any]:
             module = importlib.import_module(where)
         except ModuleNotFoundError as err:
             raise SpecError(f"{what} {spec!r}: no module named {err.name!r}") from err
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:  # the user's factory failed: say how
             raise SpecError(f"{what} {spec!r}: importing module {where!r} failed: {type(err).__name__}: {err}") from err
     if not hasattr(module, attr):
         public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
@@ -139,7 +139,7 @@ def call_factory(spec: str, factory: Callable, params: Mapping[str, Any]) -> Tar
         target = factory(**params)
     except ValueError:
         raise
-    except Exception as err:  # noqa: BLE001 - the user's factory failed: say how
+    except Exception as err:
         raise SpecError(f"target {spec!r}: calling it failed: {type(err).__name__}: {err}") from err
     if not isinstance(target, Target):
         raise SpecError(f"target {spec!r}: the factory returned a {type(target).__name__}, not a targets.Target")

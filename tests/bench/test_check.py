@@ -3,7 +3,6 @@ ones (a wrong shape, under-counted gradients, a biased sampler, exact draws that
 import pathlib
 import textwrap
 
-import numpy as np
 import pytest
 
 from bench import check

@@ -261,7 +261,7 @@ def test_ctrl_c_during_a_run_prints_one_line_and_tables_the_finished_cells(tmp_p
     code, err, n = _interrupt(args, tmp_path, after=1)
     assert code == 130, err
     assert "Traceback" not in err and err.count("interrupted: ") == 1
-    line = next(l for l in err.splitlines() if l.startswith("interrupted: "))
+    line = next(s for s in err.splitlines() if s.startswith("interrupted: "))
     written = int(line.split()[1])
     assert n <= written < 40 and f"of 40 cells written under {tmp_path / 'runs' / 'gaussian'}" in line
     board = pd.read_csv(tmp_path / "leaderboard" / "gaussian.csv")
@@ -278,7 +278,7 @@ def test_ctrl_c_during_a_two_worker_sweep_prints_one_line_and_stops_the_workers(
     code, err, n = _interrupt(["sweep", str(path), "--no-progress", "--out", str(out)], out, after=1)
     assert code == 130, err
     assert "Traceback" not in err and "Exception ignored" not in err and err.count("interrupted: ") == 1
-    assert [l for l in err.splitlines() if l.startswith("interrupted: ")][0].endswith(
+    assert [s for s in err.splitlines() if s.startswith("interrupted: ")][0].endswith(
         "run the sweep again to resume (finished cells are skipped)")
     written = len(glob.glob(str(out / "runs" / "*" / "*" / "*" / "record.json")))
     time.sleep(3)  # a worker left running would write more cells (one takes well under a second here)

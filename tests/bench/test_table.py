@@ -154,7 +154,7 @@ def test_the_default_table_fits_120_columns_without_truncated_numbers():
 
     from rich.console import Console
 
-    from bench.table import HEADLINE, results_table, select_columns
+    from bench.table import results_table, select_columns
     from targets.registry import make_target
 
     target = make_target("funnel")

@@ -70,7 +70,7 @@ def _bounds(model, params, key, n=N, ks=KS, extras=True):
     log_prob = _log_prob_of(params)
     k_joint, k_iw, k_rep, k_beta = jax.random.split(key, 4)
     keys = jax.random.split(k_iw, n)
-    per_sample = {K: jax.vmap(lambda k: iw_bound(model, log_prob, k, 1, K)[0])(keys) for K in ks}
+    per_sample = {K: jax.vmap(lambda k: iw_bound(model, log_prob, k, 1, K)[0])(keys) for K in ks}  # noqa: B023 - called at once
     out = dict(joint=joint_bound(model, log_prob, k_joint, n), iw=per_sample)
     if extras:
         out["terms"] = joint_terms(model, log_prob, k_joint, n)

@@ -1,7 +1,6 @@
 """The Dask executor (a LocalCluster) and the submitit executor (its local mode) run a small grid to the same
 records as the local one: the same cell ids and the same numbers (seeded, deterministic on CPU), timing
 fields apart."""
-import dataclasses
 import pathlib
 
 import pytest

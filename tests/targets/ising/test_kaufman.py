@@ -19,7 +19,7 @@ SHAPES = [(3, 3), (3, 5), (5, 3), (4, 4), (4, 5), (3, 7)]   # N = 9 .. 21
 BETAS = [0.2, 0.4, BETA_C, 0.6, 1.0]                       # both sides of beta_c
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def enumerated_log_z(L, M, beta):
     return enumerate_spins(*lattice(L, M, beta)).log_Z
 
