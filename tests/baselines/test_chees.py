@@ -21,12 +21,12 @@ def tgt():
 
 @pytest.fixture(scope="module")
 def x0(tgt):
-    return tgt.initial(jax.random.PRNGKey(0), CHAINS)
+    return tgt.initial(jax.random.key(0), CHAINS)
 
 
 def _run(seed, log_prob, tgt, x0, warmup=WARMUP, draws=DRAWS, walkers=WALKERS):
     with unoptimised():  # seconds less compile time; cannot change what is computed
-        return chees(jax.random.PRNGKey(seed), log_prob, x0, num_warmup=warmup, num_draws=draws,
+        return chees(jax.random.key(seed), log_prob, x0, num_warmup=warmup, num_draws=draws,
                      initial_fn=tgt.initial, walkers=walkers)
 
 
@@ -65,7 +65,7 @@ def test_cost_account_equals_evaluations(tgt, x0):
 
 def test_extra_walkers_need_initial_fn(tgt, x0):
     with pytest.raises(ValueError, match="initial_fn"):
-        chees(jax.random.PRNGKey(0), tgt.log_prob, x0, num_warmup=20, num_draws=10, walkers=8)
+        chees(jax.random.key(0), tgt.log_prob, x0, num_warmup=20, num_draws=10, walkers=8)
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -76,4 +76,4 @@ def test_extra_walkers_need_initial_fn(tgt, x0):
 def test_invalid_inputs_name_the_valid_range(bad, match, tgt, x0):
     args = {"num_warmup": 100, "num_draws": 10} | bad
     with pytest.raises(ValueError, match=match):
-        chees(jax.random.PRNGKey(0), tgt.log_prob, x0, initial_fn=tgt.initial, **args)
+        chees(jax.random.key(0), tgt.log_prob, x0, initial_fn=tgt.initial, **args)

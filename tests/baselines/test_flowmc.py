@@ -30,7 +30,7 @@ def run(tgt, tmp_path_factory):
     cwd = os.getcwd()
     os.chdir(tmp_path_factory.mktemp("flowmc"))       # where flowMC's default would write ./outdir
     try:
-        d = flowmc(jax.random.PRNGKey(1), log_prob, tgt.initial(jax.random.PRNGKey(0), CHAINS), num_warmup=WARMUP,
+        d = flowmc(jax.random.key(1), log_prob, tgt.initial(jax.random.key(0), CHAINS), num_warmup=WARMUP,
                    num_draws=DRAWS, initial_fn=tgt.initial, walkers=WALKERS, n_local=LOCAL, n_global=GLOBAL,
                    n_epochs=5)
         written = os.listdir(".")
@@ -76,5 +76,5 @@ def test_no_checkpoint_written(run):
 def test_invalid_inputs_name_the_valid_range(bad, match, tgt):
     args = {"num_warmup": 100, "num_draws": 10} | bad
     with pytest.raises(ValueError, match=match):
-        flowmc(jax.random.PRNGKey(0), tgt.log_prob, tgt.initial(jax.random.PRNGKey(0), 2), initial_fn=tgt.initial,
+        flowmc(jax.random.key(0), tgt.log_prob, tgt.initial(jax.random.key(0), 2), initial_fn=tgt.initial,
                **args)

@@ -30,25 +30,25 @@ def target():
 
 @pytest.fixture(scope="module")
 def x0(target):
-    return target.initial(jax.random.PRNGKey(0), CHAINS)
+    return target.initial(jax.random.key(0), CHAINS)
 
 
 @pytest.fixture(scope="module")
 def nuts_run(target, x0):
-    return nuts(jax.random.PRNGKey(1), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
+    return nuts(jax.random.key(1), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
                 chain_method="sequential")
 
 
 @pytest.fixture(scope="module")
 def nuts_rerun(target, x0, nuts_run):
     # Same configuration (same log-density object, budget, chain method, shapes), another key.
-    return nuts(jax.random.PRNGKey(2), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
+    return nuts(jax.random.key(2), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
                 chain_method="sequential")
 
 
 @pytest.fixture(scope="module")
 def hmc_run(target, x0):
-    return hmc(jax.random.PRNGKey(3), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
+    return hmc(jax.random.key(3), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
                chain_method="sequential", num_integration_steps=HMC_STEPS)
 
 
@@ -78,7 +78,7 @@ def _counted_run(target, x0, chain_method):
     old = jax.config.values["jax_disable_most_optimizations"]
     try:
         jax.config.update("jax_disable_most_optimizations", True)
-        draws = nuts(jax.random.PRNGKey(4), log_prob, x0, num_warmup=50, num_draws=50,
+        draws = nuts(jax.random.key(4), log_prob, x0, num_warmup=50, num_draws=50,
                      chain_method=chain_method)
     finally:
         jax.config.update("jax_disable_most_optimizations", old)
@@ -183,6 +183,7 @@ def test_nuts_compiled_once_per_configuration(nuts_run, nuts_rerun):
 
 
 def test_nuts_same_key_same_draws(target, x0, nuts_run):
+    # a raw uint32 key (the legacy PRNGKey) is the typed key's bits: the same draws (baselines.common.typed_key)
     again = nuts(jax.random.PRNGKey(1), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
                  chain_method="sequential")
     assert again.info["compile_cached"]
@@ -192,7 +193,7 @@ def test_nuts_same_key_same_draws(target, x0, nuts_run):
 
 def test_auto_chain_method_resolves_by_backend(target, x0, nuts_run):
     expected = "sequential" if jax.default_backend() == "cpu" else "vectorized"
-    draws = nuts(jax.random.PRNGKey(5), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS)
+    draws = nuts(jax.random.key(5), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS)
     assert draws.info["chain_method"] == expected
     if expected == "sequential":  # the resolved configuration is the one compiled above
         assert draws.info["compile_cached"] and draws.cost.time_compile == 0.0
@@ -264,7 +265,7 @@ def test_invalid_inputs_name_the_valid_choices(sampler, target, x0):
     def call(**kw):
         args = dict(num_warmup=WARMUP, num_draws=DRAWS) | kw
         positions = args.pop("positions", x0)
-        return sampler(jax.random.PRNGKey(0), target.log_prob, positions, **args)
+        return sampler(jax.random.key(0), target.log_prob, positions, **args)
 
     with pytest.raises(ValueError, match=", ".join(CHAIN_METHODS)):
         call(chain_method="bogus")
@@ -282,8 +283,8 @@ def test_invalid_inputs_name_the_valid_choices(sampler, target, x0):
 
 def test_invalid_algorithm_parameters(target, x0):
     with pytest.raises(ValueError, match=r"\[1, 20\]"):
-        nuts(jax.random.PRNGKey(0), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
+        nuts(jax.random.key(0), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
              max_num_doublings=0)
     with pytest.raises(ValueError, match=">= 1"):
-        hmc(jax.random.PRNGKey(0), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
+        hmc(jax.random.key(0), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
             num_integration_steps=0)

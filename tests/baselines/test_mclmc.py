@@ -25,12 +25,12 @@ def tgt():
 
 @pytest.fixture(scope="module")
 def x0(tgt):
-    return tgt.initial(jax.random.PRNGKey(0), CHAINS)
+    return tgt.initial(jax.random.key(0), CHAINS)
 
 
 def _run(sampler, seed, log_prob, x0, warmup=WARMUP, draws=DRAWS, chain_method="sequential"):
     with unoptimised():  # seconds less compile time; cannot change what is computed
-        return sampler(jax.random.PRNGKey(seed), log_prob, x0, num_warmup=warmup, num_draws=draws,
+        return sampler(jax.random.key(seed), log_prob, x0, num_warmup=warmup, num_draws=draws,
                        chain_method=chain_method)
 
 
@@ -90,4 +90,4 @@ def test_mclmc_vectorized_lockstep_is_exact(tgt, x0):
 def test_invalid_inputs_name_the_valid_range(sampler, bad, match, tgt, x0):
     args = {"num_warmup": 100, "num_draws": 10} | bad
     with pytest.raises(ValueError, match=match):
-        sampler(jax.random.PRNGKey(0), tgt.log_prob, x0, **args)
+        sampler(jax.random.key(0), tgt.log_prob, x0, **args)

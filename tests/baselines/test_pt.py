@@ -23,12 +23,12 @@ def tgt():
 
 @pytest.fixture(scope="module")
 def x0(tgt):
-    return tgt.initial(jax.random.PRNGKey(0), CHAINS)
+    return tgt.initial(jax.random.key(0), CHAINS)
 
 
 def _run(seed, log_prob, x0, warmup=WARMUP, draws=DRAWS, n_temps=TEMPS, leapfrogs=10):
     with unoptimised():  # seconds less compile time; cannot change what is computed
-        return pt(jax.random.PRNGKey(seed), log_prob, x0, num_warmup=warmup, num_draws=draws, n_temps=n_temps,
+        return pt(jax.random.key(seed), log_prob, x0, num_warmup=warmup, num_draws=draws, n_temps=n_temps,
                   beta_min=0.1, num_integration_steps=leapfrogs, chain_method="sequential")
 
 
@@ -57,11 +57,11 @@ def test_draws_and_swap_info(run, tgt):
 def test_swap_keeps_each_replica_tempered(tgt):
     # whatever is swapped, replica k's cached log density and gradient are b_k times the target's
     betas = jnp.asarray(ladder(4, 0.1))
-    xs = tgt.initial(jax.random.PRNGKey(7), 4) * 3.0
+    xs = tgt.initial(jax.random.key(7), 4) * 3.0
     init = jax.vmap(lambda x, b: blackjax.hmc.init(x, lambda y: b * tgt.log_prob(y)))(xs, betas)
     swapped = 0
     for seed in range(20):
-        new, prob = _swap(jax.random.PRNGKey(seed), init, betas, seed % 2)
+        new, prob = _swap(jax.random.key(seed), init, betas, seed % 2)
         assert np.all(np.isnan(np.asarray(prob)[np.arange(3) % 2 != seed % 2]))
         swapped += int(not np.array_equal(np.asarray(new.position), np.asarray(xs)))
         lp, grad = jax.vmap(jax.value_and_grad(tgt.log_prob))(new.position)
@@ -92,4 +92,4 @@ def test_every_replica_cost_counted(tgt, x0):
 def test_invalid_inputs_name_the_valid_range(bad, match, tgt, x0):
     args = {"num_warmup": 100, "num_draws": 10} | bad
     with pytest.raises(ValueError, match=match):
-        pt(jax.random.PRNGKey(0), tgt.log_prob, x0, **args)
+        pt(jax.random.key(0), tgt.log_prob, x0, **args)

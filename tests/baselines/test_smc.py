@@ -27,8 +27,8 @@ T_MAX = 4.0
 
 
 def _smc(seed, log_prob, runs, particles, chain_method="sequential"):
-    x0 = target().initial(jax.random.PRNGKey(0), runs)
-    return smc(jax.random.PRNGKey(seed), log_prob, x0, num_warmup=0, num_draws=particles, num_mcmc_steps=MOVES,
+    x0 = target().initial(jax.random.key(0), runs)
+    return smc(jax.random.key(seed), log_prob, x0, num_warmup=0, num_draws=particles, num_mcmc_steps=MOVES,
                num_integration_steps=LEAPFROGS, chain_method=chain_method)
 
 
@@ -129,7 +129,7 @@ def test_evidence_of_a_non_vae_sampler(first, shifted):
     # SMC's info has log Z_hat but no VAE training bounds: |Delta log Z| is computed, no KL bound
     draws, tgt = first, shifted[0]
     shifted = dataclasses.replace(tgt, log_Z=LOG_Z)
-    row = evidence(shifted, draws.info, None, jax.random.PRNGKey(0), draws.log_weights)
+    row = evidence(shifted, draws.info, None, jax.random.key(0), draws.log_weights)
     assert row["abs_delta_log_Z"] == pytest.approx(abs(row["log_Z_hat"] - LOG_Z))
     assert "kl_bound" not in row and 0 < row["importance_ess"] <= 1
 
@@ -143,5 +143,5 @@ def test_evidence_of_a_non_vae_sampler(first, shifted):
 def test_invalid_inputs_name_the_valid_range(bad, match):
     tgt = target()
     with pytest.raises(ValueError, match=match):
-        smc(jax.random.PRNGKey(0), tgt.log_prob, tgt.initial(jax.random.PRNGKey(0), 2), num_warmup=0,
+        smc(jax.random.key(0), tgt.log_prob, tgt.initial(jax.random.key(0), 2), num_warmup=0,
             num_draws=10, **bad)

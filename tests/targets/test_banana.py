@@ -21,7 +21,7 @@ def target():
 
 
 def test_exact_draws_have_the_closed_form_moments(target):
-    x = np.asarray(target.sample(jax.random.PRNGKey(1), 200_000))
+    x = np.asarray(target.sample(jax.random.key(1), 200_000))
     for stat in target.statistics:
         f = np.asarray(stat.fn(jnp.asarray(x)))
         assert abs(f.mean() - stat.mean) < Z_SE * stat.sd / math.sqrt(f.size), stat.name

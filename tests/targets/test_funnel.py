@@ -34,7 +34,7 @@ def log_prob(target):
 
 @pytest.fixture(scope="module")
 def draws(target):
-    return np.asarray(target.sample(jax.random.PRNGKey(20240601), N_EXACT))
+    return np.asarray(target.sample(jax.random.key(20240601), N_EXACT))
 
 
 def scipy_log_density(x):

@@ -25,7 +25,7 @@ def target():
 
 @pytest.fixture(scope="module")
 def draws(target):
-    return np.asarray(target.sample(jax.random.PRNGKey(31), N_EXACT))
+    return np.asarray(target.sample(jax.random.key(31), N_EXACT))
 
 
 def test_metadata_and_invalid_parameters(target):

@@ -31,7 +31,7 @@ def target5():
 @pytest.fixture(scope="module")
 def draws2(target2):
     """100k exact draws in d = 2, shared by the tests that need them."""
-    return np.asarray(target2.sample(jax.random.PRNGKey(12), 100_000))
+    return np.asarray(target2.sample(jax.random.key(12), 100_000))
 
 
 def scipy_log_density(x, means):
@@ -49,7 +49,7 @@ def test_stored_means_are_the_published_instance(dim):
     old = jax.config.jax_threefry_partitionable
     try:
         jax.config.update("jax_threefry_partitionable", False)
-        published = np.asarray(jax.random.uniform(jax.random.PRNGKey(0), (N_COMPONENTS, dim),
+        published = np.asarray(jax.random.uniform(jax.random.key(0), (N_COMPONENTS, dim),
                                                   minval=-1, maxval=1, dtype=jnp.float32) * 40)
     finally:
         jax.config.update("jax_threefry_partitionable", old)
@@ -71,7 +71,7 @@ def test_invalid_dim_lists_the_stored_dims():
 def test_metadata(target2):
     assert target2.dim == 2 and target2.name == "gmm40" and target2.log_Z == 0.0
     assert target2.id == "gmm40(dim=2)" and target2.modes.count == N_COMPONENTS
-    x0 = np.asarray(target2.initial(jax.random.PRNGKey(0), 64))
+    x0 = np.asarray(target2.initial(jax.random.key(0), 64))
     assert x0.shape == (64, 2) and x0.min() >= -40.0 and x0.max() <= 40.0
 
 
@@ -79,7 +79,7 @@ def test_mode_frequencies_uniform_and_all_visited(target5):
     # d = 5: the means are >= 17 apart, so nearest-mean assignment equals the generating component
     # except with probability < 1e-17 and the assigned counts are multinomial(n, 1/40).
     n = 40 * 500
-    x = target5.sample(jax.random.PRNGKey(11), n)
+    x = target5.sample(jax.random.key(11), n)
     counts = np.bincount(np.asarray(target5.modes.assign(x)), minlength=N_COMPONENTS)
     assert counts.shape == (N_COMPONENTS,) and counts.sum() == n
     assert np.all(counts > 0)

@@ -29,7 +29,7 @@ def target():
 @pytest.fixture(scope="module")
 def draws(target):
     """20k exact draws in d = 32, shared by the tests that need them."""
-    return np.asarray(target.sample(jax.random.PRNGKey(3), 20_000))
+    return np.asarray(target.sample(jax.random.key(3), 20_000))
 
 
 def test_quadrature_log_Z_is_the_published_value(target):

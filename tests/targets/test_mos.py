@@ -22,7 +22,7 @@ def test_stored_locations_are_the_published_instance(dim):
     old = jax.config.jax_threefry_partitionable
     try:
         jax.config.update("jax_threefry_partitionable", False)
-        published = np.asarray(jax.random.uniform(jax.random.PRNGKey(0), (N_COMPONENTS, dim),
+        published = np.asarray(jax.random.uniform(jax.random.key(0), (N_COMPONENTS, dim),
                                                   minval=-10, maxval=10, dtype=jnp.float32))
     finally:
         jax.config.update("jax_threefry_partitionable", old)
@@ -32,7 +32,7 @@ def test_stored_locations_are_the_published_instance(dim):
 @pytest.mark.parametrize("dim", STORED_DIMS)
 def test_exact_draws_have_the_closed_form_sign_probabilities(dim):
     target = mos(dim)
-    x = target.sample(jax.random.PRNGKey(2), 20_000)
+    x = target.sample(jax.random.key(2), 20_000)
     f = np.asarray(jax.jit(jax.vmap(lambda y: jnp.stack([s.fn(y) for s in target.statistics])))(x))
     for stat, fi in zip(target.statistics, f.T):
         assert abs(fi.mean() - stat.mean) < Z_SE * stat.sd / math.sqrt(fi.size), stat.name
@@ -64,7 +64,7 @@ def test_modes_of_exact_draws_are_balanced():
     """The densest component of each exact draw: each of the 10 gets 1/10 of the draws, up to the
     (few percent) overlap of heavy tails; a chi-square-free check: every mode gets between 5 and 15 %."""
     target = mos(50)
-    x = target.sample(jax.random.PRNGKey(4), 2000)
+    x = target.sample(jax.random.key(4), 2000)
     counts = np.bincount(np.asarray(jax.jit(jax.vmap(target.modes.assign))(x)), minlength=10) / 2000
     assert counts.min() > 0.05 and counts.max() < 0.15
 
@@ -76,6 +76,6 @@ def test_unstored_dim_is_refused():
 
 def test_t2_draws_follow_the_t2_distribution():
     """Kolmogorov-Smirnov against scipy's t(2) CDF (p > 1e-3: false alarm 1e-3)."""
-    x = np.asarray(t2_draws(jax.random.PRNGKey(0), jax.random.PRNGKey(1), (20_000,)))
+    x = np.asarray(t2_draws(jax.random.key(0), jax.random.key(1), (20_000,)))
     assert np.isfinite(x).all()
     assert stats.kstest(x, stats.t(df=2).cdf).pvalue > 1e-3

@@ -156,7 +156,7 @@ def test_sample_moments_multichunk():
 
 def test_sample_seeding():
     e = enumerate_spins(*random_system(6, seed=5))
-    for key in [jax.random.key(3), jax.random.PRNGKey(3), 3]:
+    for key in [jax.random.key(3), jax.random.key(3), 3]:
         np.testing.assert_array_equal(e.sample_spins(key, 50), e.sample_spins(key, 50))
     assert not np.array_equal(e.sample_spins(jax.random.key(3), 50), e.sample_spins(jax.random.key(4), 50))
     np.testing.assert_array_equal(e.sample_spins(3, 50), e.sample_spins(np.random.default_rng(3), 50))
