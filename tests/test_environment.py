@@ -1,9 +1,10 @@
 """The environment: uv.lock is in step with pyproject.toml, and each lower bound in pyproject.toml is the version
 the lowest resolution picks (`uv pip compile --resolution lowest-direct`): the bound is reachable, not shadowed
 by a higher one that a dependency needs. Both ask PyPI through uv (the lock's installer): slow, skipped without
-uv. `make test-lowest` runs the test suite in that lowest environment."""
+uv. `make test-lowest` runs the test suite in that lowest environment. The pre-commit hooks run the lock's ruff."""
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -16,8 +17,6 @@ from packaging.version import Version
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXTRAS = ("dev",)  # dev = test (dask, slurm, report) + docs + the tools
 UV = shutil.which("uv", path=str(pathlib.Path(sys.executable).parent)) or shutil.which("uv")
-
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(UV is None, reason="uv is not installed (make venv installs it)")]
 
 
 def _uv(*args: str) -> subprocess.CompletedProcess:
@@ -46,15 +45,25 @@ def _lower_bounds() -> dict[str, Version]:
 
 
 def _normal(name: str) -> str:
-    import re
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def test_the_pre_commit_hooks_run_the_locked_ruff():
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    locked = {p["version"] for p in lock["package"] if p["name"] == "ruff"}
+    hooks = re.findall(r'"ruff==([^"]+)"', (ROOT / ".pre-commit-config.yaml").read_text())
+    assert len(locked) == 1 and len(hooks) == 2 and set(hooks) == locked, (locked, hooks)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(UV is None, reason="uv is not installed (make venv installs it)")
 def test_the_lock_is_in_step_with_pyproject():
     proc = _uv("lock", "--check", "--python", sys.executable)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(UV is None, reason="uv is not installed (make venv installs it)")
 def test_every_lower_bound_is_what_the_lowest_resolution_picks():
     proc = _uv("pip", "compile", "pyproject.toml", *(f"--extra={e}" for e in EXTRAS), "--resolution",
                "lowest-direct", "--python", sys.executable, "--no-header", "--no-annotate", "--quiet")
