@@ -96,7 +96,7 @@ def chees(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, n
     info = {"chain_method": "vectorized", "lockstep": True, "devices": devices.split(n_walkers), "devices_warmup": 1,
             "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
             **settings, "step_size_tuned": step, "mean_leapfrog_steps": n_leapfrog}
-    first = lambda a: np.asarray(a)[:n_chains]                # (walkers, draws, ...) -> (chains, draws, ...)
+    first = lambda a: np.asarray(a)[:n_chains]  # noqa: E731 - (walkers, draws, ...) -> (chains, draws, ...)
     return Draws(positions=first(positions), logdensity=first(logdensity),
                  stats={k: first(v) for k, v in stats.items()}, cost=cost, info=info)
 

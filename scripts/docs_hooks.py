@@ -52,7 +52,7 @@ def _summary(obj) -> str:
 
 def targets_table() -> str:
     """One row per registered target: parameters with defaults, its ground truth (as `bench list`), source."""
-    from targets.registry import TARGETS, factory_of, source
+    from targets.registry import TARGETS, factory_of
 
     rows = []
     for name in TARGETS:
