@@ -29,15 +29,16 @@ walker (velocity Verlet reuses the last gradient).
 """
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import blackjax
-from blackjax.adaptation.base import get_filter_adapt_info_fn
-from blackjax.mcmc import dynamic_hmc
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from blackjax.adaptation.base import get_filter_adapt_info_fn
+from blackjax.mcmc import dynamic_hmc
 
 from baselines import devices
 from baselines.common import config_key, positions_2d, run_compiled, typed_key

@@ -8,7 +8,7 @@ device count, so a compiled computation is never reused for another.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

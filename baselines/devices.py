@@ -18,7 +18,7 @@ Adopting it in a sampler: build `fn` over a leading chain axis (vmap or lax.map)
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import numpy as np

@@ -8,7 +8,8 @@ as well as seconds. The VAE sampler and every baseline return the same `Draws`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -51,8 +51,8 @@ def flowmc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, 
            n_epochs: int = 20, mala_step_size: float = 0.5, learning_rate: float = 5e-3) -> Draws:
     """flowMC RQSpline + MALA over max(walkers, chains) walkers; see the module docstring."""
     validate(num_warmup, num_draws, walkers, n_local, n_global, n_epochs, mala_step_size, learning_rate)
-    from flowMC.Sampler import Sampler
     from flowMC.resource_strategy_bundle.RQSpline_MALA import RQSpline_MALA_Bundle
+    from flowMC.Sampler import Sampler
 
     x = positions_2d("flowmc", initial_positions)
     key = typed_key(key)

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import collections
 import time
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import blackjax
-from blackjax.adaptation.base import get_filter_adapt_info_fn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from blackjax.adaptation.base import get_filter_adapt_info_fn
 
 from baselines import devices
 from baselines.draws import Cost, Draws

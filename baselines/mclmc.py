@@ -28,17 +28,25 @@ per device block (`baselines.devices.block_max_sum`).
 """
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import blackjax
-from blackjax.mcmc import adjusted_mclmc_dynamic as amd
 import jax
 import jax.numpy as jnp
 import numpy as np
+from blackjax.mcmc import adjusted_mclmc_dynamic as amd
 
 from baselines import devices
-from baselines.common import (chain_map, check_chain_method, config_key, positions_2d, resolve_chain_method,
-                              run_compiled, typed_key)
+from baselines.common import (
+    chain_map,
+    check_chain_method,
+    config_key,
+    positions_2d,
+    resolve_chain_method,
+    run_compiled,
+    typed_key,
+)
 from baselines.draws import Cost, Draws
 
 GRADS_PER_STEP = 2                   # isokinetic McLachlan: b1 a1 b2 a1 b1, two gradients per step

@@ -16,7 +16,8 @@ bound is then per block).
 """
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -24,8 +25,15 @@ import numpy as np
 from numpyro.infer.hmc import hmc as numpyro_hmc
 
 from baselines import devices
-from baselines.common import (chain_map, check_chain_method, config_key, positions_2d, resolve_chain_method,
-                              run_compiled, typed_key)
+from baselines.common import (
+    chain_map,
+    check_chain_method,
+    config_key,
+    positions_2d,
+    resolve_chain_method,
+    run_compiled,
+    typed_key,
+)
 from baselines.draws import Cost, Draws
 
 

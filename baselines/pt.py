@@ -22,17 +22,25 @@ all its replicas included (`baselines.common.chain_map`).
 """
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import blackjax
-from blackjax.adaptation.step_size import dual_averaging_adaptation
 import jax
 import jax.numpy as jnp
 import numpy as np
+from blackjax.adaptation.step_size import dual_averaging_adaptation
 
 from baselines import devices
-from baselines.common import (chain_map, check_chain_method, config_key, positions_2d, resolve_chain_method,
-                              run_compiled, typed_key)
+from baselines.common import (
+    chain_map,
+    check_chain_method,
+    config_key,
+    positions_2d,
+    resolve_chain_method,
+    run_compiled,
+    typed_key,
+)
 from baselines.draws import Cost, Draws
 
 

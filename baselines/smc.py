@@ -28,19 +28,27 @@ and the lock-step maximum is per block.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import blackjax
 import blackjax.smc.adaptive_tempered as adaptive_tempered
-from blackjax.smc import extend_params, resampling
-from blackjax.smc.tempered import TemperedSMCState
 import jax
 import jax.numpy as jnp
 import numpy as np
+from blackjax.smc import extend_params, resampling
+from blackjax.smc.tempered import TemperedSMCState
 
 from baselines import devices
-from baselines.common import (chain_map, check_chain_method, config_key, positions_2d, resolve_chain_method,
-                              run_compiled, typed_key)
+from baselines.common import (
+    chain_map,
+    check_chain_method,
+    config_key,
+    positions_2d,
+    resolve_chain_method,
+    run_compiled,
+    typed_key,
+)
 from baselines.draws import Cost, Draws
 
 

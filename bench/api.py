@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import pathlib
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import jax
 import numpy as np

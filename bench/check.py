@@ -35,7 +35,8 @@ import dataclasses
 import inspect
 import json
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp

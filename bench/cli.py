@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 DEFAULT_SAMPLERS = "nuts,hmc"
 INTERRUPTED = 130  # 128 + SIGINT, the shell's code for a command stopped by Ctrl-C
@@ -369,6 +369,7 @@ def _is_standard(name: str, model_of) -> bool:
 
 def cmd_run(parser, args) -> int:
     import jax
+
     from bench import profile
     profile.use(args.profile)
     args.precision = args.precision or profile.precision(args.target)

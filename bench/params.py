@@ -11,7 +11,8 @@ from __future__ import annotations
 import inspect
 import math
 import typing
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 
 class ParamError(ValueError):

@@ -15,7 +15,8 @@ target's defaults (`sampler_params`), so they show in the rows' `sampler.*` colu
 from __future__ import annotations
 
 import inspect
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 PROFILES: dict[str, dict[str, Any]] = {
     "cpu": {"float32_targets": frozenset(), "sampler_params": {}},

@@ -19,7 +19,8 @@ import json
 import pathlib
 import platform
 import subprocess
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp

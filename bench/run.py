@@ -13,7 +13,8 @@ import functools
 import inspect
 import pathlib
 import traceback
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 import numpy as np

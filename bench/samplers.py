@@ -18,14 +18,15 @@ import dataclasses
 import functools
 import inspect
 import typing
+from collections.abc import Callable, Mapping
 from importlib import metadata
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import baselines
-from baselines.draws import Draws
-from baselines.hmc import validate as validate_hmc_family
 from baselines.chees import validate as validate_chees
+from baselines.draws import Draws
 from baselines.flowmc import validate as validate_flowmc
+from baselines.hmc import validate as validate_hmc_family
 from baselines.mclmc import validate_mams, validate_mclmc
 from baselines.numpyro_nuts import validate as validate_numpyro_nuts
 from baselines.pt import validate as validate_pt

@@ -30,7 +30,8 @@ import tempfile
 import threading
 import time
 import warnings
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import arviz as az
 import numpy as np

@@ -31,7 +31,8 @@ import inspect
 import re
 import time
 import typing
-from typing import Any, Callable, Literal, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, NamedTuple
 
 import equinox as eqx
 import jax
@@ -41,11 +42,10 @@ import numpy as np
 from baselines import devices
 from baselines.draws import Cost, Draws
 from bench.metrics.evidence import pareto_khat
-from vaegibbs import io as vae_io
-from vaegibbs import kernels
+from vaegibbs import io as vae_io, kernels
+from vaegibbs.adaptive import Adaptive, check as check_adaptive, fit_adaptive
 from vaegibbs.compile import aot_compile
 from vaegibbs.objective import iw_bound, joint_bound
-from vaegibbs.adaptive import Adaptive, check as check_adaptive, fit_adaptive
 from vaegibbs.train import Config, fit
 
 TRAINING_STRATEGIES = ("reverse", "adaptive")

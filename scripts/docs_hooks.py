@@ -41,7 +41,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _params(fn, skip=()) -> str:
-    from bench.params import parameters, _type_name
+    from bench.params import _type_name, parameters
     found = parameters(fn, skip)
     return "<br>".join(f"`{n}: {_type_name(p.annotation)} = {p.default!r}`" for n, p in found.items()) or "(none)"
 

@@ -11,7 +11,8 @@ import dataclasses
 import math
 import numbers
 import os
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jax
 

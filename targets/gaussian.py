@@ -7,9 +7,9 @@ changes with a JAX release. Normalised: log Z = 0. Var[x_i^2] = 2 s_i^4 + 4 mu_i
 """
 from __future__ import annotations
 
-import numpy as np
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from targets.base import Target, check_size, coordinate_statistic, uniform_initial
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import importlib.resources
 
-import numpy as np
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import logsumexp
 
 from targets.base import Modes, Plot, Target, coordinate_statistic, uniform_initial

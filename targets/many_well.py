@@ -15,9 +15,9 @@ from __future__ import annotations
 import functools
 import math
 
-import numpy as np
 import jax
 import jax.numpy as jnp
+import numpy as np
 from scipy import integrate, optimize
 
 from targets.base import Target, Wells, check_size, coordinate_statistic, uniform_initial

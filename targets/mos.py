@@ -14,9 +14,9 @@ from __future__ import annotations
 import importlib.resources
 import math
 
-import numpy as np
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import logsumexp
 from jax.scipy.stats import t as student_t
 

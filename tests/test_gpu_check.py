@@ -4,8 +4,8 @@ test runs NUTS alone; the slow one every registered sampler (the VAE samplers' t
 take minutes on a small CPU)."""
 import json
 import os
-import re
 import pathlib
+import re
 import subprocess
 import sys
 

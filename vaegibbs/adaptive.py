@@ -27,15 +27,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import blackjax
-from blackjax.mcmc.mala import MALAState
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from blackjax.mcmc.mala import MALAState
 
 from vaegibbs import kernels
 from vaegibbs.compile import aot_compile

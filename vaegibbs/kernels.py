@@ -24,7 +24,8 @@ computes unsharded from the same keys; `n_devices` = 1 is the plain computation.
 """
 from __future__ import annotations
 
-from typing import Callable, Literal, NamedTuple
+from collections.abc import Callable
+from typing import Literal, NamedTuple
 
 import blackjax
 import jax

@@ -17,7 +17,7 @@ non-increasing in K and tending to D_KL(q || mu) - log Z.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

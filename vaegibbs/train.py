@@ -16,7 +16,8 @@ import dataclasses
 import functools
 import math
 import time
-from typing import Any, Callable, Literal, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 import equinox as eqx
 import jax
@@ -28,7 +29,6 @@ from baselines import devices
 from vaegibbs.compile import aot_compile
 from vaegibbs.model import VAE
 from vaegibbs.objective import joint_bound
-
 
 TRAIN_DTYPES = ("float64", "float32")
 

@@ -22,7 +22,7 @@ runs more (`Cost.grad_evals_lockstep`, not used here); the seconds carry that co
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

@@ -16,7 +16,7 @@ A configuration (several seeds) passes when every seed with truth passes (`confi
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from bench.metrics.evidence import KHAT_MAX
 

@@ -38,7 +38,8 @@ import dataclasses
 import itertools
 import pathlib
 import tomllib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from bench import profile
 from bench.params import ParamError, parse_params

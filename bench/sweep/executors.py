@@ -22,7 +22,8 @@ import multiprocessing
 import pathlib
 import signal
 import time
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from bench.extras import require
 from bench.sweep.tasks import CellResult, Group, run_group

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from bench import profile
 from bench.sweep.config import SweepConfig

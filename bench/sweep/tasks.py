@@ -24,7 +24,8 @@ import os
 import pathlib
 import socket
 import time
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from bench.run import Budget
 

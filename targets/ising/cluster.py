@@ -45,8 +45,8 @@ all chains' sites (symmetric CSR built directly, rows already in order, no sort)
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 from scipy.sparse import csr_matrix

@@ -15,9 +15,9 @@ import dataclasses
 import functools
 import math
 
-import numpy as np
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from targets.base import Plot, Statistic, Target, check_finite, check_size, uniform_initial
 from targets.ising import cluster, exact, kaufman, relaxation, spins

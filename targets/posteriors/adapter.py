@@ -11,7 +11,8 @@ each row-major), so `log_prob(x) = -U(unravel(x))` on R^dim. log Z, the model's 
 from __future__ import annotations
 
 import pathlib
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -22,7 +22,8 @@ import dataclasses
 import json
 import math
 import pathlib
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp

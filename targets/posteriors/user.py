@@ -14,7 +14,8 @@ import os
 import pathlib
 import sys
 import typing
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from targets.base import Target
 from targets.posteriors.adapter import ModelError, from_numpyro

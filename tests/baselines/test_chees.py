@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from baselines import chees
+
 from peer_checks import assert_recovers_gaussian, counting_log_density, target, unoptimised
 
 CHAINS, WARMUP, DRAWS, WALKERS = 4, 400, 1000, 32

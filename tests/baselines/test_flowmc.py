@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from baselines import flowmc
+
 from peer_checks import assert_recovers_gaussian, counting_log_density, target
 
 CHAINS, WALKERS, LOCAL, GLOBAL, WARMUP, DRAWS = 4, 64, 20, 20, 200, 800

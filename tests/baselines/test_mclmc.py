@@ -13,6 +13,7 @@ import pytest
 
 from baselines import mams, mclmc
 from baselines.mclmc import GRADS_PER_STEP
+
 from peer_checks import assert_recovers_gaussian, counting_log_density, target, unoptimised
 
 CHAINS, WARMUP, DRAWS = 4, 400, 1000

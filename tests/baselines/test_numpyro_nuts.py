@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from baselines import numpyro_nuts
+
 from peer_checks import assert_recovers_gaussian, counting_log_density, target, unoptimised
 
 CHAINS, WARMUP, DRAWS = 4, 500, 1000

@@ -3,14 +3,15 @@ Monte Carlo error (tests/baselines/peer_checks.py: |z| < 4, ArviZ MCSE); a swap 
 cached log density and gradient equal to its own tempered density's; every replica's cost equals the
 evaluations of a counting log density; swap acceptance per pair in info; compile cache; validation.
 """
+import blackjax
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import blackjax
 from baselines import pt
 from baselines.pt import _swap, ladder
+
 from peer_checks import assert_recovers_gaussian, counting_log_density, target, unoptimised
 
 CHAINS, WARMUP, DRAWS, TEMPS = 4, 300, 1000, 4

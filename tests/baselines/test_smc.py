@@ -17,8 +17,9 @@ from scipy.special import logsumexp
 
 from baselines import smc
 from bench.metrics.evidence import evidence
-from peer_checks import counting_log_density, target, unoptimised
 from targets.gaussian import gaussian_parameters
+
+from peer_checks import counting_log_density, target, unoptimised
 
 RUNS, PARTICLES, MOVES, LEAPFROGS = 16, 500, 5, 5
 COUNTED_RUNS, COUNTED_PARTICLES = 4, 50

@@ -151,6 +151,7 @@ def test_python_api_compare(user, tmp_path):
     sys.path.insert(0, str(user))
     try:
         import bench
+
         from my_target import banana
         df = bench.compare(banana(dim=2), ["nuts", f"{user}/my_sampler.py:mala"], seeds=[0, 1],
                            budget=bench.Budget(2, 60, 40))
@@ -162,8 +163,10 @@ def test_python_api_compare(user, tmp_path):
 
 def test_python_api_refuses_a_float32_target_in_a_float64_run():
     import dataclasses
+
     import jax
     import jax.numpy as jnp
+
     import bench
     target = bench.make_target("gaussian", dim=2)
     f32 = dataclasses.replace(target, initial=lambda key, n: jnp.zeros((n, 2), jnp.float32),

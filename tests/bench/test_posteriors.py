@@ -72,6 +72,7 @@ def test_weighted_draws_on_a_posterior_without_log_z_or_truth():
     log Z_hat reported, no |dlog Z|, no KL bound, biases NaN."""
     import numpyro
     import numpyro.distributions as dist
+
     from baselines.draws import Cost, Draws
     from bench.metrics import evaluate
     from targets.posteriors import from_numpyro

@@ -94,6 +94,7 @@ def _ula(key, logdensity_fn, initial_positions, *, num_warmup, num_draws, step_s
     its stationary law is N(mu, 1 / (1 - h/2)): h = 0.8 inflates the variance by 5/3 (mean unbiased)."""
     import jax
     import jax.numpy as jnp
+
     from baselines.draws import Cost, Draws
     grad = jax.grad(logdensity_fn)
 
@@ -151,7 +152,6 @@ def test_the_default_table_fits_120_columns_without_truncated_numbers():
     import io
 
     import pytest
-
     from rich.console import Console
 
     from bench.table import results_table, select_columns

@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from targets import TARGETS, make_target
-from targets import base
+from targets import TARGETS, base, make_target
 
 FLOAT_PARAMS = [(name, p) for name in sorted(TARGETS)
                 for p, spec in inspect.signature(TARGETS[name]).parameters.items() if spec.annotation in (float, "float")]

@@ -3,8 +3,9 @@ shadow the real `vaegibbs` package)."""
 import jax
 import pytest
 
-from _vae_helpers import FA_CONFIG, FA_DIM, fa_log_prob
 from vaegibbs.train import fit
+
+from _vae_helpers import FA_CONFIG, FA_DIM, fa_log_prob
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,10 @@ import jax
 import numpy as np
 import pytest
 
-from _vae_helpers import xla_optimisations, FA_CONFIG, FA_DIM, fa_log_prob
 from vaegibbs import io, kernels
 from vaegibbs.train import Config, init_model
+
+from _vae_helpers import FA_CONFIG, FA_DIM, fa_log_prob, xla_optimisations
 
 
 def _arrays(model):

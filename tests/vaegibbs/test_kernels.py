@@ -29,11 +29,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from _vae_helpers import xla_optimisations, exact_linear_vae, gauss_logpdf
 from targets.gaussian import gaussian, gaussian_parameters
 from vaegibbs import kernels
 from vaegibbs.objective import iw_bound
 from vaegibbs.train import Config, init_model
+
+from _vae_helpers import exact_linear_vae, gauss_logpdf, xla_optimisations
 
 Z_SE = 4.0          # two-sided false alarm 6.3e-5 per check
 P_MIN = 6.3e-5      # KS rejection level, the same false-alarm rate

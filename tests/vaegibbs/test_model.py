@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from _vae_helpers import gauss_kl
 from vaegibbs.model import LOG_SCALE_MAX, LOG_SCALE_MIN, normal_logpdf, soft_clip
 from vaegibbs.train import Config, init_model
+
+from _vae_helpers import gauss_kl
 
 Z_SE = 4.0          # two-sided false alarm 6.3e-5 per check
 P_MIN = 6.3e-5      # KS rejection level, the same false-alarm rate

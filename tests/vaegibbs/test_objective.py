@@ -18,9 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from _vae_helpers import xla_optimisations, FA_LOG_Z, exact_linear_vae, fa_log_prob, fa_parameters, gauss_kl, linear_vae
 from vaegibbs.objective import iw_bound, joint_bound, joint_terms
 from vaegibbs.train import Config, init_model
+
+from _vae_helpers import FA_LOG_Z, exact_linear_vae, fa_log_prob, fa_parameters, gauss_kl, linear_vae, xla_optimisations
 
 Z_SE = 4.0                 # two-sided false alarm 6.3e-5 per check
 N = 20_000                 # samples per bound estimate

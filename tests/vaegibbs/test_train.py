@@ -16,10 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from _vae_helpers import xla_optimisations, FA_CONFIG, FA_DIM, FA_LOG_Z, fa_log_prob
 from vaegibbs import Config, Fitted, TrainingDiverged, fit
 from vaegibbs.objective import joint_bound
 from vaegibbs.train import restart_key
+
+from _vae_helpers import FA_CONFIG, FA_DIM, FA_LOG_Z, fa_log_prob, xla_optimisations
 
 Z_SE = 4.0
 SMALL = dict(width=16, depth=1, batch_size=8, warmup_steps=5)   # a tiny network: only control flow matters

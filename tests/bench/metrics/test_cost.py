@@ -133,6 +133,7 @@ def test_no_columns_without_known_squares_and_no_gradient_column_without_gradien
 def test_a_stored_never_is_read_back_as_inf():
     """JSON has no inf: a stored record holds null in the columns, `bias2_max_reached` False restores "never"."""
     import json
+
     from bench import store
     record = {"bias2_max_reached": False, "grads_to_bias2_max": math.inf, "seconds_to_bias2_max": math.inf,
               "draws_to_bias2_max": math.inf, "bias2_avg_reached": True, "grads_to_bias2_avg": 10.0}

@@ -115,6 +115,7 @@ def test_each_targets_own_picture_of_its_draws_has_no_layout_fault(name):
     drawn for five samplers (a second row of panels) without layout faults."""
     import jax
     import matplotlib.pyplot as plt
+
     from bench.report.figures import draws_vs_exact
     target = make_target(name)
     x = np.asarray(target.sample(jax.random.key(0), 2 * 100)).reshape(2, 100, target.dim)

@@ -90,6 +90,7 @@ def test_an_unreadable_draws_file_is_named_and_skipped_and_the_page_is_written(t
 
 def test_an_empty_results_folder_says_so_and_exits_2(tmp_path, capsys):
     import pytest
+
     from bench.cli import main
     (tmp_path / "runs").mkdir()
     for command in ("leaderboard", "report"):
@@ -106,6 +107,7 @@ def test_bias2_figure_draws_the_running_bias2_against_gradients_and_seconds_with
     import arviz as az
     import jax
     import pytest
+
     from bench.metrics.accuracy import bias2
     from bench.report import page
     from bench.report.figures import bias2_against_cost

@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from targets.ising.cluster import (BETA_C, chain_statistics, energy, reference_magnetisation,
-                                   swendsen_wang, torus_bonds)
+from targets.ising.cluster import BETA_C, chain_statistics, energy, reference_magnetisation, swendsen_wang, torus_bonds
 
 Z_SE = 4.0          # two-sided false alarm 6.3e-5 per check
 P_MIN = 1e-3

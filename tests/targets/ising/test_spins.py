@@ -8,8 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from targets.ising.spins import (boltzmann_machine, boltzmann_machine_factors, lattice,
-                                 sherrington_kirkpatrick)
+from targets.ising.spins import boltzmann_machine, boltzmann_machine_factors, lattice, sherrington_kirkpatrick
 
 
 @pytest.mark.parametrize("L,M", [(3, 3), (3, 4), (4, 6), (5, 3)])
