@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The prepared GPU check: one command that installs uv.lock's environment with the `cuda12` extra into .venv-gpu
-# (scripts/install-env.sh), prints the devices, runs the funnel and gmm40 comparison (every sampler registered in bench/samplers.py at
-# run time: the VAE samplers, NUTS, HMC and the peers) and writes the leaderboard with its provenance.
+# (scripts/install-env.sh), prints the devices, runs the funnel and gmm40 comparison (every sampler registered in
+# bench/samplers.py at run time: the VAE samplers, NUTS, HMC and the peers), writes the leaderboard and provenance.
 #
 #   scripts/gpu_check.sh                 # on a GPU machine: .venv-gpu, budget sized for < 8 min on one GPU
 #   scripts/gpu_check.sh --cpu --tiny    # on CPU, the existing environment, a tiny budget (its own test)
