@@ -12,13 +12,14 @@ compilation.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from importlib import metadata
-from typing import Any, Callable
+from typing import Any
 
 import jax
 
-from targets.base import Target
 from targets.banana import banana
+from targets.base import Target
 from targets.funnel import funnel
 from targets.gaussian import gaussian
 from targets.gmm40 import gmm40

@@ -24,7 +24,9 @@ def test_equal_targets_built_apart_share_one_compilation(monkeypatch):
     """`make_target` twice with equal arguments gives one object, so a sampler's compile cache (keyed on the log
     density) hits: the log density is traced by the first run only. Other parameters or precision: another."""
     import dataclasses
+
     import jax
+
     from baselines import nuts
     from targets.gaussian import gaussian
     traces = []
