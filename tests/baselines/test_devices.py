@@ -118,7 +118,7 @@ def _subprocess(code: str, *args: str, timeout: float = 600) -> subprocess.Compl
 def sharded():
     proc = _subprocess(SCRIPT)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
+    line = next(s for s in proc.stdout.splitlines() if s.startswith("RESULT "))
     return json.loads(line[len("RESULT "):])
 
 
@@ -280,7 +280,7 @@ def test_cli_devices_recorded_and_in_the_id_when_not_one(tmp_path):
     from bench import store
     proc = _subprocess(CLI, str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-4000:]
-    result = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))[len("RESULT "):])
+    result = json.loads(next(s for s in proc.stdout.splitlines() if s.startswith("RESULT "))[len("RESULT "):])
     assert result["codes"] == [0, 0, 0, 0] and result["bad"] == 2
     assert "--devices: devices must be an integer in [1, 4]" in proc.stderr
     everything = list(store.read_records(tmp_path))
@@ -355,7 +355,7 @@ def test_training_batch_split_over_devices_averages_values_and_gradients():
     start), says so, and a second seed reuses the compiled chunk."""
     proc = _subprocess(TRAIN)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    r = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))[len("RESULT "):])
+    r = json.loads(next(s for s in proc.stdout.splitlines() if s.startswith("RESULT "))[len("RESULT "):])
     for name in ("loss", "se", "grad_w", "grad_b", "adaptive_loss", "adaptive_se"):
         assert r[name][0] == pytest.approx(r[name][1], rel=1e-12, abs=1e-14), name
     # the adaptive step's gradient (every network weight) is the mean of its 4 shares' gradients; the shares
