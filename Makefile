@@ -13,6 +13,9 @@ TARGET ?= funnel
 SAMPLERS ?= vae-gibbs,nuts,chees
 SEEDS ?= 0,1,2
 ARGS ?=
+# test workers (pytest-xdist; a test file's tests stay on one worker, sharing its fixtures and compilations;
+# 0: one process)
+TEST_WORKERS ?= 2
 comma := ,
 
 .PHONY: run test test-slow test-lowest lint venv lock clean reference docs report-screenshot
@@ -27,10 +30,10 @@ run: venv
 	$(PY) -m bench run --target $(TARGET) --sampler $(SAMPLERS) --seeds $(SEEDS) $(ARGS)
 
 test: venv
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 test-slow: venv
-	$(PY) -m pytest -q -m "slow or not slow" $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "slow or not slow" $(ARGS)
 
 # The fast tests against the lower bounds of pyproject.toml (every direct dependency at its lowest version). Old
 # versions' deprecation warnings are shown, not errors: the bounds are checked for working, not for being quiet.

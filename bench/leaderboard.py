@@ -53,7 +53,7 @@ SKIP = {"seed", "dim", "cell_id", "device_count", "host_cpus", "git_dirty", "mod
 # not averaged either: versions, and the target's log Z with those of its parts (`Target.log_Z_offsets`, the
 # record's `target_log_Z_<name>`), which are the target's, not a result
 SKIP_PREFIXES = ("version.", "target_log_Z")
-PROVENANCE = ["git_commit", "git_dirty", "lock_hash", "lock_matches", "platform", "device_count", "host_cpus"]
+PROVENANCE = ["git_commit", "git_dirty", "lock_hash", "lock_matches", "platform", "device_count", "host_cpus", "profile"]
 IDENTITY_FIRST = ["cell_id", "target", "target_id", "sampler", "sampler_id", "chains", "draws", "warmup", "seed",
                   "precision", "device", "status", "error"]
 
