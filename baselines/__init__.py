@@ -1,5 +1,6 @@
 """Reference samplers of the suite: blackjax NUTS and HMC with Stan-style window adaptation, and the
 peers: adaptive tempered SMC, parallel tempering, MCLMC and MAMS, ChEES-HMC, numpyro's NUTS, flowMC."""
+
 from baselines.chees import chees
 from baselines.draws import Cost, Draws
 from baselines.flowmc import flowmc
@@ -9,4 +10,17 @@ from baselines.numpyro_nuts import numpyro_nuts
 from baselines.pt import pt
 from baselines.smc import smc
 
-__all__ = ["CHAIN_METHODS", "Cost", "Draws", "chees", "flowmc", "hmc", "mams", "mclmc", "numpyro_nuts", "nuts", "pt", "smc"]
+__all__ = [
+    "CHAIN_METHODS",
+    "Cost",
+    "Draws",
+    "chees",
+    "flowmc",
+    "hmc",
+    "mams",
+    "mclmc",
+    "numpyro_nuts",
+    "nuts",
+    "pt",
+    "smc",
+]

@@ -27,6 +27,7 @@ keys are drawn as before: step t's key split over the walkers).
 Gradient accounting: one gradient per walker at init, then `num_integration_steps` per transition and
 walker (velocity Verlet reuses the last gradient).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -47,17 +48,29 @@ from baselines.draws import Cost, Draws
 MASS_MATRICES = ("identity", "diagonal")
 
 
-def chees(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-          initial_fn: Callable | None = None, walkers: int = 64, step_size: float = 0.1,
-          learning_rate: float = 0.05, target_acceptance_rate: float = 0.651, jitter_amount: float = 1.0,
-          mass_matrix: Literal["identity", "diagonal"] = "diagonal") -> Draws:
+def chees(
+    key,
+    logdensity_fn: Callable,
+    initial_positions,
+    *,
+    num_warmup: int,
+    num_draws: int,
+    initial_fn: Callable | None = None,
+    walkers: int = 64,
+    step_size: float = 0.1,
+    learning_rate: float = 0.05,
+    target_acceptance_rate: float = 0.651,
+    jitter_amount: float = 1.0,
+    mass_matrix: Literal["identity", "diagonal"] = "diagonal",
+) -> Draws:
     """ChEES adaptation then jittered dynamic HMC over max(walkers, chains) chains; see the module docstring.
 
     mass_matrix  "identity" (blackjax's default) or "diagonal" (estimated over the ensemble in the second
                  half of the warm-up)
     """
-    validate(num_warmup, num_draws, walkers, step_size, learning_rate, target_acceptance_rate, jitter_amount,
-             mass_matrix)
+    validate(
+        num_warmup, num_draws, walkers, step_size, learning_rate, target_acceptance_rate, jitter_amount, mass_matrix
+    )
     x = positions_2d("chees", initial_positions)
     key = typed_key(key)
     n_chains, dim = x.shape
@@ -65,12 +78,19 @@ def chees(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, n
     key_init, key_warmup, key_sample = jax.random.split(key, 3)
     if n_walkers > n_chains:
         if initial_fn is None:
-            raise ValueError(f"chees: {n_walkers} walkers for {n_chains} chains need initial_fn (where the other "
-                             f"walkers start); the suite passes the target's `initial`")
+            raise ValueError(
+                f"chees: {n_walkers} walkers for {n_chains} chains need initial_fn (where the other "
+                f"walkers start); the suite passes the target's `initial`"
+            )
         x = jnp.concatenate([x, jnp.asarray(initial_fn(key_init, n_walkers - n_chains), x.dtype)])
-    settings = {"walkers": n_walkers, "step_size": float(step_size), "learning_rate": float(learning_rate),
-                "target_acceptance_rate": float(target_acceptance_rate), "jitter_amount": float(jitter_amount),
-                "mass_matrix": mass_matrix}
+    settings = {
+        "walkers": n_walkers,
+        "step_size": float(step_size),
+        "learning_rate": float(learning_rate),
+        "target_acceptance_rate": float(target_acceptance_rate),
+        "jitter_amount": float(jitter_amount),
+        "mass_matrix": mass_matrix,
+    }
     config = config_key("chees", logdensity_fn, settings, x, key)
     phases = {}
 
@@ -80,31 +100,59 @@ def chees(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, n
         return phases[phase]
 
     (state, params, warmup_steps), t_compile_warmup, t_warmup = run_compiled(
-        config + ("warmup", int(num_warmup), int(num_draws)), lambda: build("warmup"), (key_warmup, x))
+        config + ("warmup", int(num_warmup), int(num_draws)), lambda: build("warmup"), (key_warmup, x)
+    )
     (positions, logdensity, stats), t_compile_sample, t_sampling = run_compiled(
-        config + ("sample", int(num_warmup), int(num_draws)), lambda: build("sample"), (key_sample, state, params))
+        config + ("sample", int(num_warmup), int(num_draws)), lambda: build("sample"), (key_sample, state, params)
+    )
 
-    warmup_steps = np.asarray(warmup_steps)                    # (steps, walkers)
-    sample_steps = np.asarray(stats["n_steps"])                # (walkers, draws)
-    grad_warmup = int(warmup_steps.sum()) + n_walkers          # + one gradient per walker at init
+    warmup_steps = np.asarray(warmup_steps)  # (steps, walkers)
+    sample_steps = np.asarray(stats["n_steps"])  # (walkers, draws)
+    grad_warmup = int(warmup_steps.sum()) + n_walkers  # + one gradient per walker at init
     grad_sampling = int(sample_steps.sum())
     # every walker takes the same number of steps: what the hardware runs is what the walkers need
     lockstep = n_walkers * int(warmup_steps.max(axis=1).sum() + sample_steps.max(axis=0).sum()) + n_walkers
-    cost = Cost(logdensity_evals_warmup=grad_warmup, logdensity_evals_sampling=grad_sampling,
-                grad_evals_warmup=grad_warmup, grad_evals_sampling=grad_sampling, grad_evals_lockstep=lockstep,
-                time_compile=t_compile_warmup + t_compile_sample, time_warmup=t_warmup, time_sampling=t_sampling)
+    cost = Cost(
+        logdensity_evals_warmup=grad_warmup,
+        logdensity_evals_sampling=grad_sampling,
+        grad_evals_warmup=grad_warmup,
+        grad_evals_sampling=grad_sampling,
+        grad_evals_lockstep=lockstep,
+        time_compile=t_compile_warmup + t_compile_sample,
+        time_warmup=t_warmup,
+        time_sampling=t_sampling,
+    )
     step, n_leapfrog = (float(np.asarray(params[k])) for k in ("step_size", "num_leapfrog_steps"))
-    info = {"chain_method": "vectorized", "lockstep": True, "devices": devices.split(n_walkers), "devices_warmup": 1,
-            "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
-            **settings, "step_size_tuned": step, "mean_leapfrog_steps": n_leapfrog}
+    info = {
+        "chain_method": "vectorized",
+        "lockstep": True,
+        "devices": devices.split(n_walkers),
+        "devices_warmup": 1,
+        "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
+        **settings,
+        "step_size_tuned": step,
+        "mean_leapfrog_steps": n_leapfrog,
+    }
     first = lambda a: np.asarray(a)[:n_chains]  # noqa: E731 - (walkers, draws, ...) -> (chains, draws, ...)
-    return Draws(positions=first(positions), logdensity=first(logdensity),
-                 stats={k: first(v) for k, v in stats.items()}, cost=cost, info=info)
+    return Draws(
+        positions=first(positions),
+        logdensity=first(logdensity),
+        stats={k: first(v) for k, v in stats.items()},
+        cost=cost,
+        info=info,
+    )
 
 
-def validate(num_warmup: int, num_draws: int, walkers: int = 64, step_size: float = 0.1,
-             learning_rate: float = 0.05, target_acceptance_rate: float = 0.651, jitter_amount: float = 1.0,
-             mass_matrix: str = "diagonal") -> None:
+def validate(
+    num_warmup: int,
+    num_draws: int,
+    walkers: int = 64,
+    step_size: float = 0.1,
+    learning_rate: float = 0.05,
+    target_acceptance_rate: float = 0.651,
+    jitter_amount: float = 1.0,
+    mass_matrix: str = "diagonal",
+) -> None:
     """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
     if num_warmup < 10:
         raise ValueError(f"chees: num_warmup must be >= 10 (the adaptation), got {num_warmup}")
@@ -127,18 +175,29 @@ def _build(logdensity_fn, num_warmup, num_draws, settings):
 
     def warmup(key, positions):
         adaptation = blackjax.chees_adaptation(
-            logdensity_fn, n_walkers, jitter_amount=jitter,
+            logdensity_fn,
+            n_walkers,
+            jitter_amount=jitter,
             target_acceptance_rate=settings["target_acceptance_rate"],
             mass_matrix_estimation=None if settings["mass_matrix"] == "identity" else "diagonal",
-            adaptation_info_fn=get_filter_adapt_info_fn(info_keys={"num_integration_steps"}))
-        (state, params), info = adaptation.run(key, positions, settings["step_size"],
-                                               optax.adam(settings["learning_rate"]), num_warmup,
-                                               max_sampling_steps=num_draws)
-        arrays = {"step_size": params["step_size"], "inverse_mass_matrix": params["inverse_mass_matrix"],
-                  "num_leapfrog_steps": params["integration_steps_params"][0]}
+            adaptation_info_fn=get_filter_adapt_info_fn(info_keys={"num_integration_steps"}),
+        )
+        (state, params), info = adaptation.run(
+            key,
+            positions,
+            settings["step_size"],
+            optax.adam(settings["learning_rate"]),
+            num_warmup,
+            max_sampling_steps=num_draws,
+        )
+        arrays = {
+            "step_size": params["step_size"],
+            "inverse_mass_matrix": params["inverse_mass_matrix"],
+            "num_leapfrog_steps": params["integration_steps_params"][0],
+        }
         return state, arrays, info.info.num_integration_steps
 
-    max_bits = int(np.ceil(np.log2(num_warmup + num_draws)))   # as chees_adaptation.run
+    max_bits = int(np.ceil(np.log2(num_warmup + num_draws)))  # as chees_adaptation.run
 
     def integration_steps_fn(i, num_leapfrog_steps):
         h = dynamic_hmc.halton_sequence(i, max_bits) * jitter + (1.0 - jitter)
@@ -152,11 +211,24 @@ def _build(logdensity_fn, num_warmup, num_draws, settings):
 
         def one_walker(walker_keys, walker_state):
             def step(s, k):
-                s, info = kernel(k, s, logdensity_fn, params["step_size"], params["inverse_mass_matrix"],
-                                 (params["num_leapfrog_steps"],))
-                return s, (s.position, s.logdensity,
-                           {"acceptance_rate": info.acceptance_rate, "diverging": info.is_divergent,
-                            "n_steps": info.num_integration_steps, "energy": info.energy})
+                s, info = kernel(
+                    k,
+                    s,
+                    logdensity_fn,
+                    params["step_size"],
+                    params["inverse_mass_matrix"],
+                    (params["num_leapfrog_steps"],),
+                )
+                return s, (
+                    s.position,
+                    s.logdensity,
+                    {
+                        "acceptance_rate": info.acceptance_rate,
+                        "diverging": info.is_divergent,
+                        "n_steps": info.num_integration_steps,
+                        "energy": info.energy,
+                    },
+                )
 
             _, out = jax.lax.scan(step, walker_state, walker_keys)
             return out

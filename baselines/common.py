@@ -6,6 +6,7 @@ peer maps a per-chain function over its chains: vmap or lax.map (`chain_method`)
 sharded over the devices in use (`baselines.devices`, one device: unchanged); `config_key` holds the
 device count, so a compiled computation is never reused for another.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -16,8 +17,17 @@ import jax.numpy as jnp
 from baselines import devices
 from baselines.hmc import CHAIN_METHODS, _compiled, _over_chains, chain_map, resolve_chain_method, run_compiled
 
-__all__ = ["CHAIN_METHODS", "chain_map", "compiled", "config_key", "over_chains", "positions_2d", "resolve_chain_method",
-           "run_compiled", "typed_key"]
+__all__ = [
+    "CHAIN_METHODS",
+    "chain_map",
+    "compiled",
+    "config_key",
+    "over_chains",
+    "positions_2d",
+    "resolve_chain_method",
+    "run_compiled",
+    "typed_key",
+]
 
 compiled = _compiled
 over_chains = _over_chains
@@ -39,9 +49,16 @@ def positions_2d(name: str, initial_positions) -> jnp.ndarray:
 def config_key(name: str, logdensity_fn: Callable, params: dict, x, key) -> tuple:
     """What a compiled computation depends on: the sampler, the log-density object, its settings, the
     shapes and dtypes, the precision, and the devices the chains (x's leading axis) are spread over."""
-    return (name, logdensity_fn, tuple(sorted(params.items())), tuple(x.shape), str(x.dtype), str(key.dtype),
-            jax.config.jax_enable_x64, devices.split(x.shape[0]))
-
+    return (
+        name,
+        logdensity_fn,
+        tuple(sorted(params.items())),
+        tuple(x.shape),
+        str(x.dtype),
+        str(key.dtype),
+        jax.config.jax_enable_x64,
+        devices.split(x.shape[0]),
+    )
 
 
 def check_chain_method(name: str, chain_method: str) -> None:

@@ -16,6 +16,7 @@ Adopting it in a sampler: build `fn` over a leading chain axis (vmap or lax.map)
 (`baselines.common.chain_map` and `config_key` do both); a lock-step bound is per device block
 (`block_max_sum`). Code that is handed its block count (the VAE's kernels) uses `shard(fn, n)`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -25,7 +26,7 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 AXIS = "chains"
-_requested: int | None = None   # None: every visible device
+_requested: int | None = None  # None: every visible device
 
 
 def use(n: int | None) -> None:
@@ -34,8 +35,9 @@ def use(n: int | None) -> None:
     if n is not None:
         visible = jax.device_count()
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= visible:
-            raise ValueError(f"devices must be an integer in [1, {visible}] (the {jax.default_backend()} devices "
-                             f"visible), got {n!r}")
+            raise ValueError(
+                f"devices must be an integer in [1, {visible}] (the {jax.default_backend()} devices visible), got {n!r}"
+            )
     _requested = n
 
 

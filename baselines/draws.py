@@ -5,6 +5,7 @@ density at each draw, per-draw statistics (acceptance, divergences, steps...), a
 compile, warm-up (or training) and sampling, counted in log-density and gradient evaluations
 as well as seconds. The VAE sampler and every baseline return the same `Draws`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -74,5 +75,6 @@ class Draws:
         if self.positions.ndim != 3:
             raise ValueError(f"positions must be (chains, draws, dim), got shape {self.positions.shape}")
         if self.logdensity.shape != self.positions.shape[:2]:
-            raise ValueError(f"logdensity must be (chains, draws) = {self.positions.shape[:2]}, "
-                             f"got {self.logdensity.shape}")
+            raise ValueError(
+                f"logdensity must be (chains, draws) = {self.positions.shape[:2]}, got {self.logdensity.shape}"
+            )

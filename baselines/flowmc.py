@@ -30,6 +30,7 @@ epoch fits the flow to every walker's recent positions, and the global steps pro
 the walkers' MALA and independence steps are per walker, but they run inside flowMC's own jitted loop,
 which this wrapper cannot split into blocks without rewriting flowMC's `Sampler`.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,9 +47,21 @@ from baselines.draws import Cost, Draws
 _COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 
 
-def flowmc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-           initial_fn: Callable | None = None, walkers: int = 200, n_local: int = 50, n_global: int = 50,
-           n_epochs: int = 20, mala_step_size: float = 0.5, learning_rate: float = 5e-3) -> Draws:
+def flowmc(
+    key,
+    logdensity_fn: Callable,
+    initial_positions,
+    *,
+    num_warmup: int,
+    num_draws: int,
+    initial_fn: Callable | None = None,
+    walkers: int = 200,
+    n_local: int = 50,
+    n_global: int = 50,
+    n_epochs: int = 20,
+    mala_step_size: float = 0.5,
+    learning_rate: float = 5e-3,
+) -> Draws:
     """flowMC RQSpline + MALA over max(walkers, chains) walkers; see the module docstring."""
     validate(num_warmup, num_draws, walkers, n_local, n_global, n_epochs, mala_step_size, learning_rate)
     from flowMC.resource_strategy_bundle.RQSpline_MALA import RQSpline_MALA_Bundle
@@ -63,15 +76,29 @@ def flowmc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, 
     key_init, key_bundle, key_sampler = (jax.random.key_data(k) for k in jax.random.split(key, 3))
     if n_walkers > n_chains:
         if initial_fn is None:
-            raise ValueError(f"flowmc: {n_walkers} walkers for {n_chains} chains need initial_fn (where the other "
-                             f"walkers start); the suite passes the target's `initial`")
-        x = jnp.concatenate([x, jnp.asarray(initial_fn(jax.random.wrap_key_data(key_init), n_walkers - n_chains),
-                                            x.dtype)])
-    bundle = RQSpline_MALA_Bundle(key_bundle, n_walkers, dim, lambda p, data: logdensity_fn(p), int(n_local),
-                                  int(n_global), n_train, n_prod, int(n_epochs), mala_step_size=float(mala_step_size),
-                                  learning_rate=float(learning_rate))
-    sampler = Sampler(n_dim=dim, n_chains=n_walkers, rng_key=key_sampler, resource_strategy_bundles=bundle,
-                      checkpoint_interval=0)
+            raise ValueError(
+                f"flowmc: {n_walkers} walkers for {n_chains} chains need initial_fn (where the other "
+                f"walkers start); the suite passes the target's `initial`"
+            )
+        x = jnp.concatenate(
+            [x, jnp.asarray(initial_fn(jax.random.wrap_key_data(key_init), n_walkers - n_chains), x.dtype)]
+        )
+    bundle = RQSpline_MALA_Bundle(
+        key_bundle,
+        n_walkers,
+        dim,
+        lambda p, data: logdensity_fn(p),
+        int(n_local),
+        int(n_global),
+        n_train,
+        n_prod,
+        int(n_epochs),
+        mala_step_size=float(mala_step_size),
+        learning_rate=float(learning_rate),
+    )
+    sampler = Sampler(
+        n_dim=dim, n_chains=n_walkers, rng_key=key_sampler, resource_strategy_bundles=bundle, checkpoint_interval=0
+    )
     compile_seconds = []
 
     def listen(event, duration, **kwargs):
@@ -97,21 +124,44 @@ def flowmc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, 
     in_loop = np.arange(local_acc.shape[1]) % per_loop
     grads_loop = 2 * n_walkers * int(n_local)
     evals_loop = n_walkers * (2 * int(n_local) + 1) + n_walkers * (int(n_global) + 1)
-    cost = Cost(logdensity_evals_warmup=evals_loop * n_train, logdensity_evals_sampling=evals_loop * n_prod,
-                grad_evals_warmup=grads_loop * n_train, grad_evals_sampling=grads_loop * n_prod,
-                grad_evals_lockstep=grads_loop * (n_train + n_prod), time_compile=t_compile,
-                time_warmup=t_run * n_train / (n_train + n_prod), time_sampling=t_run * n_prod / (n_train + n_prod))
-    info = {"devices": 1, "walkers": n_walkers, "n_local": int(n_local), "n_global": int(n_global), "n_epochs": int(n_epochs),
-            "training_loops": n_train, "production_loops": n_prod, "mala_step_size": float(mala_step_size),
-            "learning_rate": float(learning_rate), "compile_cached": False,
-            "local_acceptance": float(local_acc[:, in_loop < n_local].mean()),
-            "global_acceptance": float(global_acc[:, in_loop >= n_local].mean()),
-            "final_training_loss": float(np.asarray(res["loss_buffer"].data)[-1])}
+    cost = Cost(
+        logdensity_evals_warmup=evals_loop * n_train,
+        logdensity_evals_sampling=evals_loop * n_prod,
+        grad_evals_warmup=grads_loop * n_train,
+        grad_evals_sampling=grads_loop * n_prod,
+        grad_evals_lockstep=grads_loop * (n_train + n_prod),
+        time_compile=t_compile,
+        time_warmup=t_run * n_train / (n_train + n_prod),
+        time_sampling=t_run * n_prod / (n_train + n_prod),
+    )
+    info = {
+        "devices": 1,
+        "walkers": n_walkers,
+        "n_local": int(n_local),
+        "n_global": int(n_global),
+        "n_epochs": int(n_epochs),
+        "training_loops": n_train,
+        "production_loops": n_prod,
+        "mala_step_size": float(mala_step_size),
+        "learning_rate": float(learning_rate),
+        "compile_cached": False,
+        "local_acceptance": float(local_acc[:, in_loop < n_local].mean()),
+        "global_acceptance": float(global_acc[:, in_loop >= n_local].mean()),
+        "final_training_loss": float(np.asarray(res["loss_buffer"].data)[-1]),
+    }
     return Draws(positions=positions, logdensity=logdensity, stats={}, cost=cost, info=info)
 
 
-def validate(num_warmup: int, num_draws: int, walkers: int = 200, n_local: int = 50, n_global: int = 50,
-             n_epochs: int = 20, mala_step_size: float = 0.5, learning_rate: float = 5e-3) -> None:
+def validate(
+    num_warmup: int,
+    num_draws: int,
+    walkers: int = 200,
+    n_local: int = 50,
+    n_global: int = 50,
+    n_epochs: int = 20,
+    mala_step_size: float = 0.5,
+    learning_rate: float = 5e-3,
+) -> None:
     """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
     if n_local < 1 or n_global < 1 or n_epochs < 1:
         raise ValueError(f"flowmc: n_local, n_global and n_epochs must be >= 1, got {n_local}, {n_global}, {n_epochs}")
@@ -120,5 +170,4 @@ def validate(num_warmup: int, num_draws: int, walkers: int = 200, n_local: int =
     if walkers < 2:
         raise ValueError(f"flowmc: walkers must be >= 2, got {walkers}")
     if not mala_step_size > 0 or not learning_rate > 0:
-        raise ValueError(f"flowmc: mala_step_size and learning_rate must be > 0, got {mala_step_size}, "
-                         f"{learning_rate}")
+        raise ValueError(f"flowmc: mala_step_size and learning_rate must be > 0, got {mala_step_size}, {learning_rate}")

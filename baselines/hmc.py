@@ -12,6 +12,7 @@ run as above; one device is the unsharded path.
 Gradient accounting: one gradient at `init`, then one per leapfrog step, i.e.
 `num_integration_steps` of each transition (velocity Verlet reuses the last gradient).
 """
+
 from __future__ import annotations
 
 import collections
@@ -33,25 +34,64 @@ _COMPILED: collections.OrderedDict = collections.OrderedDict()
 _CACHE_SIZE = 32
 
 
-def nuts(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-         chain_method: Literal["auto", "vectorized", "sequential"] = "auto", target_acceptance_rate: float = 0.8,
-         max_num_doublings: int = 10, dense_mass: bool = False) -> Draws:
+def nuts(
+    key,
+    logdensity_fn: Callable,
+    initial_positions,
+    *,
+    num_warmup: int,
+    num_draws: int,
+    chain_method: Literal["auto", "vectorized", "sequential"] = "auto",
+    target_acceptance_rate: float = 0.8,
+    max_num_doublings: int = 10,
+    dense_mass: bool = False,
+) -> Draws:
     """No-U-Turn sampler (Hoffman & Gelman 2014, multinomial variant of Betancourt 2017)."""
-    validate("nuts", num_warmup, num_draws, chain_method, target_acceptance_rate,
-             max_num_doublings=max_num_doublings)
-    return _run("nuts", blackjax.nuts, key, logdensity_fn, initial_positions, num_warmup, num_draws,
-                chain_method, target_acceptance_rate, dense_mass, {"max_num_doublings": int(max_num_doublings)})
+    validate("nuts", num_warmup, num_draws, chain_method, target_acceptance_rate, max_num_doublings=max_num_doublings)
+    return _run(
+        "nuts",
+        blackjax.nuts,
+        key,
+        logdensity_fn,
+        initial_positions,
+        num_warmup,
+        num_draws,
+        chain_method,
+        target_acceptance_rate,
+        dense_mass,
+        {"max_num_doublings": int(max_num_doublings)},
+    )
 
 
-def hmc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-        chain_method: Literal["auto", "vectorized", "sequential"] = "auto", target_acceptance_rate: float = 0.8,
-        num_integration_steps: int = 16, dense_mass: bool = False) -> Draws:
+def hmc(
+    key,
+    logdensity_fn: Callable,
+    initial_positions,
+    *,
+    num_warmup: int,
+    num_draws: int,
+    chain_method: Literal["auto", "vectorized", "sequential"] = "auto",
+    target_acceptance_rate: float = 0.8,
+    num_integration_steps: int = 16,
+    dense_mass: bool = False,
+) -> Draws:
     """Static-length HMC (Duane et al. 1987; Neal 2011) with `num_integration_steps` leapfrog steps."""
-    validate("hmc", num_warmup, num_draws, chain_method, target_acceptance_rate,
-             num_integration_steps=num_integration_steps)
-    return _run("hmc", blackjax.hmc, key, logdensity_fn, initial_positions, num_warmup, num_draws,
-                chain_method, target_acceptance_rate, dense_mass,
-                {"num_integration_steps": int(num_integration_steps)})
+    validate(
+        "hmc", num_warmup, num_draws, chain_method, target_acceptance_rate, num_integration_steps=num_integration_steps
+    )
+    return _run(
+        "hmc",
+        blackjax.hmc,
+        key,
+        logdensity_fn,
+        initial_positions,
+        num_warmup,
+        num_draws,
+        chain_method,
+        target_acceptance_rate,
+        dense_mass,
+        {"num_integration_steps": int(num_integration_steps)},
+    )
 
 
 def resolve_chain_method() -> str:
@@ -60,9 +100,16 @@ def resolve_chain_method() -> str:
     return "sequential" if jax.default_backend() == "cpu" else "vectorized"
 
 
-def validate(name: str, num_warmup: int, num_draws: int, chain_method: str = "auto",
-             target_acceptance_rate: float = 0.8, max_num_doublings: int = 10, num_integration_steps: int = 16,
-             dense_mass: bool = False) -> None:
+def validate(
+    name: str,
+    num_warmup: int,
+    num_draws: int,
+    chain_method: str = "auto",
+    target_acceptance_rate: float = 0.8,
+    max_num_doublings: int = 10,
+    num_integration_steps: int = 16,
+    dense_mass: bool = False,
+) -> None:
     """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
     if chain_method not in CHAIN_METHODS:
         raise ValueError(f"{name}: chain_method must be one of {', '.join(CHAIN_METHODS)}, got {chain_method!r}")
@@ -85,16 +132,21 @@ def _over_chains(fn: Callable, chain_method: str) -> Callable:
     return lambda *args: jax.lax.map(lambda a: fn(*a), args)
 
 
-def _build(algorithm, logdensity_fn, num_warmup, num_draws, chain_method, target_acceptance_rate,
-           dense_mass, extra, n_chains):
+def _build(
+    algorithm, logdensity_fn, num_warmup, num_draws, chain_method, target_acceptance_rate, dense_mass, extra, n_chains
+):
     """The two jitted phases: per-chain window adaptation, then sampling with the tuned kernel; chains
     sharded over the devices in use (`chain_map`)."""
 
     def warmup_one(key, position):
         adaptation = blackjax.window_adaptation(
-            algorithm, logdensity_fn, is_mass_matrix_diagonal=not dense_mass,
+            algorithm,
+            logdensity_fn,
+            is_mass_matrix_diagonal=not dense_mass,
             target_acceptance_rate=target_acceptance_rate,
-            adaptation_info_fn=get_filter_adapt_info_fn(info_keys={"num_integration_steps"}), **extra)
+            adaptation_info_fn=get_filter_adapt_info_fn(info_keys={"num_integration_steps"}),
+            **extra,
+        )
         (state, params), info = adaptation.run(key, position, num_steps=num_warmup)
         tuned = {"step_size": params["step_size"], "inverse_mass_matrix": params["inverse_mass_matrix"]}
         return state, tuned, info.info.num_integration_steps
@@ -104,8 +156,12 @@ def _build(algorithm, logdensity_fn, num_warmup, num_draws, chain_method, target
 
         def one_step(state, step_key):
             state, info = kernel.step(step_key, state)
-            stats = {"acceptance_rate": info.acceptance_rate, "diverging": info.is_divergent,
-                     "n_steps": info.num_integration_steps, "energy": info.energy}
+            stats = {
+                "acceptance_rate": info.acceptance_rate,
+                "diverging": info.is_divergent,
+                "n_steps": info.num_integration_steps,
+                "energy": info.energy,
+            }
             if hasattr(info, "num_trajectory_expansions"):
                 stats["tree_depth"] = info.num_trajectory_expansions
             return state, (state.position, state.logdensity, stats)
@@ -146,8 +202,19 @@ def run_compiled(cache_key, build: Callable, args: tuple) -> tuple[Any, float, f
     return out, t_compile, time.perf_counter() - start
 
 
-def _run(name, algorithm, key, logdensity_fn, initial_positions, num_warmup, num_draws, chain_method,
-         target_acceptance_rate, dense_mass, extra) -> Draws:
+def _run(
+    name,
+    algorithm,
+    key,
+    logdensity_fn,
+    initial_positions,
+    num_warmup,
+    num_draws,
+    chain_method,
+    target_acceptance_rate,
+    dense_mass,
+    extra,
+) -> Draws:
     initial_positions = jnp.asarray(initial_positions)
     if initial_positions.ndim != 2:
         raise ValueError(f"{name}: initial_positions must be (chains, dim), got shape {initial_positions.shape}")
@@ -157,47 +224,84 @@ def _run(name, algorithm, key, logdensity_fn, initial_positions, num_warmup, num
         key = jax.random.wrap_key_data(key)
     n_chains = initial_positions.shape[0]
     n_devices = devices.split(n_chains)
-    config = (name, logdensity_fn, chain_method, float(target_acceptance_rate), bool(dense_mass),
-              tuple(sorted(extra.items())), initial_positions.shape, str(initial_positions.dtype),
-              str(key.dtype), jax.config.jax_enable_x64, n_devices)
+    config = (
+        name,
+        logdensity_fn,
+        chain_method,
+        float(target_acceptance_rate),
+        bool(dense_mass),
+        tuple(sorted(extra.items())),
+        initial_positions.shape,
+        str(initial_positions.dtype),
+        str(key.dtype),
+        jax.config.jax_enable_x64,
+        n_devices,
+    )
     phases = {}
 
     def build(phase):
         if not phases:
             phases["warmup"], phases["sample"] = _build(
-                algorithm, logdensity_fn, num_warmup, num_draws, chain_method,
-                target_acceptance_rate, dense_mass, extra, n_chains)
+                algorithm,
+                logdensity_fn,
+                num_warmup,
+                num_draws,
+                chain_method,
+                target_acceptance_rate,
+                dense_mass,
+                extra,
+                n_chains,
+            )
         return phases[phase]
 
     key_warmup, key_sample = jax.random.split(key)
     warmup_keys = jax.random.split(key_warmup, n_chains)
     (state, params, warmup_steps), t_compile_warmup, t_warmup = run_compiled(
-        config + ("warmup", int(num_warmup)), lambda: build("warmup"), (warmup_keys, initial_positions))
+        config + ("warmup", int(num_warmup)), lambda: build("warmup"), (warmup_keys, initial_positions)
+    )
 
     sample_keys = jax.random.split(key_sample, n_chains)
     (positions, logdensity, stats), t_compile_sample, t_sampling = run_compiled(
-        config + ("sample", int(num_draws)), lambda: build("sample"), (sample_keys, state, params))
+        config + ("sample", int(num_draws)), lambda: build("sample"), (sample_keys, state, params)
+    )
 
-    warmup_steps = np.asarray(warmup_steps)                 # (chains, num_warmup)
-    sample_steps = np.asarray(stats["n_steps"])             # (chains, num_draws)
+    warmup_steps = np.asarray(warmup_steps)  # (chains, num_warmup)
+    sample_steps = np.asarray(stats["n_steps"])  # (chains, num_draws)
     steps = np.concatenate([warmup_steps, sample_steps], axis=1)
     lockstep = chain_method == "vectorized"
     lockstep_bound = lockstep_grads(steps, n_devices)
-    grad_warmup = int(warmup_steps.sum()) + n_chains        # + one gradient per chain at init
+    grad_warmup = int(warmup_steps.sum()) + n_chains  # + one gradient per chain at init
     grad_sampling = int(sample_steps.sum())
-    cost = Cost(logdensity_evals_warmup=grad_warmup, logdensity_evals_sampling=grad_sampling,
-                grad_evals_warmup=grad_warmup, grad_evals_sampling=grad_sampling,
-                grad_evals_lockstep=lockstep_bound if lockstep else grad_warmup + grad_sampling,
-                time_compile=t_compile_warmup + t_compile_sample, time_warmup=t_warmup,
-                time_sampling=t_sampling)
+    cost = Cost(
+        logdensity_evals_warmup=grad_warmup,
+        logdensity_evals_sampling=grad_sampling,
+        grad_evals_warmup=grad_warmup,
+        grad_evals_sampling=grad_sampling,
+        grad_evals_lockstep=lockstep_bound if lockstep else grad_warmup + grad_sampling,
+        time_compile=t_compile_warmup + t_compile_sample,
+        time_warmup=t_warmup,
+        time_sampling=t_sampling,
+    )
     step_size = np.asarray(params["step_size"]).reshape(n_chains)
-    info = {"chain_method": chain_method, "lockstep": lockstep, "devices": n_devices,
-            "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
-            "step_size_mean": float(step_size.mean()), "step_size_min": float(step_size.min()),
-            "step_size_max": float(step_size.max()), "dense_mass": bool(dense_mass),
-            "target_acceptance_rate": float(target_acceptance_rate), **extra}
-    return Draws(positions=np.asarray(positions), logdensity=np.asarray(logdensity),
-                 stats={k: np.asarray(v) for k, v in stats.items()}, cost=cost, info=info)
+    info = {
+        "chain_method": chain_method,
+        "lockstep": lockstep,
+        "devices": n_devices,
+        "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
+        "step_size_mean": float(step_size.mean()),
+        "step_size_min": float(step_size.min()),
+        "step_size_max": float(step_size.max()),
+        "dense_mass": bool(dense_mass),
+        "target_acceptance_rate": float(target_acceptance_rate),
+        **extra,
+    }
+    return Draws(
+        positions=np.asarray(positions),
+        logdensity=np.asarray(logdensity),
+        stats={k: np.asarray(v) for k, v in stats.items()},
+        cost=cost,
+        info=info,
+    )
 
 
 def lockstep_grads(steps: np.ndarray, n_blocks: int = 1) -> int:

@@ -26,6 +26,7 @@ chains x (the largest chain's tuning steps + sum_t max_chain n_steps), a lower b
 hardware runs (the tuners report totals, not per-transition counts); with several devices the maxima are
 per device block (`baselines.devices.block_max_sum`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -49,49 +50,85 @@ from baselines.common import (
 )
 from baselines.draws import Cost, Draws
 
-GRADS_PER_STEP = 2                   # isokinetic McLachlan: b1 a1 b2 a1 b1, two gradients per step
+GRADS_PER_STEP = 2  # isokinetic McLachlan: b1 a1 b2 a1 b1, two gradients per step
 _UNADJUSTED_FRACS = (0.1, 0.1, 0.1)  # blackjax's defaults; with diagonal preconditioning the second
-_UNADJUSTED_SHARE = 0.1 + 0.1 * 4 / 3 + 0.1   # phase takes 4/3 of its share: 1/3 of num_steps in all
-_ADJUSTED_SHARE = 0.3                # frac_tune1 + frac_tune2 steps, then a second frac_tune1 pass
+_UNADJUSTED_SHARE = 0.1 + 0.1 * 4 / 3 + 0.1  # phase takes 4/3 of its share: 1/3 of num_steps in all
+_ADJUSTED_SHARE = 0.3  # frac_tune1 + frac_tune2 steps, then a second frac_tune1 pass
 
 
-def mclmc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-          desired_energy_var: float = 5e-4, diagonal_preconditioning: bool = True,
-          chain_method: Literal["auto", "vectorized", "sequential"] = "auto") -> Draws:
+def mclmc(
+    key,
+    logdensity_fn: Callable,
+    initial_positions,
+    *,
+    num_warmup: int,
+    num_draws: int,
+    desired_energy_var: float = 5e-4,
+    diagonal_preconditioning: bool = True,
+    chain_method: Literal["auto", "vectorized", "sequential"] = "auto",
+) -> Draws:
     """Unadjusted MCLMC (biased by design), tuned per chain by `mclmc_find_L_and_step_size`."""
     validate_mclmc(num_warmup, num_draws, desired_energy_var, diagonal_preconditioning, chain_method)
-    settings = {"desired_energy_var": float(desired_energy_var),
-                "diagonal_preconditioning": bool(diagonal_preconditioning)}
+    settings = {
+        "desired_energy_var": float(desired_energy_var),
+        "diagonal_preconditioning": bool(diagonal_preconditioning),
+    }
     return _run("mclmc", key, logdensity_fn, initial_positions, num_warmup, num_draws, chain_method, settings)
-
 
 
 mclmc.exact = False  # unadjusted: its invariant distribution is the target's only as the step size -> 0
 
-def mams(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-         target_acceptance_rate: float = 0.9, target_num_integration_steps: float = 2.0,
-         diagonal_preconditioning: bool = True,
-         chain_method: Literal["auto", "vectorized", "sequential"] = "auto") -> Draws:
+
+def mams(
+    key,
+    logdensity_fn: Callable,
+    initial_positions,
+    *,
+    num_warmup: int,
+    num_draws: int,
+    target_acceptance_rate: float = 0.9,
+    target_num_integration_steps: float = 2.0,
+    diagonal_preconditioning: bool = True,
+    chain_method: Literal["auto", "vectorized", "sequential"] = "auto",
+) -> Draws:
     """Metropolis-adjusted MCLMC (exact), tuned per chain by the unadjusted then the adjusted tuner."""
-    validate_mams(num_warmup, num_draws, target_acceptance_rate, target_num_integration_steps,
-                  diagonal_preconditioning, chain_method)
-    settings = {"target_acceptance_rate": float(target_acceptance_rate),
-                "target_num_integration_steps": float(target_num_integration_steps),
-                "diagonal_preconditioning": bool(diagonal_preconditioning)}
+    validate_mams(
+        num_warmup,
+        num_draws,
+        target_acceptance_rate,
+        target_num_integration_steps,
+        diagonal_preconditioning,
+        chain_method,
+    )
+    settings = {
+        "target_acceptance_rate": float(target_acceptance_rate),
+        "target_num_integration_steps": float(target_num_integration_steps),
+        "diagonal_preconditioning": bool(diagonal_preconditioning),
+    }
     return _run("mams", key, logdensity_fn, initial_positions, num_warmup, num_draws, chain_method, settings)
 
 
-def validate_mclmc(num_warmup: int, num_draws: int, desired_energy_var: float = 5e-4,
-                   diagonal_preconditioning: bool = True, chain_method: str = "auto") -> None:
+def validate_mclmc(
+    num_warmup: int,
+    num_draws: int,
+    desired_energy_var: float = 5e-4,
+    diagonal_preconditioning: bool = True,
+    chain_method: str = "auto",
+) -> None:
     """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
     _validate_common("mclmc", num_warmup, num_draws, chain_method)
     if not desired_energy_var > 0:
         raise ValueError(f"mclmc: desired_energy_var must be > 0, got {desired_energy_var}")
 
 
-def validate_mams(num_warmup: int, num_draws: int, target_acceptance_rate: float = 0.9,
-                  target_num_integration_steps: float = 2.0, diagonal_preconditioning: bool = True,
-                  chain_method: str = "auto") -> None:
+def validate_mams(
+    num_warmup: int,
+    num_draws: int,
+    target_acceptance_rate: float = 0.9,
+    target_num_integration_steps: float = 2.0,
+    diagonal_preconditioning: bool = True,
+    chain_method: str = "auto",
+) -> None:
     """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
     _validate_common("mams", num_warmup, num_draws, chain_method)
     if not 0.0 < target_acceptance_rate < 1.0:
@@ -114,10 +151,17 @@ def _tune_unadjusted(kernel, logdensity_fn, key, position, num_warmup, settings)
     state = blackjax.mcmc.mclmc.init(position, logdensity_fn, key_init)
     f1, f2, f3 = _UNADJUSTED_FRACS
     state, params, steps = blackjax.mclmc_find_L_and_step_size(
-        mclmc_kernel=kernel, num_steps=max(int(round(num_warmup / _UNADJUSTED_SHARE)), 10), state=state,
-        rng_key=key_tune, logdensity_fn=logdensity_fn, frac_tune1=f1, frac_tune2=f2, frac_tune3=f3,
+        mclmc_kernel=kernel,
+        num_steps=max(int(round(num_warmup / _UNADJUSTED_SHARE)), 10),
+        state=state,
+        rng_key=key_tune,
+        logdensity_fn=logdensity_fn,
+        frac_tune1=f1,
+        frac_tune2=f2,
+        frac_tune3=f3,
         desired_energy_var=settings.get("desired_energy_var", 5e-4),
-        diagonal_preconditioning=settings["diagonal_preconditioning"])
+        diagonal_preconditioning=settings["diagonal_preconditioning"],
+    )
     return state, params, jnp.asarray(steps)
 
 
@@ -135,25 +179,51 @@ def _build(name, logdensity_fn, num_warmup, num_draws, chain_method, settings, n
         state, params, steps_pre = _tune_unadjusted(unadjusted, logdensity_fn, key_pre, position, pre, settings)
         state = amd.init(state.position, logdensity_fn, key_init)
         state, params, steps = blackjax.adjusted_mclmc_find_L_and_step_size(
-            mclmc_kernel=adjusted, logdensity_fn=logdensity_fn,
-            num_steps=max(int(round((num_warmup - pre) / _ADJUSTED_SHARE)), 10), state=state, rng_key=key_tune,
-            target=settings["target_acceptance_rate"], frac_tune1=0.1, frac_tune2=0.1, frac_tune3=0.0,
-            diagonal_preconditioning=settings["diagonal_preconditioning"], params=params,
-            target_num_integration_steps=settings["target_num_integration_steps"])
+            mclmc_kernel=adjusted,
+            logdensity_fn=logdensity_fn,
+            num_steps=max(int(round((num_warmup - pre) / _ADJUSTED_SHARE)), 10),
+            state=state,
+            rng_key=key_tune,
+            target=settings["target_acceptance_rate"],
+            frac_tune1=0.1,
+            frac_tune2=0.1,
+            frac_tune3=0.0,
+            diagonal_preconditioning=settings["diagonal_preconditioning"],
+            params=params,
+            target_num_integration_steps=settings["target_num_integration_steps"],
+        )
         return state, params, steps_pre + jnp.asarray(steps)
 
     def sample_one(key, state, params):
         def step(state, k):
             if name == "mclmc":
-                state, info = unadjusted(k, state, logdensity_fn, params.inverse_mass_matrix, params.L,
-                                         params.step_size)
-                return state, (state.position, state.logdensity,
-                               {"energy_change": info.energy_change, "n_steps": jnp.asarray(1)})
-            state, info = adjusted(k, state, logdensity_fn, params.step_size, jnp.inf, params.inverse_mass_matrix,
-                                   (params.L / params.step_size,))
-            return state, (state.position, state.logdensity,
-                           {"acceptance_rate": info.acceptance_rate, "diverging": info.is_divergent,
-                            "n_steps": info.num_integration_steps, "energy": info.energy})
+                state, info = unadjusted(
+                    k, state, logdensity_fn, params.inverse_mass_matrix, params.L, params.step_size
+                )
+                return state, (
+                    state.position,
+                    state.logdensity,
+                    {"energy_change": info.energy_change, "n_steps": jnp.asarray(1)},
+                )
+            state, info = adjusted(
+                k,
+                state,
+                logdensity_fn,
+                params.step_size,
+                jnp.inf,
+                params.inverse_mass_matrix,
+                (params.L / params.step_size,),
+            )
+            return state, (
+                state.position,
+                state.logdensity,
+                {
+                    "acceptance_rate": info.acceptance_rate,
+                    "diverging": info.is_divergent,
+                    "n_steps": info.num_integration_steps,
+                    "energy": info.energy,
+                },
+            )
 
         _, out = jax.lax.scan(step, state, jax.random.split(key, num_draws))
         return out
@@ -172,35 +242,59 @@ def _run(name, key, logdensity_fn, initial_positions, num_warmup, num_draws, cha
 
     def build(phase):
         if not phases:
-            phases["warmup"], phases["sample"] = _build(name, logdensity_fn, num_warmup, num_draws, chain_method,
-                                                        settings, n_chains)
+            phases["warmup"], phases["sample"] = _build(
+                name, logdensity_fn, num_warmup, num_draws, chain_method, settings, n_chains
+            )
         return phases[phase]
 
     key_warmup, key_sample = jax.random.split(key)
     warmup_keys = jax.random.split(key_warmup, n_chains)
     (state, params, tune_steps), t_compile_warmup, t_warmup = run_compiled(
-        config + ("warmup", int(num_warmup)), lambda: build("warmup"), (warmup_keys, x))
+        config + ("warmup", int(num_warmup)), lambda: build("warmup"), (warmup_keys, x)
+    )
     sample_keys = jax.random.split(key_sample, n_chains)
     (positions, logdensity, stats), t_compile_sample, t_sampling = run_compiled(
-        config + ("sample", int(num_draws)), lambda: build("sample"), (sample_keys, state, params))
+        config + ("sample", int(num_draws)), lambda: build("sample"), (sample_keys, state, params)
+    )
 
-    inits = n_chains * (1 if name == "mclmc" else 2)          # mams: the unadjusted and the adjusted init
+    inits = n_chains * (1 if name == "mclmc" else 2)  # mams: the unadjusted and the adjusted init
     tune_steps, sample_steps = np.asarray(tune_steps), np.asarray(stats["n_steps"])
     grad_warmup = GRADS_PER_STEP * int(tune_steps.sum()) + inits
     grad_sampling = GRADS_PER_STEP * int(sample_steps.sum())
     lockstep = chain_method == "vectorized"
     n_devices = devices.split(n_chains)
-    lockstep_grads = GRADS_PER_STEP * (devices.block_max_sum(tune_steps, n_devices)
-                                       + devices.block_max_sum(sample_steps, n_devices)) + inits
-    cost = Cost(logdensity_evals_warmup=grad_warmup, logdensity_evals_sampling=grad_sampling,
-                grad_evals_warmup=grad_warmup, grad_evals_sampling=grad_sampling,
-                grad_evals_lockstep=lockstep_grads if lockstep else grad_warmup + grad_sampling,
-                time_compile=t_compile_warmup + t_compile_sample, time_warmup=t_warmup, time_sampling=t_sampling)
+    lockstep_grads = (
+        GRADS_PER_STEP * (devices.block_max_sum(tune_steps, n_devices) + devices.block_max_sum(sample_steps, n_devices))
+        + inits
+    )
+    cost = Cost(
+        logdensity_evals_warmup=grad_warmup,
+        logdensity_evals_sampling=grad_sampling,
+        grad_evals_warmup=grad_warmup,
+        grad_evals_sampling=grad_sampling,
+        grad_evals_lockstep=lockstep_grads if lockstep else grad_warmup + grad_sampling,
+        time_compile=t_compile_warmup + t_compile_sample,
+        time_warmup=t_warmup,
+        time_sampling=t_sampling,
+    )
     step_size, L = np.asarray(params.step_size).reshape(n_chains), np.asarray(params.L).reshape(n_chains)
-    info = {"chain_method": chain_method, "lockstep": lockstep, "devices": n_devices,
-            "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
-            "step_size_mean": float(step_size.mean()), "step_size_min": float(step_size.min()),
-            "step_size_max": float(step_size.max()), "L_mean": float(L.mean()),
-            "tuning_integrator_steps": int(tune_steps.sum()), "adjusted": name == "mams", **settings}
-    return Draws(positions=np.asarray(positions), logdensity=np.asarray(logdensity),
-                 stats={k: np.asarray(v) for k, v in stats.items()}, cost=cost, info=info)
+    info = {
+        "chain_method": chain_method,
+        "lockstep": lockstep,
+        "devices": n_devices,
+        "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
+        "step_size_mean": float(step_size.mean()),
+        "step_size_min": float(step_size.min()),
+        "step_size_max": float(step_size.max()),
+        "L_mean": float(L.mean()),
+        "tuning_integrator_steps": int(tune_steps.sum()),
+        "adjusted": name == "mams",
+        **settings,
+    }
+    return Draws(
+        positions=np.asarray(positions),
+        logdensity=np.asarray(logdensity),
+        stats={k: np.asarray(v) for k, v in stats.items()},
+        cost=cost,
+        info=info,
+    )

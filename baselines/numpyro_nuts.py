@@ -14,6 +14,7 @@ numpyro's default). Chains: sequential (`lax.map`) or vectorized (`vmap`, lock-s
 and with several devices sharded over them in equal blocks (`baselines.common.chain_map`; the lock-step
 bound is then per block).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -37,9 +38,18 @@ from baselines.common import (
 from baselines.draws import Cost, Draws
 
 
-def numpyro_nuts(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-                 target_acceptance_rate: float = 0.8, max_tree_depth: int = 10, dense_mass: bool = False,
-                 chain_method: Literal["auto", "vectorized", "sequential"] = "auto") -> Draws:
+def numpyro_nuts(
+    key,
+    logdensity_fn: Callable,
+    initial_positions,
+    *,
+    num_warmup: int,
+    num_draws: int,
+    target_acceptance_rate: float = 0.8,
+    max_tree_depth: int = 10,
+    dense_mass: bool = False,
+    chain_method: Literal["auto", "vectorized", "sequential"] = "auto",
+) -> Draws:
     """numpyro NUTS with its window adaptation, per chain; see the module docstring."""
     validate(num_warmup, num_draws, target_acceptance_rate, max_tree_depth, dense_mass, chain_method)
     x = positions_2d("numpyro-nuts", initial_positions)
@@ -47,48 +57,83 @@ def numpyro_nuts(key, logdensity_fn: Callable, initial_positions, *, num_warmup:
     if chain_method == "auto":
         chain_method = resolve_chain_method()
     n_chains = x.shape[0]
-    settings = {"target_acceptance_rate": float(target_acceptance_rate), "max_tree_depth": int(max_tree_depth),
-                "dense_mass": bool(dense_mass)}
+    settings = {
+        "target_acceptance_rate": float(target_acceptance_rate),
+        "max_tree_depth": int(max_tree_depth),
+        "dense_mass": bool(dense_mass),
+    }
     config = config_key("numpyro-nuts", logdensity_fn, settings | {"chain_method": chain_method}, x, key)
     phases = {}
 
     def build(phase):
         if not phases:
-            phases["warmup"], phases["sample"] = _build(logdensity_fn, num_warmup, num_draws, chain_method,
-                                                        settings, jax.ShapeDtypeStruct(x.shape[1:], x.dtype),
-                                                        n_chains)
+            phases["warmup"], phases["sample"] = _build(
+                logdensity_fn,
+                num_warmup,
+                num_draws,
+                chain_method,
+                settings,
+                jax.ShapeDtypeStruct(x.shape[1:], x.dtype),
+                n_chains,
+            )
         return phases[phase]
 
     key_warmup, key_sample = jax.random.split(key)
-    warmup_keys = jax.random.key_data(jax.random.split(key_warmup, n_chains))   # numpyro takes raw keys
+    warmup_keys = jax.random.key_data(jax.random.split(key_warmup, n_chains))  # numpyro takes raw keys
     (state, warmup_steps), t_compile_warmup, t_warmup = run_compiled(
-        config + ("warmup", int(num_warmup)), lambda: build("warmup"), (warmup_keys, x))
+        config + ("warmup", int(num_warmup)), lambda: build("warmup"), (warmup_keys, x)
+    )
     sample_keys = jax.random.key_data(jax.random.split(key_sample, n_chains))
     (positions, logdensity, stats), t_compile_sample, t_sampling = run_compiled(
-        config + ("sample", int(num_draws)), lambda: build("sample"), (sample_keys, state))
+        config + ("sample", int(num_draws)), lambda: build("sample"), (sample_keys, state)
+    )
 
     warmup_steps, sample_steps = np.asarray(warmup_steps), np.asarray(stats["n_steps"])
     steps = np.concatenate([warmup_steps, sample_steps], axis=1)
-    grad_warmup = int(warmup_steps.sum()) + n_chains          # + one gradient per chain at init
+    grad_warmup = int(warmup_steps.sum()) + n_chains  # + one gradient per chain at init
     grad_sampling = int(sample_steps.sum())
     lockstep = chain_method == "vectorized"
     n_devices = devices.split(n_chains)
-    cost = Cost(logdensity_evals_warmup=grad_warmup, logdensity_evals_sampling=grad_sampling,
-                grad_evals_warmup=grad_warmup, grad_evals_sampling=grad_sampling,
-                grad_evals_lockstep=(devices.block_max_sum(steps, n_devices) + n_chains if lockstep
-                                     else grad_warmup + grad_sampling),
-                time_compile=t_compile_warmup + t_compile_sample, time_warmup=t_warmup, time_sampling=t_sampling)
+    cost = Cost(
+        logdensity_evals_warmup=grad_warmup,
+        logdensity_evals_sampling=grad_sampling,
+        grad_evals_warmup=grad_warmup,
+        grad_evals_sampling=grad_sampling,
+        grad_evals_lockstep=(
+            devices.block_max_sum(steps, n_devices) + n_chains if lockstep else grad_warmup + grad_sampling
+        ),
+        time_compile=t_compile_warmup + t_compile_sample,
+        time_warmup=t_warmup,
+        time_sampling=t_sampling,
+    )
     step_size = np.asarray(state.adapt_state.step_size).reshape(n_chains)
-    info = {"chain_method": chain_method, "lockstep": lockstep, "devices": n_devices,
-            "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
-            "step_size_mean": float(step_size.mean()), "step_size_min": float(step_size.min()),
-            "step_size_max": float(step_size.max()), **settings}
-    return Draws(positions=np.asarray(positions), logdensity=np.asarray(logdensity),
-                 stats={k: np.asarray(v) for k, v in stats.items()}, cost=cost, info=info)
+    info = {
+        "chain_method": chain_method,
+        "lockstep": lockstep,
+        "devices": n_devices,
+        "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
+        "step_size_mean": float(step_size.mean()),
+        "step_size_min": float(step_size.min()),
+        "step_size_max": float(step_size.max()),
+        **settings,
+    }
+    return Draws(
+        positions=np.asarray(positions),
+        logdensity=np.asarray(logdensity),
+        stats={k: np.asarray(v) for k, v in stats.items()},
+        cost=cost,
+        info=info,
+    )
 
 
-def validate(num_warmup: int, num_draws: int, target_acceptance_rate: float = 0.8, max_tree_depth: int = 10,
-             dense_mass: bool = False, chain_method: str = "auto") -> None:
+def validate(
+    num_warmup: int,
+    num_draws: int,
+    target_acceptance_rate: float = 0.8,
+    max_tree_depth: int = 10,
+    dense_mass: bool = False,
+    chain_method: str = "auto",
+) -> None:
     """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
     check_chain_method("numpyro-nuts", chain_method)
     if not 0.0 < target_acceptance_rate < 1.0:
@@ -105,9 +150,14 @@ def _build(logdensity_fn, num_warmup, num_draws, chain_method, settings, positio
     init_kernel, sample_kernel = numpyro_hmc(potential_fn=lambda x: -logdensity_fn(x), algo="NUTS")
 
     def init(key, position):
-        return init_kernel(position, num_warmup, dense_mass=settings["dense_mass"],
-                           target_accept_prob=settings["target_acceptance_rate"],
-                           max_tree_depth=settings["max_tree_depth"], rng_key=key)
+        return init_kernel(
+            position,
+            num_warmup,
+            dense_mass=settings["dense_mass"],
+            target_accept_prob=settings["target_acceptance_rate"],
+            max_tree_depth=settings["max_tree_depth"],
+            rng_key=key,
+        )
 
     # numpyro's init_kernel sets sample_kernel's settings (warm-up length, tree depth, adaptation) as
     # closure variables: trace it abstractly once (nothing runs), so the sampling phase can be built
@@ -128,9 +178,16 @@ def _build(logdensity_fn, num_warmup, num_draws, chain_method, settings, positio
 
         def step(state, _):
             state = sample_kernel(state)
-            return state, (state.z, -state.potential_energy,
-                           {"acceptance_rate": state.accept_prob, "diverging": state.diverging,
-                            "n_steps": state.num_steps, "energy": state.energy})
+            return state, (
+                state.z,
+                -state.potential_energy,
+                {
+                    "acceptance_rate": state.accept_prob,
+                    "diverging": state.diverging,
+                    "n_steps": state.num_steps,
+                    "energy": state.energy,
+                },
+            )
 
         _, out = jax.lax.scan(step, state, None, length=num_draws)
         return out

@@ -20,6 +20,7 @@ vectorized as `baselines.hmc`; static trajectories, so no lock-step waste. The c
 replicas, swaps only within it) are independent: with several devices each device runs a block of them,
 all its replicas included (`baselines.common.chain_map`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -49,60 +50,102 @@ def ladder(n_temps: int, beta_min: float) -> np.ndarray:
     return beta_min ** (np.arange(n_temps) / (n_temps - 1))
 
 
-def pt(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int, n_temps: int = 8,
-       beta_min: float = 0.01, num_integration_steps: int = 10, step_size: float = 0.1,
-       target_acceptance_rate: float = 0.65,
-       chain_method: Literal["auto", "vectorized", "sequential"] = "auto") -> Draws:
+def pt(
+    key,
+    logdensity_fn: Callable,
+    initial_positions,
+    *,
+    num_warmup: int,
+    num_draws: int,
+    n_temps: int = 8,
+    beta_min: float = 0.01,
+    num_integration_steps: int = 10,
+    step_size: float = 0.1,
+    target_acceptance_rate: float = 0.65,
+    chain_method: Literal["auto", "vectorized", "sequential"] = "auto",
+) -> Draws:
     """Replica exchange over a geometric ladder of `n_temps` temperatures down to `beta_min`; see the module."""
-    validate(num_warmup, num_draws, n_temps, beta_min, num_integration_steps, step_size, target_acceptance_rate,
-             chain_method)
+    validate(
+        num_warmup, num_draws, n_temps, beta_min, num_integration_steps, step_size, target_acceptance_rate, chain_method
+    )
     x = positions_2d("pt", initial_positions)
     key = typed_key(key)
     if chain_method == "auto":
         chain_method = resolve_chain_method()
     n_chains = x.shape[0]
-    settings = {"n_temps": int(n_temps), "beta_min": float(beta_min),
-                "num_integration_steps": int(num_integration_steps), "step_size": float(step_size),
-                "target_acceptance_rate": float(target_acceptance_rate)}
+    settings = {
+        "n_temps": int(n_temps),
+        "beta_min": float(beta_min),
+        "num_integration_steps": int(num_integration_steps),
+        "step_size": float(step_size),
+        "target_acceptance_rate": float(target_acceptance_rate),
+    }
     config = config_key("pt", logdensity_fn, settings | {"chain_method": chain_method}, x, key)
     phases = {}
 
     def build(phase):
         if not phases:
-            phases["warmup"], phases["sample"] = _build(logdensity_fn, num_warmup, num_draws, chain_method,
-                                                        settings, n_chains)
+            phases["warmup"], phases["sample"] = _build(
+                logdensity_fn, num_warmup, num_draws, chain_method, settings, n_chains
+            )
         return phases[phase]
 
     key_warmup, key_sample = jax.random.split(key)
     warmup_keys = jax.random.split(key_warmup, n_chains)
     (states, eps), t_compile_warmup, t_warmup = run_compiled(
-        config + ("warmup", int(num_warmup)), lambda: build("warmup"), (warmup_keys, x))
+        config + ("warmup", int(num_warmup)), lambda: build("warmup"), (warmup_keys, x)
+    )
     sample_keys = jax.random.split(key_sample, n_chains)
     (positions, logdensity, stats, swap_prob), t_compile_sample, t_sampling = run_compiled(
-        config + ("sample", int(num_draws)), lambda: build("sample"), (sample_keys, states, eps))
+        config + ("sample", int(num_draws)), lambda: build("sample"), (sample_keys, states, eps)
+    )
 
     per_step = n_chains * int(n_temps) * int(num_integration_steps)
-    grad_warmup = per_step * int(num_warmup) + n_chains     # + one per chain at init (shared by its replicas)
+    grad_warmup = per_step * int(num_warmup) + n_chains  # + one per chain at init (shared by its replicas)
     grad_sampling = per_step * int(num_draws)
-    cost = Cost(logdensity_evals_warmup=grad_warmup, logdensity_evals_sampling=grad_sampling,
-                grad_evals_warmup=grad_warmup, grad_evals_sampling=grad_sampling,
-                grad_evals_lockstep=grad_warmup + grad_sampling,
-                time_compile=t_compile_warmup + t_compile_sample, time_warmup=t_warmup, time_sampling=t_sampling)
-    swap_prob = np.asarray(swap_prob)                    # (chains, draws, n_temps - 1), NaN where not attempted
-    eps = np.asarray(eps)                                # (chains, n_temps)
-    info = {"chain_method": chain_method, "lockstep": chain_method == "vectorized",
-            "devices": devices.split(n_chains), "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0, **settings,
-            "step_size_cold_mean": float(eps[:, 0].mean()), "step_size_hot_mean": float(eps[:, -1].mean())}
+    cost = Cost(
+        logdensity_evals_warmup=grad_warmup,
+        logdensity_evals_sampling=grad_sampling,
+        grad_evals_warmup=grad_warmup,
+        grad_evals_sampling=grad_sampling,
+        grad_evals_lockstep=grad_warmup + grad_sampling,
+        time_compile=t_compile_warmup + t_compile_sample,
+        time_warmup=t_warmup,
+        time_sampling=t_sampling,
+    )
+    swap_prob = np.asarray(swap_prob)  # (chains, draws, n_temps - 1), NaN where not attempted
+    eps = np.asarray(eps)  # (chains, n_temps)
+    info = {
+        "chain_method": chain_method,
+        "lockstep": chain_method == "vectorized",
+        "devices": devices.split(n_chains),
+        "compile_cached": t_compile_warmup == 0.0 and t_compile_sample == 0.0,
+        **settings,
+        "step_size_cold_mean": float(eps[:, 0].mean()),
+        "step_size_hot_mean": float(eps[:, -1].mean()),
+    }
     for k in range(int(n_temps) - 1):
         info[f"swap_acceptance_{k}"] = float(np.nanmean(swap_prob[..., k]))
     info["swap_acceptance_min"] = float(min(info[f"swap_acceptance_{k}"] for k in range(int(n_temps) - 1)))
-    return Draws(positions=np.asarray(positions), logdensity=np.asarray(logdensity),
-                 stats={k: np.asarray(v) for k, v in stats.items()}, cost=cost, info=info)
+    return Draws(
+        positions=np.asarray(positions),
+        logdensity=np.asarray(logdensity),
+        stats={k: np.asarray(v) for k, v in stats.items()},
+        cost=cost,
+        info=info,
+    )
 
 
-def validate(num_warmup: int, num_draws: int, n_temps: int = 8, beta_min: float = 0.01,
-             num_integration_steps: int = 10, step_size: float = 0.1, target_acceptance_rate: float = 0.65,
-             chain_method: str = "auto") -> None:
+def validate(
+    num_warmup: int,
+    num_draws: int,
+    n_temps: int = 8,
+    beta_min: float = 0.01,
+    num_integration_steps: int = 10,
+    step_size: float = 0.1,
+    target_acceptance_rate: float = 0.65,
+    chain_method: str = "auto",
+) -> None:
     """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
     check_chain_method("pt", chain_method)
     if num_warmup < 1 or num_draws < 1:
@@ -123,19 +166,20 @@ def _swap(key, states, betas, parity):
     """Even/odd neighbour swaps: pairs (k, k+1) with k % 2 == parity; returns (states, swap probabilities
     (n_temps - 1,), NaN for the pairs not attempted)."""
     n = betas.shape[0]
-    raw = states.logdensity / betas                              # untempered log p at each replica
+    raw = states.logdensity / betas  # untempered log p at each replica
     k = jnp.arange(n - 1)
     log_alpha = (betas[:-1] - betas[1:]) * (raw[1:] - raw[:-1])
     prob = jnp.minimum(1.0, jnp.exp(log_alpha))
     attempt = (k % 2) == parity
     accept = attempt & (jax.random.uniform(key, (n - 1,)) < prob)
     # partner of each replica: k <-> k+1 where pair k swaps
-    up = jnp.concatenate([accept, jnp.array([False])])             # replica k takes k+1's state
-    down = jnp.concatenate([jnp.array([False]), accept])           # replica k+1 takes k's state
+    up = jnp.concatenate([accept, jnp.array([False])])  # replica k takes k+1's state
+    down = jnp.concatenate([jnp.array([False]), accept])  # replica k+1 takes k's state
     idx = jnp.arange(n) + up.astype(int) - down.astype(int)
-    scale = betas / betas[idx]                                   # re-temper the cached log density and gradient
-    new = blackjax.mcmc.hmc.HMCState(states.position[idx], states.logdensity[idx] * scale,
-                                     states.logdensity_grad[idx] * scale[:, None])
+    scale = betas / betas[idx]  # re-temper the cached log density and gradient
+    new = blackjax.mcmc.hmc.HMCState(
+        states.position[idx], states.logdensity[idx] * scale, states.logdensity_grad[idx] * scale[:, None]
+    )
     return new, jnp.where(attempt, prob, jnp.nan)
 
 
@@ -148,11 +192,13 @@ def _build(logdensity_fn, num_warmup, num_draws, chain_method, settings, n_chain
     def move(key, states, eps):
         def one(k, s, beta, e):
             return kernel(k, s, lambda x: beta * logdensity_fn(x), e, jnp.ones(s.position.shape[-1]), n_leapfrog)
+
         return jax.vmap(one)(jax.random.split(key, n_temps), states, betas, eps)
 
     def init(position):
         def one(beta):
             return blackjax.hmc.init(position, lambda x: beta * logdensity_fn(x))
+
         return jax.vmap(one)(betas)
 
     def warmup_one(key, position):
@@ -177,8 +223,12 @@ def _build(logdensity_fn, num_warmup, num_draws, chain_method, settings, n_chain
             k, t = xs
             key_move, key_swap = jax.random.split(k)
             states, info = move(key_move, states, eps)
-            stats = {"acceptance_rate": info.acceptance_rate[0], "diverging": info.is_divergent[0],
-                     "n_steps": info.num_integration_steps[0], "energy": info.energy[0]}
+            stats = {
+                "acceptance_rate": info.acceptance_rate[0],
+                "diverging": info.is_divergent[0],
+                "n_steps": info.num_integration_steps[0],
+                "energy": info.energy[0],
+            }
             states, prob = _swap(key_swap, states, betas, t % 2)
             return states, (states.position[0], states.logdensity[0], stats, prob)
 

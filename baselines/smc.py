@@ -25,6 +25,7 @@ Under `vmap` the runs wait for the one with most steps: `grad_evals_lockstep` = 
 The runs are independent: with several devices each runs a block of them (`baselines.common.chain_map`),
 and the lock-step maximum is per block.
 """
+
 from __future__ import annotations
 
 import functools
@@ -52,11 +53,23 @@ from baselines.common import (
 from baselines.draws import Cost, Draws
 
 
-def smc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int,
-        particles: int = 0, ref_scale: float = 10.0, target_ess: float = 0.5, num_mcmc_steps: int = 10,
-        num_integration_steps: int = 10, step_size: float = 0.1, target_acceptance_rate: float = 0.65,
-        max_tempering_steps: int = 500,
-        chain_method: Literal["auto", "vectorized", "sequential"] = "auto") -> Draws:
+def smc(
+    key,
+    logdensity_fn: Callable,
+    initial_positions,
+    *,
+    num_warmup: int,
+    num_draws: int,
+    particles: int = 0,
+    ref_scale: float = 10.0,
+    target_ess: float = 0.5,
+    num_mcmc_steps: int = 10,
+    num_integration_steps: int = 10,
+    step_size: float = 0.1,
+    target_acceptance_rate: float = 0.65,
+    max_tempering_steps: int = 500,
+    chain_method: Literal["auto", "vectorized", "sequential"] = "auto",
+) -> Draws:
     """`chains` independent adaptive tempered SMC runs; see the module docstring.
 
     particles   particles per run (0: num_draws)
@@ -64,61 +77,103 @@ def smc(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num
     target_ess  the ESS fraction each tempering step keeps, in (0, 1)
     max_tempering_steps  a run that has not reached b = 1 after this many steps fails (RuntimeError)
     """
-    validate(num_warmup, num_draws, particles, ref_scale, target_ess, num_mcmc_steps, num_integration_steps,
-             step_size, target_acceptance_rate, max_tempering_steps, chain_method)
+    validate(
+        num_warmup,
+        num_draws,
+        particles,
+        ref_scale,
+        target_ess,
+        num_mcmc_steps,
+        num_integration_steps,
+        step_size,
+        target_acceptance_rate,
+        max_tempering_steps,
+        chain_method,
+    )
     x = positions_2d("smc", initial_positions)
     key = typed_key(key)
     n_runs, dim = x.shape
     n = int(particles) or int(num_draws)
     if chain_method == "auto":
         chain_method = resolve_chain_method()
-    settings = {"particles": n, "ref_scale": float(ref_scale), "target_ess": float(target_ess),
-                "num_mcmc_steps": int(num_mcmc_steps), "num_integration_steps": int(num_integration_steps),
-                "step_size": float(step_size), "target_acceptance_rate": float(target_acceptance_rate),
-                "max_tempering_steps": int(max_tempering_steps)}
+    settings = {
+        "particles": n,
+        "ref_scale": float(ref_scale),
+        "target_ess": float(target_ess),
+        "num_mcmc_steps": int(num_mcmc_steps),
+        "num_integration_steps": int(num_integration_steps),
+        "step_size": float(step_size),
+        "target_acceptance_rate": float(target_acceptance_rate),
+        "max_tempering_steps": int(max_tempering_steps),
+    }
     keys = jax.random.split(key, n_runs)
     out, t_compile, t_sampling = run_compiled(
         config_key("smc", logdensity_fn, settings | {"chain_method": chain_method}, x, key),
-        lambda: chain_map(_one_run(logdensity_fn, dim, x.dtype, **settings), chain_method, n_runs), (keys,))
+        lambda: chain_map(_one_run(logdensity_fn, dim, x.dtype, **settings), chain_method, n_runs),
+        (keys,),
+    )
     positions, log_w, logdensity, log_z, steps, beta, acc, eps = (np.asarray(a) for a in out)
     if np.any(beta < 1.0):
         bad = int(np.argmin(beta))
-        raise RuntimeError(f"smc: run {bad} reached b = {beta[bad]:.3g} < 1 after max_tempering_steps = "
-                           f"{max_tempering_steps} steps; raise max_tempering_steps or target_ess")
+        raise RuntimeError(
+            f"smc: run {bad} reached b = {beta[bad]:.3g} < 1 after max_tempering_steps = "
+            f"{max_tempering_steps} steps; raise max_tempering_steps or target_ess"
+        )
     per_step = n * (1 + int(num_mcmc_steps) * int(num_integration_steps))
     grads = int(steps.sum()) * per_step
     lockstep = chain_method == "vectorized"
     n_devices = devices.split(n_runs)
-    cost = Cost(logdensity_evals_sampling=grads + 2 * int(steps.sum()) * n + n_runs * n,
-                grad_evals_sampling=grads,
-                grad_evals_lockstep=devices.block_max_sum(steps, n_devices) * per_step if lockstep else grads,
-                time_compile=t_compile, time_sampling=t_sampling)
+    cost = Cost(
+        logdensity_evals_sampling=grads + 2 * int(steps.sum()) * n + n_runs * n,
+        grad_evals_sampling=grads,
+        grad_evals_lockstep=devices.block_max_sum(steps, n_devices) * per_step if lockstep else grads,
+        time_compile=t_compile,
+        time_sampling=t_sampling,
+    )
     log_weights = log_w + np.log(n) + log_z[:, None]
     top = log_weights.max()
     log_z_hat = float(top + np.log(np.mean(np.exp(log_weights - top))))
-    info = {"chain_method": chain_method, "lockstep": lockstep, "devices": n_devices,
-            "compile_cached": t_compile == 0.0,
-            "log_Z_hat": log_z_hat,
-            "log_Z_sd": float(np.std(log_z, ddof=1)) if n_runs > 1 else float("nan"),
-            "log_Z_se": float(np.std(log_z, ddof=1) / np.sqrt(n_runs)) if n_runs > 1 else float("nan"),
-            "log_Z_run_min": float(log_z.min()), "log_Z_run_max": float(log_z.max()),
-            "tempering_steps_mean": float(steps.mean()), "tempering_steps_max": int(steps.max()),
-            "move_acceptance_last": float(acc.mean()), "step_size_last": float(eps.mean()), **settings}
-    return Draws(positions=positions, logdensity=logdensity, stats={}, cost=cost, info=info,
-                 log_weights=log_weights)
+    info = {
+        "chain_method": chain_method,
+        "lockstep": lockstep,
+        "devices": n_devices,
+        "compile_cached": t_compile == 0.0,
+        "log_Z_hat": log_z_hat,
+        "log_Z_sd": float(np.std(log_z, ddof=1)) if n_runs > 1 else float("nan"),
+        "log_Z_se": float(np.std(log_z, ddof=1) / np.sqrt(n_runs)) if n_runs > 1 else float("nan"),
+        "log_Z_run_min": float(log_z.min()),
+        "log_Z_run_max": float(log_z.max()),
+        "tempering_steps_mean": float(steps.mean()),
+        "tempering_steps_max": int(steps.max()),
+        "move_acceptance_last": float(acc.mean()),
+        "step_size_last": float(eps.mean()),
+        **settings,
+    }
+    return Draws(positions=positions, logdensity=logdensity, stats={}, cost=cost, info=info, log_weights=log_weights)
 
 
-def validate(num_warmup: int, num_draws: int, particles: int = 0, ref_scale: float = 10.0, target_ess: float = 0.5,
-             num_mcmc_steps: int = 10, num_integration_steps: int = 10, step_size: float = 0.1,
-             target_acceptance_rate: float = 0.65, max_tempering_steps: int = 500,
-             chain_method: str = "auto") -> None:
+def validate(
+    num_warmup: int,
+    num_draws: int,
+    particles: int = 0,
+    ref_scale: float = 10.0,
+    target_ess: float = 0.5,
+    num_mcmc_steps: int = 10,
+    num_integration_steps: int = 10,
+    step_size: float = 0.1,
+    target_acceptance_rate: float = 0.65,
+    max_tempering_steps: int = 500,
+    chain_method: str = "auto",
+) -> None:
     """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
     check_chain_method("smc", chain_method)
     if num_warmup < 0:
         raise ValueError(f"smc: num_warmup must be >= 0 (it is unused), got {num_warmup}")
     if num_draws < 1 or particles < 0 or (particles or num_draws) < 2:
-        raise ValueError(f"smc: particles must be >= 2 (0: num_draws, which must be >= 1), "
-                         f"got particles={particles}, num_draws={num_draws}")
+        raise ValueError(
+            f"smc: particles must be >= 2 (0: num_draws, which must be >= 1), "
+            f"got particles={particles}, num_draws={num_draws}"
+        )
     if not ref_scale > 0:
         raise ValueError(f"smc: ref_scale must be > 0, got {ref_scale}")
     if not 0.0 < target_ess < 1.0:
@@ -126,16 +181,29 @@ def validate(num_warmup: int, num_draws: int, particles: int = 0, ref_scale: flo
     if not 0.0 < target_acceptance_rate < 1.0:
         raise ValueError(f"smc: target_acceptance_rate must be in (0, 1), got {target_acceptance_rate}")
     if num_mcmc_steps < 1 or num_integration_steps < 1:
-        raise ValueError(f"smc: num_mcmc_steps and num_integration_steps must be >= 1, "
-                         f"got {num_mcmc_steps}, {num_integration_steps}")
+        raise ValueError(
+            f"smc: num_mcmc_steps and num_integration_steps must be >= 1, got {num_mcmc_steps}, {num_integration_steps}"
+        )
     if not step_size > 0:
         raise ValueError(f"smc: step_size must be > 0, got {step_size}")
     if max_tempering_steps < 1:
         raise ValueError(f"smc: max_tempering_steps must be >= 1, got {max_tempering_steps}")
 
 
-def _one_run(logdensity_fn, dim, dtype, *, particles, ref_scale, target_ess, num_mcmc_steps,
-             num_integration_steps, step_size, target_acceptance_rate, max_tempering_steps):
+def _one_run(
+    logdensity_fn,
+    dim,
+    dtype,
+    *,
+    particles,
+    ref_scale,
+    target_ess,
+    num_mcmc_steps,
+    num_integration_steps,
+    step_size,
+    target_acceptance_rate,
+    max_tempering_steps,
+):
     """key -> (particles, log W, log density, log Z, steps, final b, last acceptance, last step size)."""
 
     def logprior(x):
@@ -145,8 +213,9 @@ def _one_run(logdensity_fn, dim, dtype, *, particles, ref_scale, target_ess, num
         return logdensity_fn(x) - logprior(x)
 
     hmc_step = functools.partial(blackjax.hmc.build_kernel(), num_integration_steps=num_integration_steps)
-    kernel = adaptive_tempered.build_kernel(logprior, loglik, hmc_step, blackjax.hmc.init,
-                                            resampling.systematic, target_ess)
+    kernel = adaptive_tempered.build_kernel(
+        logprior, loglik, hmc_step, blackjax.hmc.init, resampling.systematic, target_ess
+    )
 
     def run(key):
         key_init, key_loop = jax.random.split(key)
@@ -168,11 +237,16 @@ def _one_run(logdensity_fn, dim, dtype, *, particles, ref_scale, target_ess, num
             eps = eps * jnp.exp(2.0 * (acc - target_acceptance_rate))
             return state, key, log_z + info.log_likelihood_increment, steps + 1, acc, eps
 
-        init = (state, key_loop, jnp.asarray(0.0, dtype), jnp.asarray(0), jnp.asarray(0.0, dtype),
-                jnp.asarray(step_size, dtype))
+        init = (
+            state,
+            key_loop,
+            jnp.asarray(0.0, dtype),
+            jnp.asarray(0),
+            jnp.asarray(0.0, dtype),
+            jnp.asarray(step_size, dtype),
+        )
         state, _, log_z, steps, acc, eps = jax.lax.while_loop(cond, body, init)
         x = state.particles
-        return (x, jnp.log(state.weights), jax.vmap(logdensity_fn)(x), log_z, steps, state.tempering_param,
-                acc, eps)
+        return (x, jnp.log(state.weights), jax.vmap(logdensity_fn)(x), log_z, steps, state.tempering_param, acc, eps)
 
     return run

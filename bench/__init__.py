@@ -9,6 +9,7 @@ afterwards is float64. `compare` refuses (ValueError) a target whose initial pos
 precision, e.g. one built before `import bench` while JAX was in float32. `compare(..., precision="float32")`
 runs in float32.
 """
+
 from __future__ import annotations
 
 import jax as _jax
@@ -21,14 +22,18 @@ __all__ = ["Budget", "compare", "get_sampler", "make_target", "run_cell"]
 def __getattr__(name):  # the API is imported on first use: `python -m bench list` stays quick
     if name == "Budget" or name == "run_cell":
         from bench import run
+
         return getattr(run, name)
     if name == "get_sampler":
         from bench.samplers import get_sampler
+
         return get_sampler
     if name == "make_target":
         from targets.registry import make_target
+
         return make_target
     if name == "compare":
         from bench.api import compare
+
         return compare
     raise AttributeError(f"module 'bench' has no attribute {name!r}")

@@ -1,4 +1,5 @@
 """`bench.compare`: several samplers on one target over seeds, as a pandas DataFrame (one row per cell)."""
+
 from __future__ import annotations
 
 import pathlib
@@ -14,9 +15,15 @@ from targets.base import Target
 from targets.registry import make_target
 
 
-def compare(target: Target | str, samplers: Iterable[str | Sampler | Callable] | Mapping[str, Mapping[str, Any]],
-            seeds: Iterable[int] = (0,), budget: Budget | None = None, out: str | pathlib.Path | None = None,
-            precision: str = "float64", **target_params):
+def compare(
+    target: Target | str,
+    samplers: Iterable[str | Sampler | Callable] | Mapping[str, Mapping[str, Any]],
+    seeds: Iterable[int] = (0,),
+    budget: Budget | None = None,
+    out: str | pathlib.Path | None = None,
+    precision: str = "float64",
+    **target_params,
+):
     """Run every sampler on `target` for every seed; return the records as a DataFrame (one row per cell).
 
     Parameters
@@ -63,6 +70,7 @@ def compare(target: Target | str, samplers: Iterable[str | Sampler | Callable] |
     rows = [run_cell(target, s, p, int(seed), budget, out) for s, p in chosen for seed in seeds]
     if out is not None:
         from bench.leaderboard import write_leaderboards
+
         write_leaderboards(out, target.name)
     return pd.DataFrame([{k: v for k, v in r.items() if k != "traceback"} for r in rows])
 
@@ -77,9 +85,11 @@ def check_precision(target: Target, precision: str) -> None:
     lp = jax.vmap(target.log_prob)(x)
     got = {np.dtype(x.dtype), np.dtype(lp.dtype)}
     if got != {np.dtype(want)}:
-        raise ValueError(f"target {target.id}: its initial positions are {x.dtype} and its log density "
-                         f"{lp.dtype}, but the run is in {precision}; build the target after `import bench` (which "
-                         f"enables float64), or pass precision='float32'")
+        raise ValueError(
+            f"target {target.id}: its initial positions are {x.dtype} and its log density "
+            f"{lp.dtype}, but the run is in {precision}; build the target after `import bench` (which "
+            f"enables float64), or pass precision='float32'"
+        )
 
 
 def _sampler(s) -> Sampler:

@@ -29,6 +29,7 @@ the weights' Pareto k-hat is <= KHAT_MAX (else inconclusive, skipped).
 
 Z_MAX = 5: with at most a dozen z-scores per check, a correct component fails with probability < 1e-5.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,12 +50,12 @@ from bench.samplers import Sampler
 from targets.base import Target
 
 Z_MAX = 5.0
-COUNT_TOL = 0.02          # reported gradients / evaluations within 2 % of those counted
+COUNT_TOL = 0.02  # reported gradients / evaluations within 2 % of those counted
 GAUSS_MEAN = np.array([1.0, -1.0])
-GAUSS_COV = np.array([[1.0, 1.6], [1.6, 4.0]])   # sds 1 and 2, correlation 0.8
+GAUSS_COV = np.array([[1.0, 1.6], [1.6, 4.0]])  # sds 1 and 2, correlation 0.8
 IS_MAX_DIM = 10
-COUNT_STEPS = 50          # warm-up and draws of the run whose evaluations are counted (a callback each: slow)
-MIN_ESS = 100             # below it a moments check is inconclusive: its MCSE is itself unreliable
+COUNT_STEPS = 50  # warm-up and draws of the run whose evaluations are counted (a callback each: slow)
+MIN_ESS = 100  # below it a moments check is inconclusive: its MCSE is itself unreliable
 STATIONARY_CHAINS = 1000  # chains started at exact draws: the moments' standard errors are sd / sqrt(1000)
 STATIONARY_DRAWS = 10
 
@@ -73,8 +74,10 @@ def report(title: str, checks: list[Check]) -> str:
     mark = {True: "PASS", False: "FAIL", None: "SKIP"}
     lines = [title] + [f"  {mark[c.ok]}  {c.name}: {c.message}" for c in checks]
     failed = [c.name for c in checks if c.ok is False]
-    lines.append(f"{len(checks) - len(failed)} of {len(checks)} checks passed or skipped"
-                 + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    lines.append(
+        f"{len(checks) - len(failed)} of {len(checks)} checks passed or skipped"
+        + (f"; FAILED: {', '.join(failed)}" if failed else "")
+    )
     return "\n".join(lines)
 
 
@@ -96,6 +99,7 @@ def counting_logdensity(logdensity, counter: Counter, dim: int):
     def count(kind):
         def add(x):
             setattr(counter, kind, getattr(counter, kind) + int(np.size(x)) // dim)
+
         return add
 
     @jax.custom_vjp
@@ -124,8 +128,13 @@ def gaussian_logdensity(mean=GAUSS_MEAN, cov=GAUSS_COV):
     return lambda x: -0.5 * (x - mu) @ prec @ (x - mu)
 
 
-def check_sampler(sampler: Sampler, params: Mapping[str, Any] | None = None, budget: Budget = Budget(4, 1000, 500),
-                  seed: int = 0, exactness: bool = True) -> list[Check]:
+def check_sampler(
+    sampler: Sampler,
+    params: Mapping[str, Any] | None = None,
+    budget: Budget = Budget(4, 1000, 500),
+    seed: int = 0,
+    exactness: bool = True,
+) -> list[Check]:
     """Every check of the module docstring on `sampler` with `params`; never raises for the sampler's faults."""
     params = dict(params or {})
     dim = GAUSS_MEAN.size
@@ -143,8 +152,15 @@ def check_sampler(sampler: Sampler, params: Mapping[str, Any] | None = None, bud
     takes_initial = "initial_fn" in inspect.signature(sampler.run).parameters
 
     def run(key, fn, b, initial=initial):
-        draws = sampler.run(key, fn, initial, num_warmup=b.warmup, num_draws=b.draws,
-                            **({"initial_fn": initial_fn} if takes_initial else {}), **params)
+        draws = sampler.run(
+            key,
+            fn,
+            initial,
+            num_warmup=b.warmup,
+            num_draws=b.draws,
+            **({"initial_fn": initial_fn} if takes_initial else {}),
+            **params,
+        )
         jax.effects_barrier()
         return draws
 
@@ -166,7 +182,9 @@ def check_sampler(sampler: Sampler, params: Mapping[str, Any] | None = None, bud
         traces_again = counter.traces
         other = run(key_b, traced, budget)
         traces_other = counter.traces
-        short = dataclasses.replace(budget, warmup=min(budget.warmup, COUNT_STEPS), draws=min(budget.draws, COUNT_STEPS))
+        short = dataclasses.replace(
+            budget, warmup=min(budget.warmup, COUNT_STEPS), draws=min(budget.draws, COUNT_STEPS)
+        )
         counter.reset()
         for_counts = run(key_a, counted, short)
     except Exception as err:  # noqa: BLE001
@@ -182,14 +200,19 @@ def check_sampler(sampler: Sampler, params: Mapping[str, Any] | None = None, bud
         if first.log_weights is None:
             stationary = dataclasses.replace(budget, chains=STATIONARY_CHAINS, draws=STATIONARY_DRAWS)
             try:
-                x0 = jnp.asarray(exact_gaussian_draws(jax.random.fold_in(key_init, 1), STATIONARY_CHAINS),
-                                 initial.dtype)
+                x0 = jnp.asarray(
+                    exact_gaussian_draws(jax.random.fold_in(key_init, 1), STATIONARY_CHAINS), initial.dtype
+                )
                 checks.append(_check_stationarity(run(key_b, logdensity, stationary, x0)))
             except Exception as err:  # noqa: BLE001
                 checks.append(Check("stationarity", False, f"the sampler raised {type(err).__name__}: {err}"))
             if checks[-2].ok is False and checks[-1].ok:
-                checks[-2] = Check("moments", False, checks[-2].message + "; the kernel keeps the target invariant "
-                                   "(stationarity passed): slow convergence from the initial box, not a wrong kernel")
+                checks[-2] = Check(
+                    "moments",
+                    False,
+                    checks[-2].message + "; the kernel keeps the target invariant "
+                    "(stationarity passed): slow convergence from the initial box, not a wrong kernel",
+                )
     return checks
 
 
@@ -226,8 +249,12 @@ def _check_logdensity(draws: Draws, logdensity) -> Check:
     err = np.abs(np.asarray(draws.logdensity) - true) / (1.0 + np.abs(true))
     if not np.all(err <= 1e-6):
         c, d = map(int, np.unravel_index(int(np.nanargmax(err)), err.shape))
-        return Check("logdensity", False, f"the recorded log density is not the target's at the draws: chain {c}, "
-                                          f"draw {d}: {draws.logdensity[c, d]} recorded, {true[c, d]} true")
+        return Check(
+            "logdensity",
+            False,
+            f"the recorded log density is not the target's at the draws: chain {c}, "
+            f"draw {d}: {draws.logdensity[c, d]} recorded, {true[c, d]} true",
+        )
     return Check("logdensity", True, "the recorded log density is the target's at every draw (rel. 1e-6)")
 
 
@@ -259,23 +286,31 @@ def _check_counts(draws: Draws, counts: tuple[int, int], chains: int) -> Check:
     reported_grads = c.grad_evals
     allowed = max(reported_grads, c.grad_evals_lockstep)
     if grads > allowed * (1 + COUNT_TOL) + chains:
-        problems.append(f"{grads} gradients were computed but the cost reports {reported_grads} "
-                        f"(grad_evals_warmup + grad_evals_sampling; lock-step bound {c.grad_evals_lockstep}): "
-                        f"under-counted")
+        problems.append(
+            f"{grads} gradients were computed but the cost reports {reported_grads} "
+            f"(grad_evals_warmup + grad_evals_sampling; lock-step bound {c.grad_evals_lockstep}): "
+            f"under-counted"
+        )
     if reported_grads > grads * (1 + COUNT_TOL) + chains:
         problems.append(f"the cost reports {reported_grads} gradients but only {grads} were computed: over-counted")
     reported_evals = c.logdensity_evals_warmup + c.logdensity_evals_sampling
     evals -= int(draws.info.get("eval_logdensity_evals", 0))  # diagnostics' evaluations, recorded apart in info
     if reported_evals > evals * (1 + COUNT_TOL) + chains:
-        problems.append(f"the cost reports {reported_evals} log-density evaluations but only {evals} were "
-                        f"computed: over-counted")
+        problems.append(
+            f"the cost reports {reported_evals} log-density evaluations but only {evals} were computed: over-counted"
+        )
     if evals > max(reported_evals, allowed) * (1 + COUNT_TOL) + chains:
-        problems.append(f"{evals} log-density evaluations were computed (gradients included) but the cost reports "
-                        f"{reported_evals} evaluations and {reported_grads} gradients: under-counted")
+        problems.append(
+            f"{evals} log-density evaluations were computed (gradients included) but the cost reports "
+            f"{reported_evals} evaluations and {reported_grads} gradients: under-counted"
+        )
     if problems:
         return Check("cost", False, "; ".join(problems))
-    return Check("cost", True, f"{grads} gradients and {evals} evaluations counted; reported {reported_grads} "
-                               f"and {reported_evals}")
+    return Check(
+        "cost",
+        True,
+        f"{grads} gradients and {evals} evaluations counted; reported {reported_grads} and {reported_evals}",
+    )
 
 
 def _check_keys(first: Draws, again: Draws, other: Draws) -> Check:
@@ -291,14 +326,23 @@ def _check_keys(first: Draws, again: Draws, other: Draws) -> Check:
 
 def _check_reuse(traces_first: int, traces_again: int, traces_other: int, again: Draws, other: Draws) -> Check:
     if traces_again > traces_first or traces_other > traces_again:
-        return Check("compile reuse", False, f"the log density was traced again on a second call with the same "
-                                             f"shapes ({traces_first} traces, then {traces_again}, then "
-                                             f"{traces_other}): the computation is not compiled once and reused")
+        return Check(
+            "compile reuse",
+            False,
+            f"the log density was traced again on a second call with the same "
+            f"shapes ({traces_first} traces, then {traces_again}, then "
+            f"{traces_other}): the computation is not compiled once and reused",
+        )
     if other.cost.time_compile > 0:
-        return Check("compile reuse", False, f"a call with another key (a later seed) reports compile time "
-                                             f"{other.cost.time_compile:.3g} s (should be 0: compiled once, reused)")
-    return Check("compile reuse", True, f"{traces_first} traces on the first call, none after; another key's "
-                                        f"time_compile 0")
+        return Check(
+            "compile reuse",
+            False,
+            f"a call with another key (a later seed) reports compile time "
+            f"{other.cost.time_compile:.3g} s (should be 0: compiled once, reused)",
+        )
+    return Check(
+        "compile reuse", True, f"{traces_first} traces on the first call, none after; another key's time_compile 0"
+    )
 
 
 def moment_values(x: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -321,10 +365,14 @@ def _check_stationarity(draws: Draws) -> Check:
     worst = int(np.argmax(np.abs(z)))
     summary = ", ".join(f"{n} z={v:+.1f}" for n, v in zip(names, z))
     if not np.all(np.abs(z) <= Z_MAX):
-        return Check("stationarity", False, f"the kernel does not keep the target: {f.shape[0]} chains started at "
-                                            f"exact draws have {names[worst]} = {f.mean(0)[worst]:.4g} (true "
-                                            f"{truth[worst]:.4g}, {z[worst]:+.1f} SE) after the warm-up and "
-                                            f"{draws.positions.shape[1]} draws; {summary}")
+        return Check(
+            "stationarity",
+            False,
+            f"the kernel does not keep the target: {f.shape[0]} chains started at "
+            f"exact draws have {names[worst]} = {f.mean(0)[worst]:.4g} (true "
+            f"{truth[worst]:.4g}, {z[worst]:+.1f} SE) after the warm-up and "
+            f"{draws.positions.shape[1]} draws; {summary}",
+        )
     return Check("stationarity", True, f"{f.shape[0]} chains started at exact draws keep the moments ({summary})")
 
 
@@ -345,14 +393,22 @@ def _check_moments(draws: Draws) -> Check:
         se = np.array([float(az.mcse(f[..., i], method="mean")) for i in range(f.shape[-1])])
         ess = np.array([float(az.ess(f[..., i], method="bulk")) for i in range(f.shape[-1])])
     if not np.all(ess >= MIN_ESS):
-        return Check("moments", False, f"inconclusive: effective sample size {ess.min():.0f} < {MIN_ESS} on the "
-                                       f"2-D Gaussian (chains not mixing, or too few draws: raise --draws)")
+        return Check(
+            "moments",
+            False,
+            f"inconclusive: effective sample size {ess.min():.0f} < {MIN_ESS} on the "
+            f"2-D Gaussian (chains not mixing, or too few draws: raise --draws)",
+        )
     z = (est - truth) / se
     worst = int(np.argmax(np.abs(z)))
     summary = ", ".join(f"{n} z={v:+.1f}" for n, v in zip(names, z))
     if not np.all(np.abs(z) <= Z_MAX):
-        return Check("moments", False, f"biased: {names[worst]} = {est[worst]:.4g}, true {truth[worst]:.4g}, "
-                                       f"{z[worst]:+.1f} MCSE off (|z| > {Z_MAX:g}); {summary}")
+        return Check(
+            "moments",
+            False,
+            f"biased: {names[worst]} = {est[worst]:.4g}, true {truth[worst]:.4g}, "
+            f"{z[worst]:+.1f} MCSE off (|z| > {Z_MAX:g}); {summary}",
+        )
     return Check("moments", True, f"within {Z_MAX:g} MCSE of the 2-D Gaussian's ({summary}; ESS >= {ess.min():.0f})")
 
 
@@ -367,8 +423,13 @@ def check_target(target: Target, n: int = 20000, seed: int = 0) -> list[Check]:
         return [Check("initial", False, f"initial or log_prob raised {type(err).__name__}: {err}")]
     want = jnp.zeros(()).dtype
     if np.shape(x0) != (8, target.dim) or np.dtype(x0.dtype) != np.dtype(want):
-        checks.append(Check("initial", False, f"initial(key, 8) has shape {np.shape(x0)} and dtype {x0.dtype}, "
-                                              f"expected {(8, target.dim)} {want}"))
+        checks.append(
+            Check(
+                "initial",
+                False,
+                f"initial(key, 8) has shape {np.shape(x0)} and dtype {x0.dtype}, expected {(8, target.dim)} {want}",
+            )
+        )
         return checks
     if not np.all(np.isfinite(lp)):
         checks.append(Check("initial", False, f"log_prob is not finite at initial positions: {lp.tolist()}"))
@@ -378,19 +439,30 @@ def check_target(target: Target, n: int = 20000, seed: int = 0) -> list[Check]:
     checks.append(_check_statistics_finite(target, x0))
     if target.sample is None:
         checks.append(Check("exact draws", None, "the target has no exact draws"))
-        checks.append(Check("log Z", None, "not checked (no exact draws to check it against its truth)")
-                      if target.log_Z is None else _check_log_Z(target, None, x0, key_is, n))
+        checks.append(
+            Check("log Z", None, "not checked (no exact draws to check it against its truth)")
+            if target.log_Z is None
+            else _check_log_Z(target, None, x0, key_is, n)
+        )
         return checks
     try:
         xs = np.asarray(target.sample(key_draws, n))
     except Exception as err:  # noqa: BLE001
         return checks + [Check("exact draws", False, f"sample(key, {n}) raised {type(err).__name__}: {err}")]
     if xs.shape != (n, target.dim) or not np.all(np.isfinite(xs)):
-        return checks + [Check("exact draws", False, f"sample(key, {n}) has shape {xs.shape} (expected "
-                                                     f"{(n, target.dim)}) or non-finite values")]
+        return checks + [
+            Check(
+                "exact draws",
+                False,
+                f"sample(key, {n}) has shape {xs.shape} (expected {(n, target.dim)}) or non-finite values",
+            )
+        ]
     checks.append(_check_truth(target, xs))
-    checks.append(Check("log Z", None, "the target declares no log Z") if target.log_Z is None
-                  else _check_log_Z(target, xs, x0, key_is, n))
+    checks.append(
+        Check("log Z", None, "the target declares no log Z")
+        if target.log_Z is None
+        else _check_log_Z(target, xs, x0, key_is, n)
+    )
     return checks
 
 
@@ -402,8 +474,9 @@ def _check_transforms(target: Target, x0) -> Check:
     except Exception as err:  # noqa: BLE001
         return Check("jit/grad/vmap", False, f"log_prob under jit, grad or vmap raised {type(err).__name__}: {err}")
     if not np.allclose(eager, jitted, rtol=1e-6, atol=1e-8):
-        return Check("jit/grad/vmap", False, f"jit(vmap(log_prob)) {jitted.tolist()} differs from the eager "
-                                             f"{eager.tolist()}")
+        return Check(
+            "jit/grad/vmap", False, f"jit(vmap(log_prob)) {jitted.tolist()} differs from the eager {eager.tolist()}"
+        )
     if grads.shape != (4, target.dim) or not np.all(np.isfinite(grads)):
         return Check("jit/grad/vmap", False, f"grad(log_prob) at initial has shape {grads.shape} or is not finite")
     return Check("jit/grad/vmap", True, "jit and vmap agree with eager evaluation; gradients finite at initial")
@@ -442,10 +515,18 @@ def _check_truth(target: Target, xs: np.ndarray) -> Check:
         return Check("exact draws", None, f"no statistic has a truth to check ({', '.join(skipped)})")
     name, z, est, true = max(scores, key=lambda t: abs(t[1]) if np.isfinite(t[1]) else np.inf)
     if not abs(z) <= Z_MAX:
-        return Check("exact draws", False, f"the exact draws disagree with the truth: {name} = {est:.5g} on {n} "
-                                           f"draws, truth {true:.5g}, z = {z:+.1f} (|z| > {Z_MAX:g})")
-    return Check("exact draws", True, f"{len(scores)} means and sds within {Z_MAX:g} standard errors of the truth "
-                                      f"on {n} draws (largest |z| {abs(z):.1f}, {name})")
+        return Check(
+            "exact draws",
+            False,
+            f"the exact draws disagree with the truth: {name} = {est:.5g} on {n} "
+            f"draws, truth {true:.5g}, z = {z:+.1f} (|z| > {Z_MAX:g})",
+        )
+    return Check(
+        "exact draws",
+        True,
+        f"{len(scores)} means and sds within {Z_MAX:g} standard errors of the truth "
+        f"on {n} draws (largest |z| {abs(z):.1f}, {name})",
+    )
 
 
 def _check_log_Z(target: Target, xs: np.ndarray | None, x0, key, n: int) -> Check:
@@ -464,11 +545,23 @@ def _check_log_Z(target: Target, xs: np.ndarray | None, x0, key, n: int) -> Chec
     se = w.std(ddof=1) / (w.mean() * math.sqrt(n))
     khat = pareto_khat(lw[np.isfinite(lw)])
     if not khat <= KHAT_MAX:
-        return Check("log Z", None, f"inconclusive: importance weights from N(mean, (2 sd)^2) have Pareto k-hat "
-                                    f"{khat:.2f} > {KHAT_MAX} (log Z_hat {log_Z_hat:.4f}, declared {target.log_Z:.4f})")
+        return Check(
+            "log Z",
+            None,
+            f"inconclusive: importance weights from N(mean, (2 sd)^2) have Pareto k-hat "
+            f"{khat:.2f} > {KHAT_MAX} (log Z_hat {log_Z_hat:.4f}, declared {target.log_Z:.4f})",
+        )
     zscore = (log_Z_hat - target.log_Z) / se
     if not abs(zscore) <= Z_MAX:
-        return Check("log Z", False, f"log Z = {target.log_Z:.5g} declared, importance sampling gives "
-                                     f"{log_Z_hat:.5g} ± {se:.2g} (z = {zscore:+.1f}, Pareto k-hat {khat:.2f})")
-    return Check("log Z", True, f"declared {target.log_Z:.5g}, importance sampling {log_Z_hat:.5g} ± {se:.2g} "
-                                f"(z = {zscore:+.1f}, k-hat {khat:.2f}, {n} draws)")
+        return Check(
+            "log Z",
+            False,
+            f"log Z = {target.log_Z:.5g} declared, importance sampling gives "
+            f"{log_Z_hat:.5g} ± {se:.2g} (z = {zscore:+.1f}, Pareto k-hat {khat:.2f})",
+        )
+    return Check(
+        "log Z",
+        True,
+        f"declared {target.log_Z:.5g}, importance sampling {log_Z_hat:.5g} ± {se:.2g} "
+        f"(z = {zscore:+.1f}, k-hat {khat:.2f}, {n} draws)",
+    )

@@ -11,6 +11,7 @@ Exit codes: 0 all cells finished, 1 some cell failed (its reason is in its recor
 a budget whose draws cannot fit in this machine's memory), 130 interrupted (Ctrl-C; the cells finished
 before it are kept).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,101 +38,193 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="targets with their parameters and ground truth; samplers")
     run = sub.add_parser("run", help="run samplers on one target over seeds; print a table, write records and CSVs")
-    run.add_argument("--target", required=True, metavar="NAME",
-                     help=f"one of: {', '.join(sorted(TARGETS))}; or module:function or path/to/file.py:function "
-                          "(a factory returning a Target, a Target, or a numpyro model)")
-    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                     help="target parameter, repeatable (e.g. --param dim=20); see `list`")
-    run.add_argument("--sampler", default=DEFAULT_SAMPLERS, metavar="A,B",
-                     help=f"comma-separated samplers (default {DEFAULT_SAMPLERS}); one of: {', '.join(SAMPLERS)}; "
-                          "or module:function or path/to/file.py:function (a run function with the sampler contract)")
-    run.add_argument("--sampler-param", action="append", default=[], metavar="[SAMPLER.]KEY=VALUE",
-                     help="sampler parameter, repeatable; without a prefix it applies to every sampler that has it")
+    run.add_argument(
+        "--target",
+        required=True,
+        metavar="NAME",
+        help=f"one of: {', '.join(sorted(TARGETS))}; or module:function or path/to/file.py:function "
+        "(a factory returning a Target, a Target, or a numpyro model)",
+    )
+    run.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="target parameter, repeatable (e.g. --param dim=20); see `list`",
+    )
+    run.add_argument(
+        "--sampler",
+        default=DEFAULT_SAMPLERS,
+        metavar="A,B",
+        help=f"comma-separated samplers (default {DEFAULT_SAMPLERS}); one of: {', '.join(SAMPLERS)}; "
+        "or module:function or path/to/file.py:function (a run function with the sampler contract)",
+    )
+    run.add_argument(
+        "--sampler-param",
+        action="append",
+        default=[],
+        metavar="[SAMPLER.]KEY=VALUE",
+        help="sampler parameter, repeatable; without a prefix it applies to every sampler that has it",
+    )
     run.add_argument("--seeds", default="0", metavar="0,1,2", help="comma-separated integer seeds (default 0)")
     run.add_argument("--chains", type=int, default=4, help="chains per run (default 4)")
     run.add_argument("--draws", type=int, default=1000, help="draws kept per chain (default 1000)")
     run.add_argument("--warmup", type=int, default=1000, help="warm-up (tuning) steps per chain (default 1000)")
-    run.add_argument("--out", type=out_folder, default=pathlib.Path("results"),
-                     help="results folder (default results/): runs/ holds records and draws, leaderboard/ the CSVs")
-    run.add_argument("--precision", choices=["float64", "float32"], default=None,
-                     help="JAX float precision (default float64; the accelerator profile's float32 on the "
-                          "targets it was measured on: bench/profile.py)")
-    run.add_argument("--profile", choices=["cpu", "accelerator"], default=None,
-                     help="device profile (bench/profile.py; default accelerator on a GPU or TPU, else cpu): "
-                          "accelerator = VAE batch_size 1024, vectorized chains, float32 where measured to hold "
-                          "(funnel); recorded in every row")
-    run.add_argument("--devices", type=int, default=None, metavar="N",
-                     help="spread each run's chains over the first N visible devices (default: all; one CPU "
-                          "device unless XLA_FLAGS forces more); recorded in every row, and in the cell's id when not 1")
+    run.add_argument(
+        "--out",
+        type=out_folder,
+        default=pathlib.Path("results"),
+        help="results folder (default results/): runs/ holds records and draws, leaderboard/ the CSVs",
+    )
+    run.add_argument(
+        "--precision",
+        choices=["float64", "float32"],
+        default=None,
+        help="JAX float precision (default float64; the accelerator profile's float32 on the "
+        "targets it was measured on: bench/profile.py)",
+    )
+    run.add_argument(
+        "--profile",
+        choices=["cpu", "accelerator"],
+        default=None,
+        help="device profile (bench/profile.py; default accelerator on a GPU or TPU, else cpu): "
+        "accelerator = VAE batch_size 1024, vectorized chains, float32 where measured to hold "
+        "(funnel); recorded in every row",
+    )
+    run.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        metavar="N",
+        help="spread each run's chains over the first N visible devices (default: all; one CPU "
+        "device unless XLA_FLAGS forces more); recorded in every row, and in the cell's id when not 1",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    run.add_argument("--columns", default="headline", metavar="headline|all|A,B",
-                     help="table columns: headline (default; fits 120 columns), all, or a comma-separated list of "
-                          "column names (see --columns all); the CSVs hold every column anyway")
+    run.add_argument(
+        "--columns",
+        default="headline",
+        metavar="headline|all|A,B",
+        help="table columns: headline (default; fits 120 columns), all, or a comma-separated list of "
+        "column names (see --columns all); the CSVs hold every column anyway",
+    )
 
     for kind in ("sampler", "target"):
-        check = sub.add_parser(f"check-{kind}", help=f"conformance checks of a {kind} (shapes, costs, exactness...); "
-                                                     "exit 0 all passed, 1 some failed, 2 bad input")
-        check.add_argument("spec", metavar="SPEC", help=f"a registered {kind} name, a plugin's, or module:function / "
-                                                        "path/to/file.py:function")
-        check.add_argument("--param" if kind == "target" else "--sampler-param", action="append", default=[],
-                           dest="params", metavar="KEY=VALUE", help=f"{kind} parameter, repeatable")
+        check = sub.add_parser(
+            f"check-{kind}",
+            help=f"conformance checks of a {kind} (shapes, costs, exactness...); "
+            "exit 0 all passed, 1 some failed, 2 bad input",
+        )
+        check.add_argument(
+            "spec",
+            metavar="SPEC",
+            help=f"a registered {kind} name, a plugin's, or module:function / path/to/file.py:function",
+        )
+        check.add_argument(
+            "--param" if kind == "target" else "--sampler-param",
+            action="append",
+            default=[],
+            dest="params",
+            metavar="KEY=VALUE",
+            help=f"{kind} parameter, repeatable",
+        )
         check.add_argument("--seed", type=int, default=0, help="seed of the checks (default 0)")
         if kind == "sampler":
             check.add_argument("--chains", type=int, default=4, help="chains (default 4)")
             check.add_argument("--draws", type=int, default=1000, help="draws per chain (default 1000)")
             check.add_argument("--warmup", type=int, default=500, help="warm-up steps per chain (default 500)")
-            check.add_argument("--no-exactness", action="store_true",
-                               help="skip the moments check (default: run it unless the sampler says exact = False)")
+            check.add_argument(
+                "--no-exactness",
+                action="store_true",
+                help="skip the moments check (default: run it unless the sampler says exact = False)",
+            )
         else:
-            check.add_argument("--draws", type=int, default=20000, help="exact draws and importance draws (default 20000)")
+            check.add_argument(
+                "--draws", type=int, default=20000, help="exact draws and importance draws (default 20000)"
+            )
 
     sweep = sub.add_parser("sweep", help="run a grid of targets x samplers x seeds from a TOML file; resumable")
     sweep.add_argument("config", type=pathlib.Path, metavar="CONFIG.toml", help="the sweep file (see configs/)")
     sweep.add_argument("--out", type=out_folder, default=None, help="results folder (overrides the file's `out`)")
-    sweep.add_argument("--executor", choices=["local", "dask", "slurm"], default=None,
-                       help="where the cells run (overrides [executor] kind; options come from the file)")
+    sweep.add_argument(
+        "--executor",
+        choices=["local", "dask", "slurm"],
+        default=None,
+        help="where the cells run (overrides [executor] kind; options come from the file)",
+    )
     sweep.add_argument("--workers", type=int, default=None, help="local executor: worker processes (default 1)")
-    sweep.add_argument("--retry-failed", action="store_true",
-                       help="recompute cells whose record says failed (default: skip them like finished ones)")
+    sweep.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="recompute cells whose record says failed (default: skip them like finished ones)",
+    )
     sweep.add_argument("--dry-run", action="store_true", help="check the file and list the cells left; run nothing")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
-    sweep.add_argument("--profile", choices=["cpu", "accelerator"], default=None,
-                       help="device profile (default: by each worker's device; see `run --profile`); the file's "
-                            "`precision`, when given, wins over the profile's")
+    sweep.add_argument(
+        "--profile",
+        choices=["cpu", "accelerator"],
+        default=None,
+        help="device profile (default: by each worker's device; see `run --profile`); the file's "
+        "`precision`, when given, wins over the profile's",
+    )
 
-    board = sub.add_parser("leaderboard", help="CSV, Markdown and LaTeX leaderboards from the records of a results folder")
-    board.add_argument("--results", type=pathlib.Path, default=pathlib.Path("results"),
-                       help="results folder holding runs/ (default results/)")
+    board = sub.add_parser(
+        "leaderboard", help="CSV, Markdown and LaTeX leaderboards from the records of a results folder"
+    )
+    board.add_argument(
+        "--results",
+        type=pathlib.Path,
+        default=pathlib.Path("results"),
+        help="results folder holding runs/ (default results/)",
+    )
     board.add_argument("--out", type=out_folder, default=None, help="where to write (default RESULTS/leaderboard)")
 
     report = sub.add_parser("report", help="static HTML report with figures per target from a results folder")
-    report.add_argument("--results", type=pathlib.Path, default=pathlib.Path("results"),
-                        help="results folder holding runs/ (default results/)")
+    report.add_argument(
+        "--results",
+        type=pathlib.Path,
+        default=pathlib.Path("results"),
+        help="results folder holding runs/ (default results/)",
+    )
     report.add_argument("--out", type=out_folder, default=None, help="where to write (default RESULTS/report)")
 
-    ref = sub.add_parser("reference", help="compute a posterior's reference draws with a long NUTS run and check "
-                                           "them against posteriordb's criteria")
+    ref = sub.add_parser(
+        "reference",
+        help="compute a posterior's reference draws with a long NUTS run and check them against posteriordb's criteria",
+    )
     ref.add_argument("--target", required=True, metavar="NAME", help="a posterior: registered name or module:function")
     ref.add_argument("--chains", type=int, default=10, help="chains (default 10)")
     ref.add_argument("--warmup", type=int, default=10_000, help="warm-up iterations per chain (default 10000)")
-    ref.add_argument("--iterations", type=int, default=10_000,
-                     help="post-warm-up iterations per chain, before thinning (default 10000)")
+    ref.add_argument(
+        "--iterations",
+        type=int,
+        default=10_000,
+        help="post-warm-up iterations per chain, before thinning (default 10000)",
+    )
     ref.add_argument("--thin", type=int, default=10, help="keep every thin-th iteration (default 10)")
     ref.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     ref.add_argument("--target-acceptance", type=float, default=0.8, help="NUTS target acceptance (default 0.8)")
     ref.add_argument("--dense-mass", action="store_true", help="adapt a dense mass matrix (correlated posteriors)")
     ref.add_argument("--max-doublings", type=int, default=10, help="NUTS maximum tree depth (default 10)")
-    ref.add_argument("--from", dest="source", metavar="OTHER",
-                     help="derive the draws from OTHER's stored reference, the same posterior in other coordinates "
-                          "(e.g. --target eight_schools --from eight_schools_nc)")
-    ref.add_argument("--out", type=out_folder, default=None,
-                     help="where to write the .npz (default: targets/data/reference/<name>.npz for the standard set); "
-                          "a reference that fails the checks is written only to an explicit --out")
+    ref.add_argument(
+        "--from",
+        dest="source",
+        metavar="OTHER",
+        help="derive the draws from OTHER's stored reference, the same posterior in other coordinates "
+        "(e.g. --target eight_schools --from eight_schools_nc)",
+    )
+    ref.add_argument(
+        "--out",
+        type=out_folder,
+        default=None,
+        help="where to write the .npz (default: targets/data/reference/<name>.npz for the standard set); "
+        "a reference that fails the checks is written only to an explicit --out",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from bench.extras import MissingExtra
+
     try:
         return _main(argv)
     except MissingExtra as err:  # a feature whose optional dependencies are not installed: a usage error
@@ -202,6 +295,7 @@ def cmd_list() -> int:
 def _console():
     """A console that does not squeeze tables to 80 columns when written to a file or pipe."""
     from rich.console import Console
+
     console = Console()
     return console if console.is_terminal else Console(width=220)
 
@@ -216,8 +310,10 @@ def _parse_run(parser, args):
     names = [s.strip() for s in args.sampler.split(",")]
     unknown = [n for n in names if n not in SAMPLERS and n not in plugins() and ":" not in n]
     if unknown:
-        parser.error(f"unknown sampler {', '.join(map(repr, unknown))}; valid samplers: "
-                     f"{', '.join([*SAMPLERS, *plugins()])}; or module:function or path/to/file.py:function")
+        parser.error(
+            f"unknown sampler {', '.join(map(repr, unknown))}; valid samplers: "
+            f"{', '.join([*SAMPLERS, *plugins()])}; or module:function or path/to/file.py:function"
+        )
     if len(set(names)) != len(names):
         parser.error(f"--sampler lists a sampler twice: {args.sampler!r}")
     try:
@@ -241,21 +337,25 @@ def _parse_run(parser, args):
             head, _, rest = item.partition("=")
             which = _prefix(head, resolved)
             if which is None and "." in head.rpartition(":")[2]:
-                raise ParamError(f"--sampler-param {item!r}: sampler {head.rpartition('.')[0]!r} is not among those "
-                                 f"run ({', '.join(names)})")
+                raise ParamError(
+                    f"--sampler-param {item!r}: sampler {head.rpartition('.')[0]!r} is not among those "
+                    f"run ({', '.join(names)})"
+                )
             if which is not None:
-                sampler_params[which].append(f"{head[len(which) + 1:]}={rest}")
+                sampler_params[which].append(f"{head[len(which) + 1 :]}={rest}")
             else:
                 takers = [n for n in names if head in parameters(resolved[n].run, BUDGET_ARGS)]
                 if not takers:
-                    raise ParamError(f"--sampler-param {item!r}: no sampler among {', '.join(names)} "
-                                     f"has a parameter {head!r}")
+                    raise ParamError(
+                        f"--sampler-param {item!r}: no sampler among {', '.join(names)} has a parameter {head!r}"
+                    )
                 for n in takers:
                     sampler_params[n].append(item)
         # the sampler's defaults for this target (e.g. the VAE's training strategy) under the given ones
-        parsed = {n: resolved[n].params_for(target, parse_params(f"sampler {n}", resolved[n].run, items,
-                                                                   BUDGET_ARGS))
-                  for n, items in sampler_params.items()}
+        parsed = {
+            n: resolved[n].params_for(target, parse_params(f"sampler {n}", resolved[n].run, items, BUDGET_ARGS))
+            for n, items in sampler_params.items()
+        }
         for n, params in parsed.items():
             resolved[n].validate(budget.warmup, budget.draws, **params)
     except ValueError as err:  # ParamError and the factories' own checks
@@ -268,7 +368,7 @@ def _prefix(head: str, resolved) -> str | None:
     when `head` is a bare KEY."""
     for given in sorted(resolved, key=len, reverse=True):
         for name in (given, resolved[given].name):
-            if head.startswith(name + ".") and "." not in head[len(name) + 1:]:
+            if head.startswith(name + ".") and "." not in head[len(name) + 1 :]:
                 return given
     return None
 
@@ -292,15 +392,19 @@ def resolve_target(parser, spec: str, param_items=()):
         except (MemoryError, OverflowError) as err:  # a size too large to build (ValueError: the caller's)
             parser.error(f"target {spec}: {type(err).__name__}: {err}")
     if ":" not in spec:
-        parser.error(f"unknown target {spec!r}; valid targets: {', '.join(sorted([*TARGETS, *plugins()]))}; "
-                     "or module:function or path/to/file.py:function")
+        parser.error(
+            f"unknown target {spec!r}; valid targets: {', '.join(sorted([*TARGETS, *plugins()]))}; "
+            "or module:function or path/to/file.py:function"
+        )
     try:
         params = {}
         if param_items:
             _, obj = import_object(spec, "target")
             if not callable(obj) or not is_target_factory(obj):
-                parser.error(f"target {spec!r}: a numpyro model, a ready Target or a factory without the `-> Target` "
-                             f"annotation takes no --param (bind its data in Python, or annotate the factory)")
+                parser.error(
+                    f"target {spec!r}: a numpyro model, a ready Target or a factory without the `-> Target` "
+                    f"annotation takes no --param (bind its data in Python, or annotate the factory)"
+                )
             params = parse_params(f"target {spec}", obj, param_items)
         return load_spec(spec, **params)
     except ValueError as err:
@@ -309,6 +413,7 @@ def resolve_target(parser, spec: str, param_items=()):
 
 def cmd_reference(parser, args) -> int:
     import jax
+
     jax.config.update("jax_enable_x64", True)
 
     from bench import reference
@@ -319,8 +424,16 @@ def cmd_reference(parser, args) -> int:
     if target.constrain is None:
         parser.error(f"reference: {target.name} is not a numpyro posterior (its ground truth is built in)")
     try:
-        settings = reference.Settings(args.chains, args.warmup, args.iterations, args.thin, args.seed,
-                                      args.target_acceptance, args.dense_mass, args.max_doublings)
+        settings = reference.Settings(
+            args.chains,
+            args.warmup,
+            args.iterations,
+            args.thin,
+            args.seed,
+            args.target_acceptance,
+            args.dense_mass,
+            args.max_doublings,
+        )
     except ValueError as err:
         parser.error(str(err))
     standard = _is_standard(target.name, model_of)
@@ -336,21 +449,26 @@ def cmd_reference(parser, args) -> int:
             x = derive_draws(target.name, source, source_x)
         except ValueError as err:
             parser.error(str(err))
-        x, provenance = reference.derive(target, source, source_prov, x, source_prov["checks"]["divergences"],
-                                         source_prov["checks"].get("bfmi"))
+        x, provenance = reference.derive(
+            target, source, source_prov, x, source_prov["checks"]["divergences"], source_prov["checks"].get("bfmi")
+        )
     else:
         x, provenance = reference.compute(target, settings)
     checks = provenance["checks"]
     low, high = checks["thresholds"]["ess_low"], checks["thresholds"]["ess_high"]
-    print(f"{target.name}: {checks['n_draws']} draws; R-hat max {checks['rhat_max']:.4f} (< 1.01); "
-          f"bulk ESS [{checks['ess_bulk_min']:.0f}, {checks['ess_bulk_max']:.0f}], tail ESS "
-          f"[{checks['ess_tail_min']:.0f}, {checks['ess_tail_max']:.0f}] (within [{low:.0f}, {high:.0f}]); "
-          f"{checks['divergences']} divergences; E-BFMI min "
-          f"{'n/a' if checks['bfmi_min'] is None else format(checks['bfmi_min'], '.3f')} (> 0.2)")
+    print(
+        f"{target.name}: {checks['n_draws']} draws; R-hat max {checks['rhat_max']:.4f} (< 1.01); "
+        f"bulk ESS [{checks['ess_bulk_min']:.0f}, {checks['ess_bulk_max']:.0f}], tail ESS "
+        f"[{checks['ess_tail_min']:.0f}, {checks['ess_tail_max']:.0f}] (within [{low:.0f}, {high:.0f}]); "
+        f"{checks['divergences']} divergences; E-BFMI min "
+        f"{'n/a' if checks['bfmi_min'] is None else format(checks['bfmi_min'], '.3f')} (> 0.2)"
+    )
     print("posteriordb checks: " + ("passed" if checks["passed"] else "FAILED: " + "; ".join(checks["failures"])))
     if "seconds" in provenance and not args.source:
-        print(f"NUTS: {provenance['grad_evals']} gradients, {provenance['seconds']} s, "
-              f"tree depth limit hit {provenance['max_tree_depth_hit']} times")
+        print(
+            f"NUTS: {provenance['grad_evals']} gradients, {provenance['seconds']} s, "
+            f"tree depth limit hit {provenance['max_tree_depth_hit']} times"
+        )
     if checks["passed"] or args.out is not None:
         ref.save_reference(out, x, [s.name for s in target.statistics], provenance)
         print(f"written: {out}")
@@ -371,6 +489,7 @@ def cmd_run(parser, args) -> int:
     import jax
 
     from bench import profile
+
     profile.use(args.profile)
     args.precision = args.precision or profile.precision(args.target)
     jax.config.update("jax_enable_x64", args.precision == "float64")
@@ -397,8 +516,15 @@ def cmd_run(parser, args) -> int:
     console, err_console = _console(), Console(stderr=True)
     groups: dict[str, list[dict]] = {}
     total, written, interrupted = len(samplers) * len(seeds), 0, False
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, disable=args.no_progress, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=args.no_progress,
+        transient=True,
+    ) as progress:
         task = progress.add_task("", total=total)
         current = None  # the cell under way: (label, sampler, params, seed)
         try:
@@ -426,8 +552,11 @@ def cmd_run(parser, args) -> int:
                 groups.setdefault(current[0], []).append(record)  # written just before the signal
                 written += 1
     if interrupted:
-        print(f"interrupted: {written} of {total} cells written under {args.out / 'runs' / target.name}; a rerun of "
-              f"`run` computes every cell again (`sweep` skips finished ones)", file=sys.stderr)
+        print(
+            f"interrupted: {written} of {total} cells written under {args.out / 'runs' / target.name}; a rerun of "
+            f"`run` computes every cell again (`sweep` skips finished ones)",
+            file=sys.stderr,
+        )
 
     if groups:
         console.print(results_table(target, groups, columns))
@@ -445,6 +574,7 @@ def cmd_run(parser, args) -> int:
 def _use_devices(parser, n) -> None:
     """`--devices N` (`baselines.devices.use`); a count outside the visible devices exits 2."""
     from baselines import devices
+
     try:
         devices.use(n)
     except ValueError as err:
@@ -478,6 +608,7 @@ def cmd_sweep(parser, args) -> int:
             parser.error(f"--workers must be >= 1, got {args.workers}")
         overrides["workers"] = args.workers
     from bench import profile
+
     profile.use(args.profile)
     set_precision(peek_precision(args.config))  # before the checks build any target
     try:
@@ -486,6 +617,7 @@ def cmd_sweep(parser, args) -> int:
         parser.error(str(err))
     if not args.dry_run:
         from bench.sweep.executors import check_installed
+
         check_installed(config.executor)  # before anything is written: a missing extra exits 2
     try:
         check_writable(config)  # the folder, and the target and sweep names as folder and file names
@@ -495,36 +627,53 @@ def cmd_sweep(parser, args) -> int:
     console, err_console = _console(), Console(stderr=True)
     if args.dry_run:
         groups, before = plan(config, new_run_id(), args.retry_failed)
-        console.print(f"{config.name}: {config.n_cells} cells ({len(config.targets)} targets x {len(config.samplers)} "
-                      f"samplers x {len(config.seeds)} seeds), {len(before)} finished before, "
-                      f"{sum(len(g.seeds) for g in groups)} to run on {config.executor} into {config.out}")
+        console.print(
+            f"{config.name}: {config.n_cells} cells ({len(config.targets)} targets x {len(config.samplers)} "
+            f"samplers x {len(config.seeds)} seeds), {len(before)} finished before, "
+            f"{sum(len(g.seeds) for g in groups)} to run on {config.executor} into {config.out}"
+        )
         for g in groups:
             console.print(f"  {g.label}: seeds {', '.join(map(str, g.seeds))}")
         return 0
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, disable=args.no_progress, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=args.no_progress,
+        transient=True,
+    ) as progress:
         task = progress.add_task("", total=config.n_cells)
 
         def on_progress(summary, last):
-            progress.update(task, completed=summary.done,
-                            description=f"done {summary.ok} · failed {summary.failed} · left {summary.left}")
+            progress.update(
+                task,
+                completed=summary.done,
+                description=f"done {summary.ok} · failed {summary.failed} · left {summary.left}",
+            )
             if last and args.no_progress:
                 err_console.print(f"{summary.line()} · {last}", highlight=False)
 
         try:
-            summary = run_sweep(config, args.retry_failed, log=lambda m: err_console.print(m, highlight=False),
-                                on_progress=on_progress)
+            summary = run_sweep(
+                config, args.retry_failed, log=lambda m: err_console.print(m, highlight=False), on_progress=on_progress
+            )
         except KeyboardInterrupt:
             summary = None
     if summary is None:  # Ctrl-C: every cell written so far is kept; a rerun skips them
         _, finished = plan(config, new_run_id(), args.retry_failed)
-        print(f"interrupted: {len(finished)} of {config.n_cells} cells finished under {config.out / 'runs'}; run the "
-              f"sweep again to resume (finished cells are skipped)", file=sys.stderr)
+        print(
+            f"interrupted: {len(finished)} of {config.n_cells} cells finished under {config.out / 'runs'}; run the "
+            f"sweep again to resume (finished cells are skipped)",
+            file=sys.stderr,
+        )
         return INTERRUPTED
     for failure in summary.failures:
-        err_console.print(f"[red]{failure.label} seed {failure.seed} {failure.status}: {failure.error}[/red]",
-                          highlight=False)
+        err_console.print(
+            f"[red]{failure.label} seed {failure.seed} {failure.status}: {failure.error}[/red]", highlight=False
+        )
     console.print(summary.line(), highlight=False)
     try:
         folder = write_all(config.out)
@@ -537,11 +686,13 @@ def cmd_sweep(parser, args) -> int:
 
 def cmd_leaderboard(parser, args) -> int:
     from bench.leaderboard import write_all
+
     return _from_results(parser, args, write_all, "leaderboards", "leaderboard")
 
 
 def cmd_report(parser, args) -> int:
     from bench.report import write_report
+
     return _from_results(parser, args, write_report, "report", "report")
 
 
@@ -550,9 +701,12 @@ def _from_results(parser, args, write, what: str, default_folder: str) -> int:
     if not (args.results / "runs").is_dir():
         parser.error(f"no results under {args.results} (expected {args.results / 'runs'})")
     from bench import store
+
     if not store.has_records(args.results):  # exit 2 as for a missing runs/: nothing to tabulate, write nothing
-        parser.error(f"no records under {args.results / 'runs'} (no <target>/<sampler>/<cell>/record.json): "
-                     f"nothing to write; run `python -m bench run` or `sweep` with --out {args.results} first")
+        parser.error(
+            f"no records under {args.results / 'runs'} (no <target>/<sampler>/<cell>/record.json): "
+            f"nothing to write; run `python -m bench run` or `sweep` with --out {args.results} first"
+        )
     try:
         path = write(args.results, args.out)
     except OSError as err:
@@ -564,6 +718,7 @@ def _from_results(parser, args, write, what: str, default_folder: str) -> int:
 def cmd_check(parser, args) -> int:
     """`check-sampler` / `check-target`: every check's line, exit 0 when all passed, 1 when one failed."""
     import jax
+
     jax.config.update("jax_enable_x64", True)
 
     from bench import check
@@ -579,8 +734,7 @@ def cmd_check(parser, args) -> int:
             sampler.validate(budget.warmup, budget.draws, **params)
         except (KeyError, ValueError) as err:
             parser.error(str(err).strip('"'))
-        results = check.check_sampler(sampler, params, budget, seed=args.seed,
-                                      exactness=not args.no_exactness)
+        results = check.check_sampler(sampler, params, budget, seed=args.seed, exactness=not args.no_exactness)
         title = f"check-sampler {sampler.name}"
     else:
         if args.draws < 100:

@@ -4,6 +4,7 @@ modules through `require`, which names the extra when one is missing. The CLI tu
 Extras (pyproject.toml): `dask` (the dask executor of sweeps), `slurm` (the slurm executor), `report`
 (`python -m bench report`), `cuda12`/`cuda13` (JAX's CUDA wheels), `test`, `docs`, `dev`.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -29,5 +30,6 @@ def require(module: str, extra: str, feature: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as err:
         missing = (err.name or module).split(".")[0]
-        raise MissingExtra(f"{feature} needs {missing}, which is not installed: "
-                           f"pip install \"{PACKAGE}[{extra}]\"") from err
+        raise MissingExtra(
+            f'{feature} needs {missing}, which is not installed: pip install "{PACKAGE}[{extra}]"'
+        ) from err

@@ -24,6 +24,7 @@ Files written by `write_all` (docs/leaderboards.md; every column in docs/metrics
     <target>.md / .tex    one table per target configuration (Markdown pipe table; LaTeX booktabs)
     leaderboard.md / .tex all targets' tables in one file
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,20 +49,71 @@ FAILS = "†"  # after the label of a row that fails the truth (bench.metrics.tr
 JOINT_WEIGHT_SAMPLERS = ("vae-gibbs", "vae-hybrid")  # their k-hat and IS ESS are of the VAE's joint K=0 weights
 
 GROUP = ["target", "target_id", "sampler", "sampler_id", "chains", "draws", "warmup", "precision", "device"]
-SKIP = {"seed", "dim", "cell_id", "device_count", "host_cpus", "git_dirty", "modes_total", "khat_unreliable",
-        "rhat_not_computable", "ess_not_computable", "bias2_max_reached", "bias2_avg_reached", "bias2_cost_counting"}
+SKIP = {
+    "seed",
+    "dim",
+    "cell_id",
+    "device_count",
+    "host_cpus",
+    "git_dirty",
+    "modes_total",
+    "khat_unreliable",
+    "rhat_not_computable",
+    "ess_not_computable",
+    "bias2_max_reached",
+    "bias2_avg_reached",
+    "bias2_cost_counting",
+}
 # not averaged either: versions, and the target's log Z with those of its parts (`Target.log_Z_offsets`, the
 # record's `target_log_Z_<name>`), which are the target's, not a result
 SKIP_PREFIXES = ("version.", "target_log_Z")
-PROVENANCE = ["git_commit", "git_dirty", "lock_hash", "lock_matches", "platform", "device_count", "host_cpus", "profile"]
-IDENTITY_FIRST = ["cell_id", "target", "target_id", "sampler", "sampler_id", "chains", "draws", "warmup", "seed",
-                  "precision", "device", "status", "error"]
+PROVENANCE = [
+    "git_commit",
+    "git_dirty",
+    "lock_hash",
+    "lock_matches",
+    "platform",
+    "device_count",
+    "host_cpus",
+    "profile",
+]
+IDENTITY_FIRST = [
+    "cell_id",
+    "target",
+    "target_id",
+    "sampler",
+    "sampler_id",
+    "chains",
+    "draws",
+    "warmup",
+    "seed",
+    "precision",
+    "device",
+    "status",
+    "error",
+]
 
 
 # The headline columns of the renderings, in their order (each column's header, meaning, direction: bench.columns)
-LEADERBOARD = ("ess_bulk_min_per_s", "ess_bulk_min_per_s_total", "ess_bulk_min_per_1k_grads", "grads_to_bias2_max",
-               "grads_to_bias2_avg", "seconds_to_bias2_max", "rhat_max", "worst_abs_bias_mean_sd", "bias2_max", "mmd2",
-               "emc", "divergences", "kl_bound", "abs_delta_log_Z", "importance_ess", "pareto_khat", "time_run")
+LEADERBOARD = (
+    "ess_bulk_min_per_s",
+    "ess_bulk_min_per_s_total",
+    "ess_bulk_min_per_1k_grads",
+    "grads_to_bias2_max",
+    "grads_to_bias2_avg",
+    "seconds_to_bias2_max",
+    "rhat_max",
+    "worst_abs_bias_mean_sd",
+    "bias2_max",
+    "mmd2",
+    "emc",
+    "divergences",
+    "kl_bound",
+    "abs_delta_log_Z",
+    "importance_ess",
+    "pareto_khat",
+    "time_run",
+)
 COLUMNS = tuple(BY_KEY[key] for key in LEADERBOARD)
 DERIVED = {"worst_abs_bias_mean_sd": ("worst_bias_mean_sd", abs)}  # new column <- (record column, function)
 
@@ -81,9 +133,17 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
     keys = GROUP + params
     frame["config_id"] = [_config_id(row) for row in frame[keys].to_dict("records")]
     ok = frame[frame["status"] == "ok"]
-    numeric = [c for c in ok.columns if c not in keys and c not in SKIP and c != "config_id"
-               and not c.startswith(SKIP_PREFIXES) and c not in PROVENANCE
-               and not pd.api.types.is_bool_dtype(ok[c]) and pd.to_numeric(ok[c], errors="coerce").notna().any()]
+    numeric = [
+        c
+        for c in ok.columns
+        if c not in keys
+        and c not in SKIP
+        and c != "config_id"
+        and not c.startswith(SKIP_PREFIXES)
+        and c not in PROVENANCE
+        and not pd.api.types.is_bool_dtype(ok[c])
+        and pd.to_numeric(ok[c], errors="coerce").notna().any()
+    ]
     rows = []
     for _, group in frame.groupby("config_id", sort=False):
         good = group[group["status"] == "ok"]
@@ -91,7 +151,8 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
         row["n_seeds"], row["n_failed"] = len(good), int((group["status"] != "ok").sum())
         row["n_khat_unreliable"] = int(sum(v is True or v == 1 for v in good.get("khat_unreliable", [])))
         passes, row["n_pass_truth"], row["n_truth"], row["truth_failures"] = truth.config_verdict(
-            good.to_dict("records"))
+            good.to_dict("records")
+        )
         row["passes_truth"] = passes
         counting = sorted({str(v) for v in good.get("bias2_cost_counting", pd.Series(dtype=object)).dropna()})
         if counting:
@@ -108,8 +169,11 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
                 row["time_compile.total"] = float(np.nansum(vals))
             elif (~np.isnan(vals)).any():  # +inf (never) counts: a mean over seeds with one never is never
                 row[f"{col}.mean"] = float(np.nanmean(vals))
-                row[f"{col}.sd"] = float(np.nanstd(vals, ddof=1)) if np.isfinite(vals).sum() > 1 \
-                    and not np.isinf(vals).any() else np.nan
+                row[f"{col}.sd"] = (
+                    float(np.nanstd(vals, ddof=1))
+                    if np.isfinite(vals).sum() > 1 and not np.isinf(vals).any()
+                    else np.nan
+                )
         for col in [c for c in group.columns if c.startswith("version.")] + PROVENANCE:
             if col in group:  # the values of every cell: a configuration run under two versions shows both
                 values = sorted({str(v) for v in group[col].dropna()})
@@ -126,11 +190,18 @@ def _config_id(identity: dict) -> str:
 
 def _sorted(table: pd.DataFrame) -> pd.DataFrame:
     from bench.samplers import SAMPLERS
+
     order = {name: i for i, name in enumerate(SAMPLERS)}
     key = table["sampler"].map(lambda s: order.get(s, len(order)))
-    return (table.assign(_order=key).sort_values(["target", "target_id", "_order", "sampler_id", "chains", "draws",
-                                                  "warmup", "precision", "device"], kind="stable")
-            .drop(columns="_order").reset_index(drop=True))
+    return (
+        table.assign(_order=key)
+        .sort_values(
+            ["target", "target_id", "_order", "sampler_id", "chains", "draws", "warmup", "precision", "device"],
+            kind="stable",
+        )
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
 
 
 def long_table(records: list[dict]) -> pd.DataFrame:
@@ -144,11 +215,11 @@ def long_table(records: list[dict]) -> pd.DataFrame:
     first = [c for c in IDENTITY_FIRST[:3] if c in frame] + tparams + [c for c in IDENTITY_FIRST[3:5] if c in frame]
     first += sparams + [c for c in IDENTITY_FIRST[5:] if c in frame]
     rest = sorted(c for c in frame if c not in first)
-    return frame[first + rest].sort_values(
-        ["target", "target_id", "sampler", "sampler_id", "seed"], kind="stable")
+    return frame[first + rest].sort_values(["target", "target_id", "sampler", "sampler_id", "seed"], kind="stable")
 
 
 # --- renderings --------------------------------------------------------------------------------------------
+
 
 def render(table: pd.DataFrame, fmt: str) -> str:
     """Markdown (`fmt="markdown"`) or LaTeX booktabs (`"latex"`) tables of an aggregated leaderboard, one per
@@ -165,12 +236,18 @@ def _render_one(target_id: str, sub: pd.DataFrame, fmt: str) -> str:
         caption = _escape(note, "latex").replace("±", "$\\pm$").replace(" x ", " $\\times$ ")
         for text, tex in (("²", "$^2$"), (FAILS, "$^\\dagger$"), ("<=", "$\\le$"), ("|", "$|$")):
             caption = caption.replace(text, tex)
-        return frame.to_latex(index=False, escape=False, caption=caption, label=f"tab:{_slug(target_id)}",
-                              column_format="l" + "r" * (frame.shape[1] - 1))
+        return frame.to_latex(
+            index=False,
+            escape=False,
+            caption=caption,
+            label=f"tab:{_slug(target_id)}",
+            column_format="l" + "r" * (frame.shape[1] - 1),
+        )
     if fmt == "html":
         return f"<p>{html.escape(note)}</p>\n" + frame.to_html(index=False, escape=False, border=0)
-    return f"### {target_id}\n\n{note}\n\n" + frame.to_markdown(index=False, disable_numparse=True,
-                                                                 colalign=["left"] + ["right"] * (frame.shape[1] - 1))
+    return f"### {target_id}\n\n{note}\n\n" + frame.to_markdown(
+        index=False, disable_numparse=True, colalign=["left"] + ["right"] * (frame.shape[1] - 1)
+    )
 
 
 def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame, str]:
@@ -181,24 +258,30 @@ def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame,
     verdicts = [None if v is None or (isinstance(v, float) and math.isnan(v)) else bool(v) for v in verdicts]
     fails = np.array([v is False for v in verdicts])
     passing = np.array([v is True for v in verdicts])
-    judged = any(v is not None for v in verdicts)   # a table with ground truth: efficiency bold only if passing
+    judged = any(v is not None for v in verdicts)  # a table with ground truth: efficiency bold only if passing
     mark_fail = {"latex": "$^\\dagger$"}.get(fmt, FAILS)
     heads = {key: BY_KEY[key].header for key in ("sampler_id", "n_seeds", "passes_truth")}
     body: dict[str, list[str]] = {
         heads["sampler_id"]: [_escape(v, fmt) + (f" {mark_fail}" if f else "") for v, f in zip(row_labels(sub), fails)],
         heads["n_seeds"]: [f"{int(n)}/{int(n + f)}" for n, f in zip(sub["n_seeds"], sub["n_failed"])],
-        heads["passes_truth"]: [truth.verdict_text(v, int(_or0(p)), int(_or0(n))) for v, p, n in
-                         zip(verdicts, sub.get("n_pass_truth", [0] * len(sub)), sub.get("n_truth", [0] * len(sub)))]}
+        heads["passes_truth"]: [
+            truth.verdict_text(v, int(_or0(p)), int(_or0(n)))
+            for v, p, n in zip(verdicts, sub.get("n_pass_truth", [0] * len(sub)), sub.get("n_truth", [0] * len(sub)))
+        ],
+    }
     unreliable = sub.get("n_khat_unreliable", pd.Series(0, sub.index)).fillna(0).to_numpy(float) > 0
     for c in columns:
         means, sds = sub[f"{c.key}.mean"].to_numpy(float), sub.get(f"{c.key}.sd", pd.Series(np.nan, sub.index))
         marked = unreliable if c.khat else np.zeros(len(sub), bool)
         if c.efficiency and judged:
-            marked = marked | ~passing                  # never reward a wrong answer
+            marked = marked | ~passing  # never reward a wrong answer
         finite = means[np.isfinite(means)]
-        candidates = means[np.isfinite(means) & ~marked]   # a marked row is never the best
-        best = (candidates.max() if c.better == "higher" else candidates.min()) \
-            if finite.size > 1 and candidates.size else np.nan
+        candidates = means[np.isfinite(means) & ~marked]  # a marked row is never the best
+        best = (
+            (candidates.max() if c.better == "higher" else candidates.min())
+            if finite.size > 1 and candidates.size
+            else np.nan
+        )
         cells = []
         khat_marked = unreliable if c.khat else np.zeros(len(sub), bool)
         for m, sd, mark, khat_mark in zip(means, np.asarray(sds, float), marked, khat_marked):
@@ -211,25 +294,38 @@ def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame,
         header = {"latex": c.latex, "html": html.escape(c.header)}.get(fmt, c.markdown)
         body[header] = cells
     device = " / ".join(sorted({str(d) for d in sub["device"]}))
-    budget = " / ".join(sorted({f"{c} chains x {w} warm-up + {d} draws" for c, d, w in
-                                zip(sub["chains"], sub["draws"], sub["warmup"])}))
+    budget = " / ".join(
+        sorted({f"{c} chains x {w} warm-up + {d} draws" for c, d, w in zip(sub["chains"], sub["draws"], sub["warmup"])})
+    )
     higher = ", ".join(c.header for c in columns if c.better == "higher")
-    directions = (f" ({higher}: higher is better; the others lower)" if higher else " (lower is better)") if columns else ""
-    note = (f"{sub['target_id'].iloc[0]}: mean ± sd over seeds; {budget}; {device}; "
-            f"{' / '.join(sorted({str(p) for p in sub['precision']}))}. Best mean per column in bold{directions}.")
+    directions = (
+        (f" ({higher}: higher is better; the others lower)" if higher else " (lower is better)") if columns else ""
+    )
+    note = (
+        f"{sub['target_id'].iloc[0]}: mean ± sd over seeds; {budget}; {device}; "
+        f"{' / '.join(sorted({str(p) for p in sub['precision']}))}. Best mean per column in bold{directions}."
+    )
     if judged:
-        note += (f" Passes truth: seeds passing / seeds with ground truth (|bias|/MCSE <= {truth.BIAS_MCSE_MAX:g}, "
-                 f"bias² max <= {truth.BIAS2_MAX:g}, Pareto k-hat <= {KHAT_MAX} for weighted draws); {FAILS}: fails "
-                 f"in some seed; ESS and cost-to-accuracy figures are bold only among passing rows.")
+        note += (
+            f" Passes truth: seeds passing / seeds with ground truth (|bias|/MCSE <= {truth.BIAS_MCSE_MAX:g}, "
+            f"bias² max <= {truth.BIAS2_MAX:g}, Pareto k-hat <= {KHAT_MAX} for weighted draws); {FAILS}: fails "
+            f"in some seed; ESS and cost-to-accuracy figures are bold only among passing rows."
+        )
     if any(c.key.endswith(("_to_bias2_max", "_to_bias2_avg")) for c in columns):
-        note += (" Cost to accuracy: gradients (seconds) incl. warm-up until bias² of every statistic (max) or their "
-                 "average (avg) stays <= 0.01; never: not within the budget in some seed.")
+        note += (
+            " Cost to accuracy: gradients (seconds) incl. warm-up until bias² of every statistic (max) or their "
+            "average (avg) stays <= 0.01; never: not within the budget in some seed."
+        )
     if unreliable.any():
-        note += (f" {UNRELIABLE}: Pareto k-hat > {KHAT_MAX} in some seed (the importance weights' variance is "
-                 f"infinite): the row's ESS, MCSE and bias are unreliable, and never bold.")
+        note += (
+            f" {UNRELIABLE}: Pareto k-hat > {KHAT_MAX} in some seed (the importance weights' variance is "
+            f"infinite): the row's ESS, MCSE and bias are unreliable, and never bold."
+        )
     if "sampler" in sub and sub["sampler"].isin(JOINT_WEIGHT_SAMPLERS).any() and "pareto_khat.mean" in sub:
-        note += (" IS ESS, Pareto k-hat and |Delta log Z| of vae-gibbs and vae-hybrid: the joint K=0 weights of "
-                 "the VAE, not weights of the chain.")
+        note += (
+            " IS ESS, Pareto k-hat and |Delta log Z| of vae-gibbs and vae-hybrid: the joint K=0 weights of "
+            "the VAE, not weights of the chain."
+        )
     return pd.DataFrame(body), note
 
 
@@ -275,8 +371,18 @@ def _same(a: float, b: float) -> bool:
     return bool(np.isfinite(b)) and math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
 
 
-_LATEX_SPECIAL = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_",
-                  "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}"}
+_LATEX_SPECIAL = {
+    "\\": "\\textbackslash{}",
+    "&": "\\&",
+    "%": "\\%",
+    "$": "\\$",
+    "#": "\\#",
+    "_": "\\_",
+    "{": "\\{",
+    "}": "\\}",
+    "~": "\\textasciitilde{}",
+    "^": "\\textasciicircum{}",
+}
 
 
 def _escape(text: str, fmt: str) -> str:
@@ -292,6 +398,7 @@ def _slug(text: str) -> str:
 
 
 # --- files -------------------------------------------------------------------------------------------------
+
 
 def write_all(results: pathlib.Path, out: pathlib.Path | None = None, targets: list[str] | None = None) -> pathlib.Path:
     """Rebuild the leaderboards of every target (or of `targets`) under `results` into `out` (default

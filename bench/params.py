@@ -6,6 +6,7 @@ types and defaults *are* its parameters; a value is converted to the annotated t
 sampler means anything at nan or +-inf: an infinite jitter or temperature freezes the chains); a parameter
 given twice is an error (never "the last one wins"). Errors name the problem and the valid choices.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -32,8 +33,10 @@ def parameters(factory: Callable, skip: Iterable[str] = ()) -> dict[str, inspect
 
 def describe(factory: Callable, skip: Iterable[str] = ()) -> str:
     """`dim: int = 10, condition: float = 100.0` for listings and error messages."""
-    return ", ".join(f"{n}: {_type_name(p.annotation)} = {p.default!r}"
-                     for n, p in parameters(factory, skip).items()) or "(none)"
+    return (
+        ", ".join(f"{n}: {_type_name(p.annotation)} = {p.default!r}" for n, p in parameters(factory, skip).items())
+        or "(none)"
+    )
 
 
 def parse_params(what: str, factory: Callable, items: Iterable[str], skip: Iterable[str] = ()) -> dict[str, Any]:
@@ -44,8 +47,9 @@ def parse_params(what: str, factory: Callable, items: Iterable[str], skip: Itera
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ParamError(f"{what}: parameter {item!r} is not of the form name=value; "
-                             f"valid parameters: {describe(factory, skip)}")
+            raise ParamError(
+                f"{what}: parameter {item!r} is not of the form name=value; valid parameters: {describe(factory, skip)}"
+            )
         if key not in valid:
             raise ParamError(f"{what}: unknown parameter {key!r}; valid parameters: {describe(factory, skip)}")
         value = convert(f"{what}: {key}", raw.strip(), valid[key].annotation)

@@ -12,6 +12,7 @@ run or sweep goes float32 only when all its targets are in `FLOAT32_TARGETS`. Wh
 target's defaults (`sampler_params`), so they show in the rows' `sampler.*` columns and ids like any other;
 `--precision` and `--sampler-param` override them.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -20,16 +21,19 @@ from typing import Any
 
 PROFILES: dict[str, dict[str, Any]] = {
     "cpu": {"float32_targets": frozenset(), "sampler_params": {}},
-    "accelerator": {"float32_targets": frozenset({"funnel"}),
-                    "sampler_params": {"chain_method": "vectorized", "batch_size": 1024}},
+    "accelerator": {
+        "float32_targets": frozenset({"funnel"}),
+        "sampler_params": {"chain_method": "vectorized", "batch_size": 1024},
+    },
 }
-FLOAT32_TARGETS = PROFILES["accelerator"]["float32_targets"]   # docs/gpu.md: float32 against float64
-_requested: str | None = None   # None: default()
+FLOAT32_TARGETS = PROFILES["accelerator"]["float32_targets"]  # docs/gpu.md: float32 against float64
+_requested: str | None = None  # None: default()
 
 
 def default() -> str:
     """`accelerator` when JAX's default backend is not the CPU, else `cpu`."""
     import jax
+
     return "cpu" if jax.default_backend() == "cpu" else "accelerator"
 
 

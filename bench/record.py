@@ -9,6 +9,7 @@ the SHA-256 of uv.lock) and whether the environment is the lock's (`lock_matches
 devices the chains were spread over, git commit, precision (read off JAX, not assumed). The device count used
 (`baselines.devices`) is part of the identity only when it is not 1, so one device keeps the ids of before.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -29,24 +30,44 @@ _ROOT = pathlib.Path(__file__).resolve().parents[1]  # the repository (or site-p
 PACKAGES = ("jax", "jaxlib", "blackjax", "arviz", "arviz-stats", "numpy", "optax", "numpyro")
 
 
-def identity(target_name: str, target_params: Mapping[str, Any], sampler_name: str,
-             sampler_params: Mapping[str, Any], chains: int, draws: int, warmup: int, seed: int,
-             target_fingerprint: str | None = None) -> dict:
+def identity(
+    target_name: str,
+    target_params: Mapping[str, Any],
+    sampler_name: str,
+    sampler_params: Mapping[str, Any],
+    chains: int,
+    draws: int,
+    warmup: int,
+    seed: int,
+    target_fingerprint: str | None = None,
+) -> dict:
     """The flat identity of a cell; `target.*` and `sampler.*` hold the parameters (and
     `target.fingerprint` a user's target's fingerprint, when given). The device is part of it, so runs of
     one cell on a CPU and on a GPU are two cells (and `chain_method=auto` resolves by device); so is the
     number of devices used (`devices`), added only when it is not 1 (one device: the ids of before), and the
     device profile (`bench.profile`), added only when it is not `cpu`."""
     from baselines import devices
+
     fingerprint = {} if target_fingerprint is None else {"target.fingerprint": target_fingerprint}
     from bench import profile
+
     spread = {} if devices.count() == 1 else {"devices": devices.count()}
     if profile.current() != "cpu":
         spread["profile"] = profile.current()
-    return {"target": target_name, **{f"target.{k}": v for k, v in sorted(target_params.items())}, **fingerprint,
-            "sampler": sampler_name, **{f"sampler.{k}": v for k, v in sorted(sampler_params.items())},
-            "chains": int(chains), "draws": int(draws), "warmup": int(warmup), "seed": int(seed),
-            "precision": precision(), "device": provenance()["device"], **spread}
+    return {
+        "target": target_name,
+        **{f"target.{k}": v for k, v in sorted(target_params.items())},
+        **fingerprint,
+        "sampler": sampler_name,
+        **{f"sampler.{k}": v for k, v in sorted(sampler_params.items())},
+        "chains": int(chains),
+        "draws": int(draws),
+        "warmup": int(warmup),
+        "seed": int(seed),
+        "precision": precision(),
+        "device": provenance()["device"],
+        **spread,
+    }
 
 
 def cell_id(ident: Mapping[str, Any]) -> str:
@@ -54,7 +75,7 @@ def cell_id(ident: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(dict(ident), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-FINGERPRINT_POINTS = 8   # fixed points (seeded standard normal draws) where a user's target is evaluated
+FINGERPRINT_POINTS = 8  # fixed points (seeded standard normal draws) where a user's target is evaluated
 
 
 def is_builtin(target) -> bool:
@@ -62,10 +83,14 @@ def is_builtin(target) -> bool:
     code fixes it with its parameters): its name is registered by the package (not `register_model`) and
     its log density is the package's code."""
     from targets.registry import TARGETS
+
     factory = TARGETS.get(target.name)
-    return (factory is not None and factory.__module__.startswith("targets.")
-            and factory.__module__ != "targets.posteriors.user"
-            and getattr(target.log_prob, "__module__", "").startswith("targets."))
+    return (
+        factory is not None
+        and factory.__module__.startswith("targets.")
+        and factory.__module__ != "targets.posteriors.user"
+        and getattr(target.log_prob, "__module__", "").startswith("targets.")
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -75,16 +100,26 @@ def target_fingerprint(target) -> str | None:
     points (standard normal, seed 0; values to 10 significant digits), and its statistics' names and truths
     (mean, sd, sd of the square, se of the mean)."""
     import numpy as np
+
     if is_builtin(target):
         return None
     x = jnp.asarray(np.random.default_rng(0).normal(size=(FINGERPRINT_POINTS, target.dim)), dtype=jnp.zeros(()).dtype)
     values = [jax.vmap(target.log_prob)(x), target.initial(jax.random.key(0), 2)]
     values += [jax.vmap(s.fn)(x) for s in target.statistics]
     numbers = [[f"{v:.10g}" for v in np.asarray(a, dtype=float).ravel()] for a in values]
-    truths = [[s.name, *(None if v is None else f"{float(v):.10g}" for v in (s.mean, s.sd, s.sq_sd, s.mean_se))]
-              for s in target.statistics]
-    text = json.dumps({"dim": int(target.dim), "log_Z": None if target.log_Z is None else f"{target.log_Z:.10g}",
-                       "values": numbers, "statistics": truths}, sort_keys=True)
+    truths = [
+        [s.name, *(None if v is None else f"{float(v):.10g}" for v in (s.mean, s.sd, s.sq_sd, s.mean_se))]
+        for s in target.statistics
+    ]
+    text = json.dumps(
+        {
+            "dim": int(target.dim),
+            "log_Z": None if target.log_Z is None else f"{target.log_Z:.10g}",
+            "values": numbers,
+            "statistics": truths,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -104,8 +139,13 @@ def provenance() -> dict:
     profile (`profile`), git commit."""
     from baselines import devices
     from bench import profile
-    return {**_fixed_provenance(), "devices": devices.count(), "device_kind": devices.kind(),
-            "profile": profile.current()}
+
+    return {
+        **_fixed_provenance(),
+        "devices": devices.count(),
+        "device_kind": devices.kind(),
+        "profile": profile.current(),
+    }
 
 
 @functools.cache
@@ -133,6 +173,7 @@ def lock_provenance(lock: pathlib.Path, installed: Mapping[str, str]) -> tuple[s
     installed : normalised distribution name -> installed version (`_installed`).
     """
     import tomllib
+
     try:
         data = lock.read_bytes()
     except OSError:
@@ -151,13 +192,13 @@ def timestamp() -> str:
 def _normalise(name: str) -> str:
     """A distribution name in PEP 503's normal form (`flowMC` -> `flowmc`, `ott_jax` -> `ott-jax`)."""
     import re
+
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _installed() -> dict[str, str]:
     """Normalised name -> version of every distribution installed in this environment."""
-    return {_normalise(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()
-            if d.metadata["Name"]}
+    return {_normalise(d.metadata["Name"]): d.version for d in importlib.metadata.distributions() if d.metadata["Name"]}
 
 
 def _version(package: str) -> str | None:
@@ -179,15 +220,26 @@ def _cpu_name() -> str:
 
 def _cpu_count() -> int | None:
     import os
+
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def _git() -> tuple[str | None, bool | None]:
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_ROOT, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=_ROOT,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip() != ""
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=_ROOT, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = (
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            ).stdout.strip()
+            != ""
+        )
         return commit, dirty
     except (OSError, subprocess.SubprocessError):
         return None, None

@@ -11,6 +11,7 @@ different coordinates (`--from eight_schools_nc` for the centred eight schools):
 mapped through the constrained parameters, are the draws of the target; the checks are re-evaluated on
 them, divergences and E-BFMI are the source run's.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,33 +51,55 @@ def compute(target: Target, settings: Settings) -> tuple[np.ndarray, dict[str, A
     key_init, key_run = jax.random.split(jax.random.key(settings.seed))
     initial = target.initial(key_init, settings.chains)
     start = time.perf_counter()
-    draws = baselines.nuts(key_run, target.log_prob, initial, num_warmup=settings.warmup,
-                           num_draws=settings.iterations, target_acceptance_rate=settings.target_acceptance_rate,
-                           dense_mass=settings.dense_mass, max_num_doublings=settings.max_num_doublings)
+    draws = baselines.nuts(
+        key_run,
+        target.log_prob,
+        initial,
+        num_warmup=settings.warmup,
+        num_draws=settings.iterations,
+        target_acceptance_rate=settings.target_acceptance_rate,
+        dense_mass=settings.dense_mass,
+        max_num_doublings=settings.max_num_doublings,
+    )
     seconds = time.perf_counter() - start
-    x = draws.positions[:, settings.thin - 1::settings.thin]
+    x = draws.positions[:, settings.thin - 1 :: settings.thin]
     import arviz as az
+
     bfmi = np.atleast_1d(az.bfmi(np.asarray(draws.stats["energy"], dtype=np.float64)))
     divergences = int(np.sum(draws.stats["diverging"]))
     checks = ref.check(statistic_values(target, x), divergences, bfmi)
     checks["bfmi"] = bfmi.tolist()
     provenance = {
-        "target": target.name, "method": "blackjax NUTS (baselines.nuts), Stan window adaptation per chain",
-        **dataclasses.asdict(settings), "kept_per_chain": int(x.shape[1]),
+        "target": target.name,
+        "method": "blackjax NUTS (baselines.nuts), Stan window adaptation per chain",
+        **dataclasses.asdict(settings),
+        "kept_per_chain": int(x.shape[1]),
         "max_tree_depth_hit": int(np.sum(np.asarray(draws.stats["tree_depth"]) >= settings.max_num_doublings)),
-        "step_size_min": draws.info["step_size_min"], "step_size_max": draws.info["step_size_max"],
-        "grad_evals": draws.cost.grad_evals, "seconds": round(seconds, 1), "chain_method": draws.info["chain_method"],
-        "date": rec.timestamp(), "precision": rec.precision(), **rec.provenance(), "checks": checks,
+        "step_size_min": draws.info["step_size_min"],
+        "step_size_max": draws.info["step_size_max"],
+        "grad_evals": draws.cost.grad_evals,
+        "seconds": round(seconds, 1),
+        "chain_method": draws.info["chain_method"],
+        "date": rec.timestamp(),
+        "precision": rec.precision(),
+        **rec.provenance(),
+        "checks": checks,
     }
     return x, provenance
 
 
-def derive(target: Target, source: Target, source_provenance: dict[str, Any], x: np.ndarray,
-           divergences: int, bfmi) -> tuple[np.ndarray, dict[str, Any]]:
+def derive(
+    target: Target, source: Target, source_provenance: dict[str, Any], x: np.ndarray, divergences: int, bfmi
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Provenance of draws `x` of `target` obtained from `source`'s reference (same posterior)."""
     checks = ref.check(statistic_values(target, x), divergences, None if bfmi is None else np.asarray(bfmi))
     checks["bfmi"] = bfmi
     provenance = {k: v for k, v in source_provenance.items() if k not in ("checks", "target")}
-    provenance |= {"target": target.name, "derived_from": source.name, "derived_date": rec.timestamp(),
-                   "checks": checks, "source_checks": source_provenance.get("checks")}
+    provenance |= {
+        "target": target.name,
+        "derived_from": source.name,
+        "derived_date": rec.timestamp(),
+        "checks": checks,
+        "source_checks": source_provenance.get("checks"),
+    }
     return x, provenance

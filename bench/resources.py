@@ -6,6 +6,7 @@ position), and per chain and warm-up step one number (the adaptation's step coun
 bound on what a run holds in memory (the arrays are copied from the device and into the draws file),
 so a budget refused here could never have run.
 """
+
 from __future__ import annotations
 
 from targets.base import format_bytes, machine_memory
@@ -20,13 +21,16 @@ def draws_bytes(chains: int, draws: int, warmup: int, dim: int, precision: str =
     return chains * (draws * (dim + PER_DRAW) + warmup) * itemsize
 
 
-def check_fits(chains: int, draws: int, warmup: int, dim: int, precision: str = "float64",
-               memory: int | None = None) -> None:
+def check_fits(
+    chains: int, draws: int, warmup: int, dim: int, precision: str = "float64", memory: int | None = None
+) -> None:
     """Raise ValueError if the draws of this budget (`draws_bytes`) exceed `memory` (default: this machine's)."""
     memory = machine_memory() if memory is None else memory
     need = draws_bytes(chains, draws, warmup, dim, precision)
     if memory is not None and need > memory:
-        raise ValueError(f"{chains} chains x {draws} draws (+ {warmup} warm-up steps) of a {dim}-d target need at "
-                         f"least {format_bytes(need)} in {precision} (chains x (draws x (dim + {PER_DRAW}) + warmup) x "
-                         f"{8 if precision == 'float64' else 4} bytes), more than this machine's "
-                         f"{format_bytes(memory)} of memory; use fewer chains or draws")
+        raise ValueError(
+            f"{chains} chains x {draws} draws (+ {warmup} warm-up steps) of a {dim}-d target need at "
+            f"least {format_bytes(need)} in {precision} (chains x (draws x (dim + {PER_DRAW}) + warmup) x "
+            f"{8 if precision == 'float64' else 4} bytes), more than this machine's "
+            f"{format_bytes(memory)} of memory; use fewer chains or draws"
+        )

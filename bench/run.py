@@ -6,6 +6,7 @@ the reason in its record, and the caller goes on. NaN met *inside* a trajectory 
 blackjax and shows up as a divergence; chains that never moved (every proposal rejected, every draw
 divergent) fail as `FrozenChains`, so that they are never scored or ranked.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,8 +62,9 @@ class FrozenChains(RuntimeError):
     """The chains never moved (e.g. a NaN gradient: every proposal rejected): nothing to score or rank."""
 
 
-def cell_identity(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any], seed: int,
-                  budget: Budget) -> dict:
+def cell_identity(
+    target: Target, sampler: Sampler, sampler_params: Mapping[str, Any], seed: int, budget: Budget
+) -> dict:
     """The identity of a cell (`bench.record.identity`): every sampler parameter, defaults included
     (the sampler's defaults for this target under the given ones), as the sampler reports it used them
     (`run.identity_params`, where it has one), and a user's target's fingerprint
@@ -71,12 +73,28 @@ def cell_identity(target: Target, sampler: Sampler, sampler_params: Mapping[str,
     params = with_defaults(sampler.run, sampler_params, skip=BUDGET_ARGS)
     # e.g. a VAE sampler run on a saved model: its training settings are the model's, not the defaults
     params = getattr(sampler.run, "identity_params", lambda p: p)(params)
-    return rec.identity(target.name, target.params, sampler.name, params, budget.chains, budget.draws,
-                        budget.warmup, seed, rec.target_fingerprint(target))
+    return rec.identity(
+        target.name,
+        target.params,
+        sampler.name,
+        params,
+        budget.chains,
+        budget.draws,
+        budget.warmup,
+        seed,
+        rec.target_fingerprint(target),
+    )
 
 
-def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any], seed: int, budget: Budget,
-             out: pathlib.Path | None, extra: Mapping[str, Any] | None = None) -> dict:
+def run_cell(
+    target: Target,
+    sampler: Sampler,
+    sampler_params: Mapping[str, Any],
+    seed: int,
+    budget: Budget,
+    out: pathlib.Path | None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict:
     """Run, score and store one cell (one target, one sampler configuration, one seed).
 
     Parameters
@@ -112,9 +130,17 @@ def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any]
     check_finite(f"sampler {sampler.name}", sampler_params)
     sampler.validate(budget.warmup, budget.draws, **sampler_params)
     ident = cell_identity(target, sampler, sampler_params, seed, budget)
-    record: dict = {"cell_id": rec.cell_id(ident), **ident, "target_id": rec.label(target.name, target.params),
-                    "sampler_id": rec.label(sampler.name, sampler_params), "dim": target.dim,
-                    "target_log_Z": target.log_Z, **rec.provenance(), **(extra or {}), "started": rec.timestamp()}
+    record: dict = {
+        "cell_id": rec.cell_id(ident),
+        **ident,
+        "target_id": rec.label(target.name, target.params),
+        "sampler_id": rec.label(sampler.name, sampler_params),
+        "dim": target.dim,
+        "target_log_Z": target.log_Z,
+        **rec.provenance(),
+        **(extra or {}),
+        "started": rec.timestamp(),
+    }
     for name, offset in target.log_Z_offsets.items():  # e.g. the spin system of a relaxation
         record[f"target_log_Z_{name}"] = None if target.log_Z is None else target.log_Z - offset
     datatree, artifacts = None, {}
@@ -123,8 +149,15 @@ def run_cell(target: Target, sampler: Sampler, sampler_params: Mapping[str, Any]
         initial = target.initial(key_init, budget.chains)
         check_finite_start(target, initial)
         takes_initial = "initial_fn" in inspect.signature(sampler.run).parameters  # e.g. to start walkers
-        draws = sampler.run(key_run, target.log_prob, initial, num_warmup=budget.warmup, num_draws=budget.draws,
-                            **({"initial_fn": target.initial} if takes_initial else {}), **sampler_params)
+        draws = sampler.run(
+            key_run,
+            target.log_prob,
+            initial,
+            num_warmup=budget.warmup,
+            num_draws=budget.draws,
+            **({"initial_fn": target.initial} if takes_initial else {}),
+            **sampler_params,
+        )
         record |= cost_columns(draws)
         artifacts = dict(draws.artifacts)
         values = metrics.statistic_values(target, draws.positions)
@@ -148,8 +181,10 @@ def check_finite_start(target: Target, initial) -> None:
     bad = np.flatnonzero(~np.isfinite(lp))
     if bad.size:
         c = int(bad[0])
-        raise NonFiniteLogDensity(f"log density is {lp[c]} at the initial position of chain {c} "
-                                  f"({bad.size} of {lp.size} chains); x = {np.asarray(initial[c]).tolist()}")
+        raise NonFiniteLogDensity(
+            f"log density is {lp[c]} at the initial position of chain {c} "
+            f"({bad.size} of {lp.size} chains); x = {np.asarray(initial[c]).tolist()}"
+        )
 
 
 def check_finite_draws(draws: Draws) -> None:
@@ -157,8 +192,9 @@ def check_finite_draws(draws: Draws) -> None:
     bad = np.isnan(lp) | (lp == np.inf) | ~np.isfinite(x).all(axis=-1)
     if bad.any():
         c, d = map(int, np.argwhere(bad)[0])
-        raise NonFiniteLogDensity(f"non-finite draw: log density {lp[c, d]} at chain {c}, draw {d} "
-                                  f"({int(bad.sum())} of {bad.size} draws)")
+        raise NonFiniteLogDensity(
+            f"non-finite draw: log density {lp[c, d]} at chain {c}, draw {d} ({int(bad.sum())} of {bad.size} draws)"
+        )
 
 
 def check_moved(draws: Draws, values) -> None:
@@ -170,27 +206,45 @@ def check_moved(draws: Draws, values) -> None:
     stats = {k: np.asarray(v) for k, v in draws.stats.items()}
     acceptance = [k for k in stats if k.endswith("acceptance_rate")]
     if acceptance and all(np.all(stats[k] == 0) for k in acceptance):
-        raise FrozenChains(f"acceptance 0 in all {draws.positions.shape[0]} chains at every draw "
-                           f"({', '.join(acceptance)}): the chains never moved")
+        raise FrozenChains(
+            f"acceptance 0 in all {draws.positions.shape[0]} chains at every draw "
+            f"({', '.join(acceptance)}): the chains never moved"
+        )
     if "diverging" in stats and stats["diverging"].size and np.all(stats["diverging"]):
-        raise FrozenChains(f"every draw divergent ({stats['diverging'].size} of {stats['diverging'].size}): "
-                           f"no trajectory was integrated (e.g. a NaN or infinite gradient)")
+        raise FrozenChains(
+            f"every draw divergent ({stats['diverging'].size} of {stats['diverging'].size}): "
+            f"no trajectory was integrated (e.g. a NaN or infinite gradient)"
+        )
     values = np.asarray(values)
     if values.size and np.all(values == values[:, :1, :]):
-        raise FrozenChains(f"every statistic is constant within every chain ({values.shape[0]} chains x "
-                           f"{values.shape[1]} draws): the chains never moved")
+        raise FrozenChains(
+            f"every statistic is constant within every chain ({values.shape[0]} chains x "
+            f"{values.shape[1]} draws): the chains never moved"
+        )
 
 
 def cost_columns(draws: Draws) -> dict:
     c = draws.cost
-    out = dataclasses.asdict(c) | {"grad_evals": c.grad_evals, "time_run": c.time_run,
-                                   "time_total": c.time_run + c.time_compile}
+    out = dataclasses.asdict(c) | {
+        "grad_evals": c.grad_evals,
+        "time_run": c.time_run,
+        "time_total": c.time_run + c.time_compile,
+    }
     out |= {f"info.{k}": v for k, v in draws.info.items() if k not in _EVIDENCE_INFO}
     return out
 
 
-_EVIDENCE_INFO = {"loss", "loss_se", "iw_bound", "iw_bound_se", "elbo", "elbo_se", "log_Z_hat", "importance_ess",
-                  "pareto_khat"}
+_EVIDENCE_INFO = {
+    "loss",
+    "loss_se",
+    "iw_bound",
+    "iw_bound_se",
+    "elbo",
+    "elbo_se",
+    "log_Z_hat",
+    "importance_ess",
+    "pareto_khat",
+}
 # (bench.metrics.evidence turns these into record columns; `info.*` keeps the rest)
 
 
@@ -202,8 +256,9 @@ def draws_datatree(target: Target, draws: Draws, values, record: Mapping[str, An
     variables = None
     if target.constrain is not None:  # a model's named parameters (e.g. numpyro's constrained sites)
         variables = {k: np.asarray(v) for k, v in _constrain_fn(target)(draws.positions).items()}
-    return store.to_datatree(draws.positions, [s.name for s in target.statistics], values, stats, attrs,
-                             draws.traces, variables)
+    return store.to_datatree(
+        draws.positions, [s.name for s in target.statistics], values, stats, attrs, draws.traces, variables
+    )
 
 
 @functools.lru_cache(maxsize=16)

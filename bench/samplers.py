@@ -12,6 +12,7 @@ Besides the names below, a sampler is found by spec, `module:function` or `path/
 (`resolve`), or by the name of an entry point of group `vaegibbs_bench.samplers` of an installed package
 (value `module:function`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -106,40 +107,112 @@ class Sampler:
         return bool(getattr(self.run, "exact", True))
 
 
-SMC_TARGET_DEFAULTS = {"gmm40": {"ref_scale": 30.0}, "funnel": {"ref_scale": 3.0}, "ising": {"ref_scale": 1.0},
-                       "eight_schools": {"ref_scale": 5.0}, "eight_schools_nc": {"ref_scale": 5.0}}
+SMC_TARGET_DEFAULTS = {
+    "gmm40": {"ref_scale": 30.0},
+    "funnel": {"ref_scale": 3.0},
+    "ising": {"ref_scale": 1.0},
+    "eight_schools": {"ref_scale": 5.0},
+    "eight_schools_nc": {"ref_scale": 5.0},
+}
 # the reference must cover the target's mass: gmm40's means span [-40, 40]^d, the funnel's v has sd 3, the
 # Ising relaxation's Gaussian factor has unit scale (set by hand from the targets' definitions, not tuned)
 
-SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
-    Sampler("nuts", baselines.nuts, "blackjax NUTS, per-chain Stan window adaptation",
-            functools.partial(validate_hmc_family, "nuts")),
-    Sampler("hmc", baselines.hmc, "blackjax static HMC, per-chain Stan window adaptation",
-            functools.partial(validate_hmc_family, "hmc")),
-    Sampler("smc", baselines.smc, "blackjax adaptive tempered SMC from N(0, ref_scale^2 I), HMC moves; weighted "
+SAMPLERS: dict[str, Sampler] = {
+    s.name: s
+    for s in (
+        Sampler(
+            "nuts",
+            baselines.nuts,
+            "blackjax NUTS, per-chain Stan window adaptation",
+            functools.partial(validate_hmc_family, "nuts"),
+        ),
+        Sampler(
+            "hmc",
+            baselines.hmc,
+            "blackjax static HMC, per-chain Stan window adaptation",
+            functools.partial(validate_hmc_family, "hmc"),
+        ),
+        Sampler(
+            "smc",
+            baselines.smc,
+            "blackjax adaptive tempered SMC from N(0, ref_scale^2 I), HMC moves; weighted "
             "draws and log Z_hat; chains = independent runs, num_draws = particles per run, no warm-up",
-            validate_smc, SMC_TARGET_DEFAULTS),
-    Sampler("pt", baselines.pt, "parallel tempering: blackjax HMC per replica, geometric ladder (n_temps, "
-            "beta_min), even/odd neighbour swaps; the b = 1 replica, every replica's cost", validate_pt),
-    Sampler("mclmc", baselines.mclmc, "blackjax MCLMC, unadjusted (biased by design: no Metropolis test), tuned "
-            "by mclmc_find_L_and_step_size", validate_mclmc),
-    Sampler("mams", baselines.mams, "blackjax Metropolis-adjusted MCLMC (exact), unadjusted then adjusted "
-            "tuner, adjusted_mclmc_dynamic", validate_mams),
-    Sampler("chees", baselines.chees, "blackjax ChEES-HMC: ensemble adaptation of step size and trajectory "
-            "length, jittered dynamic HMC over max(walkers, chains) chains", validate_chees),
-    Sampler("numpyro-nuts", baselines.numpyro_nuts, "numpyro NUTS, per-chain window adaptation (an "
-            "independent NUTS implementation)", validate_numpyro_nuts),
-    Sampler("flowmc", baselines.flowmc, "flowMC 0.6 RQSpline flow + MALA walkers (from the target's initial); "
-            "training loops = warm-up; recompiles every seed", validate_flowmc),
-    Sampler("vae-gibbs", vae.vae_gibbs, "VAE-Gibbs sampler: Metropolis-within-Gibbs on (x, z)",
-            functools.partial(vae.validate, "gibbs"), vae.target_defaults("vae-gibbs"), vae.defaults_for),
-    Sampler("vae-imh", vae.vae_imh, "VAE-Gibbs sampler's VAE: independence Metropolis-Hastings on (x, z)",
-            functools.partial(vae.validate, "imh"), vae.target_defaults("vae-imh"), vae.defaults_for),
-    Sampler("vae-is", vae.vae_is, "VAE-Gibbs sampler's VAE: importance sampling (weighted draws)",
-            functools.partial(vae.validate, "is"), vae.target_defaults("vae-is"), vae.defaults_for),
-    Sampler("vae-hybrid", vae.vae_hybrid, "VAE-Gibbs sampler's VAE moves alternated with blackjax MALA",
-            functools.partial(vae.validate, "hybrid"), vae.target_defaults("vae-hybrid"), vae.defaults_for),
-)}
+            validate_smc,
+            SMC_TARGET_DEFAULTS,
+        ),
+        Sampler(
+            "pt",
+            baselines.pt,
+            "parallel tempering: blackjax HMC per replica, geometric ladder (n_temps, "
+            "beta_min), even/odd neighbour swaps; the b = 1 replica, every replica's cost",
+            validate_pt,
+        ),
+        Sampler(
+            "mclmc",
+            baselines.mclmc,
+            "blackjax MCLMC, unadjusted (biased by design: no Metropolis test), tuned by mclmc_find_L_and_step_size",
+            validate_mclmc,
+        ),
+        Sampler(
+            "mams",
+            baselines.mams,
+            "blackjax Metropolis-adjusted MCLMC (exact), unadjusted then adjusted tuner, adjusted_mclmc_dynamic",
+            validate_mams,
+        ),
+        Sampler(
+            "chees",
+            baselines.chees,
+            "blackjax ChEES-HMC: ensemble adaptation of step size and trajectory "
+            "length, jittered dynamic HMC over max(walkers, chains) chains",
+            validate_chees,
+        ),
+        Sampler(
+            "numpyro-nuts",
+            baselines.numpyro_nuts,
+            "numpyro NUTS, per-chain window adaptation (an independent NUTS implementation)",
+            validate_numpyro_nuts,
+        ),
+        Sampler(
+            "flowmc",
+            baselines.flowmc,
+            "flowMC 0.6 RQSpline flow + MALA walkers (from the target's initial); "
+            "training loops = warm-up; recompiles every seed",
+            validate_flowmc,
+        ),
+        Sampler(
+            "vae-gibbs",
+            vae.vae_gibbs,
+            "VAE-Gibbs sampler: Metropolis-within-Gibbs on (x, z)",
+            functools.partial(vae.validate, "gibbs"),
+            vae.target_defaults("vae-gibbs"),
+            vae.defaults_for,
+        ),
+        Sampler(
+            "vae-imh",
+            vae.vae_imh,
+            "VAE-Gibbs sampler's VAE: independence Metropolis-Hastings on (x, z)",
+            functools.partial(vae.validate, "imh"),
+            vae.target_defaults("vae-imh"),
+            vae.defaults_for,
+        ),
+        Sampler(
+            "vae-is",
+            vae.vae_is,
+            "VAE-Gibbs sampler's VAE: importance sampling (weighted draws)",
+            functools.partial(vae.validate, "is"),
+            vae.target_defaults("vae-is"),
+            vae.defaults_for,
+        ),
+        Sampler(
+            "vae-hybrid",
+            vae.vae_hybrid,
+            "VAE-Gibbs sampler's VAE moves alternated with blackjax MALA",
+            functools.partial(vae.validate, "hybrid"),
+            vae.target_defaults("vae-hybrid"),
+            vae.defaults_for,
+        ),
+    )
+}
 
 
 def get_sampler(name: str) -> Sampler:
@@ -177,14 +250,17 @@ def resolve(spec: str) -> Sampler:
     if not is_spec(spec) and remembered("sampler", spec):  # a spec's sampler in a sweep's worker
         return resolve(remembered("sampler", spec))
     if not is_spec(spec):
-        raise KeyError(f"unknown sampler {spec!r}; valid samplers: {', '.join(sorted({*SAMPLERS, *found}))}; "
-                       "or module:function or path/to/file.py:function")
+        raise KeyError(
+            f"unknown sampler {spec!r}; valid samplers: {', '.join(sorted({*SAMPLERS, *found}))}; "
+            "or module:function or path/to/file.py:function"
+        )
     name, fn = import_object(spec, "sampler")
     return from_function(fn, name, source=spec, what=f"sampler {spec!r}")
 
 
-def from_function(fn: Callable, name: str, source: str = "python", what: str | None = None,
-                  description: str | None = None) -> Sampler:
+def from_function(
+    fn: Callable, name: str, source: str = "python", what: str | None = None, description: str | None = None
+) -> Sampler:
     """A Sampler for a user's run function, checked by `check_contract`.
 
     Parameters
@@ -232,8 +308,10 @@ def check_contract(fn: Callable, what: str = "sampler") -> None:
         The first way in which `fn` breaks the contract, and what the contract is.
     """
     if not callable(fn):
-        raise SpecError(f"{what}: a {type(fn).__name__} is not callable; a sampler is a function "
-                        f"run(key, logdensity_fn, initial_positions, *, num_warmup, num_draws, **params)")
+        raise SpecError(
+            f"{what}: a {type(fn).__name__} is not callable; a sampler is a function "
+            f"run(key, logdensity_fn, initial_positions, *, num_warmup, num_draws, **params)"
+        )
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError) as err:
@@ -241,18 +319,29 @@ def check_contract(fn: Callable, what: str = "sampler") -> None:
     ps = sig.parameters
     positional = [n for n, p in ps.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:3]
     if positional != list(REQUIRED_ARGS[:3]):
-        raise SpecError(f"{what}: its first arguments must be (key, logdensity_fn, initial_positions), got "
-                        f"({', '.join(positional)}); the contract is run(key, logdensity_fn, initial_positions, *, "
-                        f"num_warmup, num_draws, **params) -> baselines.Draws")
+        raise SpecError(
+            f"{what}: its first arguments must be (key, logdensity_fn, initial_positions), got "
+            f"({', '.join(positional)}); the contract is run(key, logdensity_fn, initial_positions, *, "
+            f"num_warmup, num_draws, **params) -> baselines.Draws"
+        )
     missing = [n for n in REQUIRED_ARGS[3:] if n not in ps or ps[n].kind == inspect.Parameter.POSITIONAL_ONLY]
     if missing:
-        raise SpecError(f"{what}: it takes no keyword argument {', '.join(missing)}; the contract is "
-                        f"run(key, logdensity_fn, initial_positions, *, num_warmup, num_draws, **params)")
-    required = [n for n, p in ps.items() if n not in BUDGET_ARGS and p.default is inspect.Parameter.empty
-                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        raise SpecError(
+            f"{what}: it takes no keyword argument {', '.join(missing)}; the contract is "
+            f"run(key, logdensity_fn, initial_positions, *, num_warmup, num_draws, **params)"
+        )
+    required = [
+        n
+        for n, p in ps.items()
+        if n not in BUDGET_ARGS
+        and p.default is inspect.Parameter.empty
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
     if required:
-        raise SpecError(f"{what}: argument {', '.join(required)} has no default; a sampler's settings are keyword "
-                        f"arguments with defaults (set with --sampler-param KEY=VALUE)")
+        raise SpecError(
+            f"{what}: argument {', '.join(required)} has no default; a sampler's settings are keyword "
+            f"arguments with defaults (set with --sampler-param KEY=VALUE)"
+        )
     try:
         settable = parameters(fn, BUDGET_ARGS)
     except Exception as err:  # unresolvable annotations
@@ -260,8 +349,10 @@ def check_contract(fn: Callable, what: str = "sampler") -> None:
     for n, p in settable.items():
         kind = p.annotation
         if typing.get_origin(kind) is not typing.Literal and kind not in PARAM_TYPES:
-            raise SpecError(f"{what}: parameter {n!r} is annotated {kind!r}; a sampler parameter is bool, int, "
-                            f"float, str or Literal[...] (so that --sampler-param can read it)")
+            raise SpecError(
+                f"{what}: parameter {n!r} is annotated {kind!r}; a sampler parameter is bool, int, "
+                f"float, str or Literal[...] (so that --sampler-param can read it)"
+            )
 
 
 def plugins() -> dict[str, metadata.EntryPoint]:

@@ -16,6 +16,7 @@ owner's host, pid and time (`claim_cell`). A claim, and a temporary folder
 is not alive; for another host, when it has not been touched for `STALE_S` seconds (a live owner
 touches its claim every `HEARTBEAT_S` seconds).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,8 +54,7 @@ def check_name(kind: str, name: str) -> str:
     """`name` if it can be one folder or file name under the results folder (see `NAME`: no `/`, no `..`,
     not empty, not hidden); else ResultsError naming it and the valid characters."""
     if not isinstance(name, str) or not NAME.fullmatch(name) or ".." in name:
-        raise ResultsError(f"{kind} name {name!r} cannot name a folder of the results: use {NAME_CHARS}, "
-                           f"with no '..'")
+        raise ResultsError(f"{kind} name {name!r} cannot name a folder of the results: use {NAME_CHARS}, with no '..'")
     return name
 
 
@@ -66,8 +66,10 @@ def check_inside(out: pathlib.Path, path: pathlib.Path) -> pathlib.Path:
         raise ResultsError(f"{path} resolves to {where}, outside the results folder {root}: refusing to write it")
     for folder in (where, *where.parents):
         if (folder / REFERENCE_MARKER).is_file():
-            raise ResultsError(f"{path} is inside {folder}, committed reference results ({REFERENCE_MARKER} marks "
-                               f"it): runs write elsewhere; `python -m bench leaderboard --out` regenerates it")
+            raise ResultsError(
+                f"{path} is inside {folder}, committed reference results ({REFERENCE_MARKER} marks "
+                f"it): runs write elsewhere; `python -m bench leaderboard --out` regenerates it"
+            )
     return where
 
 
@@ -81,8 +83,13 @@ def check_writable(out: pathlib.Path, targets=(), sweep: str | None = None) -> N
     if sweep is not None:
         check_name("sweep", sweep)
     folders = [out / "runs", *(out / "runs" / t for t in names)]
-    for path in [*folders, out / "leaderboard", *(out / "leaderboard" / f"{t}.csv" for t in names),
-                 out / "sweeps", *([out / "sweeps" / f"{sweep}.toml"] if sweep is not None else [])]:
+    for path in [
+        *folders,
+        out / "leaderboard",
+        *(out / "leaderboard" / f"{t}.csv" for t in names),
+        out / "sweeps",
+        *([out / "sweeps" / f"{sweep}.toml"] if sweep is not None else []),
+    ]:
         check_inside(out, path)
     try:
         for folder in folders:
@@ -94,16 +101,19 @@ def check_writable(out: pathlib.Path, targets=(), sweep: str | None = None) -> N
     except ResultsError:
         raise
     except OSError as err:
-        raise ResultsError(f"cannot write results under {out}: {err.strerror or err}"
-                           + (f" ({err.filename})" if getattr(err, "filename", None) else "")) from None
+        raise ResultsError(
+            f"cannot write results under {out}: {err.strerror or err}"
+            + (f" ({err.filename})" if getattr(err, "filename", None) else "")
+        ) from None
 
 
 def cell_dir(out: pathlib.Path, record: Mapping[str, Any]) -> pathlib.Path:
     return out / "runs" / str(record["target"]) / str(record["sampler"]) / str(record["cell_id"])
 
 
-def write_cell(out: pathlib.Path, record: Mapping[str, Any], datatree=None,
-               artifacts: Mapping[str, Any] | None = None) -> pathlib.Path:
+def write_cell(
+    out: pathlib.Path, record: Mapping[str, Any], datatree=None, artifacts: Mapping[str, Any] | None = None
+) -> pathlib.Path:
     """Write record (and draws, and artifacts: name -> write(path_stem)) atomically into the cell's folder,
     replacing an older version of it. An OSError (e.g. a full disk) leaves no temporary folder and the
     older version in place."""
@@ -155,8 +165,8 @@ def _fsync(path: pathlib.Path) -> None:
 
 # --- owners of temporaries and claims -------------------------------------------------------------------
 
-HEARTBEAT_S = 30.0     # a live claim's owner touches it this often
-STALE_S = 600.0        # another host's claim or temporary untouched this long is stale (its owner is gone)
+HEARTBEAT_S = 30.0  # a live claim's owner touches it this often
+STALE_S = 600.0  # another host's claim or temporary untouched this long is stale (its owner is gone)
 CLAIM = ".claim-"
 
 
@@ -193,7 +203,7 @@ def remove_stale(folder: pathlib.Path, cell_id: str) -> None:
     for path in folder.glob(f".*-{cell_id}-*"):
         if path.name.startswith(CLAIM):
             continue
-        parts = path.name.split(f"-{cell_id}-", 1)[-1].split("-")   # <pid>-<host>-<random> (older: <random>)
+        parts = path.name.split(f"-{cell_id}-", 1)[-1].split("-")  # <pid>-<host>-<random> (older: <random>)
         pid = int(parts[0]) if len(parts) == 3 and parts[0].isdigit() else None
         host = parts[1] if pid is not None else None
         try:
@@ -255,6 +265,7 @@ def claim_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> Cl
                 return None
             continue
         from bench.record import timestamp
+
         with os.fdopen(fd, "w") as f:
             json.dump({"pid": os.getpid(), "host": _host(), "hostname": socket.gethostname(), "time": timestamp()}, f)
         return Claim(path)
@@ -301,8 +312,12 @@ def read_claim(path: pathlib.Path) -> dict | None:
     except ValueError:
         owner = {}
     pid = owner.get("pid")
-    return {"pid": pid if isinstance(pid, int) else None, "host": owner.get("host"), "mtime": mtime,
-            "hostname": owner.get("hostname")}
+    return {
+        "pid": pid if isinstance(pid, int) else None,
+        "host": owner.get("host"),
+        "mtime": mtime,
+        "hostname": owner.get("hostname"),
+    }
 
 
 REQUIRED = {"cell_id": str, "target": str, "sampler": str, "status": str, "seed": int}
@@ -329,8 +344,10 @@ def read_records(out: pathlib.Path) -> Iterator[dict]:
 
 def has_records(out: pathlib.Path) -> bool:
     """Whether `out/runs` holds any cell's record file (readable or not; hidden temporaries aside)."""
-    return any(not any(part.startswith(".") for part in path.relative_to(out).parts)
-               for path in (pathlib.Path(out) / "runs").glob(f"**/{RECORD}"))
+    return any(
+        not any(part.startswith(".") for part in path.relative_to(out).parts)
+        for path in (pathlib.Path(out) / "runs").glob(f"**/{RECORD}")
+    )
 
 
 def read_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> dict | None:
@@ -342,8 +359,11 @@ def read_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> dic
         record = json.loads((folder / RECORD).read_text())
     except (OSError, ValueError):
         return None
-    if (not isinstance(record, dict) or any(not isinstance(record.get(k), t) for k, t in REQUIRED.items())
-            or record["cell_id"] != cell_id):
+    if (
+        not isinstance(record, dict)
+        or any(not isinstance(record.get(k), t) for k, t in REQUIRED.items())
+        or record["cell_id"] != cell_id
+    ):
         return None
     if record["status"] == "ok" and not draws_readable(folder / DRAWS):
         return None
@@ -354,6 +374,7 @@ def draws_readable(path: pathlib.Path) -> bool:
     """Whether `path` is a file that opens as HDF5 with a `posterior` group (a cheap check: the header and
     the root group, not the data; a truncated file fails here)."""
     import h5py
+
     if not path.is_file():
         return False
     try:
@@ -363,10 +384,15 @@ def draws_readable(path: pathlib.Path) -> bool:
         return False
 
 
-def to_datatree(positions: np.ndarray, statistic_names: list[str], statistic_values: np.ndarray,
-                sample_stats: Mapping[str, np.ndarray], attrs: Mapping[str, Any],
-                traces: Mapping[str, np.ndarray] | None = None,
-                variables: Mapping[str, np.ndarray] | None = None):
+def to_datatree(
+    positions: np.ndarray,
+    statistic_names: list[str],
+    statistic_values: np.ndarray,
+    sample_stats: Mapping[str, np.ndarray],
+    attrs: Mapping[str, Any],
+    traces: Mapping[str, np.ndarray] | None = None,
+    variables: Mapping[str, np.ndarray] | None = None,
+):
     """ArviZ DataTree: posterior `x` (chain, draw, x_dim) and `statistics` (chain, draw, statistic), the
     target's statistics at each draw, selectable by name (`.sel(statistic="v")`);
     per-step warm-up/training traces (e.g. the VAE's training bound) in the group `training` (step; a
@@ -379,14 +405,21 @@ def to_datatree(positions: np.ndarray, statistic_names: list[str], statistic_val
     if variables:
         groups["posterior"] = {**{k: np.asarray(v) for k, v in variables.items()}, "statistics": statistic_values}
         groups["unconstrained_posterior"] = {"x": positions}
-    tree = az.from_dict(groups, dims={"x": ["x_dim"], "statistics": ["statistic"]},
-                        coords={"statistic": list(statistic_names)})
+    tree = az.from_dict(
+        groups, dims={"x": ["x_dim"], "statistics": ["statistic"]}, coords={"statistic": list(statistic_names)}
+    )
     tree.attrs.update({k: _attr(v) for k, v in attrs.items()})
     if traces:
         import xarray as xr
-        tree["training"] = xr.DataTree(xr.Dataset({k.removeprefix("round."): ("round" if k.startswith("round.")
-                                                                               else "step", np.asarray(v))
-                                                   for k, v in traces.items()}))
+
+        tree["training"] = xr.DataTree(
+            xr.Dataset(
+                {
+                    k.removeprefix("round."): ("round" if k.startswith("round.") else "step", np.asarray(v))
+                    for k, v in traces.items()
+                }
+            )
+        )
     return tree
 
 

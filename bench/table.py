@@ -1,4 +1,5 @@
 """The terminal table of a run: one row per sampler configuration, mean ± sd over seeds."""
+
 from __future__ import annotations
 
 import math
@@ -13,21 +14,25 @@ from bench.metrics.cost import restore_never
 from bench.metrics.evidence import KHAT_MAX
 from targets.base import Target
 
-CAPTION = ("ESS: smallest bulk ESS over the statistics; per s of sampling, of warm-up (or training) + sampling, and "
-           "per 1,000 gradients (warm-up and training included). {h}: the headline statistic; bias/MCSE its mean "
-           "bias in Monte Carlo standard errors; worst: per seed the largest |bias| in true sds over the statistics, "
-           "after the statistic that is worst in most seeds. "
-           "R-hat max: over the statistics where it is computable (none: those where it is not, e.g. constant within "
-           "every chain). compile s: all seeds together (compiled once, reused); run s: warm-up + sampling per seed. "
-           "VAE samplers: KL bound = L + log Z, log Z from importance weights, normalised importance ESS, Pareto k̂ of "
-           "the weights: vae-is's and vae-imh's own weights (K = inner, t = temperature), for vae-gibbs and "
-           "vae-hybrid the joint K=0 weights of the VAE. {mark}: k̂ > {khat_max} in some seed of a row that uses "
-           "the weights (the weights' variance is infinite): its ESS, MCSE and bias/MCSE are unreliable.")
-TRUTH_CAPTION = (" Passes truth: seeds passing / seeds with ground truth (|bias|/MCSE <= {mcse:g} for every "
-                 "statistic, bias² max <= {bias2:g}, Pareto k̂ <= {khat} for weighted draws); {fails}: fails in some "
-                 "seed. Bold: the best efficiency figure (ESS, cost to bias² <= {bias2:g}) among passing rows only. "
-                 "Cost to accuracy: gradients (seconds) incl. warm-up until bias² of every statistic (max) or their "
-                 "average (avg) stays <= {bias2:g}; never: not within the budget in some seed.")
+CAPTION = (
+    "ESS: smallest bulk ESS over the statistics; per s of sampling, of warm-up (or training) + sampling, and "
+    "per 1,000 gradients (warm-up and training included). {h}: the headline statistic; bias/MCSE its mean "
+    "bias in Monte Carlo standard errors; worst: per seed the largest |bias| in true sds over the statistics, "
+    "after the statistic that is worst in most seeds. "
+    "R-hat max: over the statistics where it is computable (none: those where it is not, e.g. constant within "
+    "every chain). compile s: all seeds together (compiled once, reused); run s: warm-up + sampling per seed. "
+    "VAE samplers: KL bound = L + log Z, log Z from importance weights, normalised importance ESS, Pareto k̂ of "
+    "the weights: vae-is's and vae-imh's own weights (K = inner, t = temperature), for vae-gibbs and "
+    "vae-hybrid the joint K=0 weights of the VAE. {mark}: k̂ > {khat_max} in some seed of a row that uses "
+    "the weights (the weights' variance is infinite): its ESS, MCSE and bias/MCSE are unreliable."
+)
+TRUTH_CAPTION = (
+    " Passes truth: seeds passing / seeds with ground truth (|bias|/MCSE <= {mcse:g} for every "
+    "statistic, bias² max <= {bias2:g}, Pareto k̂ <= {khat} for weighted draws); {fails}: fails in some "
+    "seed. Bold: the best efficiency figure (ESS, cost to bias² <= {bias2:g}) among passing rows only. "
+    "Cost to accuracy: gradients (seconds) incl. warm-up until bias² of every statistic (max) or their "
+    "average (avg) stays <= {bias2:g}; never: not within the budget in some seed."
+)
 UNRELIABLE = "!"  # after the ESS and bias/MCSE cells of a row whose Pareto k-hat is above KHAT_MAX
 FAILS = "†"  # after the label of a row that fails the truth (bench.metrics.truth) in some seed
 
@@ -91,9 +96,11 @@ def _mean(values) -> float:
 # terminal (the sampler's label folded onto lines of SAMPLER_WIDTH)
 HEADLINE = tuple(c.name for c in COLUMNS if c.headline)
 SAMPLER_WIDTH = 20
-SHORT_CAPTION = ("Headline columns (--columns all: every column; the CSVs hold them all): "
-                 + "; ".join(f"{c.short} = {c.name}" for c in COLUMNS if c.headline and c.short != c.name)
-                 + ": see the caption below. ")
+SHORT_CAPTION = (
+    "Headline columns (--columns all: every column; the CSVs hold them all): "
+    + "; ".join(f"{c.short} = {c.name}" for c in COLUMNS if c.headline and c.short != c.name)
+    + ": see the caption below. "
+)
 
 
 def select_columns(target: Target, spec: str) -> tuple[str, ...] | None:
@@ -107,16 +114,21 @@ def select_columns(target: Target, spec: str) -> tuple[str, ...] | None:
     valid = [c.name for c in COLUMNS]
     unknown = [k for k in keys if k not in valid]
     if unknown or not keys:
-        raise ValueError(f"--columns: unknown column {', '.join(map(repr, unknown)) or '(none given)'}; valid: "
-                         f"headline, all, or a list of {', '.join(valid)}")
+        raise ValueError(
+            f"--columns: unknown column {', '.join(map(repr, unknown)) or '(none given)'}; valid: "
+            f"headline, all, or a list of {', '.join(valid)}"
+        )
     return ("sampler", *[k for k in keys if k != "sampler"])
 
 
 def _header(c: Column, target: Target) -> str:
     """A column's header in this target's table: the headline statistic's name, and the truth where it has one."""
     h = target.headline_statistic
-    truth_of = {"mean[{h}]": lambda: _truth(h.mean), "sd[{h}]": lambda: _truth(h.sd),
-                "well_upper_min": lambda: f"{target.wells.p_upper:.3f}"}
+    truth_of = {
+        "mean[{h}]": lambda: _truth(h.mean),
+        "sd[{h}]": lambda: _truth(h.sd),
+        "well_upper_min": lambda: f"{target.wells.p_upper:.3f}",
+    }
     header = c.header.format(h=h.name)
     return f"{header} ({truth_of[c.key]()})" if c.key in truth_of else header
 
@@ -131,8 +143,13 @@ def results_table(target: Target, groups: dict[str, list[dict]], columns: tuple[
     short = columns == HEADLINE
     h = target.headline_statistic
     title = full.title if math.isfinite(h.mean) else f"{full.title} (no truth for {h.name}: its bias is not computable)"
-    table = Table(title=escape(title), title_justify="left", caption_justify="left", collapse_padding=True,
-                  caption=(SHORT_CAPTION if short else "") + str(full.caption))
+    table = Table(
+        title=escape(title),
+        title_justify="left",
+        caption_justify="left",
+        collapse_padding=True,
+        caption=(SHORT_CAPTION if short else "") + str(full.caption),
+    )
     for i in keep:
         c = full.columns[i]
         header = escape(shown[i].short) if short else c.header
@@ -154,19 +171,33 @@ def _results_table(target: Target, groups: dict[str, list[dict]]) -> tuple[Table
     oks = [r for rs in groups.values() for r in rs if r["status"] == "ok"]
     verdicts = {label: truth.config_verdict([r for r in rs if r["status"] == "ok"]) for label, rs in groups.items()}
     judged = any(v[0] is not None for v in verdicts.values())
-    table = Table(title=f"{target.id}: mean ± sd over seeds", title_justify="left", caption_justify="left",
-                  caption=CAPTION.format(h=h.name, mark=UNRELIABLE, khat_max=KHAT_MAX)
-                  + (TRUTH_CAPTION.format(fails=FAILS, mcse=truth.BIAS_MCSE_MAX, bias2=truth.BIAS2_MAX, khat=KHAT_MAX)
-                     if judged else ""))
-    available = {"always": True, "cost": any("bias2_max_reached" in r for r in oks),
-                 "modes": target.modes is not None, "wells": target.wells is not None,
-                 "sample": target.sample is not None,
-                 "transport": any("sinkhorn" in r or "entropic_w2" in r for r in oks),
-                 "weights": any("log_Z_hat" in r for r in oks)}
+    table = Table(
+        title=f"{target.id}: mean ± sd over seeds",
+        title_justify="left",
+        caption_justify="left",
+        caption=CAPTION.format(h=h.name, mark=UNRELIABLE, khat_max=KHAT_MAX)
+        + (
+            TRUTH_CAPTION.format(fails=FAILS, mcse=truth.BIAS_MCSE_MAX, bias2=truth.BIAS2_MAX, khat=KHAT_MAX)
+            if judged
+            else ""
+        ),
+    )
+    available = {
+        "always": True,
+        "cost": any("bias2_max_reached" in r for r in oks),
+        "modes": target.modes is not None,
+        "wells": target.wells is not None,
+        "sample": target.sample is not None,
+        "transport": any("sinkhorn" in r or "entropic_w2" in r for r in oks),
+        "weights": any("log_Z_hat" in r for r in oks),
+    }
     shown = [c for c in COLUMNS if available[c.shown]]
     for c in shown:
-        table.add_column(escape(_header(c, target)), justify="left" if c.key == "sampler_id" else "right",
-                         no_wrap=c.key == "sampler_id")
+        table.add_column(
+            escape(_header(c, target)),
+            justify="left" if c.key == "sampler_id" else "right",
+            no_wrap=c.key == "sampler_id",
+        )
     rows, means = [], {}
     for label, records in groups.items():
         ok = [r for r in records if r["status"] == "ok"]
@@ -176,9 +207,12 @@ def _results_table(target: Target, groups: dict[str, list[dict]]) -> tuple[Table
             rows.append([head.get(c.key, "–") for c in shown])
             continue
         unreliable = any(r.get("khat_unreliable") for r in ok)
-        eligible = not unreliable and (passes is True or not judged)   # never reward a wrong answer
-        cells = head | _cells(target, shown, ok, unreliable) | {"passes_truth": truth.verdict_text(passes, n_pass,
-                                                                                                     n_judged)}
+        eligible = not unreliable and (passes is True or not judged)  # never reward a wrong answer
+        cells = (
+            head
+            | _cells(target, shown, ok, unreliable)
+            | {"passes_truth": truth.verdict_text(passes, n_pass, n_judged)}
+        )
         for c in shown:
             if c.efficiency and eligible:
                 means.setdefault(c.key, {})[len(rows)] = _mean([r.get(c.key) for r in ok])
@@ -207,8 +241,7 @@ def _cells(target: Target, shown: list[Column], ok: list[dict], unreliable: bool
         if c.key in ("sampler_id", "n_seeds", "passes_truth"):  # the row's label and counts (_results_table)
             continue
         key = c.key.format(h=h.name)
-        text = _fmt_cost(col(key)) if c.shown == "cost" and c.key != "bias2_max" else _fmt(col(key), c.digits,
-                                                                                          c.signed)
+        text = _fmt_cost(col(key)) if c.shown == "cost" and c.key != "bias2_max" else _fmt(col(key), c.digits, c.signed)
         out[c.key] = mark(text) if c.khat and c.key not in ("worst_abs_bias_mean_sd", "bias2_max") else text
     worst, worst_bias = worst_statistic(ok)
     out["worst_abs_bias_mean_sd"] = f"{worst} {_fmt(worst_bias, 2)}".strip() if worst else _fmt(worst_bias, 2)

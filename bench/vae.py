@@ -23,6 +23,7 @@ walkers' `vaegibbs.adaptive.Adaptive`, the suite's `RunSettings` (strategy, boun
 `Moves` (whose defaults are those of `vaegibbs.kernels`); a field is the parameter of its name unless `RENAMED`
 says otherwise. They are checked once per setting (`settings`), by the dataclasses' own checks.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,11 +62,11 @@ class Moves:
     """The kernels' settings; their defaults are the kernels' own (vaegibbs.kernels). Each sampler takes those
     its kernel uses (`MOVES`)."""
 
-    jitter: float = _kernel_default(kernels.gibbs, "jitter")          # sd of the Gibbs move's latent perturbation
+    jitter: float = _kernel_default(kernels.gibbs, "jitter")  # sd of the Gibbs move's latent perturbation
     temperature: float = _kernel_default(kernels.imh, "temperature")  # sd of the IMH proposal's latent N(0, t^2)
-    inner: int = _kernel_default(kernels.imh, "num_inner")            # K encoder draws per proposal (weights w_K)
-    step_size: float = _kernel_default(kernels.hybrid, "step_size")   # the hybrid's MALA step size (fixed)
-    num_local: int = _kernel_default(kernels.hybrid, "num_local")     # MALA moves after each VAE move
+    inner: int = _kernel_default(kernels.imh, "num_inner")  # K encoder draws per proposal (weights w_K)
+    step_size: float = _kernel_default(kernels.hybrid, "step_size")  # the hybrid's MALA step size (fixed)
+    num_local: int = _kernel_default(kernels.hybrid, "num_local")  # MALA moves after each VAE move
     vae_move: Literal[kernels.VAE_MOVES] = _kernel_default(kernels.hybrid, "vae_move")
 
     def __post_init__(self):
@@ -76,11 +77,13 @@ class Moves:
         if self.inner < 0:
             raise ValueError(f"vae samplers: inner (encoder draws per proposal) must be >= 0, got {self.inner}")
         if not self.step_size > 0 or self.num_local < 1:
-            raise ValueError(f"vae samplers: step_size must be > 0 and num_local >= 1, got {self.step_size}, "
-                             f"{self.num_local}")
+            raise ValueError(
+                f"vae samplers: step_size must be > 0 and num_local >= 1, got {self.step_size}, {self.num_local}"
+            )
         if self.vae_move not in kernels.VAE_MOVES:
-            raise ValueError(f"vae samplers: vae_move must be one of {', '.join(kernels.VAE_MOVES)}, "
-                             f"got {self.vae_move!r}")
+            raise ValueError(
+                f"vae samplers: vae_move must be one of {', '.join(kernels.VAE_MOVES)}, got {self.vae_move!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,33 +92,39 @@ class RunSettings:
     (`vaegibbs.adaptive.Adaptive`) and the kernels' (`Moves`)."""
 
     training: Literal[TRAINING_STRATEGIES] = "reverse"  # reverse: vaegibbs.fit; adaptive: vaegibbs.adaptive
-    eval_batch: int = 20000     # fresh samples of the VAE for the bounds, log Z_hat and the weights' diagnostics
-    iw_inner: int = 10          # K of the importance-weighted bound
-    model_path: str = ""        # sample with a saved VAE (vaegibbs.io) instead of training one
+    eval_batch: int = 20000  # fresh samples of the VAE for the bounds, log Z_hat and the weights' diagnostics
+    iw_inner: int = 10  # K of the importance-weighted bound
+    model_path: str = ""  # sample with a saved VAE (vaegibbs.io) instead of training one
 
     def __post_init__(self):
         if self.training not in TRAINING_STRATEGIES:
-            raise ValueError(f"vae samplers: training must be one of {', '.join(TRAINING_STRATEGIES)}, "
-                             f"got {self.training!r}")
+            raise ValueError(
+                f"vae samplers: training must be one of {', '.join(TRAINING_STRATEGIES)}, got {self.training!r}"
+            )
         if self.eval_batch < 2 or self.iw_inner < 0:
-            raise ValueError(f"vae samplers: eval_batch must be >= 2 and iw_inner >= 0, got {self.eval_batch}, "
-                             f"{self.iw_inner}")
+            raise ValueError(
+                f"vae samplers: eval_batch must be >= 2 and iw_inner >= 0, got {self.eval_batch}, {self.iw_inner}"
+            )
 
 
 # A field whose sampler parameter has another name: one the samplers already use for something else (vae-hybrid's
 # step_size, the bounds' eval_batch), or the name the suite has always given it. Every other field's parameter is
 # the field itself, so that a new field of Config or Adaptive is a new parameter of every VAE sampler.
-RENAMED = {(Config, "steps"): "train_steps", (Config, "dtype"): "train_dtype",
-           (Adaptive, "step_size"): "walker_step_size", (Adaptive, "eval_batch"): "monitor_batch"}
+RENAMED = {
+    (Config, "steps"): "train_steps",
+    (Config, "dtype"): "train_dtype",
+    (Adaptive, "step_size"): "walker_step_size",
+    (Adaptive, "eval_batch"): "monitor_batch",
+}
 
 
 class Param(NamedTuple):
     """A sampler parameter and the dataclass field it sets."""
 
     name: str
-    owner: type       # Moves, RunSettings, Config or Adaptive
+    owner: type  # Moves, RunSettings, Config or Adaptive
     field: str
-    annotation: Any   # int for a field `int | None = None`, whose parameter is 0 for None
+    annotation: Any  # int for a field `int | None = None`, whose parameter is 0 for None
     default: Any
 
 
@@ -134,20 +143,52 @@ def _params_of(cls: type) -> tuple[Param, ...]:
 
 KERNEL_PARAMS = {p.name: p for p in _params_of(Moves)}
 TRAINING_PARAMS = {p.name: p for p in (*_params_of(RunSettings), *_params_of(Config), *_params_of(Adaptive))}
-MOVES = {"gibbs": ("jitter",), "imh": ("temperature", "inner"), "is": ("inner",),
-         "hybrid": ("step_size", "num_local", "vae_move", "jitter", "temperature")}   # each kernel's Moves
-if len(TRAINING_PARAMS) + len(KERNEL_PARAMS) != len({*TRAINING_PARAMS, *KERNEL_PARAMS}) \
-        or len(TRAINING_PARAMS) != sum(len(dataclasses.fields(c)) for c in (RunSettings, Config, Adaptive)):
+MOVES = {
+    "gibbs": ("jitter",),
+    "imh": ("temperature", "inner"),
+    "is": ("inner",),
+    "hybrid": ("step_size", "num_local", "vae_move", "jitter", "temperature"),
+}  # each kernel's Moves
+if len(TRAINING_PARAMS) + len(KERNEL_PARAMS) != len({*TRAINING_PARAMS, *KERNEL_PARAMS}) or len(TRAINING_PARAMS) != sum(
+    len(dataclasses.fields(c)) for c in (RunSettings, Config, Adaptive)
+):
     raise TypeError("bench.vae: two dataclass fields have one parameter name; add one of them to RENAMED")
 
 # The parameters that every VAE cell's identity has held since the ids were first written. A parameter added
 # since (e.g. a new field of Config) is in a cell's identity only when set away from its default, so that adding
 # one keeps the id of every existing cell (as bench.record.identity does with `devices`).
-IDENTITY_ALWAYS = frozenset({
-    "jitter", "temperature", "inner", "step_size", "num_local", "vae_move", "training", "train_steps", "batch_size",
-    "learning_rate", "width", "depth", "latent_dim", "anneal_steps", "beta_start", "x_scale", "train_dtype",
-    "restarts", "restart_steps", "walkers", "explore_steps", "rounds", "reverse_from", "reverse_weight",
-    "kl_warmup_rounds", "eval_batch", "iw_inner", "model_path"})
+IDENTITY_ALWAYS = frozenset(
+    {
+        "jitter",
+        "temperature",
+        "inner",
+        "step_size",
+        "num_local",
+        "vae_move",
+        "training",
+        "train_steps",
+        "batch_size",
+        "learning_rate",
+        "width",
+        "depth",
+        "latent_dim",
+        "anneal_steps",
+        "beta_start",
+        "x_scale",
+        "train_dtype",
+        "restarts",
+        "restart_steps",
+        "walkers",
+        "explore_steps",
+        "rounds",
+        "reverse_from",
+        "reverse_weight",
+        "kl_warmup_rounds",
+        "eval_batch",
+        "iw_inner",
+        "model_path",
+    }
+)
 
 # Per-target defaults of the VAE samplers, overlaid on the dataclasses' defaults (bench.samplers.Sampler.params_for),
 # chosen from the measurements in docs/experiments.md ("Training strategies", "The VAE sampler against NUTS on the
@@ -155,8 +196,15 @@ IDENTITY_ALWAYS = frozenset({
 # smaller network trained longer in float32, from the better of two initialisations (vaegibbs.fit's restarts: one
 # key in ten stays on a plateau).
 TARGET_DEFAULTS = {
-    "funnel": {"latent_dim": 2, "width": 64, "depth": 3, "train_dtype": "float32", "restarts": 2, "train_steps": 20000,
-               "inner": 8},
+    "funnel": {
+        "latent_dim": 2,
+        "width": 64,
+        "depth": 3,
+        "train_dtype": "float32",
+        "restarts": 2,
+        "train_steps": 20000,
+        "inner": 8,
+    },
     "gmm40": {"training": "adaptive", "train_steps": 10000, "inner": 8},
     "ising": {"training": "adaptive", "train_steps": 10000, "inner": 4},
 }
@@ -196,7 +244,7 @@ class Settings(NamedTuple):
 
     moves: Moves
     run: RunSettings
-    config: Config | None      # None with model_path (the saved model's Config is used)
+    config: Config | None  # None with model_path (the saved model's Config is used)
     adaptive: Adaptive | None  # with training=adaptive only
 
 
@@ -216,8 +264,10 @@ def _settings(kind: str, items: tuple) -> Settings:
     valid = (*MOVES[kind], *TRAINING_PARAMS)
     unknown = sorted(set(params) - set(valid))
     if unknown:
-        raise ValueError(f"vae samplers: unknown parameter {', '.join(map(repr, unknown))} of the {kind} kernel; "
-                         f"valid parameters: {', '.join(valid)}")
+        raise ValueError(
+            f"vae samplers: unknown parameter {', '.join(map(repr, unknown))} of the {kind} kernel; "
+            f"valid parameters: {', '.join(valid)}"
+        )
     moves = _build(Moves, KERNEL_PARAMS, params)
     run = _build(RunSettings, TRAINING_PARAMS, params)
     if run.model_path:
@@ -244,8 +294,7 @@ def _build(cls: type, table: Mapping[str, Param], params: Mapping[str, Any]):
     for p in table.values():
         if p.owner is cls and p.name in params:
             value = params[p.name]
-            values[p.field] = None if value == 0 and p.default == 0 and _field_default(cls, p.field) is None \
-                else value
+            values[p.field] = None if value == 0 and p.default == 0 and _field_default(cls, p.field) is None else value
     try:
         return cls(**values)
     except ValueError as err:
@@ -262,12 +311,13 @@ def _in_parameter_names(err: ValueError) -> ValueError:
     text = re.sub(r"^(vaegibbs (Config|Adaptive)|fit_adaptive): ", "", str(err))
     owner = "Adaptive" if str(err).startswith("vaegibbs Adaptive") else "Config"
     for (cls, field), name in RENAMED.items():
-        text = re.sub(rf"\b{cls.__name__}\.{field}\b", name, text)   # Config.steps, Adaptive.eval_batch
+        text = re.sub(rf"\b{cls.__name__}\.{field}\b", name, text)  # Config.steps, Adaptive.eval_batch
         if cls.__name__ == owner:
             text = re.sub(rf"(?<!\.)\b{field}\b", name, text)
     text = re.sub(r"\b(Config|Adaptive)\.", "", text)
-    return ValueError(f"vae samplers: {text} (the given parameters over the target's defaults: "
-                      "bench.vae.TARGET_DEFAULTS)")
+    return ValueError(
+        f"vae samplers: {text} (the given parameters over the target's defaults: bench.vae.TARGET_DEFAULTS)"
+    )
 
 
 def validate(kind: str, num_warmup: int, num_draws: int, **params) -> None:
@@ -288,8 +338,11 @@ def identity_params(params: dict) -> dict:
         except ValueError:
             config = None
         if config is not None:
-            saved = {p.name: (0 if getattr(config, p.field) is None else getattr(config, p.field))
-                     for p in TRAINING_PARAMS.values() if p.owner is Config}
+            saved = {
+                p.name: (0 if getattr(config, p.field) is None else getattr(config, p.field))
+                for p in TRAINING_PARAMS.values()
+                if p.owner is Config
+            }
             dropped = {p.name for p in TRAINING_PARAMS.values() if p.owner is Adaptive} | {"training"}
             params = {k: saved.get(k, v) for k, v in params.items() if k not in dropped}
     defaults = {n: p.default for n, p in (*KERNEL_PARAMS.items(), *TRAINING_PARAMS.items())}
@@ -300,10 +353,12 @@ def _vae_sampler(kind: str, name: str, doc: str) -> Callable[..., Draws]:
     """The run function of the VAE sampler with kernel `kind`: its parameters (keyword-only, typed, with their
     defaults, in the signature that bench.params reads) are its kernel's Moves and every training parameter."""
 
-    def run(key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int, initial_fn=None,
-            **params) -> Draws:
-        return _run(kind, settings(kind, params), key, logdensity_fn, initial_positions, num_warmup, num_draws,
-                    initial_fn)
+    def run(
+        key, logdensity_fn: Callable, initial_positions, *, num_warmup: int, num_draws: int, initial_fn=None, **params
+    ) -> Draws:
+        return _run(
+            kind, settings(kind, params), key, logdensity_fn, initial_positions, num_warmup, num_draws, initial_fn
+        )
 
     P = inspect.Parameter
     table = {**{n: KERNEL_PARAMS[n] for n in MOVES[kind]}, **TRAINING_PARAMS}
@@ -312,30 +367,56 @@ def _vae_sampler(kind: str, name: str, doc: str) -> Callable[..., Draws]:
         + [P(n, P.KEYWORD_ONLY, annotation=int) for n in ("num_warmup", "num_draws")]
         + [P(n, P.KEYWORD_ONLY, default=p.default, annotation=p.annotation) for n, p in table.items()]
         # where walkers start (the target's `initial`); given by the harness, not a setting
-        + [P("initial_fn", P.KEYWORD_ONLY, default=None)], return_annotation=Draws)
-    run.__annotations__ = {"num_warmup": int, "num_draws": int, **{n: p.annotation for n, p in table.items()},
-                           "return": Draws}
+        + [P("initial_fn", P.KEYWORD_ONLY, default=None)],
+        return_annotation=Draws,
+    )
+    run.__annotations__ = {
+        "num_warmup": int,
+        "num_draws": int,
+        **{n: p.annotation for n, p in table.items()},
+        "return": Draws,
+    }
     run.__name__ = run.__qualname__ = name
     run.__doc__ = doc
     run.identity_params = identity_params  # bench.run.cell_identity: what a loaded model's run really used
     return run
 
 
-vae_gibbs = _vae_sampler("gibbs", "vae_gibbs", """Metropolis-within-Gibbs on (x, z): z ~ P(z|x),
-    x' ~ Q(x|z + jitter eps), exact acceptance.""")
-vae_imh = _vae_sampler("imh", "vae_imh", """Independence Metropolis-Hastings on (x, z) with proposal
+vae_gibbs = _vae_sampler(
+    "gibbs",
+    "vae_gibbs",
+    """Metropolis-within-Gibbs on (x, z): z ~ P(z|x),
+    x' ~ Q(x|z + jitter eps), exact acceptance.""",
+)
+vae_imh = _vae_sampler(
+    "imh",
+    "vae_imh",
+    """Independence Metropolis-Hastings on (x, z) with proposal
     N(z; 0, temperature^2) Q(x|z) (1: the prior pi(z)); `inner` = K > 0 encoder draws per proposal give the
-    hierarchical weights w_K (kernels.imh).""")
-vae_hybrid = _vae_sampler("hybrid", "vae_hybrid", """A VAE move (gibbs with `jitter`, or imh with `temperature`)
-    then `num_local` blackjax MALA moves in x with a fixed `step_size` (Gabrie, Rotskoff & Vanden-Eijnden 2022).""")
-vae_is = _vae_sampler("is", "vae_is", """Importance sampling: chains x draws proposals of pi(z) Q(x|z) with their
-    log weights (hierarchical weights w_K with `inner` = K > 0 encoder draws per proposal).""")
+    hierarchical weights w_K (kernels.imh).""",
+)
+vae_hybrid = _vae_sampler(
+    "hybrid",
+    "vae_hybrid",
+    """A VAE move (gibbs with `jitter`, or imh with `temperature`)
+    then `num_local` blackjax MALA moves in x with a fixed `step_size` (Gabrie, Rotskoff & Vanden-Eijnden 2022).""",
+)
+vae_is = _vae_sampler(
+    "is",
+    "vae_is",
+    """Importance sampling: chains x draws proposals of pi(z) Q(x|z) with their
+    log weights (hierarchical weights w_K with `inner` = K > 0 encoder draws per proposal).""",
+)
 
 
 def _kernel_params(kind: str, moves: Moves) -> dict:
     """The settings the kernel `kind` takes, in their declared types (a float given as an int is a float)."""
-    return {n: KERNEL_PARAMS[n].annotation(getattr(moves, n)) if KERNEL_PARAMS[n].annotation in (int, float)
-            else getattr(moves, n) for n in MOVES[kind]}
+    return {
+        n: KERNEL_PARAMS[n].annotation(getattr(moves, n))
+        if KERNEL_PARAMS[n].annotation in (int, float)
+        else getattr(moves, n)
+        for n in MOVES[kind]
+    }
 
 
 def _run(kind, s: Settings, key, logdensity_fn, initial_positions, num_warmup, num_draws, initial_fn=None) -> Draws:
@@ -355,23 +436,39 @@ def _run(kind, s: Settings, key, logdensity_fn, initial_positions, num_warmup, n
         key_data = tuple(np.asarray(jax.random.key_data(key_train)).ravel().tolist())
         if s.adaptive is not None:
             if initial_fn is None:
-                raise ValueError("vae samplers: training=adaptive needs initial_fn (where the walkers start); "
-                                 "the suite passes the target's `initial`")
-            fitted = _fit_adaptive(logdensity_fn, initial_fn, dim, config, s.adaptive, key_data,
-                                   devices.split(config.batch_size))
+                raise ValueError(
+                    "vae samplers: training=adaptive needs initial_fn (where the walkers start); "
+                    "the suite passes the target's `initial`"
+                )
+            fitted = _fit_adaptive(
+                logdensity_fn, initial_fn, dim, config, s.adaptive, key_data, devices.split(config.batch_size)
+            )
         else:
             fitted = _fit(logdensity_fn, dim, config, key_data, devices.split(config.batch_size))
         model, time_compile_train, time_train = fitted.model, fitted.time_compile, fitted.time_train
         train_grads, train_evals = fitted.grad_evals, fitted.logdensity_evals
-        traces = {"loss": fitted.loss, "loss_se": fitted.loss_se, "beta": fitted.beta, **fitted.traces,
-                  **{f"round.{k}": v for k, v in fitted.round_traces.items()}}
-        strategy = {"training": fitted.strategy,
-                    **{f"{fitted.strategy}.{k}": v for k, v in fitted.strategy_settings.items()}}
+        traces = {
+            "loss": fitted.loss,
+            "loss_se": fitted.loss_se,
+            "beta": fitted.beta,
+            **fitted.traces,
+            **{f"round.{k}": v for k, v in fitted.round_traces.items()},
+        }
+        strategy = {
+            "training": fitted.strategy,
+            **{f"{fitted.strategy}.{k}": v for k, v in fitted.strategy_settings.items()},
+        }
 
-    info = {"kind": kind, **kernel_params, **strategy,
-            **{f"config.{k}": v for k, v in dataclasses.asdict(config).items()},
-            "model_path": s.run.model_path, "train_grad_evals": train_grads,
-            "train_logdensity_evals": train_evals, "time_train": time_train}
+    info = {
+        "kind": kind,
+        **kernel_params,
+        **strategy,
+        **{f"config.{k}": v for k, v in dataclasses.asdict(config).items()},
+        "model_path": s.run.model_path,
+        "train_grad_evals": train_grads,
+        "train_logdensity_evals": train_evals,
+        "time_train": time_train,
+    }
     start = time.perf_counter()
     own = _own_weights(kind, kernel_params)
     info |= _evaluate_bounds(model, logdensity_fn, key_eval, s.run.eval_batch, s.run.iw_inner, *own)
@@ -380,9 +477,10 @@ def _run(kind, s: Settings, key, logdensity_fn, initial_positions, num_warmup, n
     info["eval_logdensity_evals"] = (3 + (own != (0, 1.0))) * s.run.eval_batch
     info["diagnostics_weights"] = "joint K=0" if kind in JOINT_WEIGHT_KINDS else "own"
 
-    info["devices"] = devices.split(chains)   # the chains' blocks, one per device (baselines.devices)
-    sample_fn = _sampling_fn(kind, logdensity_fn, tuple(sorted(kernel_params.items())), num_warmup, num_draws,
-                             info["devices"])
+    info["devices"] = devices.split(chains)  # the chains' blocks, one per device (baselines.devices)
+    sample_fn = _sampling_fn(
+        kind, logdensity_fn, tuple(sorted(kernel_params.items())), num_warmup, num_draws, info["devices"]
+    )
     args = (model, key_sample, initial_positions)
     start = time.perf_counter()
     compiled, fresh = aot_compile(sample_fn, *args)
@@ -397,22 +495,32 @@ def _run(kind, s: Settings, key, logdensity_fn, initial_positions, num_warmup, n
     positions, logdensity, stats, log_weights, evals, grads = out
     evals, grads = np.asarray(evals), np.asarray(grads)
     grad_burn, grad_sampling = int(grads[:, :burn].sum()), int(grads[:, burn:].sum())
-    cost = Cost(logdensity_evals_warmup=train_evals + int(evals[:, :burn].sum()),
-                logdensity_evals_sampling=int(evals[:, burn:].sum()),
-                grad_evals_warmup=train_grads + grad_burn, grad_evals_sampling=grad_sampling,
-                grad_evals_lockstep=train_grads + grad_burn + grad_sampling,
-                time_compile=time_compile, time_warmup=time_train + burn_share * elapsed,
-                time_sampling=(1 - burn_share) * elapsed)
+    cost = Cost(
+        logdensity_evals_warmup=train_evals + int(evals[:, :burn].sum()),
+        logdensity_evals_sampling=int(evals[:, burn:].sum()),
+        grad_evals_warmup=train_grads + grad_burn,
+        grad_evals_sampling=grad_sampling,
+        grad_evals_lockstep=train_grads + grad_burn + grad_sampling,
+        time_compile=time_compile,
+        time_warmup=time_train + burn_share * elapsed,
+        time_sampling=(1 - burn_share) * elapsed,
+    )
 
     def log_weight_fn(key, x):
         z = jax.vmap(model.sample_encoder)(jax.random.split(key, x.shape[0]), x)
         return jax.vmap(model.log_weight, in_axes=(None, 0, 0))(logdensity_fn, x, z)
 
-    return Draws(positions=np.asarray(positions), logdensity=np.asarray(logdensity),
-                 stats={k: np.asarray(v) for k, v in stats.items()}, cost=cost, info=info,
-                 log_weights=None if log_weights is None else np.asarray(log_weights),
-                 log_weight_fn=jax.jit(log_weight_fn), traces=traces,
-                 artifacts={"vae": lambda stem: vae_io.save(stem, model, config)})
+    return Draws(
+        positions=np.asarray(positions),
+        logdensity=np.asarray(logdensity),
+        stats={k: np.asarray(v) for k, v in stats.items()},
+        cost=cost,
+        info=info,
+        log_weights=None if log_weights is None else np.asarray(log_weights),
+        log_weight_fn=jax.jit(log_weight_fn),
+        traces=traces,
+        artifacts={"vae": lambda stem: vae_io.save(stem, model, config)},
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -429,8 +537,9 @@ def _fit_adaptive(logdensity_fn, initial_fn, dim, config, adaptive, key_data, n_
     walkers from `initial_fn`."""
     key = jax.random.wrap_key_data(np.asarray(key_data, dtype=np.uint32))
     key_walkers, key_fit = jax.random.split(key)
-    return fit_adaptive(logdensity_fn, initial_fn(key_walkers, adaptive.walkers), key_fit, config, adaptive,
-                        n_devices=n_devices)
+    return fit_adaptive(
+        logdensity_fn, initial_fn(key_walkers, adaptive.walkers), key_fit, config, adaptive, n_devices=n_devices
+    )
 
 
 # Samplers without importance weights of their own: their k-hat, IS ESS and log Z_hat are those of the
@@ -446,8 +555,7 @@ def _own_weights(kind: str, kernel_params: dict) -> tuple[int, float]:
     return int(kernel_params["inner"]), float(kernel_params.get("temperature", 1.0))
 
 
-def _evaluate_bounds(model, logdensity_fn, key, n, num_inner, weight_inner: int = 0,
-                     temperature: float = 1.0) -> dict:
+def _evaluate_bounds(model, logdensity_fn, key, n, num_inner, weight_inner: int = 0, temperature: float = 1.0) -> dict:
     """On n fresh samples: the bound L (= -ELBO of the joint), the IW bound with `num_inner`, the ELBO of the
     joint K = 0 weights, and log Z_hat, importance ESS and Pareto k-hat of the weights with `weight_inner`
     = K encoder draws per proposal and proposal `temperature` (kernels.importance_sample)."""
@@ -467,12 +575,22 @@ def _bounds_fn(logdensity_fn, n, num_inner, weight_inner, temperature):
         loss, loss_se = joint_bound(model, logdensity_fn, k1, n)
         iw, iw_se = iw_bound(model, logdensity_fn, k2, n, num_inner)
         log_w0 = kernels.importance_sample(model, logdensity_fn, k3, n).log_weights
-        log_w = log_w0 if (weight_inner, temperature) == (0, 1.0) else kernels.importance_sample(
-            model, logdensity_fn, k3, n, weight_inner, temperature).log_weights
-        return {"loss": loss, "loss_se": loss_se, "iw_bound": iw, "iw_bound_se": iw_se,
-                "elbo": jnp.mean(log_w0), "elbo_se": jnp.std(log_w0) / np.sqrt(n),
-                "log_Z_hat": kernels.log_Z_hat(log_w), "importance_ess": kernels.importance_ess(log_w),
-                "log_weights": log_w}
+        log_w = (
+            log_w0
+            if (weight_inner, temperature) == (0, 1.0)
+            else kernels.importance_sample(model, logdensity_fn, k3, n, weight_inner, temperature).log_weights
+        )
+        return {
+            "loss": loss,
+            "loss_se": loss_se,
+            "iw_bound": iw,
+            "iw_bound_se": iw_se,
+            "elbo": jnp.mean(log_w0),
+            "elbo_se": jnp.std(log_w0) / np.sqrt(n),
+            "log_Z_hat": kernels.log_Z_hat(log_w),
+            "importance_ess": kernels.importance_ess(log_w),
+            "log_weights": log_w,
+        }
 
     return bounds
 
@@ -486,17 +604,32 @@ def _sampling_fn(kind, logdensity_fn, kernel_params, num_warmup, num_draws, n_de
     def run(model, key, initial_positions):
         chains = initial_positions.shape[0]
         if kind == "is":
-            s = kernels.importance_sample(model, logdensity_fn, key, chains * num_draws, params["inner"],
-                                          n_devices=n_devices)
+            s = kernels.importance_sample(
+                model, logdensity_fn, key, chains * num_draws, params["inner"], n_devices=n_devices
+            )
             shape = (chains, num_draws)
             ones = jnp.ones(shape, int)
-            return (s.positions.reshape(*shape, -1), s.logdensity.reshape(shape), {},
-                    s.log_weights.reshape(shape), ones, jnp.zeros(shape, int))
-        algorithm = {"gibbs": lambda: kernels.gibbs(model, logdensity_fn, params["jitter"]),
-                     "imh": lambda: kernels.imh(model, logdensity_fn, params["temperature"], params["inner"]),
-                     "hybrid": lambda: kernels.hybrid(model, logdensity_fn, params["step_size"], params["num_local"],
-                                                      params["vae_move"], params["jitter"],
-                                                      params["temperature"])}[kind]()
+            return (
+                s.positions.reshape(*shape, -1),
+                s.logdensity.reshape(shape),
+                {},
+                s.log_weights.reshape(shape),
+                ones,
+                jnp.zeros(shape, int),
+            )
+        algorithm = {
+            "gibbs": lambda: kernels.gibbs(model, logdensity_fn, params["jitter"]),
+            "imh": lambda: kernels.imh(model, logdensity_fn, params["temperature"], params["inner"]),
+            "hybrid": lambda: kernels.hybrid(
+                model,
+                logdensity_fn,
+                params["step_size"],
+                params["num_local"],
+                params["vae_move"],
+                params["jitter"],
+                params["temperature"],
+            ),
+        }[kind]()
         # imh: its proposals drawn in batches (run_chains's chains up to rounding, without a loop's per-step cost)
         runner = kernels.run_independent_chains if kind == "imh" else kernels.run_chains
         _, (states, infos) = runner(algorithm, key, initial_positions, num_warmup + num_draws, n_devices=n_devices)
@@ -504,7 +637,13 @@ def _sampling_fn(kind, logdensity_fn, kernel_params, num_warmup, num_draws, n_de
         stats = {"acceptance_rate": infos.acceptance_rate[:, kept], "accepted": infos.is_accepted[:, kept]}
         if kind == "hybrid":
             stats["local_acceptance_rate"] = infos.local_acceptance_rate[:, kept]
-        return (states.position[:, kept], states.logdensity[:, kept], stats, None, infos.logdensity_evals,
-                infos.grad_evals)
+        return (
+            states.position[:, kept],
+            states.logdensity[:, kept],
+            stats,
+            None,
+            infos.logdensity_evals,
+            infos.grad_evals,
+        )
 
     return eqx.filter_jit(run)

@@ -10,6 +10,7 @@ A page asks for a table with a marker line, `<!-- gen:NAME -->`, replaced by `GE
 The tables read the same functions as `python -m bench list`, so the pages cannot drift from the code. The
 repository root goes first on `sys.path`: the pages document the checkout being built, whatever is installed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,6 +27,7 @@ def columns():
     """Every column of the results, in the terminal table's order (`bench.columns.COLUMNS`: `key`, `header`,
     `description`, `headline`), the one place the column definitions are read from."""
     from bench.columns import COLUMNS
+
     return COLUMNS
 
 
@@ -42,6 +44,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def _params(fn, skip=()) -> str:
     from bench.params import _type_name, parameters
+
     found = parameters(fn, skip)
     return "<br>".join(f"`{n}: {_type_name(p.annotation)} = {p.default!r}`" for n, p in found.items()) or "(none)"
 
@@ -64,8 +67,7 @@ def targets_table() -> str:
         truth += [f"log Z = {t.log_Z:g}"] if t.log_Z is not None else []
         truth += [f"{t.modes.count} modes"] if t.modes is not None else []
         truth += [f"{len(t.wells.coords)} double wells"] if t.wells is not None else []
-        rows.append([f"`{name}`", _summary(factory), _params(factory), ", ".join(truth),
-                     f"`{factory.__module__}`"])
+        rows.append([f"`{name}`", _summary(factory), _params(factory), ", ".join(truth), f"`{factory.__module__}`"])
     return _table(["name", "what", "parameters (defaults)", "ground truth (default parameters)", "module"], rows)
 
 
@@ -75,20 +77,43 @@ def samplers_table() -> str:
 
     rows = []
     for name, s in SAMPLERS.items():
-        per_target = "<br>".join(f"{t}: " + ", ".join(f"`{k}={v!r}`" for k, v in d.items())
-                                 for t, d in s.target_defaults.items()) or "–"
-        rows.append([f"`{name}`", s.description, _params(s.run, BUDGET_ARGS), "yes" if s.exact else "**no**",
-                     per_target, f"`{s.run.__module__}`"])
+        per_target = (
+            "<br>".join(
+                f"{t}: " + ", ".join(f"`{k}={v!r}`" for k, v in d.items()) for t, d in s.target_defaults.items()
+            )
+            or "–"
+        )
+        rows.append(
+            [
+                f"`{name}`",
+                s.description,
+                _params(s.run, BUDGET_ARGS),
+                "yes" if s.exact else "**no**",
+                per_target,
+                f"`{s.run.__module__}`",
+            ]
+        )
     return _table(["name", "what", "parameters (defaults)", "exact", "per-target defaults", "module"], rows)
 
 
 def columns_table() -> str:
     """Every column: header, record key, in the headline table / the leaderboards, meaning."""
     from bench.leaderboard import COLUMNS as LEADERBOARD
+
     in_leaderboard = {c.key for c in LEADERBOARD}
-    return _table(["column", "record key", "headline", "leaderboards", "meaning"],
-                  [[c.header, f"`{c.key}`", "yes" if c.headline else "", "yes" if c.key in in_leaderboard else "",
-                    c.description] for c in columns()])
+    return _table(
+        ["column", "record key", "headline", "leaderboards", "meaning"],
+        [
+            [
+                c.header,
+                f"`{c.key}`",
+                "yes" if c.headline else "",
+                "yes" if c.key in in_leaderboard else "",
+                c.description,
+            ]
+            for c in columns()
+        ],
+    )
 
 
 def _option(action: argparse.Action) -> list[str]:
@@ -136,4 +161,5 @@ def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
         if name not in GENERATORS:
             raise KeyError(f"{page.file.src_path}: unknown generated table {name!r}; valid: {', '.join(GENERATORS)}")
         return GENERATORS[name]()
+
     return MARKER.sub(generate, markdown)

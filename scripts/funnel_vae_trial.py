@@ -15,6 +15,7 @@ time and the KL bound L + log Z (50,000 fresh samples), then, unless --bound-onl
   ArviZ Monte Carlo standard errors, and the sampling time (compilation excluded).
 Timings are of this machine, one job at a time.
 """
+
 import sys
 import time
 
@@ -73,23 +74,27 @@ def _imh(model, key, x0):
 
 
 def chain_summary(name, run, *args) -> str:
-    compiled, _ = aot_compile(run, *args)            # compiled once per configuration, timed apart
+    compiled, _ = aot_compile(run, *args)  # compiled once per configuration, timed apart
     start = time.perf_counter()
     _, (states, infos) = jax.block_until_ready(compiled(*args))
     elapsed = time.perf_counter() - start
     v = np.asarray(states.position[:, BURN:, 0])
     z_mean = v.mean() / float(az.mcse(v, method="mean"))
     z_sd = (v.std() - 3.0) / float(az.mcse(v, method="sd"))
-    return (f"{name} acceptance {float(infos.acceptance_rate[:, BURN:].mean()):.3f} ESS(v) {float(az.ess(v)):.0f} "
-            f"E[v] z {z_mean:+.2f} sd(v) z {z_sd:+.2f} ({elapsed:.1f} s)")
+    return (
+        f"{name} acceptance {float(infos.acceptance_rate[:, BURN:].mean()):.3f} ESS(v) {float(az.ess(v)):.0f} "
+        f"E[v] z {z_mean:+.2f} sd(v) z {z_sd:+.2f} ({elapsed:.1f} s)"
+    )
 
 
 def trial(config: Config, seed: int, bound_only: bool) -> None:
     fitted = fit(TARGET.log_prob, TARGET.dim, jax.random.key(seed), config)
     model = fitted.model
     bound, se = joint_bound(model, TARGET.log_prob, jax.random.key(1), 50_000)
-    print(f"seed {seed}: train {fitted.time_train:.1f} s, KL bound {float(bound) + TARGET.log_Z:.4f} ± {float(se):.4f}",
-          flush=True)
+    print(
+        f"seed {seed}: train {fitted.time_train:.1f} s, KL bound {float(bound) + TARGET.log_Z:.4f} ± {float(se):.4f}",
+        flush=True,
+    )
     if bound_only:
         return
     log_w, v = [], []
@@ -107,12 +112,20 @@ def trial(config: Config, seed: int, bound_only: bool) -> None:
         inside = (v >= lo) & (v < hi)
         exact = stats.norm.cdf(hi, 0, 3) - stats.norm.cdf(lo, 0, 3)
         tails.append(f"[{lo},{hi}) {w[inside].sum() / exact:.2f}")
-    print(f"    IS (K={INNER}, {log_w.size:,}): ESS {1 / np.sum(w**2) / w.size:.3f} (smallest batch {min(per_batch):.3f}), "
-          f"k-hat {pareto_khat(log_w):.2f}, sd(v) {sd:.4f}; tail mass / exact: {'  '.join(tails)}", flush=True)
+    print(
+        f"    IS (K={INNER}, {log_w.size:,}): ESS {1 / np.sum(w**2) / w.size:.3f} (smallest batch {min(per_batch):.3f}), "
+        f"k-hat {pareto_khat(log_w):.2f}, sd(v) {sd:.4f}; tail mass / exact: {'  '.join(tails)}",
+        flush=True,
+    )
     x0 = TARGET.initial(jax.random.key(4), CHAINS)
     jitter = 2.38 / model.latent_dim**0.5
-    print("    " + chain_summary(f"vae-gibbs (jitter {jitter:.2f})", _gibbs, model, jax.random.key(seed + 5), x0,
-                                 jnp.asarray(jitter)), flush=True)
+    print(
+        "    "
+        + chain_summary(
+            f"vae-gibbs (jitter {jitter:.2f})", _gibbs, model, jax.random.key(seed + 5), x0, jnp.asarray(jitter)
+        ),
+        flush=True,
+    )
     print("    " + chain_summary(f"vae-imh (K={INNER})", _imh, model, jax.random.key(seed + 6), x0), flush=True)
 
 

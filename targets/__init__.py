@@ -1,4 +1,5 @@
 """What is sampled: log densities -U(x) that carry their ground truth."""
+
 from targets.base import Modes, Statistic, Target
 from targets.registry import TARGETS, make_target
 

@@ -9,6 +9,7 @@ Ground truth (u = y0 / s ~ N(0, 1), z = b s^2 (u^2 - 1), E[(u^2-1)^2] = 2, E[(u^
 E[x0] = 0, Var[x0] = s^2, Var[x0^2] = 2 s^4;  E[x1] = 0, Var[x1] = 1 + E[z^2] = 1 + 2 b^2 s^4,
 E[x1^4] = 3 + 6 E[z^2] + E[z^4] with E[z^4] = 60 b^4 s^8;  x_i ~ N(0, 1) for i >= 2.
 """
+
 from __future__ import annotations
 
 import jax
@@ -19,6 +20,7 @@ from targets.base import Target, check_finite, check_size, coordinate_statistic,
 
 SCALE = 10.0
 STATISTIC_BYTES = 1024
+
 
 def banana(dim: int = 2, curvature: float = 0.03) -> Target:
     """The banana in `dim` >= 2 dimensions with curvature b >= 0; chains start uniform in [-2, 2]^dim."""
@@ -40,9 +42,19 @@ def banana(dim: int = 2, curvature: float = 0.03) -> Target:
 
     ez2, ez4 = 2 * b**2 * SCALE**4, 60 * b**4 * SCALE**8
     var1, m4 = 1 + ez2, 3 + 6 * ez2 + ez4
-    statistics = [coordinate_statistic(0, "x[0]", 0.0, SCALE**2, 2 * SCALE**4),
-                  coordinate_statistic(1, "x[1]", 0.0, var1, m4 - var1**2)]
+    statistics = [
+        coordinate_statistic(0, "x[0]", 0.0, SCALE**2, 2 * SCALE**4),
+        coordinate_statistic(1, "x[1]", 0.0, var1, m4 - var1**2),
+    ]
     statistics += [coordinate_statistic(i, f"x[{i}]", 0.0, 1.0, 2.0) for i in range(2, dim)]
-    return Target(name="banana", dim=dim, log_prob=log_prob, initial=uniform_initial(dim, -2.0, 2.0),
-                  statistics=tuple(statistics), log_Z=0.0, sample=sample,
-                  params={"dim": dim, "curvature": b}, headline="x[1]")
+    return Target(
+        name="banana",
+        dim=dim,
+        log_prob=log_prob,
+        initial=uniform_initial(dim, -2.0, 2.0),
+        statistics=tuple(statistics),
+        log_Z=0.0,
+        sample=sample,
+        params={"dim": dim, "curvature": b},
+        headline="x[1]",
+    )

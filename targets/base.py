@@ -5,6 +5,7 @@ Following Inference Gym, it carries its ground truth: named statistics f(x) with
 mean and standard deviation (and the standard error of that truth when it is itself Monte
 Carlo), the true log Z when known, and exact draws when they can be had.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -202,7 +203,7 @@ def uniform_initial(dim: int, low: float, high: float) -> Callable[[Array, int],
     return initial
 
 
-MAX_STATISTICS = 10_000   # one Statistic per coordinate at most: each is traced into the jitted metrics
+MAX_STATISTICS = 10_000  # one Statistic per coordinate at most: each is traced into the jitted metrics
 
 
 def machine_memory() -> int | None:
@@ -222,8 +223,7 @@ def check_finite(target: str, **params: float) -> None:
             raise ValueError(f"{target}: {name} must be finite, got {value!r}")
 
 
-def check_size(target: str, param: str, value: int, need_bytes: float, what: str,
-               statistics: int = 0) -> None:
+def check_size(target: str, param: str, value: int, need_bytes: float, what: str, statistics: int = 0) -> None:
     """Raise ValueError before allocating when `param = value` needs more than this machine's memory.
 
     need_bytes  an estimate of the memory the target needs at this size, `what` says of what (e.g.
@@ -232,11 +232,15 @@ def check_size(target: str, param: str, value: int, need_bytes: float, what: str
     """
     have = machine_memory()
     if have is not None and need_bytes > have:
-        raise ValueError(f"{target}: {param} = {value} needs about {format_bytes(need_bytes)} ({what}), more than "
-                         f"this machine's {format_bytes(have)} of memory")
+        raise ValueError(
+            f"{target}: {param} = {value} needs about {format_bytes(need_bytes)} ({what}), more than "
+            f"this machine's {format_bytes(have)} of memory"
+        )
     if statistics > MAX_STATISTICS:
-        raise ValueError(f"{target}: {param} = {value} would give {statistics} statistics; at most "
-                         f"{MAX_STATISTICS} are supported (one per coordinate, each compiled into the metrics)")
+        raise ValueError(
+            f"{target}: {param} = {value} would give {statistics} statistics; at most "
+            f"{MAX_STATISTICS} are supported (one per coordinate, each compiled into the metrics)"
+        )
 
 
 def format_bytes(n: float) -> str:

@@ -5,6 +5,7 @@
 from NumPy's PCG64 with seed 0, whose stream NumPy keeps stable across releases, so the target never
 changes with a JAX release. Normalised: log Z = 0. Var[x_i^2] = 2 s_i^4 + 4 mu_i^2 s_i^2.
 """
+
 from __future__ import annotations
 
 import jax
@@ -25,19 +26,26 @@ def gaussian_parameters(dim: int, condition: float) -> tuple[np.ndarray, np.ndar
     return mean, (cov + cov.T) / 2
 
 
-DENSE_COPIES = 8   # dim x dim float64 arrays held at once: normals, QR factors, rotation, covariance, Cholesky, precision
+DENSE_COPIES = (
+    8  # dim x dim float64 arrays held at once: normals, QR factors, rotation, covariance, Cholesky, precision
+)
 
 
 def gaussian(dim: int = 10, condition: float = 100.0) -> Target:
     """Correlated Gaussian in `dim` dimensions with condition number `condition` (1 when dim = 1)."""
     if int(dim) != dim or dim < 1:
         raise ValueError(f"gaussian: dim must be an integer >= 1, got {dim}")
-    if not 1.0 <= condition <= 1e10:   # also refuses nan and inf
+    if not 1.0 <= condition <= 1e10:  # also refuses nan and inf
         raise ValueError(f"gaussian: condition must be in [1, 1e10], got {condition}")
     dim = int(dim)
-    check_size("gaussian", "dim", dim, DENSE_COPIES * 8.0 * dim * dim,
-               f"{DENSE_COPIES} dense {dim} x {dim} float64 matrices: the rotation, covariance and its factors",
-               statistics=dim)
+    check_size(
+        "gaussian",
+        "dim",
+        dim,
+        DENSE_COPIES * 8.0 * dim * dim,
+        f"{DENSE_COPIES} dense {dim} x {dim} float64 matrices: the rotation, covariance and its factors",
+        statistics=dim,
+    )
     if dim == 1:
         condition = 1.0  # one eigenvalue: the condition number is 1 whatever was asked
     mean_np, cov_np = gaussian_parameters(dim, condition)
@@ -56,7 +64,15 @@ def gaussian(dim: int = 10, condition: float = 100.0) -> Target:
     var = np.diag(cov_np)
     statistics = tuple(
         coordinate_statistic(i, f"x[{i}]", mean_np[i], var[i], 2 * var[i] ** 2 + 4 * mean_np[i] ** 2 * var[i])
-        for i in range(dim))
-    return Target(name="gaussian", dim=dim, log_prob=log_prob, initial=uniform_initial(dim, -2.0, 2.0),
-                  statistics=statistics, log_Z=0.0, sample=sample,
-                  params={"dim": dim, "condition": float(condition)})
+        for i in range(dim)
+    )
+    return Target(
+        name="gaussian",
+        dim=dim,
+        log_prob=log_prob,
+        initial=uniform_initial(dim, -2.0, 2.0),
+        statistics=statistics,
+        log_Z=0.0,
+        sample=sample,
+        params={"dim": dim, "condition": float(condition)},
+    )

@@ -8,6 +8,7 @@ a JAX release (`tests/targets/test_gmm40.py` regenerates them). Normalised: log 
 Ground truth of a coordinate, with m_k the k-th mean:
 E[x] = avg m_k,  Var[x] = 1 + var(m_k),  E[x^2] = avg(m_k^2 + 1),  E[x^4] = avg(m_k^4 + 6 m_k^2 + 3).
 """
+
 from __future__ import annotations
 
 import importlib.resources
@@ -27,8 +28,9 @@ STORED_DIMS = (2, 5, 10, 20, 50)
 def gmm40_means(dim: int) -> np.ndarray:
     """The stored (40, dim) means of the published instance."""
     if dim not in STORED_DIMS:
-        raise ValueError(f"gmm40: dim must be one of {', '.join(map(str, STORED_DIMS))} "
-                         f"(the stored published instances), got {dim}")
+        raise ValueError(
+            f"gmm40: dim must be one of {', '.join(map(str, STORED_DIMS))} (the stored published instances), got {dim}"
+        )
     path = importlib.resources.files("targets") / "data" / f"gmm40_means_d{dim}.txt"
     with importlib.resources.as_file(path) as p:
         return np.loadtxt(p, ndmin=2)
@@ -55,11 +57,24 @@ def gmm40(dim: int = 2) -> Target:
     m = means_np
     mean, var = m.mean(0), 1.0 + m.var(0)
     second, fourth = (m**2 + 1).mean(0), (m**4 + 6 * m**2 + 3).mean(0)
-    statistics = tuple(coordinate_statistic(i, f"x[{i}]", mean[i], var[i], fourth[i] - second[i] ** 2)
-                       for i in range(dim))
-    return Target(name="gmm40", dim=dim, log_prob=log_prob,
-                  initial=uniform_initial(dim, -LOC_SCALING, LOC_SCALING),
-                  statistics=statistics, log_Z=0.0, sample=sample,
-                  modes=Modes(count=N_COMPONENTS, assign=assign), params={"dim": dim},
-                  plot=Plot(coords=(0, 1), limits=((-45, 45), (-45, 45)), equal=True,
-                            marks=tuple(map(tuple, m[:, :2].tolist())), marks_label="the 40 means"))
+    statistics = tuple(
+        coordinate_statistic(i, f"x[{i}]", mean[i], var[i], fourth[i] - second[i] ** 2) for i in range(dim)
+    )
+    return Target(
+        name="gmm40",
+        dim=dim,
+        log_prob=log_prob,
+        initial=uniform_initial(dim, -LOC_SCALING, LOC_SCALING),
+        statistics=statistics,
+        log_Z=0.0,
+        sample=sample,
+        modes=Modes(count=N_COMPONENTS, assign=assign),
+        params={"dim": dim},
+        plot=Plot(
+            coords=(0, 1),
+            limits=((-45, 45), (-45, 45)),
+            equal=True,
+            marks=tuple(map(tuple, m[:, :2].tolist())),
+            marks_label="the 40 means",
+        ),
+    )

@@ -10,6 +10,7 @@ Z1 by adaptive quadrature (FAB and Beyond ELBOs use Z1 = 11784.50927: log Z = 16
 Moments of x1 by the same quadrature; x2 ~ N(0, 1). Exact draws: x1 by the inverse CDF on a fine grid
 (piecewise-constant density, `well_sampler_log_density`), x2 normal.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,7 +24,7 @@ from scipy import integrate, optimize
 from targets.base import Target, Wells, check_size, coordinate_statistic, uniform_initial
 
 A, B, C = -0.5, -6.0, 1.0
-GRID_HALF_WIDTH = 4.0     # exp(-E1) at |x1| = 4 is e^-168 below its peak: no mass is lost
+GRID_HALF_WIDTH = 4.0  # exp(-E1) at |x1| = 4 is e^-168 below its peak: no mass is lost
 GRID_POINTS = 2**16 + 1
 INIT_HALF_WIDTH = 3.0
 STATISTIC_BYTES = 1024
@@ -42,12 +43,25 @@ def well_quadrature() -> dict[str, float]:
     barrier = float(optimize.brentq(lambda x: A + 2 * B * x + 4 * C * x**3, -1.0, 1.0))
     pts = (-1.8, barrier, 1.8)
     quad = lambda k, lo=-np.inf, hi=np.inf: integrate.quad(  # noqa: E731
-        dens, lo, hi, args=(k,), points=pts if np.isinf(lo) and np.isinf(hi) else None,
-        epsabs=0, epsrel=1e-13, limit=200)[0]
+        dens,
+        lo,
+        hi,
+        args=(k,),
+        points=pts if np.isinf(lo) and np.isinf(hi) else None,
+        epsabs=0,
+        epsrel=1e-13,
+        limit=200,
+    )[0]
     z = quad(0, -20, 20)
     upper = integrate.quad(dens, barrier, 20, epsabs=0, epsrel=1e-13, limit=200)[0]
-    return {"log_Z1": math.log(z) - shift, "m1": quad(1, -20, 20) / z, "m2": quad(2, -20, 20) / z,
-            "m4": quad(4, -20, 20) / z, "barrier": barrier, "p_upper": upper / z}
+    return {
+        "log_Z1": math.log(z) - shift,
+        "m1": quad(1, -20, 20) / z,
+        "m2": quad(2, -20, 20) / z,
+        "m4": quad(4, -20, 20) / z,
+        "barrier": barrier,
+        "p_upper": upper / z,
+    }
 
 
 @functools.lru_cache(maxsize=1)
@@ -91,11 +105,21 @@ def many_well(dim: int = 32) -> Target:
 
     var1 = q["m2"] - q["m1"] ** 2
     statistics = tuple(
-        coordinate_statistic(i, f"x[{i}]", q["m1"], var1, q["m4"] - q["m2"] ** 2) if i % 2 == 0
-        else coordinate_statistic(i, f"x[{i}]", 0.0, 1.0, 2.0) for i in range(dim))
+        coordinate_statistic(i, f"x[{i}]", q["m1"], var1, q["m4"] - q["m2"] ** 2)
+        if i % 2 == 0
+        else coordinate_statistic(i, f"x[{i}]", 0.0, 1.0, 2.0)
+        for i in range(dim)
+    )
     log_Z = wells * (q["log_Z1"] + 0.5 * math.log(2 * math.pi))
-    return Target(name="many_well", dim=dim, log_prob=log_prob,
-                  initial=uniform_initial(dim, -INIT_HALF_WIDTH, INIT_HALF_WIDTH),
-                  statistics=statistics, log_Z=log_Z, sample=sample, params={"dim": dim},
-                  truth=f"log Z and x1 moments by quadrature; {2**wells} well-sign patterns (not counted as modes)",
-                  wells=Wells(coords=tuple(range(0, dim, 2)), barrier=q["barrier"], p_upper=q["p_upper"]))
+    return Target(
+        name="many_well",
+        dim=dim,
+        log_prob=log_prob,
+        initial=uniform_initial(dim, -INIT_HALF_WIDTH, INIT_HALF_WIDTH),
+        statistics=statistics,
+        log_Z=log_Z,
+        sample=sample,
+        params={"dim": dim},
+        truth=f"log Z and x1 moments by quadrature; {2**wells} well-sign patterns (not counted as modes)",
+        wells=Wells(coords=tuple(range(0, dim, 2)), barrier=q["barrier"], p_upper=q["p_upper"]),
+    )

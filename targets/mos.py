@@ -9,6 +9,7 @@ whose truth is closed form through the t_2 CDF F(t) = 1/2 + t / (2 sqrt(2 + t^2)
 E[f] = p_i = avg_k F(m_k[i]),  sd[f] = sqrt(p_i (1 - p_i)),  and f^2 = f.
 Importance weights against a light-tailed proposal have infinite variance here: a test of the weights.
 """
+
 from __future__ import annotations
 
 import importlib.resources
@@ -31,8 +32,9 @@ STORED_DIMS = (2, 50)
 def mos_locs(dim: int) -> np.ndarray:
     """The stored (10, dim) locations of the published instance."""
     if dim not in STORED_DIMS:
-        raise ValueError(f"mos: dim must be one of {', '.join(map(str, STORED_DIMS))} "
-                         f"(the stored published instances), got {dim}")
+        raise ValueError(
+            f"mos: dim must be one of {', '.join(map(str, STORED_DIMS))} (the stored published instances), got {dim}"
+        )
     path = importlib.resources.files("targets") / "data" / f"mos_locs_d{dim}.txt"
     with importlib.resources.as_file(path) as p:
         return np.loadtxt(p, ndmin=2)
@@ -76,9 +78,19 @@ def mos(dim: int = 2) -> Target:
 
     p = t2_cdf(locs).mean(0)
     sd = np.sqrt(p * (1 - p))
-    statistics = tuple(Statistic(name=f"P(x[{i}]>0)", fn=_positive(i), mean=float(p[i]), sd=float(sd[i]),
-                                 sq_sd=float(sd[i])) for i in range(dim))
-    return Target(name="mos", dim=dim, log_prob=log_prob, initial=uniform_initial(dim, -LOC_RANGE, LOC_RANGE),
-                  statistics=statistics, log_Z=0.0, sample=sample,
-                  modes=Modes(count=N_COMPONENTS, assign=assign), params={"dim": dim},
-                  truth="sign probabilities P(x_i > 0) in closed form (the t_2 CDF)")
+    statistics = tuple(
+        Statistic(name=f"P(x[{i}]>0)", fn=_positive(i), mean=float(p[i]), sd=float(sd[i]), sq_sd=float(sd[i]))
+        for i in range(dim)
+    )
+    return Target(
+        name="mos",
+        dim=dim,
+        log_prob=log_prob,
+        initial=uniform_initial(dim, -LOC_RANGE, LOC_RANGE),
+        statistics=statistics,
+        log_Z=0.0,
+        sample=sample,
+        modes=Modes(count=N_COMPONENTS, assign=assign),
+        params={"dim": dim},
+        truth="sign probabilities P(x_i > 0) in closed form (the t_2 CDF)",
+    )

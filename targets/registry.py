@@ -9,6 +9,7 @@ Every factory takes its parameters as keyword arguments with annotated types and
 compile caches are keyed on the target's log-density function, so two equal targets built apart share one
 compilation.
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,7 +31,7 @@ from targets.posteriors.models import cancer, eight_schools, eight_schools_nc, l
 from targets.posteriors.user import SpecError, is_spec, load_spec, remembered
 
 ENTRY_POINT_GROUP = "vaegibbs_bench.targets"
-BUILT_KEPT = 32   # targets kept by `built` (least recently used dropped first)
+BUILT_KEPT = 32  # targets kept by `built` (least recently used dropped first)
 
 TARGETS: dict[str, Callable[..., Target]] = {
     "funnel": funnel,
@@ -58,8 +59,11 @@ def plugins() -> dict[str, metadata.EntryPoint]:
 def source(name: str) -> str:
     """Where a target comes from, for `bench list`: `suite`, or the distribution that registers it."""
     if name in TARGETS:
-        return "suite" if TARGETS[name].__module__.startswith("targets.") and \
-            TARGETS[name].__module__ != "targets.posteriors.user" else "register_model"
+        return (
+            "suite"
+            if TARGETS[name].__module__.startswith("targets.") and TARGETS[name].__module__ != "targets.posteriors.user"
+            else "register_model"
+        )
     ep = plugins().get(name)
     return f"plugin {ep.dist.name if ep is not None and ep.dist else '?'} ({ep.value})" if ep else "?"
 
@@ -73,10 +77,14 @@ def factory_of(name: str) -> Callable[..., Target]:
         try:
             return _loaded(found[name])
         except Exception as err:  # the plugin is broken: say which and how
-            raise SpecError(f"target {name!r}: loading entry point {found[name].value!r} of group "
-                            f"{ENTRY_POINT_GROUP} failed: {type(err).__name__}: {err}") from err
-    raise KeyError(f"unknown target {name!r}; valid targets: {', '.join(sorted({*TARGETS, *found}))}; "
-                   "or module:function or path/to/file.py:function")
+            raise SpecError(
+                f"target {name!r}: loading entry point {found[name].value!r} of group "
+                f"{ENTRY_POINT_GROUP} failed: {type(err).__name__}: {err}"
+            ) from err
+    raise KeyError(
+        f"unknown target {name!r}; valid targets: {', '.join(sorted({*TARGETS, *found}))}; "
+        "or module:function or path/to/file.py:function"
+    )
 
 
 @functools.cache

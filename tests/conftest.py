@@ -9,6 +9,7 @@ machine reuses them): `$VAEGIBBS_BENCH_JAX_CACHE`, default `~/.cache/vaegibbs-be
 `off` to compile everything afresh. Its key is the program, the compile options and the jax/XLA
 versions, so a hit is the same executable. The environment variables reach the CLI subprocesses.
 """
+
 import os
 import pathlib
 
@@ -17,8 +18,7 @@ import pytest
 
 jax.config.update("jax_enable_x64", True)
 
-_CACHE = os.environ.get("VAEGIBBS_BENCH_JAX_CACHE",
-                        str(pathlib.Path.home() / ".cache" / "vaegibbs-bench" / "jax"))
+_CACHE = os.environ.get("VAEGIBBS_BENCH_JAX_CACHE", str(pathlib.Path.home() / ".cache" / "vaegibbs-bench" / "jax"))
 if _CACHE != "off":
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"

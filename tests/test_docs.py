@@ -1,5 +1,6 @@
 """The README and the documentation: short README, nothing cited outside the repository, generated tables that
 cover the registries (scripts/docs_hooks.py; the strict build itself is `make docs`)."""
+
 import importlib.util
 import pathlib
 import re

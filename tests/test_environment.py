@@ -2,6 +2,7 @@
 the lowest resolution picks (`uv pip compile --resolution lowest-direct`): the bound is reachable, not shadowed
 by a higher one that a dependency needs. Both ask PyPI through uv (the lock's installer): slow, skipped without
 uv. `make test-lowest` runs the test suite in that lowest environment. The pre-commit hooks run the lock's ruff."""
+
 import os
 import pathlib
 import re
@@ -20,8 +21,14 @@ UV = shutil.which("uv", path=str(pathlib.Path(sys.executable).parent)) or shutil
 
 
 def _uv(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([UV, *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
+    return subprocess.run(
+        [UV, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+    )
 
 
 def _lower_bounds() -> dict[str, Version]:
@@ -65,13 +72,24 @@ def test_the_lock_is_in_step_with_pyproject():
 @pytest.mark.slow
 @pytest.mark.skipif(UV is None, reason="uv is not installed (make venv installs it)")
 def test_every_lower_bound_is_what_the_lowest_resolution_picks():
-    proc = _uv("pip", "compile", "pyproject.toml", *(f"--extra={e}" for e in EXTRAS), "--resolution",
-               "lowest-direct", "--python", sys.executable, "--no-header", "--no-annotate", "--quiet")
+    proc = _uv(
+        "pip",
+        "compile",
+        "pyproject.toml",
+        *(f"--extra={e}" for e in EXTRAS),
+        "--resolution",
+        "lowest-direct",
+        "--python",
+        sys.executable,
+        "--no-header",
+        "--no-annotate",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    resolved = {_normal(n): Version(v) for n, v in (line.split("==") for line in proc.stdout.split()
-                                                     if "==" in line)}
+    resolved = {_normal(n): Version(v) for n, v in (line.split("==") for line in proc.stdout.split() if "==" in line)}
     bounds = _lower_bounds()
     assert {"jax", "blackjax", "numpy", "pandas", "matplotlib", "dask", "pytest", "ruff"} <= set(bounds)
-    wrong = {name: f"bound {low}, resolved {resolved.get(name)}" for name, low in bounds.items()
-             if resolved.get(name) != low}
+    wrong = {
+        name: f"bound {low}, resolved {resolved.get(name)}" for name, low in bounds.items() if resolved.get(name) != low
+    }
     assert not wrong, wrong

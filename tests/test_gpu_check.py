@@ -2,6 +2,7 @@
 tiny budget) runs the funnel and gmm40 comparison, prints the leaderboard and writes its provenance. The fast
 test runs NUTS alone; the slow one every registered sampler (the VAE samplers' token training and compilation
 take minutes on a small CPU)."""
+
 import json
 import os
 import pathlib
@@ -20,8 +21,14 @@ def _check(tmp_path, samplers: str | None, timeout: float) -> subprocess.Complet
     env.pop("XLA_FLAGS", None)
     if samplers:
         env["GPU_CHECK_SAMPLERS"] = samplers
-    return subprocess.run(["bash", str(SCRIPT), "--cpu", "--tiny", "--out", str(tmp_path / "gpu")], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        ["bash", str(SCRIPT), "--cpu", "--tiny", "--out", str(tmp_path / "gpu")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _leaderboard_rows(stdout: str) -> dict[str, list[str]]:
@@ -63,6 +70,7 @@ def test_gpu_check_refuses_bad_usage(tmp_path):
 @pytest.mark.slow
 def test_gpu_check_cpu_tiny_every_sampler(tmp_path):
     from bench.samplers import SAMPLERS
+
     proc = _check(tmp_path, None, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = _leaderboard_rows(proc.stdout)

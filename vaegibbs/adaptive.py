@@ -22,6 +22,7 @@ exact whatever the walkers were. The network inputs are standardised by the walk
 after exploration. `Fitted.loss` is this objective at each step; the bound L itself is monitored on
 `eval_batch` fresh samples after each round (`Fitted.round_traces["bound"]`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -51,17 +52,17 @@ class Adaptive:
 
     walkers: int = 2000
     explore_steps: int = 200
-    rounds: int = 100               # Config.steps Adam steps in all, split evenly over the rounds
-    global_moves: int = 2           # VAE independence moves of every walker per round
-    local_moves: int = 5            # MALA moves of every walker per round
-    kl_start: float = 0.2           # weight of the KL term at round 0 ...
-    kl_warmup_rounds: int = 25      # ... rising linearly to 1 over this many rounds
-    reverse_from: int = 50          # first round whose loss adds the reverse bound ...
-    reverse_weight: float = 0.1     # ... with this weight
+    rounds: int = 100  # Config.steps Adam steps in all, split evenly over the rounds
+    global_moves: int = 2  # VAE independence moves of every walker per round
+    local_moves: int = 5  # MALA moves of every walker per round
+    kl_start: float = 0.2  # weight of the KL term at round 0 ...
+    kl_warmup_rounds: int = 25  # ... rising linearly to 1 over this many rounds
+    reverse_from: int = 50  # first round whose loss adds the reverse bound ...
+    reverse_weight: float = 0.1  # ... with this weight
     target_acceptance: float = 0.574
-    step_size: float = 0.1          # walkers' initial MALA step size (then each adapts its own)
-    adapt_rate: float = 0.5         # log step size += adapt_rate * (acceptance - target_acceptance)
-    eval_batch: int = 2048          # samples of the bound L monitored after every round
+    step_size: float = 0.1  # walkers' initial MALA step size (then each adapts its own)
+    adapt_rate: float = 0.5  # log step size += adapt_rate * (acceptance - target_acceptance)
+    eval_batch: int = 2048  # samples of the bound L monitored after every round
 
     def __post_init__(self):
         for name in ("walkers", "rounds", "eval_batch"):
@@ -71,15 +72,21 @@ class Adaptive:
             if getattr(self, name) < 0:
                 raise ValueError(f"vaegibbs Adaptive: {name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.kl_start <= 1 or not 0 < self.target_acceptance < 1:
-            raise ValueError(f"vaegibbs Adaptive: kl_start must be in (0, 1] and target_acceptance in (0, 1), "
-                             f"got {self.kl_start}, {self.target_acceptance}")
+            raise ValueError(
+                f"vaegibbs Adaptive: kl_start must be in (0, 1] and target_acceptance in (0, 1), "
+                f"got {self.kl_start}, {self.target_acceptance}"
+            )
         if self.kl_warmup_rounds > self.rounds or self.reverse_from > self.rounds:
-            raise ValueError(f"vaegibbs Adaptive: kl_warmup_rounds ({self.kl_warmup_rounds}) and reverse_from "
-                             f"({self.reverse_from}) must be <= rounds ({self.rounds}), or the KL weight never "
-                             "reaches 1 / the reverse bound is never used")
+            raise ValueError(
+                f"vaegibbs Adaptive: kl_warmup_rounds ({self.kl_warmup_rounds}) and reverse_from "
+                f"({self.reverse_from}) must be <= rounds ({self.rounds}), or the KL weight never "
+                "reaches 1 / the reverse bound is never used"
+            )
         if not self.reverse_weight >= 0 or not self.step_size > 0 or not self.adapt_rate >= 0:
-            raise ValueError(f"vaegibbs Adaptive: reverse_weight and adapt_rate must be >= 0, step_size > 0; got "
-                             f"{self.reverse_weight}, {self.adapt_rate}, {self.step_size}")
+            raise ValueError(
+                f"vaegibbs Adaptive: reverse_weight and adapt_rate must be >= 0, step_size > 0; got "
+                f"{self.reverse_weight}, {self.adapt_rate}, {self.step_size}"
+            )
 
     def kl_weight(self, r: int) -> float:
         if self.kl_warmup_rounds == 0:
@@ -104,8 +111,8 @@ def forward_terms(model: VAE, x, key, kl_weight=1.0):
 
 
 class Walkers(NamedTuple):
-    mala: MALAState              # position, logdensity, logdensity_grad of every walker
-    log_step_size: jax.Array     # (walkers,) each walker's own MALA step size
+    mala: MALAState  # position, logdensity, logdensity_grad of every walker
+    log_step_size: jax.Array  # (walkers,) each walker's own MALA step size
 
 
 def _mala_sweep(logdensity_fn: Callable, walkers: Walkers, key, num_steps: int, target_acceptance, adapt_rate):
@@ -113,8 +120,9 @@ def _mala_sweep(logdensity_fn: Callable, walkers: Walkers, key, num_steps: int, 
     kernel = jax.vmap(blackjax.mala.build_kernel(), in_axes=(0, 0, None, 0))
 
     def body(w, k):
-        state, info = kernel(jax.random.split(k, w.log_step_size.shape[0]), w.mala, logdensity_fn,
-                             jnp.exp(w.log_step_size))
+        state, info = kernel(
+            jax.random.split(k, w.log_step_size.shape[0]), w.mala, logdensity_fn, jnp.exp(w.log_step_size)
+        )
         rate = jnp.where(jnp.isfinite(info.acceptance_rate), info.acceptance_rate, 0.0)
         return Walkers(state, w.log_step_size + adapt_rate * (rate - target_acceptance)), rate
 
@@ -145,14 +153,25 @@ def check(config: Config, adaptive: Adaptive) -> None:
     """Raise ValueError unless `config` suits adaptive training with `adaptive`: float64, one initialisation,
     `steps` a multiple of `rounds` (what `fit_adaptive` needs beyond the two dataclasses' own checks)."""
     if config.dtype != "float64" or config.restarts != 1:
-        raise ValueError(f"fit_adaptive: trains in float64 only (its walkers' MALA moves are part of it) and from "
-                         f"one initialisation; got Config.dtype={config.dtype!r}, Config.restarts={config.restarts}")
+        raise ValueError(
+            f"fit_adaptive: trains in float64 only (its walkers' MALA moves are part of it) and from "
+            f"one initialisation; got Config.dtype={config.dtype!r}, Config.restarts={config.restarts}"
+        )
     if config.steps % adaptive.rounds:
-        raise ValueError(f"fit_adaptive: Config.steps ({config.steps}) must be a multiple of rounds ({adaptive.rounds})")
+        raise ValueError(
+            f"fit_adaptive: Config.steps ({config.steps}) must be a multiple of rounds ({adaptive.rounds})"
+        )
 
 
-def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config = Config(steps=20000),
-                 adaptive: Adaptive = Adaptive(), progress: bool = False, n_devices: int = 1) -> Fitted:
+def fit_adaptive(
+    logdensity_fn: Callable,
+    initial_walkers,
+    key,
+    config: Config = Config(steps=20000),
+    adaptive: Adaptive = Adaptive(),
+    progress: bool = False,
+    n_devices: int = 1,
+) -> Fitted:
     """Train a VAE sampler for `exp(logdensity_fn)` from walkers started at `initial_walkers`
     (walkers x dim); see the module docstring. `config` holds the networks and the optimiser (its
     `steps` Adam steps are split over `adaptive.rounds`); annealing settings of `config` are unused.
@@ -169,14 +188,21 @@ def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config =
     and VAE moves and the monitored bound stay on one device. One device is the unsplit step."""
     walkers0 = jnp.asarray(initial_walkers, dtype=float)
     if walkers0.ndim != 2 or walkers0.shape[0] != adaptive.walkers:
-        raise ValueError(f"fit_adaptive: initial_walkers must have shape ({adaptive.walkers}, dim), "
-                         f"got {walkers0.shape}")
+        raise ValueError(
+            f"fit_adaptive: initial_walkers must have shape ({adaptive.walkers}, dim), got {walkers0.shape}"
+        )
     check(config, adaptive)
     visible = jax.device_count()
-    if (not isinstance(n_devices, int) or isinstance(n_devices, bool) or not 1 <= n_devices <= visible
-            or config.batch_size % n_devices):
-        raise ValueError(f"fit_adaptive: n_devices must be an integer in [1, {visible}] (the devices visible) that "
-                         f"divides Config.batch_size ({config.batch_size}), got {n_devices!r}")
+    if (
+        not isinstance(n_devices, int)
+        or isinstance(n_devices, bool)
+        or not 1 <= n_devices <= visible
+        or config.batch_size % n_devices
+    ):
+        raise ValueError(
+            f"fit_adaptive: n_devices must be an integer in [1, {visible}] (the devices visible) that "
+            f"divides Config.batch_size ({config.batch_size}), got {n_devices!r}"
+        )
     dim = walkers0.shape[1]
     key_init, key_explore, key_rounds = jax.random.split(key, 3)
     explore, rounds_fn = _programs(logdensity_fn, dim, config, adaptive, n_devices)
@@ -205,8 +231,14 @@ def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config =
     try:
         for r in range(adaptive.rounds):
             fn = rounds_fn[adaptive.reverse(r) > 0]
-            args = (params, opt_state, walkers, round_keys[r], jnp.asarray(adaptive.kl_weight(r), float),
-                    jnp.asarray(adaptive.reverse(r), float))
+            args = (
+                params,
+                opt_state,
+                walkers,
+                round_keys[r],
+                jnp.asarray(adaptive.kl_weight(r), float),
+                jnp.asarray(adaptive.reverse(r), float),
+            )
             start = time.perf_counter()
             compiled, fresh = aot_compile(fn, *args)
             if fresh:
@@ -217,11 +249,14 @@ def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config =
             time_train += time.perf_counter() - start
             bad = np.flatnonzero(~finite)
             if bad.size:
-                raise TrainingDiverged(f"vaegibbs.fit_adaptive: non-finite loss or gradient (loss {loss[bad[0]]}) "
-                                       f"at training step {r * per_round + int(bad[0])} (round {r}); "
-                                       "no parameters returned")
-            history.append((loss, loss_se, np.full(per_round, adaptive.kl_weight(r)),
-                            np.full(per_round, adaptive.reverse(r))))
+                raise TrainingDiverged(
+                    f"vaegibbs.fit_adaptive: non-finite loss or gradient (loss {loss[bad[0]]}) "
+                    f"at training step {r * per_round + int(bad[0])} (round {r}); "
+                    "no parameters returned"
+                )
+            history.append(
+                (loss, loss_se, np.full(per_round, adaptive.kl_weight(r)), np.full(per_round, adaptive.reverse(r)))
+            )
             per_round_out.append([float(v) for v in (*bound, *rates)])
             bar(per_round, float(loss[-50:].mean()))
     finally:
@@ -233,22 +268,39 @@ def fit_adaptive(logdensity_fn: Callable, initial_walkers, key, config: Config =
     # MALA: value and gradient at the walkers' start, after each move, and again after the VAE moves
     mala_grads = n * (1 + adaptive.explore_steps + rounds * adaptive.local_moves)
     rebuild_grads = n * rounds if adaptive.global_moves else 0
-    monitor = adaptive.eval_batch * rounds                        # the bound L monitored after each round
+    monitor = adaptive.eval_batch * rounds  # the bound L monitored after each round
     settings = dataclasses.asdict(adaptive) | {"explore_mala_acceptance": float(explore_rate)}
     if n_devices > 1:
         settings["devices"] = n_devices
-    return Fitted(eqx.combine(params, static), config, loss, loss_se, np.ones(config.steps), time_compile, time_train,
-                  grad_evals=config.batch_size * reverse_steps + mala_grads + rebuild_grads,
-                  logdensity_evals=config.batch_size * reverse_steps + mala_grads + rebuild_grads
-                  + n * rounds * adaptive.global_moves + monitor,
-                  traces={"kl_weight": kl_w, "reverse_weight": rev_w},
-                  round_traces={"bound": bound, "bound_se": bound_se, "walker_mala_acceptance": mala_rate,
-                                "walker_vae_acceptance": vae_rate},
-                  strategy="adaptive", strategy_settings=settings)
+    return Fitted(
+        eqx.combine(params, static),
+        config,
+        loss,
+        loss_se,
+        np.ones(config.steps),
+        time_compile,
+        time_train,
+        grad_evals=config.batch_size * reverse_steps + mala_grads + rebuild_grads,
+        logdensity_evals=config.batch_size * reverse_steps
+        + mala_grads
+        + rebuild_grads
+        + n * rounds * adaptive.global_moves
+        + monitor,
+        traces={"kl_weight": kl_w, "reverse_weight": rev_w},
+        round_traces={
+            "bound": bound,
+            "bound_se": bound_se,
+            "walker_mala_acceptance": mala_rate,
+            "walker_vae_acceptance": vae_rate,
+        },
+        strategy="adaptive",
+        strategy_settings=settings,
+    )
 
 
-def step_value_and_grad(static, logdensity_fn: Callable, batch_size: int, reverse: bool,
-                        n_devices: int = 1) -> Callable:
+def step_value_and_grad(
+    static, logdensity_fn: Callable, batch_size: int, reverse: bool, n_devices: int = 1
+) -> Callable:
     """`(params, key, positions, kl_weight, reverse_weight) -> ((objective, its se), gradient)` of one training
     step: `batch_size` walkers drawn with replacement from `positions` (forward terms) plus, if `reverse`,
     `reverse_weight` x the reverse bound on `batch_size` fresh draws; the two estimates are independent, so
@@ -284,8 +336,9 @@ def _programs(logdensity_fn: Callable, dim: int, config: Config, adaptive: Adapt
     def explore(positions, key):
         mala = jax.vmap(blackjax.mala.init, in_axes=(0, None))(positions, logdensity_fn)
         walkers = Walkers(mala, jnp.full(positions.shape[0], jnp.log(adaptive.step_size)))
-        return _mala_sweep(logdensity_fn, walkers, key, adaptive.explore_steps, adaptive.target_acceptance,
-                           adaptive.adapt_rate)
+        return _mala_sweep(
+            logdensity_fn, walkers, key, adaptive.explore_steps, adaptive.target_acceptance, adaptive.adapt_rate
+        )
 
     def make_round(reverse: bool):
         value_and_grad = step_value_and_grad(static, logdensity_fn, config.batch_size, reverse, n_devices)
@@ -298,17 +351,20 @@ def _programs(logdensity_fn: Callable, dim: int, config: Config, adaptive: Adapt
                 params, opt_state, ok = carry
                 (total, total_se), grads = value_and_grad(params, key, positions, kl_weight, reverse_weight)
                 finite = jnp.isfinite(total) & jax.tree.reduce(
-                    jnp.logical_and, jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), grads))
+                    jnp.logical_and, jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), grads)
+                )
                 updates, new_opt_state = opt.update(grads, opt_state, params)
                 apply = ok & finite
-                params = jax.tree.map(lambda new, old: jnp.where(apply, new, old),
-                                      optax.apply_updates(params, updates), params)
+                params = jax.tree.map(
+                    lambda new, old: jnp.where(apply, new, old), optax.apply_updates(params, updates), params
+                )
                 opt_state = jax.tree.map(lambda new, old: jnp.where(apply, new, old), new_opt_state, opt_state)
                 return (params, opt_state, apply), (total, total_se, finite)
 
             key_train, key_bound, key_global, key_local = jax.random.split(key, 4)
-            (params, opt_state, _), out = jax.lax.scan(one_step, (params, opt_state, jnp.array(True)),
-                                                       jax.random.split(key_train, per_round))
+            (params, opt_state, _), out = jax.lax.scan(
+                one_step, (params, opt_state, jnp.array(True)), jax.random.split(key_train, per_round)
+            )
             model = eqx.combine(params, static)
             bound = joint_terms(model, logdensity_fn, key_bound, adaptive.eval_batch)  # monitored once a round
             bound = (bound.mean(), bound.std() / jnp.sqrt(adaptive.eval_batch))
@@ -316,8 +372,14 @@ def _programs(logdensity_fn: Callable, dim: int, config: Config, adaptive: Adapt
             if adaptive.global_moves:
                 walkers, vae_rate = _global_moves(model, logdensity_fn, walkers, key_global, adaptive.global_moves)
             if adaptive.local_moves:
-                walkers, mala_rate = _mala_sweep(logdensity_fn, walkers, key_local, adaptive.local_moves,
-                                                 adaptive.target_acceptance, adaptive.adapt_rate)
+                walkers, mala_rate = _mala_sweep(
+                    logdensity_fn,
+                    walkers,
+                    key_local,
+                    adaptive.local_moves,
+                    adaptive.target_acceptance,
+                    adaptive.adapt_rate,
+                )
             return params, opt_state, walkers, out, bound, (mala_rate, vae_rate)
 
         return one_round

@@ -3,6 +3,7 @@
 Compile time (seconds a sampler on CPU) dwarfs run time on small targets: compile once, reuse the
 executable across seeds, and time the compilation apart from the run.
 """
+
 from __future__ import annotations
 
 import equinox as eqx

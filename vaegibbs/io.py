@@ -4,6 +4,7 @@ A saved sampler is two files: `<path>.json` (the Config, the dimension, the vers
 and `<path>.eqx` (the network weights, equinox's leaf serialisation). Loading rebuilds the model
 from the Config and reads the weights into it: the same key then gives identical draws.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,8 +25,12 @@ def save(path, model: VAE, config: Config) -> pathlib.Path:
     """Write `<path>.json` and `<path>.eqx`; returns the stem path."""
     stem = pathlib.Path(path)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"format": FORMAT, "dim": model.dim, "config": dataclasses.asdict(config),
-            "versions": {p: _version(p) for p in ("jax", "equinox", "optax")}}
+    meta = {
+        "format": FORMAT,
+        "dim": model.dim,
+        "config": dataclasses.asdict(config),
+        "versions": {p: _version(p) for p in ("jax", "equinox", "optax")},
+    }
     eqx.tree_serialise_leaves(_with(stem, ".eqx"), model)
     _with(stem, ".json").write_text(json.dumps(meta, indent=1))
     return stem

@@ -22,6 +22,7 @@ The chains are independent: with `n_devices` > 1 the three runners split them (t
 `importance_sample`) into equal blocks, one per device (`baselines.devices.shard`), each computing what it
 computes unsharded from the same keys; `n_devices` = 1 is the plain computation.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -37,13 +38,13 @@ from vaegibbs.model import VAE
 
 
 class VAEState(NamedTuple):
-    position: jax.Array    # x
-    latent: jax.Array      # z ~ P(z|x) given x (imh with K inner draws: z_0..z_K, (K+1, latent_dim))
+    position: jax.Array  # x
+    latent: jax.Array  # z ~ P(z|x) given x (imh with K inner draws: z_0..z_K, (K+1, latent_dim))
     logdensity: jax.Array  # log mu~(x)
 
 
 class VAEInfo(NamedTuple):
-    acceptance_rate: jax.Array        # of the VAE move
+    acceptance_rate: jax.Array  # of the VAE move
     is_accepted: jax.Array
     logdensity_evals: jax.Array
     grad_evals: jax.Array
@@ -59,6 +60,7 @@ def _init(model: VAE, logdensity_fn: Callable):
     def init(position, key):
         """State at `position` with its latent drawn from P(z|x) (the exact conditional)."""
         return VAEState(position, model.sample_encoder(key, position), logdensity_fn(position))
+
     return init
 
 
@@ -81,12 +83,18 @@ def gibbs(model: VAE, logdensity_fn: Callable, jitter: float = 0.5) -> SamplingA
     def step(key, state: VAEState):
         key_z, key_eps, key_x, key_acc = jax.random.split(key, 4)
         x = state.position
-        z = model.sample_encoder(key_z, x)                                   # Gibbs step in z
-        z_new = z + jitter * jax.random.normal(key_eps, z.shape, z.dtype)    # symmetric move
+        z = model.sample_encoder(key_z, x)  # Gibbs step in z
+        z_new = z + jitter * jax.random.normal(key_eps, z.shape, z.dtype)  # symmetric move
         x_new = model.sample_decoder(key_x, z_new)
         lp_new = logdensity_fn(x_new)
-        log_ratio = (lp_new + model.log_encoder(z_new, x_new) + model.log_decoder(x, z)
-                     - state.logdensity - model.log_encoder(z, x) - model.log_decoder(x_new, z_new))
+        log_ratio = (
+            lp_new
+            + model.log_encoder(z_new, x_new)
+            + model.log_decoder(x, z)
+            - state.logdensity
+            - model.log_encoder(z, x)
+            - model.log_decoder(x_new, z_new)
+        )
         new, rate, accept = _mh(key_acc, log_ratio, VAEState(x_new, z_new, lp_new), state._replace(latent=z))
         return new, VAEInfo(rate, accept, jnp.ones((), int), jnp.zeros((), int))
 
@@ -108,8 +116,8 @@ def _inner_latents(model: VAE, key, x, z0, num_inner: int):
 
 
 class IMHState(NamedTuple):
-    position: jax.Array    # x
-    latent: jax.Array      # z (latent_dim,), or z_0..z_K (K+1, latent_dim) with K inner draws
+    position: jax.Array  # x
+    latent: jax.Array  # z (latent_dim,), or z_0..z_K (K+1, latent_dim) with K inner draws
     logdensity: jax.Array  # log mu~(x)
     log_weight: jax.Array  # log w of (x, latent), cached: the acceptance needs it at every step
 
@@ -118,9 +126,10 @@ class IndependenceAlgorithm(NamedTuple):
     """An independence sampler: `step(key, state)` is `propose(k1)` then a Metropolis test against `state`
     (k1, k2 = split(key)). The proposal does not depend on the state, so `run_independent_chains` can draw
     every proposal of a run in large batches and keep only the accept/reject scan sequential."""
+
     init: Callable
     step: Callable
-    propose: Callable      # key -> IMHState: a proposal with its log weight
+    propose: Callable  # key -> IMHState: a proposal with its log weight
 
 
 def _latent_proposal(model: VAE, temperature: float) -> Callable:
@@ -135,8 +144,12 @@ def imh_log_weight(model: VAE, temperature: float = 1.0, num_inner: int = 0) -> 
     def log_w(position, latent, logdensity):
         if num_inner:
             return logdensity - log_inner_ratio(model, position, latent, log_proposal_z)
-        return logdensity + model.log_encoder(latent, position) - log_proposal_z(latent) \
+        return (
+            logdensity
+            + model.log_encoder(latent, position)
+            - log_proposal_z(latent)
             - model.log_decoder(position, latent)
+        )
 
     return log_w
 
@@ -166,8 +179,9 @@ def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0, num_inner
             return IMHState(position, z, lp, log_w(position, z, lp))
         key_z, key_j = jax.random.split(key)
         latents = jax.vmap(model.sample_encoder, in_axes=(0, None))(jax.random.split(key_z, num_inner + 1), position)
-        log_r = jax.vmap(lambda z: log_proposal_z(z) + model.log_decoder(position, z)
-                         - model.log_encoder(z, position))(latents)
+        log_r = jax.vmap(lambda z: log_proposal_z(z) + model.log_decoder(position, z) - model.log_encoder(z, position))(
+            latents
+        )
         j = jax.random.categorical(key_j, log_r)
         latents = latents.at[jnp.array([0, j])].set(latents[jnp.array([j, 0])])
         return IMHState(position, latents, lp, log_w(position, latents, lp))
@@ -190,8 +204,9 @@ def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0, num_inner
     return IndependenceAlgorithm(init, step, propose)
 
 
-def run_independent_chains(algorithm: IndependenceAlgorithm, key, initial_positions, num_steps: int,
-                           batch_size: int = 4096, n_devices: int = 1):
+def run_independent_chains(
+    algorithm: IndependenceAlgorithm, key, initial_positions, num_steps: int, batch_size: int = 4096, n_devices: int = 1
+):
     """`run_chains` for an independence sampler, with the same keys and so the same chains up to
     floating-point rounding (batched and vmapped arithmetic differ in the last bits, ~1e-14, so an accept
     test within rounding of its threshold could go the other way): all chains x num_steps proposals are
@@ -202,8 +217,9 @@ def run_independent_chains(algorithm: IndependenceAlgorithm, key, initial_positi
 
     Returns (final_state, (states, infos)) with leading axes (chains, num_steps), as `run_chains`; on
     `n_devices` devices, each its block of chains (batches of at most `batch_size` per device)."""
-    return devices.shard(lambda keys, x0: _independent_block(algorithm, keys, x0, num_steps, batch_size),
-                         n_devices)(jax.random.split(key, initial_positions.shape[0]), initial_positions)
+    return devices.shard(lambda keys, x0: _independent_block(algorithm, keys, x0, num_steps, batch_size), n_devices)(
+        jax.random.split(key, initial_positions.shape[0]), initial_positions
+    )
 
 
 def _independent_block(algorithm: IndependenceAlgorithm, keys, initial_positions, num_steps: int, batch_size: int):
@@ -212,14 +228,14 @@ def _independent_block(algorithm: IndependenceAlgorithm, keys, initial_positions
 
     def chain_keys(k):
         key_init, key_steps = jax.random.split(k)
-        split = jax.vmap(jax.random.split)(jax.random.split(key_steps, num_steps))   # step's (key_prop, key_acc)
+        split = jax.vmap(jax.random.split)(jax.random.split(key_steps, num_steps))  # step's (key_prop, key_acc)
         return key_init, split[:, 0], split[:, 1]
 
     key_init, key_prop, key_acc = jax.vmap(chain_keys)(keys)
     initial = jax.vmap(algorithm.init)(initial_positions, key_init)
     proposals = jax.lax.map(algorithm.propose, key_prop.reshape(-1), batch_size=min(batch_size, chains * num_steps))
     proposals = jax.tree.map(lambda a: a.reshape(chains, num_steps, *a.shape[1:]), proposals)
-    log_u = jnp.log(jax.vmap(jax.vmap(jax.random.uniform))(key_acc))    # _mh's uniform, key by key
+    log_u = jnp.log(jax.vmap(jax.vmap(jax.random.uniform))(key_acc))  # _mh's uniform, key by key
 
     def accept_scan(log_w0, log_w, log_u):
         def body(carry, inputs):
@@ -248,8 +264,15 @@ def _independent_block(algorithm: IndependenceAlgorithm, keys, initial_positions
 VAE_MOVES = ("gibbs", "imh")  # the VAE move of `hybrid`
 
 
-def hybrid(model: VAE, logdensity_fn: Callable, step_size: float = 0.1, num_local: int = 5,
-           vae_move: Literal[VAE_MOVES] = "gibbs", jitter: float = 0.5, temperature: float = 1.0) -> SamplingAlgorithm:
+def hybrid(
+    model: VAE,
+    logdensity_fn: Callable,
+    step_size: float = 0.1,
+    num_local: int = 5,
+    vae_move: Literal[VAE_MOVES] = "gibbs",
+    jitter: float = 0.5,
+    temperature: float = 1.0,
+) -> SamplingAlgorithm:
     """A VAE move (gibbs with `jitter`, or imh with `temperature`), then `num_local` blackjax MALA moves
     in x with `step_size`, then z ~ P(z|x)."""
     if vae_move not in VAE_MOVES:
@@ -263,6 +286,7 @@ def hybrid(model: VAE, logdensity_fn: Callable, step_size: float = 0.1, num_loca
             """The IMH move from the state's (x, z) (its weight computed afresh: MALA moved x)."""
             s, info = imh_step(key, IMHState(*state, log_w(*state)))
             return VAEState(s.position, s.latent, s.logdensity), info
+
     mala = blackjax.mala(logdensity_fn, step_size)
 
     def step(key, state: VAEState):
@@ -276,22 +300,34 @@ def hybrid(model: VAE, logdensity_fn: Callable, step_size: float = 0.1, num_loca
         mala_state, local_rates = jax.lax.scan(local, mala.init(state.position), jax.random.split(key_local, num_local))
         new = VAEState(mala_state.position, model.sample_encoder(key_z, mala_state.position), mala_state.logdensity)
         # MALA evaluates value and gradient once at init and once per step.
-        return new, VAEInfo(vae_info.acceptance_rate, vae_info.is_accepted,
-                            vae_info.logdensity_evals + num_local + 1, jnp.asarray(num_local + 1),
-                            jnp.mean(local_rates))
+        return new, VAEInfo(
+            vae_info.acceptance_rate,
+            vae_info.is_accepted,
+            vae_info.logdensity_evals + num_local + 1,
+            jnp.asarray(num_local + 1),
+            jnp.mean(local_rates),
+        )
 
     return SamplingAlgorithm(_init(model, logdensity_fn), step)
 
 
 class ImportanceSample(NamedTuple):
-    positions: jax.Array    # (n, dim) x ~ q
-    latents: jax.Array      # (n, latent_dim)
+    positions: jax.Array  # (n, dim) x ~ q
+    latents: jax.Array  # (n, latent_dim)
     log_weights: jax.Array  # (n,) log w
-    logdensity: jax.Array   # (n,) log mu~(x)
+    logdensity: jax.Array  # (n,) log mu~(x)
 
 
-def importance_sample(model: VAE, logdensity_fn: Callable, key, n: int, num_inner: int = 0,
-                      temperature: float = 1.0, batch_size: int = 4096, n_devices: int = 1) -> ImportanceSample:
+def importance_sample(
+    model: VAE,
+    logdensity_fn: Callable,
+    key,
+    n: int,
+    num_inner: int = 0,
+    temperature: float = 1.0,
+    batch_size: int = 4096,
+    n_devices: int = 1,
+) -> ImportanceSample:
     """n proposals of `imh` (N(z; 0, temperature^2 I) Q(x|z); temperature 1: the VAE-Gibbs sampler's pi(z) Q(x|z)) with
     their importance weights w = mu~(x) P(z|x) / (rho(z) Q(x|z)); with num_inner = K > 0 the hierarchical
     weights w_K (K encoder draws per x; `latents` keeps z_0). Drawn `batch_size` at a time (memory), on
@@ -300,8 +336,9 @@ def importance_sample(model: VAE, logdensity_fn: Callable, key, n: int, num_inne
         raise ValueError(f"importance_sample: n ({n}) must be a multiple of n_devices ({n_devices})")
     propose = imh(model, logdensity_fn, temperature, num_inner).propose
     block = n // n_devices
-    s = devices.shard(lambda keys: jax.lax.map(propose, keys, batch_size=min(batch_size, block)),
-                      n_devices)(jax.random.split(key, n))
+    s = devices.shard(lambda keys: jax.lax.map(propose, keys, batch_size=min(batch_size, block)), n_devices)(
+        jax.random.split(key, n)
+    )
     return ImportanceSample(s.position, s.latent[:, 0] if num_inner else s.latent, s.log_weight, s.logdensity)
 
 
@@ -330,8 +367,9 @@ def run_chains(algorithm: SamplingAlgorithm, key, initial_positions, num_steps: 
 
         return jax.lax.scan(body, algorithm.init(position, key_init), jax.random.split(key_steps, num_steps))
 
-    return devices.shard(jax.vmap(one_chain), n_devices)(jax.random.split(key, initial_positions.shape[0]),
-                                                         initial_positions)
+    return devices.shard(jax.vmap(one_chain), n_devices)(
+        jax.random.split(key, initial_positions.shape[0]), initial_positions
+    )
 
 
 def self_normalised_mean(values, log_weights) -> jax.Array:

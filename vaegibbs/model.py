@@ -7,6 +7,7 @@ Inputs and outputs in x are standardised by a fixed location and scale (`x_loc`,
 trained); log-scales are softly clamped to [LOG_SCALE_MIN, LOG_SCALE_MAX] so that densities stay
 finite (e^{-10} to e^{10} times `x_scale`).
 """
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,9 @@ class VAE(eqx.Module):
     dim: int = eqx.field(static=True)
     latent_dim: int = eqx.field(static=True)
 
-    def __init__(self, dim: int, latent_dim: int, width: int, depth: int, key, x_loc=0.0, x_scale=1.0,
-                 activation=jax.nn.silu):
+    def __init__(
+        self, dim: int, latent_dim: int, width: int, depth: int, key, x_loc=0.0, x_scale=1.0, activation=jax.nn.silu
+    ):
         key_enc, key_dec = jax.random.split(key)
         self.dim, self.latent_dim = dim, latent_dim
         self.encoder = eqx.nn.MLP(dim, 2 * latent_dim, width, depth, activation=activation, key=key_enc)
@@ -52,14 +54,16 @@ class VAE(eqx.Module):
         """(mean, log_scale) of P(z|x)."""
         loc, log_scale = jax.lax.stop_gradient((self.x_loc, self.x_log_scale))
         h = self.encoder((x - loc) * jnp.exp(-log_scale))
-        return h[: self.latent_dim], soft_clip(h[self.latent_dim:], LOG_SCALE_MIN, LOG_SCALE_MAX)
+        return h[: self.latent_dim], soft_clip(h[self.latent_dim :], LOG_SCALE_MIN, LOG_SCALE_MAX)
 
     def decode(self, z):
         """(mean, log_scale) of Q(x|z)."""
         loc, log_scale = jax.lax.stop_gradient((self.x_loc, self.x_log_scale))
         h = self.decoder(z)
-        return (loc + jnp.exp(log_scale) * h[: self.dim],
-                log_scale + soft_clip(h[self.dim:], LOG_SCALE_MIN, LOG_SCALE_MAX))
+        return (
+            loc + jnp.exp(log_scale) * h[: self.dim],
+            log_scale + soft_clip(h[self.dim :], LOG_SCALE_MIN, LOG_SCALE_MAX),
+        )
 
     def log_prior(self, z):
         """log pi(z), pi = N(0, I)."""

@@ -15,6 +15,7 @@ z_1..z_K ~ P(z|x):
 
 non-increasing in K and tending to D_KL(q || mu) - log Z.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

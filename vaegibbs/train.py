@@ -10,6 +10,7 @@ the broken update is never applied. With several devices (`baselines.devices`) e
 split over them, each device drawing its share with its own key, and the loss, its squared standard error
 and the gradients are averaged across devices; one device is the plain step.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -71,21 +72,21 @@ class Config:
         A field out of range, naming it.
     """
 
-    latent_dim: int | None = None   # None: the target's dimension
+    latent_dim: int | None = None  # None: the target's dimension
     width: int = 128
     depth: int = 3
     steps: int = 3000
     batch_size: int = 256
     learning_rate: float = 3e-3
-    warmup_steps: int = 100         # linear learning-rate warm-up, then cosine decay to 0
+    warmup_steps: int = 100  # linear learning-rate warm-up, then cosine decay to 0
     grad_clip: float = 10.0
-    beta_start: float = 1.0         # annealing of U: beta from beta_start to 1 ...
-    anneal_steps: int = 0           # ... over this many steps (0: no annealing)
-    x_loc: float = 0.0              # fixed standardisation of x in the networks
+    beta_start: float = 1.0  # annealing of U: beta from beta_start to 1 ...
+    anneal_steps: int = 0  # ... over this many steps (0: no annealing)
+    x_loc: float = 0.0  # fixed standardisation of x in the networks
     x_scale: float = 1.0
-    chunk: int = 100                # steps per jitted chunk (progress and NaN checks between chunks)
+    chunk: int = 100  # steps per jitted chunk (progress and NaN checks between chunks)
     dtype: Literal[TRAIN_DTYPES] = "float64"  # precision of training (fit); the model is returned in the default float
-    restarts: int = 1               # initialisations tried (fit): the best after restart_steps goes on
+    restarts: int = 1  # initialisations tried (fit): the best after restart_steps goes on
     restart_steps: int = 300
 
     def __post_init__(self):
@@ -95,23 +96,31 @@ class Config:
         if self.latent_dim is not None and self.latent_dim < 1:
             raise ValueError(f"vaegibbs Config: latent_dim must be >= 1 or None, got {self.latent_dim}")
         if not self.learning_rate > 0 or not self.x_scale > 0 or not self.grad_clip > 0:
-            raise ValueError("vaegibbs Config: learning_rate, x_scale and grad_clip must be > 0, got "
-                             f"{self.learning_rate}, {self.x_scale}, {self.grad_clip}")
+            raise ValueError(
+                "vaegibbs Config: learning_rate, x_scale and grad_clip must be > 0, got "
+                f"{self.learning_rate}, {self.x_scale}, {self.grad_clip}"
+            )
         if not 0 < self.beta_start <= 1:
             raise ValueError(f"vaegibbs Config: beta_start must be in (0, 1], got {self.beta_start}")
         if self.anneal_steps > self.steps:
-            raise ValueError(f"vaegibbs Config: anneal_steps ({self.anneal_steps}) must be <= steps ({self.steps}), "
-                             "or beta never reaches 1 and the trained bound is not the target's")
+            raise ValueError(
+                f"vaegibbs Config: anneal_steps ({self.anneal_steps}) must be <= steps ({self.steps}), "
+                "or beta never reaches 1 and the trained bound is not the target's"
+            )
         if self.anneal_steps < 0 or self.warmup_steps < 0:
-            raise ValueError(f"vaegibbs Config: anneal_steps and warmup_steps must be >= 0, got "
-                             f"{self.anneal_steps}, {self.warmup_steps}")
+            raise ValueError(
+                f"vaegibbs Config: anneal_steps and warmup_steps must be >= 0, got "
+                f"{self.anneal_steps}, {self.warmup_steps}"
+            )
         if not math.isfinite(self.x_loc):
             raise ValueError(f"vaegibbs Config: x_loc must be finite, got {self.x_loc}")
         if self.restarts < 1:
             raise ValueError(f"vaegibbs Config: restarts must be >= 1, got {self.restarts}")
         if self.restarts > 1 and not 0 < self.restart_steps < self.steps:
-            raise ValueError(f"vaegibbs Config: with restarts={self.restarts} restart_steps ({self.restart_steps}) "
-                             f"must be in (0, steps = {self.steps}); pass restarts=1 or a smaller restart_steps")
+            raise ValueError(
+                f"vaegibbs Config: with restarts={self.restarts} restart_steps ({self.restart_steps}) "
+                f"must be in (0, steps = {self.steps}); pass restarts=1 or a smaller restart_steps"
+            )
         if self.dtype not in TRAIN_DTYPES:
             raise ValueError(f"vaegibbs Config: dtype must be one of {', '.join(TRAIN_DTYPES)}, got {self.dtype!r}")
 
@@ -124,22 +133,23 @@ class TrainingDiverged(FloatingPointError):
 class Fitted:
     model: VAE
     config: Config
-    loss: np.ndarray       # (steps,) the training objective at each step (fit: the bound L's batch estimate)
-    loss_se: np.ndarray    # (steps,) Monte Carlo standard error of that estimate
-    beta: np.ndarray       # (steps,) annealing factor used
+    loss: np.ndarray  # (steps,) the training objective at each step (fit: the bound L's batch estimate)
+    loss_se: np.ndarray  # (steps,) Monte Carlo standard error of that estimate
+    beta: np.ndarray  # (steps,) annealing factor used
     time_compile: float
     time_train: float
-    grad_evals: int                # gradients of log mu~ spent in training (fit: batch_size x steps)
-    logdensity_evals: int          # evaluations of log mu~ (value and gradient count once each)
-    traces: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)        # more (steps,) curves
+    grad_evals: int  # gradients of log mu~ spent in training (fit: batch_size x steps)
+    logdensity_evals: int  # evaluations of log mu~ (value and gradient count once each)
+    traces: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)  # more (steps,) curves
     round_traces: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)  # per round (adaptive)
-    strategy: str = "reverse"      # the training strategy: "reverse" (fit) or "adaptive" (fit_adaptive)
+    strategy: str = "reverse"  # the training strategy: "reverse" (fit) or "adaptive" (fit_adaptive)
     strategy_settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def init_model(dim: int, key, config: Config) -> VAE:
-    return VAE(dim, config.latent_dim or dim, config.width, config.depth, key,
-               x_loc=config.x_loc, x_scale=config.x_scale)
+    return VAE(
+        dim, config.latent_dim or dim, config.width, config.depth, key, x_loc=config.x_loc, x_scale=config.x_scale
+    )
 
 
 def cast(params, dtype):
@@ -151,8 +161,7 @@ def cast(params, dtype):
 def beta_schedule(config: Config) -> Callable:
     if config.anneal_steps == 0:
         return lambda step: jnp.ones((), float)
-    return lambda step: jnp.minimum(
-        1.0, config.beta_start + (1.0 - config.beta_start) * step / config.anneal_steps)
+    return lambda step: jnp.minimum(1.0, config.beta_start + (1.0 - config.beta_start) * step / config.anneal_steps)
 
 
 def optimizer(config: Config) -> optax.GradientTransformation:
@@ -203,7 +212,9 @@ def fit(logdensity_fn: Callable, dim: int, key, config: Config = Config(), progr
         if probe:
             window = min(100, probe)
             losses = [float(np.concatenate([h[0] for h in run.history])[-window:].mean()) for run in runs]
-            settings = {"restart_chosen": int(np.argmin(losses))} | {f"restart_loss_{r}": v for r, v in enumerate(losses)}
+            settings = {"restart_chosen": int(np.argmin(losses))} | {
+                f"restart_loss_{r}": v for r, v in enumerate(losses)
+            }
         run = runs[settings.get("restart_chosen", 0)]
         _advance(run, chunk, compiled, size, probe, config.steps, bar, "")
     finally:
@@ -213,14 +224,25 @@ def fit(logdensity_fn: Callable, dim: int, key, config: Config = Config(), progr
         settings["devices"] = n_devices
     loss, loss_se, beta = (np.concatenate(h) for h in zip(*run.history))
     evals = config.batch_size * (config.steps + (config.restarts - 1) * probe)
-    model = eqx.combine(cast(run.params, jnp.result_type(float)), static)   # sampled in the default precision
-    return Fitted(model, config, loss, loss_se, beta, time_compile, time_train, grad_evals=evals,
-                  logdensity_evals=evals, strategy_settings=settings)
+    model = eqx.combine(cast(run.params, jnp.result_type(float)), static)  # sampled in the default precision
+    return Fitted(
+        model,
+        config,
+        loss,
+        loss_se,
+        beta,
+        time_compile,
+        time_train,
+        grad_evals=evals,
+        logdensity_evals=evals,
+        strategy_settings=settings,
+    )
 
 
 @dataclasses.dataclass
 class _Run:
     """One initialisation being trained: its parameters, optimiser state, step keys and history so far."""
+
     params: Any
     opt_state: Any
     keys: jax.Array
@@ -233,12 +255,14 @@ def _advance(run: _Run, chunk, compiled, size: int, begin: int, end: int, bar, w
     for first in range(begin, end, size):
         steps = jnp.arange(first, min(first + size, end))
         fn = compiled if len(steps) == size else chunk
-        run.params, run.opt_state, out = fn(run.params, run.opt_state, run.keys[first:first + len(steps)], steps)
+        run.params, run.opt_state, out = fn(run.params, run.opt_state, run.keys[first : first + len(steps)], steps)
         loss, finite = np.asarray(out[0]), np.asarray(out[3])
         bad = np.flatnonzero(~finite)
         if bad.size:
-            raise TrainingDiverged(f"vaegibbs.fit: non-finite loss or gradient (loss {loss[bad[0]]}) at "
-                                   f"training step {first + int(bad[0])}{where}; no parameters returned")
+            raise TrainingDiverged(
+                f"vaegibbs.fit: non-finite loss or gradient (loss {loss[bad[0]]}) at "
+                f"training step {first + int(bad[0])}{where}; no parameters returned"
+            )
         run.history.append([np.asarray(o) for o in out[:3]])
         bar(len(steps), float(loss[-50:].mean()))
 
@@ -262,7 +286,8 @@ def _trainer(logdensity_fn: Callable, dim: int, config: Config, n_devices: int =
         beta = beta_at(step).astype(config.dtype)
         (loss, se), grads = value_and_grad(params, key, beta)
         finite = jnp.isfinite(loss) & jax.tree.reduce(
-            jnp.logical_and, jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), grads))
+            jnp.logical_and, jax.tree.map(lambda g: jnp.all(jnp.isfinite(g)), grads)
+        )
         updates, new_opt_state = opt.update(grads, opt_state, params)
         apply = ok & finite
         params = jax.tree.map(lambda new, old: jnp.where(apply, new, old), optax.apply_updates(params, updates), params)
@@ -288,13 +313,14 @@ def batch_value_and_grad(loss_fn: Callable, batch_size: int, n_devices: int = 1)
 
     def share(key, params, *args):
         (loss, se), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, key, *args, batch_size // n_devices)
-        return loss, se ** 2, grads
+        return loss, se**2, grads
 
     mean = devices.mean_over_devices(share, n_devices)
 
     def value_and_grad(params, key, *args):
         loss, se2, grads = mean(key, params, *args)
         return (loss, jnp.sqrt(se2 / n_devices)), grads
+
     return value_and_grad
 
 
@@ -303,8 +329,15 @@ def _progress(enabled: bool, total: int):
     if not enabled:
         return lambda n, loss: None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    bar = Progress(TextColumn("training VAE"), BarColumn(), MofNCompleteColumn(), TextColumn("L = {task.fields[loss]}"),
-                   TimeElapsedColumn(), transient=True)
+
+    bar = Progress(
+        TextColumn("training VAE"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("L = {task.fields[loss]}"),
+        TimeElapsedColumn(),
+        transient=True,
+    )
     task = bar.add_task("", total=total, loss="…")
     bar.start()
 
@@ -313,4 +346,5 @@ def _progress(enabled: bool, total: int):
             bar.stop()
         else:
             bar.update(task, advance=n, loss=f"{loss:.4f}")
+
     return update

@@ -6,6 +6,7 @@
 run over the statistics where the metric is computable; `rhat_not_computable` and `ess_not_computable`
 name the others (e.g. a statistic constant within every chain).
 """
+
 from __future__ import annotations
 
 import functools
@@ -45,8 +46,9 @@ def _assign_fn(target: Target):
     return jax.jit(jax.vmap(target.modes.assign))
 
 
-def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None,
-             transport_distances: bool | None = None) -> dict:
+def evaluate(
+    target: Target, draws: Draws, key, values: np.ndarray | None = None, transport_distances: bool | None = None
+) -> dict:
     """All metrics of one run: mixing, accuracy, discrepancy to exact draws, modes, cost-normalised ESS.
     `values`: the statistics at the draws if already computed (`statistic_values`).
     `transport_distances`: the Sinkhorn and entropic-W2 columns (`bench.metrics.transport`); None: only on an
@@ -57,12 +59,17 @@ def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None
     weighted = draws.log_weights is not None
     per_stat = weighted_moments(values, draws.log_weights) if weighted else mixing(values) | moments(values)
     per_stat |= accuracy(
-        per_stat["mean"], per_stat["sd"], per_stat.pop("second"), per_stat["mcse_mean"], per_stat["mcse_sd"],
+        per_stat["mean"],
+        per_stat["sd"],
+        per_stat.pop("second"),
+        per_stat["mcse_mean"],
+        per_stat["mcse_sd"],
         truth_mean=np.array([s.mean for s in target.statistics]),
         truth_sd=np.array([s.sd for s in target.statistics]),
         truth_sq_sd=np.array([np.nan if s.sq_sd is None else s.sq_sd for s in target.statistics]),
         truth_mean_se=np.array([s.mean_se for s in target.statistics]),
-        truth_sd_se=np.array([s.sd_se for s in target.statistics]))
+        truth_sd_se=np.array([s.sd_se for s in target.statistics]),
+    )
 
     cost = draws.cost
     per_stat["ess_bulk_per_s"] = per_stat["ess_bulk"] / cost.time_sampling
@@ -121,17 +128,19 @@ def evaluate(target: Target, draws: Draws, key, values: np.ndarray | None = None
         flat = draws.positions.reshape(-1, target.dim)
         points = np.asarray(resample(key_resample, flat, draws.log_weights.ravel(), MMD_POINTS) if weighted else flat)
         coords = list(target.wells.coords)
-        row |= well_coverage(points[:, coords] > target.wells.barrier, target.wells.p_upper,
-                             [target.statistics[i].name for i in coords])
+        row |= well_coverage(
+            points[:, coords] > target.wells.barrier, target.wells.p_upper, [target.statistics[i].name for i in coords]
+        )
     row |= evidence(target, draws.info, draws.log_weight_fn, key_evidence, draws.log_weights)
     if weighted and "khat_unreliable" not in row:  # weighted draws without a log Z: their weights' k-hat still
-        row["pareto_khat"] = pareto_khat(draws.log_weights)       # decides whether they pass truth
+        row["pareto_khat"] = pareto_khat(draws.log_weights)  # decides whether they pass truth
         row["khat_unreliable"] = khat_unreliable(row["pareto_khat"])
     # transport distances to exact draws in the published conventions (bench.metrics.transport)
     if transport_distances is None:
         transport_distances = jax.default_backend() != "cpu"
     if transport_distances and target.sample is not None:
         from bench.metrics.transport import SINKHORN_POINTS, transport  # ott-jax: imported only when used
+
         exact = np.asarray(target.sample(jax.random.fold_in(key_exact, 1), SINKHORN_POINTS))
         if weighted:
             points, log_w = thin_weighted_to(draws.positions, draws.log_weights, SINKHORN_POINTS)

@@ -1,13 +1,14 @@
 """Accuracy against ground truth, per statistic f with true mean m, sd s and sd of f^2, s2.
 
-  bias_mean_se = (E_hat[f] - m) / sqrt(mcse_mean^2 + se_truth^2)   significance, in Monte Carlo errors
-  bias_mean_sd = (E_hat[f] - m) / s                                 size, in true standard deviations
-  bias_sd_se   = (sd_hat[f] - s) / sqrt(mcse_sd^2 + sd_se_truth^2)   (sd_se_truth: the truth's own error)
-  bias_sd_rel  = (sd_hat[f] - s) / s
-  bias2        = (E_hat[f^2] - E[f^2])^2 / Var[f^2],  E[f^2] = s^2 + m^2, Var[f^2] = s2^2
-                 (the normalised squared bias of the sampler-benchmarks convention,
-                 e.g. Riou-Durand & Vogrinc / Sountsov et al.: values below 0.01 count as converged)
+bias_mean_se = (E_hat[f] - m) / sqrt(mcse_mean^2 + se_truth^2)   significance, in Monte Carlo errors
+bias_mean_sd = (E_hat[f] - m) / s                                 size, in true standard deviations
+bias_sd_se   = (sd_hat[f] - s) / sqrt(mcse_sd^2 + sd_se_truth^2)   (sd_se_truth: the truth's own error)
+bias_sd_rel  = (sd_hat[f] - s) / s
+bias2        = (E_hat[f^2] - E[f^2])^2 / Var[f^2],  E[f^2] = s^2 + m^2, Var[f^2] = s2^2
+               (the normalised squared bias of the sampler-benchmarks convention,
+               e.g. Riou-Durand & Vogrinc / Sountsov et al.: values below 0.01 count as converged)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,14 +36,30 @@ def weighted_moments(values: np.ndarray, log_weights: np.ndarray) -> dict[str, n
     var = w @ dev2
     sd = np.sqrt(var)
     ess = np.full(flat.shape[1], 1.0 / np.sum(w**2))
-    return {"mean": mean, "sd": sd, "second": w @ flat**2, "mcse_mean": np.sqrt(w**2 @ dev2),
-            "mcse_sd": np.sqrt(w**2 @ (dev2 - var) ** 2) / (2 * sd), "ess_bulk": ess, "ess_tail": ess,
-            "rhat": np.full(flat.shape[1], np.nan)}
+    return {
+        "mean": mean,
+        "sd": sd,
+        "second": w @ flat**2,
+        "mcse_mean": np.sqrt(w**2 @ dev2),
+        "mcse_sd": np.sqrt(w**2 @ (dev2 - var) ** 2) / (2 * sd),
+        "ess_bulk": ess,
+        "ess_tail": ess,
+        "rhat": np.full(flat.shape[1], np.nan),
+    }
 
 
-def accuracy(mean: np.ndarray, sd: np.ndarray, second: np.ndarray, mcse_mean: np.ndarray, mcse_sd: np.ndarray,
-             truth_mean: np.ndarray, truth_sd: np.ndarray, truth_sq_sd: np.ndarray,
-             truth_mean_se: np.ndarray, truth_sd_se: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def accuracy(
+    mean: np.ndarray,
+    sd: np.ndarray,
+    second: np.ndarray,
+    mcse_mean: np.ndarray,
+    mcse_sd: np.ndarray,
+    truth_mean: np.ndarray,
+    truth_sd: np.ndarray,
+    truth_sq_sd: np.ndarray,
+    truth_mean_se: np.ndarray,
+    truth_sd_se: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
     """Bias columns from the estimates; all arrays (n_statistics,), truth_sq_sd NaN where unknown;
     truth_mean_se / truth_sd_se are the standard errors of a Monte Carlo truth (0 where exact)."""
     truth_sd_se = np.zeros_like(truth_sd) if truth_sd_se is None else truth_sd_se

@@ -19,6 +19,7 @@ Cost after n draws per chain, warm-up, tuning and training included:
 The gradients are the contract's: those the chains needed. NUTS under vmap advances in lock-step, so the hardware
 runs more (`Cost.grad_evals_lockstep`, not used here); the seconds carry that cost.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,7 +46,7 @@ def running_second(values: np.ndarray, log_weights: np.ndarray | None = None) ->
     lw = np.asarray(log_weights, dtype=np.float64)
     with np.errstate(divide="ignore"):
         log_f2 = np.log(values**2)
-    log_w = np.logaddexp.accumulate(np.logaddexp.reduce(lw, axis=0), axis=0)             # (N,)
+    log_w = np.logaddexp.accumulate(np.logaddexp.reduce(lw, axis=0), axis=0)  # (N,)
     log_wf2 = np.logaddexp.accumulate(np.logaddexp.reduce(lw[..., None] + log_f2, axis=0), axis=0)
     return np.exp(log_wf2 - log_w[:, None])
 
@@ -53,10 +54,20 @@ def running_second(values: np.ndarray, log_weights: np.ndarray | None = None) ->
 def truth_of_squares(target: Target) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(index, mean, sd, sd of f^2) of the statistics with a known E[f^2] = sd^2 + mean^2 and Var[f^2] > 0."""
     stats = target.statistics
-    keep = np.array([i for i, s in enumerate(stats)
-                     if s.sq_sd is not None and np.isfinite([s.mean, s.sd, s.sq_sd]).all() and s.sq_sd > 0], dtype=int)
-    return (keep, np.array([stats[i].mean for i in keep]), np.array([stats[i].sd for i in keep]),
-            np.array([stats[i].sq_sd for i in keep]))
+    keep = np.array(
+        [
+            i
+            for i, s in enumerate(stats)
+            if s.sq_sd is not None and np.isfinite([s.mean, s.sd, s.sq_sd]).all() and s.sq_sd > 0
+        ],
+        dtype=int,
+    )
+    return (
+        keep,
+        np.array([stats[i].mean for i in keep]),
+        np.array([stats[i].sd for i in keep]),
+        np.array([stats[i].sq_sd for i in keep]),
+    )
 
 
 def bias2_curves(target: Target, values: np.ndarray, log_weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -75,7 +86,7 @@ def settled(curve: np.ndarray, threshold: float = BIAS2_MAX) -> np.ndarray | flo
     does within N (module doc); a float for a 1-D curve."""
     curve = np.asarray(curve, dtype=float)
     above = ~(curve <= threshold)
-    last_above = curve.shape[0] - 1 - np.argmax(above[::-1], axis=0)      # 0-based, valid where above.any()
+    last_above = curve.shape[0] - 1 - np.argmax(above[::-1], axis=0)  # 0-based, valid where above.any()
     n = np.where(above.any(axis=0), last_above + 2, 1).astype(float)
     n = np.where(above[-1], NEVER, n)
     return float(n) if n.ndim == 0 else n
@@ -97,14 +108,22 @@ def cumulative_cost(cost: Cost, num_draws: int, n_steps: np.ndarray | None = Non
             return warmup + per_draw
         return warmup + sampling * share
 
-    return {"grads": spent(cost.grad_evals_warmup, cost.grad_evals_sampling),
-            "logdens": spent(cost.logdensity_evals_warmup, cost.logdensity_evals_sampling),
-            "seconds": cost.time_warmup + cost.time_sampling * share, "draws": share * num_draws,
-            "counting": "per-draw" if used else "pro rata"}
+    return {
+        "grads": spent(cost.grad_evals_warmup, cost.grad_evals_sampling),
+        "logdens": spent(cost.logdensity_evals_warmup, cost.logdensity_evals_sampling),
+        "seconds": cost.time_warmup + cost.time_sampling * share,
+        "draws": share * num_draws,
+        "counting": "per-draw" if used else "pro rata",
+    }
 
 
-def cost_to_accuracy(target: Target, values: np.ndarray, cost: Cost, log_weights: np.ndarray | None = None,
-                     n_steps: np.ndarray | None = None) -> dict:
+def cost_to_accuracy(
+    target: Target,
+    values: np.ndarray,
+    cost: Cost,
+    log_weights: np.ndarray | None = None,
+    n_steps: np.ndarray | None = None,
+) -> dict:
     """The record columns: `<measure>_to_bias2_<kind>` (measure: draws per chain, grads, logdens, seconds; kind:
     max, avg over the statistics; inf = never), `bias2_<kind>_reached`, `bias2_avg` (at the last draw) and
     `bias2_cost_counting`; grads / logdens only when the sampler spent any. {} without statistics of known

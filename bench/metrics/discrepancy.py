@@ -10,6 +10,7 @@ normalised weights wb_i:
 k_yy the U-statistic of the exact draws: unbiased when the weights are independent of x, consistent
 for self-normalised importance weights; uniform weights give the U-statistic back.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,5 +57,6 @@ def mmd2(x: np.ndarray, y: np.ndarray, log_weights: np.ndarray | None = None) ->
 def resample(key, points: np.ndarray, log_weights: np.ndarray, n: int) -> np.ndarray:
     """n equally weighted draws from weighted points (multinomial resampling)."""
     import jax
+
     idx = jax.random.categorical(key, jax.numpy.asarray(log_weights), shape=(n,))
     return np.asarray(points)[np.asarray(idx)]

@@ -1,18 +1,19 @@
 """Normalising-constant metrics for samplers that give importance weights (the VAE sampler).
 
-  KL bound    = L + log Z >= D_KL(q || mu), L the sampler's training bound (docs/method.md)
-  IW KL bound = L_K + log Z (Sobolev & Vetrov 2019), <= the KL bound
-  ELBO        = E_q[log w] <= log Z;  EUBO = E_{x ~ mu, z ~ P(z|x)}[log w] >= log Z (on exact draws)
-  |Delta log Z| = |log Z_hat - log Z|,  log Z_hat = logsumexp(log w) - log N
-  pareto_khat: the shape k of a generalised Pareto fit to the largest weights (Vehtari et al. 2024,
-              "Pareto smoothed importance sampling", ArviZ's estimator). k > 0.5: the weights have
-              infinite variance. The suite's estimates are raw self-normalised ones (no smoothing) with
-              finite-variance standard errors (delta method, ArviZ's MCSE), so above KHAT_MAX = 0.5 the
-              MCSE, the ESS and bias/MCSE of the sampler that uses these weights are unreliable
-              (`khat_unreliable`); PSIS's 0.7 holds for Pareto-smoothed estimates only.
-  khat_unreliable: set for the samplers whose estimates rest on the weights of the k-hat (importance
-              sampling, the independence chain: `info["diagnostics_weights"] == "own"`).
+KL bound    = L + log Z >= D_KL(q || mu), L the sampler's training bound (docs/method.md)
+IW KL bound = L_K + log Z (Sobolev & Vetrov 2019), <= the KL bound
+ELBO        = E_q[log w] <= log Z;  EUBO = E_{x ~ mu, z ~ P(z|x)}[log w] >= log Z (on exact draws)
+|Delta log Z| = |log Z_hat - log Z|,  log Z_hat = logsumexp(log w) - log N
+pareto_khat: the shape k of a generalised Pareto fit to the largest weights (Vehtari et al. 2024,
+            "Pareto smoothed importance sampling", ArviZ's estimator). k > 0.5: the weights have
+            infinite variance. The suite's estimates are raw self-normalised ones (no smoothing) with
+            finite-variance standard errors (delta method, ArviZ's MCSE), so above KHAT_MAX = 0.5 the
+            MCSE, the ESS and bias/MCSE of the sampler that uses these weights are unreliable
+            (`khat_unreliable`); PSIS's 0.7 holds for Pareto-smoothed estimates only.
+khat_unreliable: set for the samplers whose estimates rest on the weights of the k-hat (importance
+            sampling, the independence chain: `info["diagnostics_weights"] == "own"`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -49,8 +50,17 @@ def evidence(target: Target, info: Mapping, log_weight_fn, key, log_weights=None
     row: dict = {}
     if "log_Z_hat" not in info:
         return row
-    for name in ("loss", "loss_se", "iw_bound", "iw_bound_se", "elbo", "elbo_se", "log_Z_hat", "importance_ess",
-                 "pareto_khat"):
+    for name in (
+        "loss",
+        "loss_se",
+        "iw_bound",
+        "iw_bound_se",
+        "elbo",
+        "elbo_se",
+        "log_Z_hat",
+        "importance_ess",
+        "pareto_khat",
+    ):
         if name in info:
             row[name] = float(info[name])
     if log_weights is not None:

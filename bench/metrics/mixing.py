@@ -6,6 +6,7 @@ A statistic that is constant within every chain has no within-chain variance, so
 defined (ArviZ would return ESS = N, or about 2, and a NaN or infinite R-hat): they are NaN here,
 and `not_computable` says which statistics.
 """
+
 from __future__ import annotations
 
 import arviz as az

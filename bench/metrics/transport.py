@@ -17,6 +17,7 @@ its 2,000 iterations (the published numbers come from the same solver): the colu
 returns, as they do, and `<column>_not_converged` says so beside it. A non-finite value is no value: the
 column is then empty and `<column>_not_computed` says why.
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,7 +33,7 @@ from ott.tools import sinkhorn_divergence as ott_divergence
 SINKHORN_EPSILON = 1e-3
 SINKHORN_POINTS = 2000
 W2_EPSILON = 0.05
-MAX_ITERATIONS = 2000      # ott's default Sinkhorn solver
+MAX_ITERATIONS = 2000  # ott's default Sinkhorn solver
 
 
 @functools.partial(jax.jit, static_argnames=("epsilon",))
@@ -71,8 +72,10 @@ def transport(x, y, log_w=None) -> dict:
     """The `sinkhorn` and `entropic_w2` columns between draws x (log weights `log_w`) and exact draws y,
     with `<column>_not_converged` beside a value whose solve stopped at its iteration limit."""
     row: dict = {}
-    for column, fn, eps in (("sinkhorn", sinkhorn_divergence, SINKHORN_EPSILON),
-                            ("entropic_w2", entropic_w2, W2_EPSILON)):
+    for column, fn, eps in (
+        ("sinkhorn", sinkhorn_divergence, SINKHORN_EPSILON),
+        ("entropic_w2", entropic_w2, W2_EPSILON),
+    ):
         value, converged, iters = fn(x, y, log_w)
         if not np.isfinite(value):
             row[f"{column}_not_computed"] = f"Sinkhorn (eps = {eps:g}) gave a non-finite value"

@@ -13,6 +13,7 @@ A record passes truth when every criterion whose column it has holds:
 A record with neither bias column (a target without ground truth) has no truth: it neither passes nor fails.
 A configuration (several seeds) passes when every seed with truth passes (`config_verdict`).
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,7 @@ from bench.metrics.evidence import KHAT_MAX
 BIAS_MCSE_MAX = 4.0
 BIAS2_MAX = 0.01
 
-__all__ = ["BIAS2_MAX", "BIAS_MCSE_MAX", "KHAT_MAX", "config_verdict", "passes_truth", "truth_failures",
-           "verdict_text"]
+__all__ = ["BIAS2_MAX", "BIAS_MCSE_MAX", "KHAT_MAX", "config_verdict", "passes_truth", "truth_failures", "verdict_text"]
 
 
 def _finite(v) -> float | None:

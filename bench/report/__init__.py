@@ -1,4 +1,5 @@
 """Static HTML report of a results folder: per target, its leaderboard and PNG figures (`bench.report.figures`)."""
+
 from bench.extras import require
 
 require("matplotlib", "report", "the report")  # the optional dependencies: a missing one names the extra

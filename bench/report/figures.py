@@ -16,6 +16,7 @@ to the full ids) and keep one colour (`colours`) in every figure.
 
 Weighted draws (`vae-is`) are resampled by their importance weights before they are plotted.
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,24 +31,33 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-PLOT_POINTS = 4000          # draws shown per sampler (thinned or resampled)
-EXACT_POINTS = 20000        # exact draws of the reference
-DPI = 110                   # the PNGs' resolution
-WIDTH = 12.0                # inches: 1320 px at DPI, inside the page's 1400 px
-COLUMNS = 4                 # panels per row of the per-sampler figures
-PANEL = 2.6                 # inches: the height of one row of panels
-RANK_CHAINS = 8             # chains drawn in a rank plot (the ranks and the test use all of them)
-SMOOTHING = 100             # the training curves' running mean spans 1/SMOOTHING of the longest training
-STYLE = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8,
-         "legend.fontsize": 8, "figure.titlesize": 10}
+PLOT_POINTS = 4000  # draws shown per sampler (thinned or resampled)
+EXACT_POINTS = 20000  # exact draws of the reference
+DPI = 110  # the PNGs' resolution
+WIDTH = 12.0  # inches: 1320 px at DPI, inside the page's 1400 px
+COLUMNS = 4  # panels per row of the per-sampler figures
+PANEL = 2.6  # inches: the height of one row of panels
+RANK_CHAINS = 8  # chains drawn in a rank plot (the ranks and the test use all of them)
+SMOOTHING = 100  # the training curves' running mean spans 1/SMOOTHING of the longest training
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "figure.titlesize": 10,
+}
 
 
 def styled(fn):
     """Draw under the report's style (`STYLE`: font sizes that fit `WIDTH`)."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         with plt.rc_context(STYLE):
             return fn(*args, **kwargs)
+
     return wrapper
 
 
@@ -90,9 +100,10 @@ def _panels(n: int, rows_each: int):
     Returns the figure and a list of n arrays of `rows_each` axes."""
     cols = min(n, COLUMNS)
     blocks = math.ceil(n / cols)
-    fig, axes = plt.subplots(blocks * rows_each, cols, figsize=(WIDTH, PANEL * blocks * rows_each + 0.8),
-                             squeeze=False, layout="constrained")
-    cells = [axes[b * rows_each:(b + 1) * rows_each, c] for b in range(blocks) for c in range(cols)]
+    fig, axes = plt.subplots(
+        blocks * rows_each, cols, figsize=(WIDTH, PANEL * blocks * rows_each + 0.8), squeeze=False, layout="constrained"
+    )
+    cells = [axes[b * rows_each : (b + 1) * rows_each, c] for b in range(blocks) for c in range(cols)]
     for ax in (a for cell in cells[n:] for a in cell):
         ax.set_visible(False)
     return fig, cells[:n]
@@ -131,15 +142,18 @@ def draws_vs_exact(target, cells: dict[str, object], exact: np.ndarray | None, c
         ax.set(title=name, xlabel=label)
         if spec.coords:
             _projection(axes[1], spec, x, exact, colour[name])
-    handles = [Patch(color=(0.5, 0.5, 0.5, 0.6), label="the sampler's draws (its colour)"),
-               Line2D([], [], c="k", lw=1, ls="--", label="true mean")]
+    handles = [
+        Patch(color=(0.5, 0.5, 0.5, 0.6), label="the sampler's draws (its colour)"),
+        Line2D([], [], c="k", lw=1, ls="--", label="true mean"),
+    ]
     if exact is not None:
         handles.insert(0, Patch(color="0.75", label="exact draws"))
     if spec.marks:
         handles.append(Line2D([], [], marker="x", c="r", ls="", label=spec.marks_label or "marked points"))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
-    what = f"the marginal of {label}" + (" (top) and the projection on ({}, {}) (bottom)".format(
-        *_coord_names(spec)) if spec.coords else "")
+    what = f"the marginal of {label}" + (
+        " (top) and the projection on ({}, {}) (bottom)".format(*_coord_names(spec)) if spec.coords else ""
+    )
     fig.suptitle(f"{target.id}: {what}, draws against " + ("exact draws" if exact is not None else "the true mean"))
     return fig
 
@@ -157,8 +171,10 @@ def _projection(ax, spec, x, exact, colour):
     if spec.marks:
         marks = np.asarray(spec.marks)
         ax.scatter(marks[:, 0], marks[:, 1], marker="x", c="r", s=12, lw=0.8)
-    limits = spec.limits or (_range(x[:, i], None if exact is None else exact[:, i]),
-                             _range(x[:, j], None if exact is None else exact[:, j]))
+    limits = spec.limits or (
+        _range(x[:, i], None if exact is None else exact[:, i]),
+        _range(x[:, j], None if exact is None else exact[:, j]),
+    )
     xlabel, ylabel = _coord_names(spec)
     ax.set(xlim=limits[0], ylim=limits[1], xlabel=xlabel, ylabel=ylabel)
     if spec.equal:
@@ -167,6 +183,7 @@ def _projection(ax, spec, x, exact, colour):
 
 def _stat_fn(target, i: int):
     import jax
+
     return jax.jit(jax.vmap(target.statistics[i].fn))
 
 
@@ -180,28 +197,45 @@ def cost_accuracy(table: pd.DataFrame, labels: list[str], colour: dict[str, str]
     height = 0.38
     for k, key in enumerate(("ess_bulk_min_per_s", "ess_bulk_min_per_s_total")):
         m, sd = _col(table, key)
-        bars.barh(pos + (k - 0.5) * height, m, height, xerr=sd, capsize=2, color=[colour[lab] for lab in labels],
-                  alpha=1.0 if k == 0 else 0.45, hatch=None if k == 0 else "//", edgecolor="white", lw=0)
+        bars.barh(
+            pos + (k - 0.5) * height,
+            m,
+            height,
+            xerr=sd,
+            capsize=2,
+            color=[colour[lab] for lab in labels],
+            alpha=1.0 if k == 0 else 0.45,
+            hatch=None if k == 0 else "//",
+            edgecolor="white",
+            lw=0,
+        )
     bars.set_yticks(pos, labels)
     bars.invert_yaxis()
     bars.set(xscale="log", xlabel="smallest bulk ESS per second")
     cost, cost_sd = _col(table, "time_run")
     bias, bias_sd = _col(table, "worst_abs_bias_mean_sd")
     for j, label in enumerate(labels):
-        scatter.errorbar(cost[j], bias[j], xerr=cost_sd[j], yerr=bias_sd[j], fmt="o", capsize=2,
-                         color=colour[label], label=label)
-    scatter.set(xscale="log", xlabel="warm-up (or training) + sampling seconds per seed",
-                ylabel="worst |bias| / true sd (lower is better)")
-    handles = [Patch(color="0.4", label="ESS/s of sampling"),
-               Patch(facecolor="0.4", alpha=0.45, hatch="//", label="ESS/s incl. warm-up / training")]
+        scatter.errorbar(
+            cost[j], bias[j], xerr=cost_sd[j], yerr=bias_sd[j], fmt="o", capsize=2, color=colour[label], label=label
+        )
+    scatter.set(
+        xscale="log",
+        xlabel="warm-up (or training) + sampling seconds per seed",
+        ylabel="worst |bias| / true sd (lower is better)",
+    )
+    handles = [
+        Patch(color="0.4", label="ESS/s of sampling"),
+        Patch(facecolor="0.4", alpha=0.45, hatch="//", label="ESS/s incl. warm-up / training"),
+    ]
     handles += scatter.get_legend_handles_labels()[0]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6), frameon=False)
     return fig
 
 
 @styled
-def bias2_against_cost(curves: dict[str, list[dict[str, np.ndarray]]], threshold: float,
-                       colour: dict[str, str] | None = None):
+def bias2_against_cost(
+    curves: dict[str, list[dict[str, np.ndarray]]], threshold: float, colour: dict[str, str] | None = None
+):
     """`curves`: sampler label -> one dict per seed with `bias2` (max over statistics after n draws per chain),
     `grads` and `seconds` spent by then (`bench.metrics.cost.cumulative_cost`); a label without gradients
     (`grads` all 0) is left out of the left panel. Log-log, `threshold` as a dashed line."""
@@ -213,10 +247,18 @@ def bias2_against_cost(curves: dict[str, list[dict[str, np.ndarray]]], threshold
             for ax, x in zip(axes, ("grads", "seconds")):
                 if x == "grads" and not np.asarray(c["grads"])[-1] > 0:
                     continue
-                ax.plot(np.asarray(c[x])[keep], np.asarray(c["bias2"])[keep], lw=1, alpha=0.8,
-                        color=colour[label], label=label if k == 0 and x == "seconds" else None)
-    for ax, xlabel in zip(axes, ("gradient evaluations (warm-up / training included)",
-                                 "seconds (warm-up / training included, compile apart)")):
+                ax.plot(
+                    np.asarray(c[x])[keep],
+                    np.asarray(c["bias2"])[keep],
+                    lw=1,
+                    alpha=0.8,
+                    color=colour[label],
+                    label=label if k == 0 and x == "seconds" else None,
+                )
+    for ax, xlabel in zip(
+        axes,
+        ("gradient evaluations (warm-up / training included)", "seconds (warm-up / training included, compile apart)"),
+    ):
         ax.axhline(threshold, color="k", ls="--", lw=1, label=f"bias² = {threshold:g}" if ax is axes[1] else None)
         ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="bias² max over statistics (running)")
     handles = axes[1].get_legend_handles_labels()[0]
@@ -253,8 +295,11 @@ def _bound(c: dict[str, np.ndarray], window: int) -> tuple[np.ndarray, np.ndarra
 
 
 @styled
-def training_curves(curves: dict[str, list[tuple[int, dict[str, np.ndarray]]]], log_Z: float | None,
-                    colour: dict[str, str] | None = None):
+def training_curves(
+    curves: dict[str, list[tuple[int, dict[str, np.ndarray]]]],
+    log_Z: float | None,
+    colour: dict[str, str] | None = None,
+):
     """`curves`: configuration label -> [(seed, the DataTree's `training` group of that seed's training)].
     The bound L against step, a running mean over 1/`SMOOTHING` of the longest training (raw steps faint).
     With log Z known the curve is L + log Z, an upper bound on KL(q || target) >= 0, on a log scale; without,
@@ -264,7 +309,7 @@ def training_curves(curves: dict[str, list[tuple[int, dict[str, np.ndarray]]]], 
     styles = ("-", "--", ":", "-.")
     longest = max((np.asarray(c["loss"]).size for seeds in curves.values() for _, c in seeds), default=1)
     window = max(1, longest // SMOOTHING)
-    drawn, names = {}, {}   # one line per distinct training (configurations that share a training share a line)
+    drawn, names = {}, {}  # one line per distinct training (configurations that share a training share a line)
     for label, seeds in curves.items():
         for seed, c in seeds:
             same = (seed, np.asarray(c["loss"]).tobytes(), np.asarray(c.get("bound", [])).tobytes())
@@ -285,8 +330,15 @@ def training_curves(curves: dict[str, list[tuple[int, dict[str, np.ndarray]]]], 
         if raw is not None:
             thin = slice(None, None, max(1, raw.size // 4000))
             ax.plot(x[thin], raw[thin] - shift, lw=0.4, alpha=0.12, color=colour[label])
-        ax.plot(x, y - shift, lw=1.4, ls=styles[k % len(styles)], color=colour[label],
-                marker="." if raw is None else None, label=f"{shown[label, seed]} seed {seed}")
+        ax.plot(
+            x,
+            y - shift,
+            lw=1.4,
+            ls=styles[k % len(styles)],
+            color=colour[label],
+            marker="." if raw is None else None,
+            label=f"{shown[label, seed]} seed {seed}",
+        )
     smooth = np.concatenate([y - shift for _, y, _ in drawn.values()])
     smooth = smooth[np.isfinite(smooth)]
     if log_Z is not None:
@@ -295,13 +347,18 @@ def training_curves(curves: dict[str, list[tuple[int, dict[str, np.ndarray]]]], 
         if positive.size:
             ax.set_ylim(positive.min() / 2, positive.max() * 2)
     else:
-        se = [np.nanmedian(np.asarray(c["loss_se"], float)) / math.sqrt(window)
-              for seeds in curves.values() for _, c in seeds if "loss_se" in c]
+        se = [
+            np.nanmedian(np.asarray(c["loss_se"], float)) / math.sqrt(window)
+            for seeds in curves.values()
+            for _, c in seeds
+            if "loss_se" in c
+        ]
         ax.set_yscale("symlog", linthresh=float(np.nanmedian(se)) if se and np.nanmedian(se) > 0 else 1e-3)
         if smooth.size:
             ax.set_ylim(min(smooth.min(), 0), smooth.max() * 1.5)
-    ax.set(xlabel="training step", ylabel=ylabel,
-           title=f"running mean over {window} steps (faint: each step's estimate)")
+    ax.set(
+        xlabel="training step", ylabel=ylabel, title=f"running mean over {window} steps (faint: each step's estimate)"
+    )
     fig.legend(loc="outside right upper", frameon=False)
     return fig
 
@@ -312,15 +369,21 @@ def rank_plot(tree, statistics: list[str], title: str, chains: int = RANK_CHAINS
     uniform, the multi-chain uniformity test's p and its flagged points) of the given statistics; ranks and the
     test over all chains, the ECDFs of the first `chains` drawn; returns the figure."""
     import arviz_plots as ap
+
     n_chains = tree["posterior"].sizes["chain"]
-    pc = ap.plot_rank(tree, var_names=["statistics"], coords={"statistic": statistics}, backend="matplotlib",
-                      figure_kwargs={"figsize": (WIDTH, PANEL + 0.6), "layout": "constrained"})
+    pc = ap.plot_rank(
+        tree,
+        var_names=["statistics"],
+        coords={"statistic": statistics},
+        backend="matplotlib",
+        figure_kwargs={"figsize": (WIDTH, PANEL + 0.6), "layout": "constrained"},
+    )
     viz = pc.viz
     fig = viz.ds["figure"].item()
     lines = viz["ecdf_lines"]["statistics"]
     for line in np.ravel(lines.isel(chain=slice(chains, None)).values):
         line.set_visible(False)
-    for name in statistics:   # the test's flagged points, of the chains drawn only
+    for name in statistics:  # the test's flagged points, of the chains drawn only
         flagged = viz["suspicious_points"]["statistics"].sel(statistic=name).item()
         drawn = {tuple(xy) for line in lines.sel(statistic=name).values[:chains] for xy in line.get_xydata()}
         offsets = np.asarray(flagged.get_offsets())

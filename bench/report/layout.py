@@ -4,6 +4,7 @@
 Texts are every visible, non-empty text artist: titles, axis labels, the tick labels drawn, offset texts,
 legend entries and titles, figure titles and free texts (matplotlib `Artist.get_window_extent`).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -12,7 +13,7 @@ import matplotlib.legend
 import matplotlib.text
 from matplotlib.transforms import Bbox
 
-SLACK = 1.0   # pixels two boxes may share (anti-aliasing) before they count as overlapping
+SLACK = 1.0  # pixels two boxes may share (anti-aliasing) before they count as overlapping
 
 
 def collisions(fig) -> list[str]:
@@ -83,5 +84,9 @@ def _overlap(a: Bbox, b: Bbox) -> bool:
 
 
 def _inside(box: Bbox, page: Bbox) -> bool:
-    return (box.x0 >= page.x0 - SLACK and box.y0 >= page.y0 - SLACK
-            and box.x1 <= page.x1 + SLACK and box.y1 <= page.y1 + SLACK)
+    return (
+        box.x0 >= page.x0 - SLACK
+        and box.y0 >= page.y0 - SLACK
+        and box.x1 <= page.x1 + SLACK
+        and box.y1 <= page.y1 + SLACK
+    )

@@ -32,6 +32,7 @@ The grid is targets x samplers x seeds. Parameter names and values go through th
 `python -m bench run` (`bench.params`), the targets' and samplers' own checks included, so an
 unknown name or a bad value is reported with the valid choices before any cell runs.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,12 +51,28 @@ EXECUTORS = ("local", "dask", "slurm")
 # executor options: name -> (type, default); the types are checked, unknown names are errors
 EXECUTOR_OPTIONS: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
     "local": {"workers": (int, 1)},
-    "dask": {"address": (str, ""), "n_workers": (int, 1), "threads_per_worker": (int, 1), "processes": (bool, True),
-             "retries": (int, 0)},
-    "slurm": {"cluster": (str, "slurm"), "folder": (str, ""), "partition": (str, ""), "time": (int, 60),
-              "gpus": (int, 0), "cpus_per_task": (int, 1), "mem_gb": ((int, float), 0), "array_parallelism": (int, 64),
-              "account": (str, ""), "qos": (str, ""), "constraint": (str, ""), "setup": (list, []),
-              "additional": (dict, {})},
+    "dask": {
+        "address": (str, ""),
+        "n_workers": (int, 1),
+        "threads_per_worker": (int, 1),
+        "processes": (bool, True),
+        "retries": (int, 0),
+    },
+    "slurm": {
+        "cluster": (str, "slurm"),
+        "folder": (str, ""),
+        "partition": (str, ""),
+        "time": (int, 60),
+        "gpus": (int, 0),
+        "cpus_per_task": (int, 1),
+        "mem_gb": ((int, float), 0),
+        "array_parallelism": (int, 64),
+        "account": (str, ""),
+        "qos": (str, ""),
+        "constraint": (str, ""),
+        "setup": (list, []),
+        "additional": (dict, {}),
+    },
 }
 SUBMITIT_CLUSTERS = ("slurm", "local", "debug")
 TOP_KEYS = {"name", "out", "precision", "seeds", "budget", "executor", "targets", "samplers"}
@@ -128,12 +145,16 @@ def peek_precision(path: pathlib.Path | str) -> str:
 def _target_names(raw: Mapping[str, Any]) -> list[str]:
     """The names of the file's targets (those it names readably), for the profile's default precision."""
     entries = raw.get("targets", [])
-    return [e["name"] for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)] \
-        if isinstance(entries, list) else []
+    return (
+        [e["name"] for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)]
+        if isinstance(entries, list)
+        else []
+    )
 
 
-def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
-          overrides: Mapping[str, Any] | None = None) -> SweepConfig:
+def parse(
+    raw: Mapping[str, Any], path: pathlib.Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> SweepConfig:
     """Check a parsed TOML document; raise ConfigError naming the first problem."""
     from bench.samplers import BUDGET_ARGS
 
@@ -141,13 +162,17 @@ def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
     overrides = dict(overrides or {})
     unknown = sorted(set(raw) - TOP_KEYS)
     if unknown:
-        raise ConfigError(f"{where}: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(sorted(TOP_KEYS))}")
+        raise ConfigError(
+            f"{where}: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(sorted(TOP_KEYS))}"
+        )
 
     name = _typed(where, "name", raw.get("name", path.stem if path else "sweep"), str)
     out = overrides.pop("out", None) or _typed(where, "out", raw.get("out", "results"), str)
     if not str(out).strip():
-        raise ConfigError(f"{where}: out must name a results folder, got {str(out)!r} (the current folder is "
-                          f"not a results folder; give e.g. out = \"results\")")
+        raise ConfigError(
+            f"{where}: out must name a results folder, got {str(out)!r} (the current folder is "
+            f'not a results folder; give e.g. out = "results")'
+        )
     out = pathlib.Path(out)
     precision = _typed(where, "precision", raw.get("precision", profile.precision(_target_names(raw))), str)
     if precision not in ("float64", "float32"):
@@ -157,7 +182,9 @@ def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
     budget_raw = _typed(where, "[budget]", raw.get("budget", {}), dict)
     bad = sorted(set(budget_raw) - {"chains", "draws", "warmup"})
     if bad:
-        raise ConfigError(f"{where}: [budget] has unknown key {', '.join(map(repr, bad))}; valid keys: chains, draws, warmup")
+        raise ConfigError(
+            f"{where}: [budget] has unknown key {', '.join(map(repr, bad))}; valid keys: chains, draws, warmup"
+        )
     budget_raw = {k: _typed(where, f"budget.{k}", v, int) for k, v in budget_raw.items()}
     try:
         budget = Budget(**budget_raw)
@@ -171,9 +198,13 @@ def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
         try:
             built[entry] = _make_target(entry)
         except (ValueError, TypeError, MemoryError, OverflowError) as err:  # e.g. a size too large to build
-            raise ConfigError(f"{where}: [[targets]] #{number}: target {_label(entry)}: "
-                              f"{'' if isinstance(err, ValueError) else type(err).__name__ + ': '}{err}") from None
-    numbered_targets = [(number, _as_resolved("target", entry, built[entry].name)) for number, entry in numbered_targets]
+            raise ConfigError(
+                f"{where}: [[targets]] #{number}: target {_label(entry)}: "
+                f"{'' if isinstance(err, ValueError) else type(err).__name__ + ': '}{err}"
+            ) from None
+    numbered_targets = [
+        (number, _as_resolved("target", entry, built[entry].name)) for number, entry in numbered_targets
+    ]
     dims = {entry: built[old].dim for (_, entry), old in zip(numbered_targets, built)}
     resolved_samplers = []
     for number, entry in numbered_samplers:
@@ -182,8 +213,9 @@ def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
             try:
                 sampler.validate(budget.warmup, budget.draws, **sampler.params_for(target, entry.kwargs))
             except ValueError as err:
-                raise ConfigError(f"{where}: [[samplers]] #{number}: sampler {_label(entry)} on target "
-                                  f"{target.name}: {err}") from None
+                raise ConfigError(
+                    f"{where}: [[samplers]] #{number}: sampler {_label(entry)} on target {target.name}: {err}"
+                ) from None
         resolved_samplers.append((number, _as_resolved("sampler", entry, sampler.name)))
     numbered_samplers = resolved_samplers
     targets, samplers = tuple(e for _, e in numbered_targets), tuple(e for _, e in numbered_samplers)
@@ -195,8 +227,18 @@ def parse(raw: Mapping[str, Any], path: pathlib.Path | None = None,
                 check_fits(budget.chains, budget.draws, budget.warmup, dims[entry], precision)
             except ValueError as err:
                 raise ConfigError(f"{where}: [budget] on [[targets]] #{number} ({_label(entry)}): {err}") from None
-    return SweepConfig(name=name, path=path, out=out, precision=precision, seeds=seeds, budget=budget,
-                       targets=targets, samplers=samplers, executor=executor, executor_options=options)
+    return SweepConfig(
+        name=name,
+        path=path,
+        out=out,
+        precision=precision,
+        seeds=seeds,
+        budget=budget,
+        targets=targets,
+        samplers=samplers,
+        executor=executor,
+        executor_options=options,
+    )
 
 
 class _Targets(Mapping):
@@ -205,11 +247,13 @@ class _Targets(Mapping):
     def __contains__(self, name):
         from targets.posteriors.user import is_spec
         from targets.registry import TARGETS, plugins
+
         return name in TARGETS or name in plugins() or is_spec(name)
 
     def __getitem__(self, name):
         from targets.posteriors.user import import_object, is_spec, is_target_factory
         from targets.registry import factory_of
+
         if not is_spec(name) or name in self._names():
             return factory_of(name)
         try:
@@ -220,6 +264,7 @@ class _Targets(Mapping):
 
     def _names(self):
         from targets.registry import TARGETS, plugins
+
         return [*TARGETS, *plugins()]
 
     def __iter__(self):
@@ -235,6 +280,7 @@ class _Samplers(_Targets):
     def __contains__(self, name):
         from bench.samplers import SAMPLERS, plugins
         from targets.posteriors.user import is_spec
+
         return name in SAMPLERS or name in plugins() or is_spec(name)
 
     def __getitem__(self, name):
@@ -245,16 +291,19 @@ class _Samplers(_Targets):
 
     def _names(self):
         from bench.samplers import SAMPLERS, plugins
+
         return [*SAMPLERS, *plugins()]
 
 
 def _get_sampler(name: str):
     from bench.samplers import get_sampler
+
     return get_sampler(name)
 
 
 def _make_target(entry: Entry):
     from targets.registry import make_target
+
     return make_target(entry.name, **entry.kwargs)
 
 
@@ -262,6 +311,7 @@ def _as_resolved(kind: str, entry: Entry, name: str) -> Entry:
     """A spec's entry under its resolved name (`module.function`, its cells' folder), the spec remembered for
     worker processes (`targets.posteriors.user.remember`); other entries unchanged."""
     from targets.posteriors.user import is_spec, remember
+
     if not is_spec(entry.name):
         return entry
     remember(kind, name, entry.name)
@@ -280,31 +330,45 @@ def _typed(where: str, key: str, value, kind):
 def _seeds(where: str, value) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return tuple(range(value))
-    if (isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) for s in value)
-            and min(value) >= 0 and max(value) < 2**32 and len(set(value)) == len(value)):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(s, int) and not isinstance(s, bool) for s in value)
+        and min(value) >= 0
+        and max(value) < 2**32
+        and len(set(value)) == len(value)
+    ):
         return tuple(value)
-    raise ConfigError(f"{where}: seeds must be a positive integer n (seeds 0..n-1) or a non-empty array of "
-                      f"distinct integers in [0, 2^32), got {value!r}")
+    raise ConfigError(
+        f"{where}: seeds must be a positive integer n (seeds 0..n-1) or a non-empty array of "
+        f"distinct integers in [0, 2^32), got {value!r}"
+    )
 
 
 def _entries(where: str, raw, key: str, registry: Mapping[str, Any], skip) -> list[tuple[int, Entry]]:
     """The entries of `[[key]]`, each with the number of the table it comes from (a list expands to several)."""
     items = raw.get(key)
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
-        raise ConfigError(f"{where}: needs at least one [[{key}]] table with a name; valid names: "
-                          f"{', '.join(sorted(registry))}")
+        raise ConfigError(
+            f"{where}: needs at least one [[{key}]] table with a name; valid names: {', '.join(sorted(registry))}"
+        )
     out: list[tuple[int, Entry]] = []
     for number, item in enumerate(items, 1):
         what = f"[[{key}]] #{number}"
         extra = sorted(set(item) - {"name", "params"})
         if extra:
-            raise ConfigError(f"{where}: {what} has unknown key {', '.join(map(repr, extra))}; valid keys: name, params")
+            raise ConfigError(
+                f"{where}: {what} has unknown key {', '.join(map(repr, extra))}; valid keys: name, params"
+            )
         name = item.get("name")
         if not isinstance(name, str):
-            raise ConfigError(f"{where}: {what}: name must be a string, one of {', '.join(sorted(registry))}; "
-                              f"got {name!r}")
+            raise ConfigError(
+                f"{where}: {what}: name must be a string, one of {', '.join(sorted(registry))}; got {name!r}"
+            )
         if name not in registry:
-            raise ConfigError(f"{where}: {what}: unknown {key[:-1]} {name!r}; valid {key}: {', '.join(sorted(registry))}")
+            raise ConfigError(
+                f"{where}: {what}: unknown {key[:-1]} {name!r}; valid {key}: {', '.join(sorted(registry))}"
+            )
         params = _typed(where, f"{what} ({name}) params", item.get("params", {}), dict)
         grid = {k: (v if isinstance(v, list) else [v]) for k, v in params.items()}
         for k, values in grid.items():
@@ -312,8 +376,9 @@ def _entries(where: str, raw, key: str, registry: Mapping[str, Any], skip) -> li
                 raise ConfigError(f"{where}: {what} ({name}): parameter {k!r} has an empty list of values")
             for v in values:
                 if not isinstance(v, (str, int, float, bool)):
-                    raise ConfigError(f"{where}: {what} ({name}): parameter {k} = {v!r} is not a string, number "
-                                      f"or boolean")
+                    raise ConfigError(
+                        f"{where}: {what} ({name}): parameter {k} = {v!r} is not a string, number or boolean"
+                    )
         for combo in itertools.product(*grid.values()):
             strings = [f"{k}={_toml_str(v)}" for k, v in zip(grid, combo)]
             try:
@@ -333,6 +398,7 @@ def _toml_str(v) -> str:
 
 def _label(entry: Entry) -> str:
     from bench.record import label
+
     return label(entry.name, entry.kwargs)
 
 
@@ -346,8 +412,10 @@ def _executor(where: str, section: dict, overrides: dict) -> tuple[str, dict]:
     section |= {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(set(section) - set(valid))
     if unknown:
-        raise ConfigError(f"{where}: [executor] kind = {kind!r} has no option {', '.join(map(repr, unknown))}; "
-                          f"valid options: {', '.join(valid)}")
+        raise ConfigError(
+            f"{where}: [executor] kind = {kind!r} has no option {', '.join(map(repr, unknown))}; "
+            f"valid options: {', '.join(valid)}"
+        )
     options = {k: default for k, (_, default) in valid.items()}
     for k, v in section.items():
         options[k] = _typed(where, f"executor.{k}", v, valid[k][0])
@@ -358,8 +426,10 @@ def _executor(where: str, section: dict, overrides: dict) -> tuple[str, dict]:
         if k in options and options[k] < 0:
             raise ConfigError(f"{where}: executor.{k} must be >= 0, got {options[k]}")
     if kind == "slurm" and options["cluster"] not in SUBMITIT_CLUSTERS:
-        raise ConfigError(f"{where}: executor.cluster {options['cluster']!r} is not one of "
-                          f"{', '.join(SUBMITIT_CLUSTERS)} (submitit's executors)")
+        raise ConfigError(
+            f"{where}: executor.cluster {options['cluster']!r} is not one of "
+            f"{', '.join(SUBMITIT_CLUSTERS)} (submitit's executors)"
+        )
     if kind == "slurm" and not all(isinstance(s, str) for s in options["setup"]):
         raise ConfigError(f"{where}: executor.setup must be an array of shell lines")
     return kind, options

@@ -14,6 +14,7 @@ of a lost group that left no record are redone by the next run of the sweep.
 
 Every executor writes to the one results folder through the atomic store (`bench.store.write_cell`).
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -69,8 +70,9 @@ def local(groups: Sequence[Group], workers: int = 1, log=print) -> Iterator[Outc
         return
     context = multiprocessing.get_context("spawn")
     others = set(multiprocessing.active_children())
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                                initializer=_leave_sigint_to_parent) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_leave_sigint_to_parent
+    ) as pool:
         futures = {pool.submit(run_group, g): g for g in groups}
         try:
             for future in concurrent.futures.as_completed(futures):
@@ -94,21 +96,31 @@ def _leave_sigint_to_parent() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def dask(groups: Sequence[Group], address: str = "", n_workers: int = 1, threads_per_worker: int = 1,
-         processes: bool = True, retries: int = 0, log=print) -> Iterator[Outcome]:
+def dask(
+    groups: Sequence[Group],
+    address: str = "",
+    n_workers: int = 1,
+    threads_per_worker: int = 1,
+    processes: bool = True,
+    retries: int = 0,
+    log=print,
+) -> Iterator[Outcome]:
     distributed = require(*NEEDS["dask"], "the dask executor")
 
     cluster = None
     if address:
         client = distributed.Client(address)
     else:
-        cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                                           processes=processes, dashboard_address=None)
+        cluster = distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=threads_per_worker, processes=processes, dashboard_address=None
+        )
         client = distributed.Client(cluster)
     log(f"dask: {client.dashboard_link or client.scheduler.address}")
     try:
-        futures = {client.submit(run_group_on_dask, g, pure=False, retries=retries, key=f"bench-cells-{i}-{g.sweep_run}"): g
-                   for i, g in enumerate(groups)}
+        futures = {
+            client.submit(run_group_on_dask, g, pure=False, retries=retries, key=f"bench-cells-{i}-{g.sweep_run}"): g
+            for i, g in enumerate(groups)
+        }
         try:
             for future in distributed.as_completed(futures):
                 try:
@@ -129,25 +141,51 @@ def run_group_on_dask(group: Group) -> list[CellResult]:
     guard the writing of a cell's draws (serialised in memory) with a `distributed.Lock` keyed by the in-memory
     file, which the scheduler refuses ("Semaphore or Lock ... not known"), failing every cell."""
     import dask
+
     with dask.config.set(scheduler="synchronous"):
         return run_group(group)
 
 
-def slurm(groups: Sequence[Group], cluster: str = "slurm", folder: str = "", partition: str = "", time: int = 60,
-          gpus: int = 0, cpus_per_task: int = 1, mem_gb: float = 0, array_parallelism: int = 64, account: str = "",
-          qos: str = "", constraint: str = "", setup: Sequence[str] = (), additional: Mapping[str, Any] | None = None,
-          log=print, poll_s: float = 2.0) -> Iterator[Outcome]:
+def slurm(
+    groups: Sequence[Group],
+    cluster: str = "slurm",
+    folder: str = "",
+    partition: str = "",
+    time: int = 60,
+    gpus: int = 0,
+    cpus_per_task: int = 1,
+    mem_gb: float = 0,
+    array_parallelism: int = 64,
+    account: str = "",
+    qos: str = "",
+    constraint: str = "",
+    setup: Sequence[str] = (),
+    additional: Mapping[str, Any] | None = None,
+    log=print,
+    poll_s: float = 2.0,
+) -> Iterator[Outcome]:
     submitit = require(*NEEDS["slurm"], "the slurm executor")
 
     if not groups:
         return
     folder = folder or str(pathlib.Path(groups[0].out) / "sweeps" / "submitit" / "%j")
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
-    params: dict[str, Any] = {"name": f"bench-{groups[0].sweep_name}", "timeout_min": time,
-                              "cpus_per_task": cpus_per_task, "slurm_array_parallelism": array_parallelism}
-    optional = {"gpus_per_node": gpus, "mem_gb": mem_gb, "slurm_partition": partition, "slurm_account": account,
-                "slurm_qos": qos, "slurm_constraint": constraint, "slurm_setup": list(setup),
-                "slurm_additional_parameters": dict(additional or {})}
+    params: dict[str, Any] = {
+        "name": f"bench-{groups[0].sweep_name}",
+        "timeout_min": time,
+        "cpus_per_task": cpus_per_task,
+        "slurm_array_parallelism": array_parallelism,
+    }
+    optional = {
+        "gpus_per_node": gpus,
+        "mem_gb": mem_gb,
+        "slurm_partition": partition,
+        "slurm_account": account,
+        "slurm_qos": qos,
+        "slurm_constraint": constraint,
+        "slurm_setup": list(setup),
+        "slurm_additional_parameters": dict(additional or {}),
+    }
     params |= {k: v for k, v in optional.items() if v}
     executor.update_parameters(**params)
     jobs = executor.map_array(run_group, list(groups))
@@ -164,9 +202,11 @@ def slurm(groups: Sequence[Group], cluster: str = "slurm", folder: str = "", par
             if pending:
                 _sleep(poll_s)
     except BaseException:
-        log(f"interrupted: {len(pending)} jobs still queued or running (job ids "
+        log(
+            f"interrupted: {len(pending)} jobs still queued or running (job ids "
             f"{', '.join(j.job_id for j in pending)}); they keep writing their cells. Cancel them (scancel) "
-            f"before running the sweep again, or that run would compute their cells a second time.")
+            f"before running the sweep again, or that run would compute their cells a second time."
+        )
         raise
 
 

@@ -6,6 +6,7 @@ a missing, partial or unreadable one is computed. Failed cells are skipped too (
 seeded, repeatable Python exception, recorded with its reason) unless `retry_failed`. A cell lost with
 its worker (a killed process, a failed job) leaves no record, so the next run computes it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,9 +25,9 @@ class Summary:
     total: int
     ok: int = 0
     failed: int = 0
-    skipped: int = 0                    # finished before this run (ok or failed), counted in ok / failed too
-    elsewhere: int = 0                  # of those, computed meanwhile by another sweep over the same folder
-    lost: int = 0                       # cells of groups the executor lost: no record, redone next time
+    skipped: int = 0  # finished before this run (ok or failed), counted in ok / failed too
+    elsewhere: int = 0  # of those, computed meanwhile by another sweep over the same folder
+    lost: int = 0  # cells of groups the executor lost: no record, redone next time
     failures: list[CellResult] = dataclasses.field(default_factory=list)
 
     @property
@@ -47,19 +48,36 @@ class Summary:
 
     def line(self) -> str:
         other = f", {self.elsewhere} computed by another sweep" if self.elsewhere else ""
-        return (f"{self.done}/{self.total} cells done ({self.ok} ok, {self.failed} failed; {self.skipped} "
-                f"finished before{other}), {self.left} left")
+        return (
+            f"{self.done}/{self.total} cells done ({self.ok} ok, {self.failed} failed; {self.skipped} "
+            f"finished before{other}), {self.left} left"
+        )
 
 
 def groups_of(config: SweepConfig, run_id: str, retry_failed: bool = False) -> list[Group]:
     """One group per (target, sampler) configuration, every seed; sorted by target, so one process meets
     each target configuration's cells together."""
     out = str(config.out.resolve())
-    return [Group(target=t.name, target_params=t.params, sampler=s.name, sampler_params=s.params, seeds=config.seeds,
-                  chains=config.budget.chains, draws=config.budget.draws, warmup=config.budget.warmup,
-                  precision=config.precision, out=out, sweep_name=config.name, sweep_run=run_id,
-                  retry_failed=retry_failed, profile=profile.requested())
-            for t in config.targets for s in config.samplers]
+    return [
+        Group(
+            target=t.name,
+            target_params=t.params,
+            sampler=s.name,
+            sampler_params=s.params,
+            seeds=config.seeds,
+            chains=config.budget.chains,
+            draws=config.budget.draws,
+            warmup=config.budget.warmup,
+            precision=config.precision,
+            out=out,
+            sweep_name=config.name,
+            sweep_run=run_id,
+            retry_failed=retry_failed,
+            profile=profile.requested(),
+        )
+        for t in config.targets
+        for s in config.samplers
+    ]
 
 
 def plan(config: SweepConfig, run_id: str, retry_failed: bool = False) -> tuple[list[Group], list[CellResult]]:
@@ -83,11 +101,16 @@ def plan(config: SweepConfig, run_id: str, retry_failed: bool = False) -> tuple[
 
 def new_run_id() -> str:
     from bench.record import timestamp
+
     return f"{timestamp().replace(':', '').replace('+0000', 'Z')}-{uuid.uuid4().hex[:6]}"
 
 
-def run_sweep(config: SweepConfig, retry_failed: bool = False, log: Callable[[str], None] = print,
-              on_progress: Callable[[Summary, str], None] | None = None) -> Summary:
+def run_sweep(
+    config: SweepConfig,
+    retry_failed: bool = False,
+    log: Callable[[str], None] = print,
+    on_progress: Callable[[Summary, str], None] | None = None,
+) -> Summary:
     """Run every cell left; returns the summary. `on_progress(summary, last)` after each cell or group."""
     from bench import store
     from bench.sweep.tasks import append_event
@@ -99,10 +122,21 @@ def run_sweep(config: SweepConfig, retry_failed: bool = False, log: Callable[[st
     for result in before:
         summary.add(result)
     _keep_config(config, run_id)
-    append_event(config.out, {"event": "sweep", "sweep.name": config.name, "sweep.run": run_id,
-                              "executor": config.executor, "cells": config.n_cells, "left": summary.left})
-    log(f"sweep {config.name} ({run_id}): {config.n_cells} cells, {summary.done} finished before, "
-        f"{summary.left} to run in {len(groups)} groups on {config.executor}")
+    append_event(
+        config.out,
+        {
+            "event": "sweep",
+            "sweep.name": config.name,
+            "sweep.run": run_id,
+            "executor": config.executor,
+            "cells": config.n_cells,
+            "left": summary.left,
+        },
+    )
+    log(
+        f"sweep {config.name} ({run_id}): {config.n_cells} cells, {summary.done} finished before, "
+        f"{summary.left} to run in {len(groups)} groups on {config.executor}"
+    )
     if on_progress:
         on_progress(summary, "")
     for group, outcome in execute(config.executor, groups, config.executor_options, log=log):
@@ -114,8 +148,9 @@ def run_sweep(config: SweepConfig, retry_failed: bool = False, log: Callable[[st
                 record = store.read_cell(config.out, group.target, group.sampler, cell_id)
                 if record is None:
                     summary.lost += 1
-                    summary.failures.append(CellResult(cell_id, group.label, seed, "lost", False,
-                                                       f"no record ({reason})"))
+                    summary.failures.append(
+                        CellResult(cell_id, group.label, seed, "lost", False, f"no record ({reason})")
+                    )
                 else:
                     summary.add(CellResult(cell_id, group.label, seed, record["status"], False, record.get("error")))
             last = f"{group.label}: lost"
@@ -125,20 +160,30 @@ def run_sweep(config: SweepConfig, retry_failed: bool = False, log: Callable[[st
             last = f"{group.label} seeds {', '.join(str(r.seed) for r in outcome)}"
         if on_progress:
             on_progress(summary, last)
-    append_event(config.out, {"event": "sweep finished", "sweep.run": run_id, "ok": summary.ok,
-                              "failed": summary.failed, "lost": summary.lost})
+    append_event(
+        config.out,
+        {
+            "event": "sweep finished",
+            "sweep.run": run_id,
+            "ok": summary.ok,
+            "failed": summary.failed,
+            "lost": summary.lost,
+        },
+    )
     return summary
 
 
 def check_writable(config: SweepConfig) -> None:
     """`bench.store.check_writable` for the sweep's folder, target names and sweep name (ResultsError)."""
     from bench import store
+
     store.check_writable(config.out, targets_of(config), sweep=config.name)
 
 
 def _keep_config(config: SweepConfig, run_id: str) -> None:
     """A copy of the sweep file beside the results (`sweeps/<name>-<run>.toml`): what produced them."""
     from bench import store
+
     if config.path is not None and config.path.is_file():
         folder = config.out / "sweeps"
         path = folder / f"{store.check_name('sweep', config.name)}-{run_id}.toml"

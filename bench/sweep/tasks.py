@@ -15,6 +15,7 @@ worker computes it. So two sweeps over one folder compute each cell once.
 A record that cannot be written (e.g. a full disk) makes a failed cell with that reason (no record on
 disk, so the next run computes it again); the group goes on with its other seeds.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,7 +31,7 @@ from typing import Any, NamedTuple
 from bench.run import Budget
 
 LOG = "log.jsonl"
-WAIT_POLL_S = 0.5   # how often a cell claimed by another sweep is looked at again
+WAIT_POLL_S = 0.5  # how often a cell claimed by another sweep is looked at again
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,8 +49,8 @@ class Group:
     sweep_name: str
     sweep_run: str
     retry_failed: bool = False
-    planned: tuple[str, ...] = ()   # ids the planner found unfinished: finished later means by another sweep
-    profile: str | None = None      # bench.profile asked for (--profile); None: each worker's device's default
+    planned: tuple[str, ...] = ()  # ids the planner found unfinished: finished later means by another sweep
+    profile: str | None = None  # bench.profile asked for (--profile); None: each worker's device's default
 
     @property
     def budget(self) -> Budget:
@@ -58,6 +59,7 @@ class Group:
     @property
     def label(self) -> str:
         from bench.record import label
+
         return f"{label(self.target, dict(self.target_params))} · {label(self.sampler, dict(self.sampler_params))}"
 
 
@@ -67,8 +69,8 @@ class CellResult(NamedTuple):
     cell_id: str
     label: str
     seed: int
-    status: str              # "ok" or "failed"
-    skipped: bool            # finished before this sweep reached it, or by another sweep; not recomputed
+    status: str  # "ok" or "failed"
+    skipped: bool  # finished before this sweep reached it, or by another sweep; not recomputed
     error: str | None = None
     elsewhere: bool = False  # computed by another sweep over the same folder after this one planned it
 
@@ -76,6 +78,7 @@ class CellResult(NamedTuple):
 def set_precision(precision: str) -> None:
     """Before any JAX computation of the process (a fresh worker starts in float32)."""
     import jax
+
     jax.config.update("jax_enable_x64", precision == "float64")
 
 
@@ -84,6 +87,7 @@ def make_target(name: str, params: tuple[tuple[str, Any], ...]):
     """One Target object per configuration and process: the samplers' and metrics' compile caches are keyed
     by the log-density function, so the same object must come back for every seed."""
     from targets.registry import make_target as build
+
     return build(name, **dict(params))
 
 
@@ -91,6 +95,7 @@ def finished(out: pathlib.Path, target: str, sampler: str, cell_id: str, retry_f
     """The cell's record if it counts as finished: readable, complete (`bench.store.read_cell`), and `ok`
     (or `failed` unless failed cells are retried)."""
     from bench import store
+
     record = store.read_cell(out, target, sampler, cell_id)
     if record is None or (retry_failed and record["status"] != "ok"):
         return None
@@ -103,19 +108,22 @@ def cell_ids(group: Group) -> list[str]:
     from bench import record as rec
     from bench.run import cell_identity
     from bench.samplers import get_sampler
+
     target, sampler = make_target(group.target, group.target_params), get_sampler(group.sampler)
-    return [rec.cell_id(cell_identity(target, sampler, dict(group.sampler_params), seed, group.budget))
-            for seed in group.seeds]
+    return [
+        rec.cell_id(cell_identity(target, sampler, dict(group.sampler_params), seed, group.budget))
+        for seed in group.seeds
+    ]
 
 
-def run_group(group: Group, on_cell: Callable[[CellResult], None] | None = None,
-              wait: bool = True) -> list[CellResult]:
+def run_group(group: Group, on_cell: Callable[[CellResult], None] | None = None, wait: bool = True) -> list[CellResult]:
     """Run (or skip, when finished) each seed of the group; write each record atomically under `group.out`.
     Cells claimed by another live process are done last: waited for, then skipped or computed; with
     `wait = False` they are left out of the results (the caller runs them again later)."""
     set_precision(group.precision)
     from bench import profile
     from bench.samplers import get_sampler
+
     profile.use(group.profile)
 
     out = pathlib.Path(group.out)
@@ -141,8 +149,9 @@ def run_group(group: Group, on_cell: Callable[[CellResult], None] | None = None,
     return results
 
 
-def _try_cell(group: Group, out: pathlib.Path, target, sampler, params, seed: int, cell_id: str,
-              elsewhere: bool = False) -> CellResult | None:
+def _try_cell(
+    group: Group, out: pathlib.Path, target, sampler, params, seed: int, cell_id: str, elsewhere: bool = False
+) -> CellResult | None:
     """The cell's result: skipped when finished (`elsewhere`: by another sweep we waited for), else computed
     under its claim; None when another live process holds the claim."""
     from bench import store
@@ -161,21 +170,31 @@ def _try_cell(group: Group, out: pathlib.Path, target, sampler, params, seed: in
             return CellResult(cell_id, group.label, seed, done["status"], True, done.get("error"), True)
         append_event(out, {"event": "started", "cell_id": cell_id, "sweep.run": group.sweep_run})
         try:
-            record = run_cell(target, sampler, params, seed, group.budget, out,
-                              extra={"sweep.name": group.sweep_name, "sweep.run": group.sweep_run})
+            record = run_cell(
+                target,
+                sampler,
+                params,
+                seed,
+                group.budget,
+                out,
+                extra={"sweep.name": group.sweep_name, "sweep.run": group.sweep_run},
+            )
         except OSError as err:  # the record could not be written (a full disk, a vanished folder)
             error = f"results not written: {type(err).__name__}: {err}"
-            append_event(out, {"event": "not written", "cell_id": cell_id, "error": error,
-                               "sweep.run": group.sweep_run})
+            append_event(
+                out, {"event": "not written", "cell_id": cell_id, "error": error, "sweep.run": group.sweep_run}
+            )
             return CellResult(cell_id, group.label, seed, "failed", False, error)
-        append_event(out, {"event": "written", "cell_id": cell_id, "status": record["status"],
-                           "sweep.run": group.sweep_run})
+        append_event(
+            out, {"event": "written", "cell_id": cell_id, "status": record["status"], "sweep.run": group.sweep_run}
+        )
         return CellResult(cell_id, group.label, seed, record["status"], False, record.get("error"))
 
 
 def _wait_claim(out: pathlib.Path, group: Group, cell_id: str) -> None:
     """Until the cell's claim is released or its owner is gone (`bench.store.owner_gone`)."""
     from bench import store
+
     path = store.claim_path(out, group.target, group.sampler, cell_id)
     while True:
         owner = store.read_claim(path)
@@ -191,6 +210,7 @@ def append_event(out: pathlib.Path, event: dict[str, Any]) -> None:
     import warnings
 
     from bench.record import timestamp
+
     folder = out / "sweeps"
     line = json.dumps({**event, "host": socket.gethostname(), "pid": os.getpid(), "time": timestamp()}) + "\n"
     try:

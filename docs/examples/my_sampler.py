@@ -11,6 +11,7 @@ The contract (bench/samplers.py): `run(key, logdensity_fn, initial_positions, *,
 per-draw statistics (chains, draws), and the cost: every log-density and gradient evaluation, and the
 seconds of compilation (0 when a compiled computation is reused), warm-up and sampling.
 """
+
 import time
 
 import blackjax
@@ -19,11 +20,10 @@ import numpy as np
 
 from baselines.draws import Cost, Draws
 
-_COMPILED = {}   # compiled once per (log density, budget, settings, shape); a later seed reuses it
+_COMPILED = {}  # compiled once per (log density, budget, settings, shape); a later seed reuses it
 
 
-def mala(key, logdensity_fn, initial_positions, *, num_warmup: int, num_draws: int,
-         step_size: float = 0.5) -> Draws:
+def mala(key, logdensity_fn, initial_positions, *, num_warmup: int, num_draws: int, step_size: float = 0.5) -> Draws:
     """blackjax MALA (Roberts & Tweedie 1996), fixed step size, chains vmapped; one gradient per step."""
     chains = initial_positions.shape[0]
     cache_key = (logdensity_fn, num_warmup, num_draws, step_size, initial_positions.shape, initial_positions.dtype)
@@ -46,11 +46,21 @@ def mala(key, logdensity_fn, initial_positions, *, num_warmup: int, num_draws: i
     start = time.perf_counter()
     x, lp, acceptance = jax.block_until_ready(_COMPILED[cache_key](keys, initial_positions))
     seconds = time.perf_counter() - start
-    warmup, sampling = chains * (num_warmup + 1), chains * num_draws   # + 1: the gradient at init
-    cost = Cost(logdensity_evals_warmup=warmup, logdensity_evals_sampling=sampling, grad_evals_warmup=warmup,
-                grad_evals_sampling=sampling, grad_evals_lockstep=warmup + sampling, time_compile=time_compile,
-                time_warmup=seconds * num_warmup / (num_warmup + num_draws),
-                time_sampling=seconds * num_draws / (num_warmup + num_draws))
-    return Draws(positions=np.asarray(x), logdensity=np.asarray(lp),
-                 stats={"acceptance_rate": np.asarray(acceptance)}, cost=cost,
-                 info={"step_size": float(step_size), "compile_cached": time_compile == 0.0})
+    warmup, sampling = chains * (num_warmup + 1), chains * num_draws  # + 1: the gradient at init
+    cost = Cost(
+        logdensity_evals_warmup=warmup,
+        logdensity_evals_sampling=sampling,
+        grad_evals_warmup=warmup,
+        grad_evals_sampling=sampling,
+        grad_evals_lockstep=warmup + sampling,
+        time_compile=time_compile,
+        time_warmup=seconds * num_warmup / (num_warmup + num_draws),
+        time_sampling=seconds * num_draws / (num_warmup + num_draws),
+    )
+    return Draws(
+        positions=np.asarray(x),
+        logdensity=np.asarray(lp),
+        stats={"acceptance_rate": np.asarray(acceptance)},
+        cost=cost,
+        info={"step_size": float(step_size), "compile_cached": time_compile == 0.0},
+    )

@@ -8,6 +8,7 @@ x = phi(y) with y ~ N(0, diag(100, 1, ..., 1)) and phi(y)_2 = y_2 - b (y_1^2 - 1
 unchanged: phi has Jacobian 1, so the density is normalised (log Z = 0), exact draws are phi(y), and
 E[x_1] = 0, sd[x_1] = 10; E[x_2] = 0 (E[y_1^2] = 100), Var[x_2] = 1 + b^2 Var[y_1^2] = 1 + 2 b^2 100^2.
 """
+
 import math
 
 import jax
@@ -35,9 +36,19 @@ def banana(dim: int = 2, b: float = 0.03) -> Target:
         y = jax.random.normal(key, (n, dim)) * scale
         return y.at[:, 1].add(-b * (y[:, 0] ** 2 - SD1**2))
 
-    statistics = (coordinate_statistic(0, "x[0]", 0.0, SD1**2),
-                  coordinate_statistic(1, "x[1]", 0.0, 1 + 2 * b**2 * SD1**4),
-                  Statistic("x[0]^2", lambda x: x[0] ** 2, SD1**2, math.sqrt(2) * SD1**2))
-    return Target(name="haario_banana", dim=dim, log_prob=log_prob, initial=uniform_initial(dim, -2.0, 2.0),
-                  statistics=statistics, log_Z=0.0, sample=sample, params={"dim": dim, "b": float(b)},
-                  headline="x[1]")
+    statistics = (
+        coordinate_statistic(0, "x[0]", 0.0, SD1**2),
+        coordinate_statistic(1, "x[1]", 0.0, 1 + 2 * b**2 * SD1**4),
+        Statistic("x[0]^2", lambda x: x[0] ** 2, SD1**2, math.sqrt(2) * SD1**2),
+    )
+    return Target(
+        name="haario_banana",
+        dim=dim,
+        log_prob=log_prob,
+        initial=uniform_initial(dim, -2.0, 2.0),
+        statistics=statistics,
+        log_Z=0.0,
+        sample=sample,
+        params={"dim": dim, "b": float(b)},
+        headline="x[1]",
+    )

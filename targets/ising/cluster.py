@@ -42,6 +42,7 @@ all chains' sites (symmetric CSR built directly, rows already in order, no sort)
 `scipy.sparse.csgraph.connected_components` once (strong components of the symmetric graph = clusters); the random numbers come from
 `numpy.random.Generator(PCG64(seed))`.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,7 +53,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-BETA_C = 0.5 * math.log(1.0 + math.sqrt(2.0))   # critical coupling of the square lattice, h = 0
+BETA_C = 0.5 * math.log(1.0 + math.sqrt(2.0))  # critical coupling of the square lattice, h = 0
 
 
 def torus_bonds(L: int, M: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,8 +70,7 @@ def torus_bonds(L: int, M: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_shape(L: int, M: int) -> None:
     if int(L) != L or int(M) != M or L < 3 or M < 3:
-        raise ValueError(f"Swendsen-Wang torus: L and M must be integers >= 3 (no doubled bonds), "
-                         f"got L={L}, M={M}")
+        raise ValueError(f"Swendsen-Wang torus: L and M must be integers >= 3 (no doubled bonds), got L={L}, M={M}")
 
 
 def _check_params(beta: float, h: float) -> None:
@@ -80,8 +80,9 @@ def _check_params(beta: float, h: float) -> None:
         raise ValueError(f"Swendsen-Wang: h must be finite, got {h}")
 
 
-def _sweeps(L: int, M: int, beta: float, h: float, n_chains: int, rng: np.random.Generator,
-            init: np.ndarray | None = None) -> Iterator[np.ndarray]:
+def _sweeps(
+    L: int, M: int, beta: float, h: float, n_chains: int, rng: np.random.Generator, init: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
     """Yield the spins (n_chains, N) int8 after each sweep, forever (the same array object, updated
     in place: copy what you keep). Chains start independent uniform on {-1, +1}^N unless `init`."""
     _check_shape(L, M)
@@ -91,7 +92,7 @@ def _sweeps(L: int, M: int, beta: float, h: float, n_chains: int, rng: np.random
         raise ValueError(f"Swendsen-Wang: n_chains must be >= 1, got {n_chains}")
     ghost = h != 0.0
     h_sign = 1 if h > 0 else -1
-    p_bond = -math.expm1(-2.0 * beta)                # 1 - exp(-2 beta), accurate for small beta
+    p_bond = -math.expm1(-2.0 * beta)  # 1 - exp(-2 beta), accurate for small beta
     p_ghost = -math.expm1(-2.0 * abs(h))
     n_sites = C * N
     n_nodes = n_sites + (C if ghost else 0)
@@ -99,7 +100,7 @@ def _sweeps(L: int, M: int, beta: float, h: float, n_chains: int, rng: np.random
     # components of the directed graph are the clusters: scipy's strong-components routine works on
     # the CSR as given, while its undirected routine first builds the transpose (about 5x slower on
     # small lattices). Candidate neighbours of site (c, r, q): right, down, left, up [, ghost of c].
-    _, nbr = torus_bonds(L, M)                       # (N, 2): right, down neighbour of each site
+    _, nbr = torus_bonds(L, M)  # (N, 2): right, down neighbour of each site
     left, up = np.argsort(nbr[:, 0]), np.argsort(nbr[:, 1])
     targets = np.stack([nbr[:, 0], nbr[:, 1], left, up], axis=1)[None] + (np.arange(C) * N)[:, None, None]
     if ghost:
@@ -115,7 +116,7 @@ def _sweeps(L: int, M: int, beta: float, h: float, n_chains: int, rng: np.random
         s = np.array(np.broadcast_to(init, (C, N)), dtype=np.int8)
         if not np.all(np.abs(s) == 1):
             raise ValueError("Swendsen-Wang: init must be +-1")
-    s3 = s.reshape(C, L, M)                          # a view: updating s updates s3
+    s3 = s.reshape(C, L, M)  # a view: updating s updates s3
     while True:
         # bond (r, q)-(r, q+1) and (r, q)-(r+1, q), active w.p. p_bond when the two spins agree
         right = (s3 == np.roll(s3, -1, axis=2)) & (rng.random((C, L, M)) < p_bond)
@@ -124,26 +125,35 @@ def _sweeps(L: int, M: int, beta: float, h: float, n_chains: int, rng: np.random
         if ghost:
             to_ghost = (s3 == h_sign) & (rng.random((C, L, M)) < p_ghost)
             parts.append(to_ghost)
-        active = np.stack(parts, axis=-1)                                 # (C, L, M, k)
+        active = np.stack(parts, axis=-1)  # (C, L, M, k)
         counts = sum(part.view(np.uint8) for part in parts).reshape(-1)  # active edges per site
-        np.cumsum(counts, dtype=index_dtype, out=row_ptr[1:n_sites + 1])
+        np.cumsum(counts, dtype=index_dtype, out=row_ptr[1 : n_sites + 1])
         cols = targets[np.flatnonzero(active)]
-        if ghost:                                                         # ghost rows: their sites
-            np.cumsum(to_ghost.reshape(C, N).sum(axis=1), dtype=index_dtype, out=row_ptr[n_sites + 1:])
-            row_ptr[n_sites + 1:] += row_ptr[n_sites]
+        if ghost:  # ghost rows: their sites
+            np.cumsum(to_ghost.reshape(C, N).sum(axis=1), dtype=index_dtype, out=row_ptr[n_sites + 1 :])
+            row_ptr[n_sites + 1 :] += row_ptr[n_sites]
             cols = np.concatenate([cols, np.flatnonzero(to_ghost).astype(index_dtype)])
         graph = csr_matrix((np.ones(cols.size), cols, row_ptr), shape=(n_nodes, n_nodes))
         n_comp, labels = connected_components(graph, directed=True, connection="strong")
         sign = np.where(rng.random(n_comp) < 0.5, -1, 1).astype(np.int8)  # flip each cluster w.p. 1/2
         if ghost:
-            sign[labels[n_sites:]] = 1                                    # ghost's cluster stays
+            sign[labels[n_sites:]] = 1  # ghost's cluster stays
         s *= np.take(sign, labels[:n_sites]).reshape(C, N)
         yield s
 
 
-def swendsen_wang(L: int, M: int, beta: float, n_chains: int, n_sweeps: int, seed: int,
-                  burn_in: int = 100, h: float = 0.0, thin: int = 1,
-                  init: np.ndarray | None = None) -> np.ndarray:
+def swendsen_wang(
+    L: int,
+    M: int,
+    beta: float,
+    n_chains: int,
+    n_sweeps: int,
+    seed: int,
+    burn_in: int = 100,
+    h: float = 0.0,
+    thin: int = 1,
+    init: np.ndarray | None = None,
+) -> np.ndarray:
     """Swendsen-Wang draws of the L x M periodic ferromagnet `p(s) ∝ exp(beta sum_<ij> s_i s_j + h sum s_i)`.
 
     `n_chains` independent chains (seeded by `seed`, started uniform on {-1, +1}^N or at `init`) each
@@ -152,8 +162,9 @@ def swendsen_wang(L: int, M: int, beta: float, n_chains: int, n_sweeps: int, see
     h != 0 is exact (ghost spin, see the module docstring). Memory: n_chains * n_kept * N bytes.
     """
     if n_sweeps < 0 or burn_in < 0 or thin < 1:
-        raise ValueError(f"swendsen_wang: need n_sweeps >= 0, burn_in >= 0, thin >= 1, "
-                         f"got {n_sweeps}, {burn_in}, {thin}")
+        raise ValueError(
+            f"swendsen_wang: need n_sweeps >= 0, burn_in >= 0, thin >= 1, got {n_sweeps}, {burn_in}, {thin}"
+        )
     rng = np.random.default_rng(seed)
     n_kept = n_sweeps // thin
     out = np.empty((n_chains, n_kept, L * M), dtype=np.int8)
@@ -182,6 +193,7 @@ class Reference:
     Energy is E(s) = -beta sum_<ij> s_i s_j - h sum_i s_i; m = mean_i s_i; `sign_balance` is the
     fraction of draws with m > 0 (0.5 - P(m = 0)/2 at h = 0).
     """
+
     L: int
     M: int
     beta: float
@@ -205,8 +217,9 @@ class Reference:
     ess_energy: float
 
 
-def chain_statistics(L: int, M: int, beta: float, n_chains: int, n_sweeps: int, seed: int,
-                     burn_in: int = 100, h: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def chain_statistics(
+    L: int, M: int, beta: float, n_chains: int, n_sweeps: int, seed: int, burn_in: int = 100, h: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-sweep magnetisation m and energy E, each (n_chains, n_sweeps) float64, without storing
     the spins (for large lattices / long runs)."""
     rng = np.random.default_rng(seed)
@@ -226,8 +239,16 @@ def chain_statistics(L: int, M: int, beta: float, n_chains: int, n_sweeps: int, 
     return m, e
 
 
-def reference_magnetisation(L: int, M: int, beta: float, h: float = 0.0, n_chains: int = 64,
-                            n_sweeps: int = 2000, seed: int = 0, burn_in: int = 200) -> Reference:
+def reference_magnetisation(
+    L: int,
+    M: int,
+    beta: float,
+    h: float = 0.0,
+    n_chains: int = 64,
+    n_sweeps: int = 2000,
+    seed: int = 0,
+    burn_in: int = 200,
+) -> Reference:
     """E[m^2], E[|m|], E[m], energy mean and sd of the L x M torus from Swendsen-Wang, with ArviZ MCSEs
     (`az.mcse(x, method="mean")`, or "sd" for the energy sd; x shaped (chains, draws)) and bulk ESS."""
     import arviz as az
@@ -242,10 +263,26 @@ def reference_magnetisation(L: int, M: int, beta: float, h: float = 0.0, n_chain
     mm, mm_se = mean_mcse(m)
     em, em_se = mean_mcse(e)
     pos, pos_se = mean_mcse((m > 0).astype(float))
-    return Reference(L=L, M=M, beta=beta, h=h, n_chains=n_chains, n_sweeps=n_sweeps,
-                     m2=m2, m2_mcse=m2_se, abs_m=am, abs_m_mcse=am_se, m=mm, m_mcse=mm_se,
-                     energy_mean=em, energy_mean_mcse=em_se,
-                     energy_sd=float(np.std(e)), energy_sd_mcse=float(az.mcse(e, method="sd")),
-                     sign_balance=pos, sign_balance_mcse=pos_se,
-                     ess_m2=float(az.ess(m**2)), ess_abs_m=float(az.ess(np.abs(m))),
-                     ess_energy=float(az.ess(e)))
+    return Reference(
+        L=L,
+        M=M,
+        beta=beta,
+        h=h,
+        n_chains=n_chains,
+        n_sweeps=n_sweeps,
+        m2=m2,
+        m2_mcse=m2_se,
+        abs_m=am,
+        abs_m_mcse=am_se,
+        m=mm,
+        m_mcse=mm_se,
+        energy_mean=em,
+        energy_mean_mcse=em_se,
+        energy_sd=float(np.std(e)),
+        energy_sd_mcse=float(az.mcse(e, method="sd")),
+        sign_balance=pos,
+        sign_balance_mcse=pos_se,
+        ess_m2=float(az.ess(m**2)),
+        ess_abs_m=float(az.ess(np.abs(m))),
+        ess_energy=float(az.ess(e)),
+    )

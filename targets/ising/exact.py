@@ -7,6 +7,7 @@ are fixed, so the quadratic form of the low sites is computed once and each chun
 their chunk weights, variances by the parallel (Chan et al. 1979) combination of centred moments,
 which keeps float64 accuracy when the energy sd is small next to its mean.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,11 +59,11 @@ class _Chunks:
         self.n_chunks = 2 ** (n - self.n_low)
         lo = slice(0, self.n_low)
         hi = slice(self.n_low, n)
-        self.S_low = spin_states(self.n_low)                              # (2^n_low, n_low)
+        self.S_low = spin_states(self.n_low)  # (2^n_low, n_low)
         self.quad_low = 0.5 * np.einsum("ti,ij,tj->t", self.S_low, W[lo, lo], self.S_low)
         self.sum_low = self.S_low.sum(axis=1)
         self.W_lh, self.W_hh, self.b_l, self.b_h = W[lo, hi], W[hi, hi], b[lo], b[hi]
-        self.S_high = spin_states(n - self.n_low)                         # (n_chunks, n_high)
+        self.S_high = spin_states(n - self.n_low)  # (n_chunks, n_high)
 
     def __call__(self, c: int) -> tuple[np.ndarray, np.ndarray]:
         """(log-weights, spins of the high sites) of chunk c."""
@@ -96,7 +97,7 @@ class SpinEnumeration:
     mean_s: np.ndarray
     W: np.ndarray = dataclasses.field(repr=False)
     b: np.ndarray = dataclasses.field(repr=False)
-    chunk_log_mass: np.ndarray = dataclasses.field(repr=False)   # log sum of the weights per chunk
+    chunk_log_mass: np.ndarray = dataclasses.field(repr=False)  # log sum of the weights per chunk
 
     @property
     def sign_balance(self) -> float:
@@ -131,7 +132,7 @@ class SpinEnumeration:
             logw, _ = chunks(c)
             p = np.exp(logw - self.chunk_log_mass[c])
             j = rng.choice(p.size, size=counts[c], p=p / p.sum())
-            out[k:k + counts[c]] = (np.int64(c) << chunks.n_low) + j   # high sites are the bits of c
+            out[k : k + counts[c]] = (np.int64(c) << chunks.n_low) + j  # high sites are the bits of c
             k += counts[c]
         return out[rng.permutation(int(n))]
 
@@ -197,8 +198,17 @@ def enumerate_spins(W, b) -> SpinEnumeration:
         acc = {k: ra * acc[k] + rb * cur[k] for k in acc}
         acc_lm = new_lm
     return SpinEnumeration(
-        n_spins=n, log_Z=float(acc_lm), mean_m=float(acc["m"]), mean_m2=float(acc["m2"]),
-        mean_abs_m=float(acc["abs_m"]), prob_m_positive=float(acc["m_pos"]),
-        prob_m_zero=float(acc["m_zero"]), energy_mean=float(acc["e"]),
-        energy_sd=float(np.sqrt(max(acc_var, 0.0))), mean_s=np.asarray(acc["s"]),
-        W=W, b=b, chunk_log_mass=chunk_log_mass)
+        n_spins=n,
+        log_Z=float(acc_lm),
+        mean_m=float(acc["m"]),
+        mean_m2=float(acc["m2"]),
+        mean_abs_m=float(acc["abs_m"]),
+        prob_m_positive=float(acc["m_pos"]),
+        prob_m_zero=float(acc["m_zero"]),
+        energy_mean=float(acc["e"]),
+        energy_sd=float(np.sqrt(max(acc_var, 0.0))),
+        mean_s=np.asarray(acc["s"]),
+        W=W,
+        b=b,
+        chunk_log_mass=chunk_log_mass,
+    )

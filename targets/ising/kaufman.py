@@ -26,6 +26,7 @@ cannot overflow. log(2 cosh x) = |x| + log1p(e^{-2|x|}), log(2 sinh x) = x + log
 x > 0; the three positive terms are combined by log-sum-exp and the signed last one by
 logaddexp / log1p (`_log_bracket`). Finite for any finite beta >= 0; a non-finite result raises.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,9 +51,9 @@ def kaufman_gammas(M: int, beta: float) -> np.ndarray:
     K = float(beta)
     K_dual = -0.5 * math.log(math.tanh(K))
     delta = K - K_dual
-    v = 2 * np.sin(np.pi * np.arange(2 * M) / (2 * M)) ** 2        # 1 - cos(pi k / M)
+    v = 2 * np.sin(np.pi * np.arange(2 * M) / (2 * M)) ** 2  # 1 - cos(pi k / M)
     a = abs(delta)
-    if a > 10:   # cosh gamma = cosh 2 Delta + v is huge: gamma = log(2 cosh gamma) + O(e^{-4 a})
+    if a > 10:  # cosh gamma = cosh 2 Delta + v is huge: gamma = log(2 cosh gamma) + O(e^{-4 a})
         gamma = 2 * a + np.log1p(math.exp(-4 * a) + 2 * v * math.exp(-2 * a))
     else:
         u = 2 * math.sinh(delta) ** 2 + v
@@ -78,9 +79,14 @@ def kaufman_log_z(L: int, M: int, beta: float) -> float:
     gamma = kaufman_gammas(M, K)
     x = L * gamma / 2
     odd, even = x[1::2], x[0::2]
-    log_sum = _log_bracket(_log_2cosh(odd).sum(), _log_2sinh(odd).sum(), _log_2cosh(even).sum(),
-                           _log_2sinh(np.abs(even)).sum(), np.sign(gamma[0]))
-    log_prefactor = 0.5 * L * M * (2 * K + math.log(-math.expm1(-4 * K)))   # (2 sinh 2K)^{LM/2}
+    log_sum = _log_bracket(
+        _log_2cosh(odd).sum(),
+        _log_2sinh(odd).sum(),
+        _log_2cosh(even).sum(),
+        _log_2sinh(np.abs(even)).sum(),
+        np.sign(gamma[0]),
+    )
+    log_prefactor = 0.5 * L * M * (2 * K + math.log(-math.expm1(-4 * K)))  # (2 sinh 2K)^{LM/2}
     log_z = -math.log(2.0) + log_prefactor + log_sum
     if not math.isfinite(log_z):
         raise FloatingPointError(f"kaufman_log_z({L}, {M}, {beta}) is not finite ({log_z})")
@@ -98,7 +104,7 @@ def _log_bracket(a: float, b: float, c: float, last: float, sign: float) -> floa
     pos = float(logsumexp([a, b, c]))
     if sign > 0:
         return float(np.logaddexp(pos, last))
-    if sign == 0:          # exactly critical: the last product vanishes
+    if sign == 0:  # exactly critical: the last product vanishes
         return pos
     if not last < pos:
         raise FloatingPointError("kaufman_log_z: the bracket is not positive (cancellation)")

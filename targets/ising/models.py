@@ -9,6 +9,7 @@ are Monte Carlo estimates with their standard errors `sd_se`: from `TRUTH_DRAWS`
 where the spins are enumerated, else from the Swendsen-Wang draws (ArviZ's MCSE of the sd). The
 ground truth of one system is computed once per process (cached).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,11 +24,11 @@ from targets.base import Plot, Statistic, Target, check_finite, check_size, unif
 from targets.ising import cluster, exact, kaufman, relaxation, spins
 
 ENUMERATION_MAX = 24
-TRUTH_DRAWS = 2**20         # iid exact draws of x behind the sds of enumerated systems
-TRUTH_CHUNK = 2**15         # draws per jitted evaluation of the statistics
+TRUTH_DRAWS = 2**20  # iid exact draws of x behind the sds of enumerated systems
+TRUTH_CHUNK = 2**15  # draws per jitted evaluation of the statistics
 TRUTH_SEED = 12345
-SW_CHAINS, SW_SWEEPS = 16, 1250   # Swendsen-Wang draws behind the sds of tori beyond enumeration
-DENSE_COPIES = 6            # N x N float64 arrays held at once: W, W + D, its eigen and Cholesky work, Q, JAX copies
+SW_CHAINS, SW_SWEEPS = 16, 1250  # Swendsen-Wang draws behind the sds of tori beyond enumeration
+DENSE_COPIES = 6  # N x N float64 arrays held at once: W, W + D, its eigen and Cholesky work, Q, JAX copies
 STATISTICS = ("m", "m^2", "|m|", "energy", "sign")
 
 
@@ -37,20 +38,30 @@ def ising(L: int = 4, M: int = 4, beta: float = 0.6, h: float = 0.0, margin: flo
     if beta < 0:
         raise ValueError(f"ising: beta must be >= 0 (ferromagnet), got {beta}")
     if int(L) != L or int(M) != M or L < 3 or M < 3:
-        raise ValueError(f"ising: L and M must be integers >= 3 (a side of 2 makes the periodic neighbours "
-                         f"coincide), got L={L}, M={M}")
+        raise ValueError(
+            f"ising: L and M must be integers >= 3 (a side of 2 makes the periodic neighbours "
+            f"coincide), got L={L}, M={M}"
+        )
     n = int(L) * int(M)
     _check_system("ising", "L*M", n, margin)
     if n > ENUMERATION_MAX and h != 0.0:
-        raise ValueError(f"ising: ground truth for L*M > {ENUMERATION_MAX} exists only at h = 0 (Kaufman, "
-                         f"Swendsen-Wang), got L*M = {n}, h = {h}")
+        raise ValueError(
+            f"ising: ground truth for L*M > {ENUMERATION_MAX} exists only at h = 0 (Kaufman, "
+            f"Swendsen-Wang), got L*M = {n}, h = {h}"
+        )
     W, b = spins.lattice(L, M, beta, h)
     params = {"L": L, "M": M, "beta": float(beta), "h": float(h), "margin": float(margin)}
     if n > ENUMERATION_MAX:
-        return _build("ising", W, b, params, margin, _torus_truth(int(L), int(M), float(beta), float(margin)),
-                      kaufman.kaufman_log_z(L, M, beta))
-    return _relaxed("ising", W, b, params, margin,
-                    kaufman.kaufman_log_z(L, M, beta) if h == 0.0 else None)
+        return _build(
+            "ising",
+            W,
+            b,
+            params,
+            margin,
+            _torus_truth(int(L), int(M), float(beta), float(margin)),
+            kaufman.kaufman_log_z(L, M, beta),
+        )
+    return _relaxed("ising", W, b, params, margin, kaufman.kaufman_log_z(L, M, beta) if h == 0.0 else None)
 
 
 def sk(N: int = 20, beta: float = 1.0, seed: int = 0, margin: float = 0.1) -> Target:
@@ -104,8 +115,9 @@ def spin_system(W, b=None, margin: float = 0.1, name: str = "spins") -> Target:
 
 def _small(name: str, n: int) -> None:
     if int(n) != n or not 2 <= n <= ENUMERATION_MAX:
-        raise ValueError(f"{name}: N must be an integer in [2, {ENUMERATION_MAX}] (ground truth by enumeration), "
-                         f"got {n}")
+        raise ValueError(
+            f"{name}: N must be an integer in [2, {ENUMERATION_MAX}] (ground truth by enumeration), got {n}"
+        )
 
 
 def _seed(name: str, seed: int) -> None:
@@ -117,8 +129,13 @@ def _check_system(name: str, param: str, n: int, margin: float) -> None:
     """Margin and size checks before the N x N couplings are allocated."""
     if not margin > 0:
         raise ValueError(f"{name}: margin must be > 0, got {margin}")
-    check_size(name, param, n, DENSE_COPIES * 8.0 * n * n,
-               f"{DENSE_COPIES} dense {n} x {n} float64 matrices: the couplings, their shift and Cholesky factor")
+    check_size(
+        name,
+        param,
+        n,
+        DENSE_COPIES * 8.0 * n * n,
+        f"{DENSE_COPIES} dense {n} x {n} float64 matrices: the couplings, their shift and Cholesky factor",
+    )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -160,16 +177,33 @@ def _build(name, W, b, params, margin, truth: _Truth, log_Z_spins=None) -> Targe
             return jnp.asarray(enum.sample_spins(key_s, count)) @ Q + jax.random.normal(key_x, (count, n))
 
     statistics = tuple(
-        Statistic(name=k, fn=(lambda x, i=i: _stat(x, Q, bj, Wj, i)), mean=float(truth.mean[i]),
-                  sd=float(truth.sd[i]), sq_sd=float(truth.sq_sd[i]), mean_se=float(truth.mean_se[i]),
-                  sd_se=float(truth.sd_se[i]))
-        for i, k in enumerate(STATISTICS))
+        Statistic(
+            name=k,
+            fn=(lambda x, i=i: _stat(x, Q, bj, Wj, i)),
+            mean=float(truth.mean[i]),
+            sd=float(truth.sd[i]),
+            sq_sd=float(truth.sq_sd[i]),
+            mean_se=float(truth.mean_se[i]),
+            sd_se=float(truth.sd_se[i]),
+        )
+        for i, k in enumerate(STATISTICS)
+    )
     log_Z = None if log_Z_spins is None else log_Z_spins + offset
     # initial box half-width: sqrt(D + max_i sum_j |W_ij|), the scale of Q^T s (its squared norm is tr D + s^T W s)
     scale = float(np.sqrt(d[0] + np.abs(W).sum(1).max()))
-    return Target(name=name, dim=n, log_prob=log_prob, initial=uniform_initial(n, -scale, scale),
-                  statistics=statistics, log_Z=log_Z, sample=sample, params=params, headline="sign",
-                  log_Z_offsets={"spins": offset}, plot=Plot(statistic="m", label="magnetisation E[m | x]"))
+    return Target(
+        name=name,
+        dim=n,
+        log_prob=log_prob,
+        initial=uniform_initial(n, -scale, scale),
+        statistics=statistics,
+        log_Z=log_Z,
+        sample=sample,
+        params=params,
+        headline="sign",
+        log_Z_offsets={"spins": offset},
+        plot=Plot(statistic="m", label="magnetisation E[m | x]"),
+    )
 
 
 def _factor(W, margin):
@@ -204,14 +238,16 @@ def _enumerated_truth(W_bytes: bytes, b_bytes: bytes, n: int, margin: float) -> 
     b = np.frombuffer(b_bytes)
     enum = exact.enumerate_spins(W, b)
     stats_of = _statistics_of(W, b, margin, from_states=True)
-    s = enum.sample_states(np.random.default_rng(TRUTH_SEED), TRUTH_DRAWS)   # one pass over the states
+    s = enum.sample_states(np.random.default_rng(TRUTH_SEED), TRUTH_DRAWS)  # one pass over the states
     keys = jax.random.split(jax.random.key(TRUTH_SEED), TRUTH_DRAWS // TRUTH_CHUNK)
-    values = np.concatenate([np.asarray(stats_of(jnp.asarray(s[i * TRUTH_CHUNK:(i + 1) * TRUTH_CHUNK]), k))
-                             for i, k in enumerate(keys)])
+    values = np.concatenate(
+        [np.asarray(stats_of(jnp.asarray(s[i * TRUTH_CHUNK : (i + 1) * TRUTH_CHUNK]), k)) for i, k in enumerate(keys)]
+    )
     mean = np.array([enum.mean_m, enum.mean_m2, enum.mean_abs_m, enum.energy_mean, enum.sign_balance])
     sd, sd_se = iid_sd_and_se(values)
-    return _Truth(mean=mean, mean_se=np.zeros(len(STATISTICS)), sd=sd, sd_se=sd_se,
-                  sq_sd=(values**2).std(0, ddof=1), enum=enum)
+    return _Truth(
+        mean=mean, mean_se=np.zeros(len(STATISTICS)), sd=sd, sd_se=sd_se, sq_sd=(values**2).std(0, ddof=1), enum=enum
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -225,11 +261,13 @@ def _torus_truth(L: int, M: int, beta: float, margin: float) -> _Truth:
     s = cluster.swendsen_wang(L, M, beta, SW_CHAINS, SW_SWEEPS, seed=1).reshape(-1, L * M).astype(float)
     values = np.asarray(_statistics_of(W, b, margin)(jnp.asarray(s), jax.random.key(TRUTH_SEED)))
     values = values.reshape(SW_CHAINS, SW_SWEEPS, len(STATISTICS))
-    return _Truth(mean=np.array([0.0, r.m2, r.abs_m, r.energy_mean, 0.5]),
-                  mean_se=np.array([0.0, r.m2_mcse, r.abs_m_mcse, r.energy_mean_mcse, 0.0]),
-                  sd=values.reshape(-1, len(STATISTICS)).std(0, ddof=1),
-                  sd_se=np.atleast_1d(az.mcse(values, method="sd")),
-                  sq_sd=(values**2).reshape(-1, len(STATISTICS)).std(0, ddof=1))
+    return _Truth(
+        mean=np.array([0.0, r.m2, r.abs_m, r.energy_mean, 0.5]),
+        mean_se=np.array([0.0, r.m2_mcse, r.abs_m_mcse, r.energy_mean_mcse, 0.0]),
+        sd=values.reshape(-1, len(STATISTICS)).std(0, ddof=1),
+        sd_se=np.atleast_1d(az.mcse(values, method="sd")),
+        sq_sd=(values**2).reshape(-1, len(STATISTICS)).std(0, ddof=1),
+    )
 
 
 def iid_sd_and_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ about s). Statistics are Rao-Blackwellised, exact conditional expectations given
 E[m^2 | x], E[|m| | x], E[energy | x] and the sign balance P(m > 0 | x) + P(m = 0 | x) / 2, the last
 two through the Poisson-binomial law of the number of + spins (an O(N^2) recursion).
 """
+
 from __future__ import annotations
 
 import math
@@ -56,7 +57,7 @@ def count_distribution(p):
 def conditional_statistics(x, Q, b, W):
     """Rao-Blackwellised statistics of the spins given x (see the module docstring)."""
     a = Q @ x + b
-    t = jnp.tanh(a)                       # E[s_i | x]
+    t = jnp.tanh(a)  # E[s_i | x]
     n = t.shape[-1]
     m = jnp.mean(t)
     m2 = (jnp.sum(t) ** 2 - jnp.sum(t**2) + n) / n**2
@@ -65,5 +66,5 @@ def conditional_statistics(x, Q, b, W):
     mag = (2 * k - n) / n
     abs_m = jnp.sum(dist * jnp.abs(mag))
     sign = jnp.sum(dist * jnp.where(mag > 0, 1.0, jnp.where(mag == 0, 0.5, 0.0)))
-    energy = -(t @ W @ t / 2 + b @ t)     # W has a zero diagonal: E[s_i s_j | x] = t_i t_j for i != j
+    energy = -(t @ W @ t / 2 + b @ t)  # W has a zero diagonal: E[s_i s_j | x] = t_i t_j for i != j
     return {"m": m, "m^2": m2, "|m|": abs_m, "energy": energy, "sign": sign}

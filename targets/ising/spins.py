@@ -3,11 +3,12 @@
 Every generator returns W (N x N, symmetric, zero diagonal, float64) and b (N, float64). The energy
 is E(s) = -(s^T W s / 2 + b^T s), so s^T W s / 2 = sum_{i<j} W_ij s_i s_j sums each coupling once.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-BETA_C = 0.5 * np.log1p(np.sqrt(2.0))   # Onsager's critical coupling of the square lattice, ≈ 0.440687
+BETA_C = 0.5 * np.log1p(np.sqrt(2.0))  # Onsager's critical coupling of the square lattice, ≈ 0.440687
 
 
 def lattice(L: int, M: int, beta: float, h: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -20,13 +21,15 @@ def lattice(L: int, M: int, beta: float, h: float = 0.0) -> tuple[np.ndarray, np
     L, M >= 3: with a side of 2 the two periodic neighbours coincide.
     """
     if int(L) != L or int(M) != M or L < 3 or M < 3:
-        raise ValueError(f"lattice: L and M must be integers >= 3 (a side of 2 makes the periodic "
-                         f"neighbours coincide), got L={L}, M={M}")
+        raise ValueError(
+            f"lattice: L and M must be integers >= 3 (a side of 2 makes the periodic "
+            f"neighbours coincide), got L={L}, M={M}"
+        )
     L, M = int(L), int(M)
     n = L * M
     idx = np.arange(n).reshape(L, M)
-    right = np.roll(idx, -1, axis=1).ravel()   # (r, c+1 mod M)
-    down = np.roll(idx, -1, axis=0).ravel()    # (r+1 mod L, c)
+    right = np.roll(idx, -1, axis=1).ravel()  # (r, c+1 mod M)
+    down = np.roll(idx, -1, axis=0).ravel()  # (r+1 mod L, c)
     W = np.zeros((n, n))
     sites = idx.ravel()
     W[sites, right] = beta
@@ -81,6 +84,6 @@ def boltzmann_machine(N: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """
     R, e, b = boltzmann_machine_factors(N, seed)
     W = (R * e) @ R.T
-    W = 0.5 * (W + W.T)            # exactly symmetric despite rounding
+    W = 0.5 * (W + W.T)  # exactly symmetric despite rounding
     np.fill_diagonal(W, 0.0)
     return W, b

@@ -7,9 +7,18 @@
 From the command line, `--target module:function` or `--target path/to/file.py:function` loads a model
 (a numpyro model callable with no required argument: bind data by closure or default arguments).
 """
+
 from targets.posteriors.adapter import ModelError, from_numpyro
 from targets.posteriors.models import cancer, eight_schools, eight_schools_nc, longley
 from targets.posteriors.user import load_spec, register_model
 
-__all__ = ["ModelError", "cancer", "eight_schools", "eight_schools_nc", "from_numpyro", "load_spec", "longley",
-           "register_model"]
+__all__ = [
+    "ModelError",
+    "cancer",
+    "eight_schools",
+    "eight_schools_nc",
+    "from_numpyro",
+    "load_spec",
+    "longley",
+    "register_model",
+]

@@ -8,6 +8,7 @@ sites are flattened into one vector with `jax.flatten_util.ravel_pytree` (sites 
 each row-major), so `log_prob(x) = -U(unravel(x))` on R^dim. log Z, the model's evidence, is unknown
 (None); the ground truth is a reference posterior (`targets.posteriors.reference`) when one is given.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -28,9 +29,16 @@ class ModelError(ValueError):
     """The callable cannot be turned into a target (not a numpyro model, no continuous latent site...)."""
 
 
-def from_numpyro(model: Callable, name: str, *, model_args: tuple = (), model_kwargs: Mapping[str, Any] | None = None,
-                 reference: str | pathlib.Path | None = None, headline: str | None = None,
-                 params: Mapping[str, Any] | None = None) -> Target:
+def from_numpyro(
+    model: Callable,
+    name: str,
+    *,
+    model_args: tuple = (),
+    model_kwargs: Mapping[str, Any] | None = None,
+    reference: str | pathlib.Path | None = None,
+    headline: str | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> Target:
     """The posterior of `model(*model_args, **model_kwargs)` as a Target on the unconstrained space.
 
     model      a numpyro model (observed sites carry their data through `obs=`).
@@ -56,12 +64,15 @@ def from_numpyro(model: Callable, name: str, *, model_args: tuple = (), model_kw
         raise ModelError(f"{what} could not be run as a numpyro model: {type(err).__name__}: {err}") from err
     latent = [n for n, s in trace.items() if s["type"] == "sample" and not s["is_observed"]]
     if not latent:
-        raise ModelError(f"{what} has no latent `numpyro.sample` site, so it is not a numpyro model with a "
-                         "posterior to sample")
+        raise ModelError(
+            f"{what} has no latent `numpyro.sample` site, so it is not a numpyro model with a posterior to sample"
+        )
     discrete = [n for n in latent if getattr(trace[n]["fn"].support, "is_discrete", False)]
     if discrete:
-        raise ModelError(f"{what} has discrete latent sites ({', '.join(discrete)}); the adapter needs "
-                         "continuous latents (marginalise them out)")
+        raise ModelError(
+            f"{what} has discrete latent sites ({', '.join(discrete)}); the adapter needs "
+            "continuous latents (marginalise them out)"
+        )
     try:
         info = initialize_model(jax.random.key(0), model, model_args=model_args, model_kwargs=model_kwargs)
     except Exception as err:
@@ -81,24 +92,33 @@ def from_numpyro(model: Callable, name: str, *, model_args: tuple = (), model_kw
     shapes = {k: tuple(np.shape(v)) for k, v in sorted(jax.eval_shape(constrain, flat0).items())}
     reserved = sorted(set(shapes) & RESERVED_SITES)
     if reserved:
-        raise ModelError(f"{what}: site name {', '.join(map(repr, reserved))} is used by the suite's draws "
-                         f"({', '.join(sorted(RESERVED_SITES))}); rename the site")
+        raise ModelError(
+            f"{what}: site name {', '.join(map(repr, reserved))} is used by the suite's draws "
+            f"({', '.join(sorted(RESERVED_SITES))}); rename the site"
+        )
     names = [n for k, shape in shapes.items() for n in _scalar_names(k, shape)]
 
     def flat_constrained(x):
         return jnp.concatenate([jnp.ravel(v) for _, v in sorted(constrain(x).items())])
 
     from targets.posteriors.reference import Reference, load_reference  # imported here: avoids a cycle
+
     ref: Reference | None = None
     if reference is not None:
         ref = load_reference(reference, name, dim, jax.jit(jax.vmap(flat_constrained)), names)
     good = ref is not None and ref.passed
     statistics = tuple(
-        Statistic(name=n, fn=_component(flat_constrained, i),
-                  mean=ref.mean[i] if good else float("nan"), sd=ref.sd[i] if good else float("nan"),
-                  sq_sd=ref.sq_sd[i] if good else None, mean_se=ref.mean_se[i] if good else 0.0,
-                  sd_se=float(ref.sd_se[i]) if good and ref.sd_se is not None else 0.0)
-        for i, n in enumerate(names))
+        Statistic(
+            name=n,
+            fn=_component(flat_constrained, i),
+            mean=ref.mean[i] if good else float("nan"),
+            sd=ref.sd[i] if good else float("nan"),
+            sq_sd=ref.sq_sd[i] if good else None,
+            mean_se=ref.mean_se[i] if good else 0.0,
+            sd_se=float(ref.sd_se[i]) if good and ref.sd_se is not None else 0.0,
+        )
+        for i, n in enumerate(names)
+    )
     if ref is None:
         truth = "no reference posterior: accuracy not reported"
     elif ref.passed:
@@ -107,12 +127,22 @@ def from_numpyro(model: Callable, name: str, *, model_args: tuple = (), model_kw
         truth = f"reference posterior FAILED posteriordb's checks ({ref.failures}): accuracy not reported"
     if headline is not None and headline not in names:
         raise ModelError(f"{name}: headline {headline!r} is not a statistic; statistics: {', '.join(names)}")
-    return Target(name=name, dim=dim, log_prob=log_prob, initial=uniform_initial(dim, -INIT_RADIUS, INIT_RADIUS),
-                  statistics=statistics, log_Z=None, sample=ref.sample if good else None,
-                  params=dict(params or {}), headline=headline, constrain=constrain, truth=truth)
+    return Target(
+        name=name,
+        dim=dim,
+        log_prob=log_prob,
+        initial=uniform_initial(dim, -INIT_RADIUS, INIT_RADIUS),
+        statistics=statistics,
+        log_Z=None,
+        sample=ref.sample if good else None,
+        params=dict(params or {}),
+        headline=headline,
+        constrain=constrain,
+        truth=truth,
+    )
 
 
-RESERVED_SITES = {"x", "statistics"}   # the flat draws and the statistics in the stored DataTree
+RESERVED_SITES = {"x", "statistics"}  # the flat draws and the statistics in the stored DataTree
 
 
 def _component(fn: Callable, i: int) -> Callable:

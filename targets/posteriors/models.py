@@ -13,6 +13,7 @@ longley           Bayesian linear regression on Longley's (1967) macro-economic 
                   beta_k ~ N(0, 10), sigma ~ half-N(1). Posterior correlations up to |rho| ~ 0.99 and scales
                   two orders of magnitude apart make it hard for a diagonal metric (d = 8).
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,6 +33,7 @@ EIGHT_SCHOOLS_SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
 def eight_schools_model(y=EIGHT_SCHOOLS_Y, sigma=EIGHT_SCHOOLS_SIGMA):
     import numpyro
     import numpyro.distributions as dist
+
     mu = numpyro.sample("mu", dist.Normal(0.0, 5.0))
     tau = numpyro.sample("tau", dist.HalfCauchy(5.0))
     with numpyro.plate("school", len(y)):
@@ -42,6 +44,7 @@ def eight_schools_model(y=EIGHT_SCHOOLS_Y, sigma=EIGHT_SCHOOLS_SIGMA):
 def eight_schools_nc_model(y=EIGHT_SCHOOLS_Y, sigma=EIGHT_SCHOOLS_SIGMA):
     import numpyro
     import numpyro.distributions as dist
+
     mu = numpyro.sample("mu", dist.Normal(0.0, 5.0))
     tau = numpyro.sample("tau", dist.HalfCauchy(5.0))
     with numpyro.plate("school", len(y)):
@@ -53,6 +56,7 @@ def eight_schools_nc_model(y=EIGHT_SCHOOLS_Y, sigma=EIGHT_SCHOOLS_SIGMA):
 def logistic_regression_model(x, y, prior_scale=1.0):
     import numpyro
     import numpyro.distributions as dist
+
     alpha = numpyro.sample("alpha", dist.Normal(0.0, prior_scale))
     beta = numpyro.sample("beta", dist.Normal(0.0, prior_scale).expand([x.shape[1]]).to_event(1))
     numpyro.sample("y", dist.Bernoulli(logits=alpha + x @ beta), obs=y)
@@ -61,6 +65,7 @@ def logistic_regression_model(x, y, prior_scale=1.0):
 def linear_regression_model(x, y, beta_scale=10.0):
     import numpyro
     import numpyro.distributions as dist
+
     alpha = numpyro.sample("alpha", dist.Normal(0.0, 1.0))
     beta = numpyro.sample("beta", dist.Normal(0.0, beta_scale).expand([x.shape[1]]).to_event(1))
     sigma = numpyro.sample("sigma", dist.HalfNormal(1.0))
@@ -127,8 +132,9 @@ def standard(name: str) -> Target:
 def _standard(name: str, x64: bool) -> Target:
     model, kwargs = model_of(name)
     path = reference_path(name)
-    return from_numpyro(model, name, model_kwargs=kwargs, reference=path if path.exists() else None,
-                        headline=HEADLINES[name])
+    return from_numpyro(
+        model, name, model_kwargs=kwargs, reference=path if path.exists() else None, headline=HEADLINES[name]
+    )
 
 
 def eight_schools() -> Target:

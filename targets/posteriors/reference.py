@@ -16,6 +16,7 @@ numbers are those of posterior / Stan. A reference is an `.npz` holding `x` (cha
 unconstrained draws, `names` (the constrained scalars they were checked on) and `provenance` (JSON: the
 run that produced them, versions, date, and the checks' values).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -54,12 +55,22 @@ def check(values: np.ndarray, divergences: int, bfmi: np.ndarray | None) -> dict
     ess_tail = np.atleast_1d(az.ess(values, method="tail", prob=TAIL_PROB))
     low, high = ess_bounds(n)
     out: dict[str, Any] = {
-        "n_draws": n, "rhat_max": float(rhat.max()),
-        "ess_bulk_min": float(ess_bulk.min()), "ess_bulk_max": float(ess_bulk.max()),
-        "ess_tail_min": float(ess_tail.min()), "ess_tail_max": float(ess_tail.max()),
-        "divergences": int(divergences), "bfmi_min": None if bfmi is None else float(np.min(bfmi)),
-        "thresholds": {"n_draws": N_DRAWS, "rhat_max": RHAT_MAX, "ess_low": low, "ess_high": high,
-                       "bfmi_min": BFMI_MIN, "divergences": 0},
+        "n_draws": n,
+        "rhat_max": float(rhat.max()),
+        "ess_bulk_min": float(ess_bulk.min()),
+        "ess_bulk_max": float(ess_bulk.max()),
+        "ess_tail_min": float(ess_tail.min()),
+        "ess_tail_max": float(ess_tail.max()),
+        "divergences": int(divergences),
+        "bfmi_min": None if bfmi is None else float(np.min(bfmi)),
+        "thresholds": {
+            "n_draws": N_DRAWS,
+            "rhat_max": RHAT_MAX,
+            "ess_low": low,
+            "ess_high": high,
+            "bfmi_min": BFMI_MIN,
+            "divergences": 0,
+        },
     }
     failures = []
     if n != N_DRAWS:
@@ -81,14 +92,14 @@ def check(values: np.ndarray, divergences: int, bfmi: np.ndarray | None) -> dict
 class Reference:
     """A loaded reference: per-scalar truths from its draws and a resampler of them (for MMD)."""
 
-    x: np.ndarray             # (chains, draws, dim), unconstrained
+    x: np.ndarray  # (chains, draws, dim), unconstrained
     names: tuple[str, ...]
     mean: np.ndarray
     sd: np.ndarray
     sq_sd: np.ndarray
-    mean_se: np.ndarray       # ArviZ MCSE of the mean: the truth's own Monte Carlo error
+    mean_se: np.ndarray  # ArviZ MCSE of the mean: the truth's own Monte Carlo error
     provenance: Mapping[str, Any]
-    sd_se: np.ndarray | None = None   # ArviZ MCSE of the sd (None: not computed)
+    sd_se: np.ndarray | None = None  # ArviZ MCSE of the sd (None: not computed)
 
     @property
     def passed(self) -> bool:
@@ -101,11 +112,16 @@ class Reference:
     @property
     def summary(self) -> str:
         c, p = self.provenance.get("checks", {}), self.provenance
-        origin = f"from {p['derived_from']}'s reference" if p.get("derived_from") else \
-            f"{p.get('chains')} x {p.get('iterations')} NUTS iterations, thin {p.get('thin')}, seed {p.get('seed')}"
-        return (f"{c.get('n_draws')} draws ({origin}); R-hat max {c.get('rhat_max', float('nan')):.4f}, "
-                f"ESS bulk min {c.get('ess_bulk_min', float('nan')):.0f}, tail min "
-                f"{c.get('ess_tail_min', float('nan')):.0f}, {c.get('divergences')} divergences")
+        origin = (
+            f"from {p['derived_from']}'s reference"
+            if p.get("derived_from")
+            else f"{p.get('chains')} x {p.get('iterations')} NUTS iterations, thin {p.get('thin')}, seed {p.get('seed')}"
+        )
+        return (
+            f"{c.get('n_draws')} draws ({origin}); R-hat max {c.get('rhat_max', float('nan')):.4f}, "
+            f"ESS bulk min {c.get('ess_bulk_min', float('nan')):.0f}, tail min "
+            f"{c.get('ess_tail_min', float('nan')):.0f}, {c.get('divergences')} divergences"
+        )
 
     def sample(self, key, n: int) -> jax.Array:
         """n of the pooled draws, without replacement when n <= their number (resampling, not new draws)."""
@@ -118,8 +134,12 @@ def save_reference(path: str | pathlib.Path, x: np.ndarray, names: list[str], pr
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez_compressed(tmp, x=np.asarray(x, dtype=np.float64), names=np.array(names),
-                        provenance=np.array(json.dumps(provenance, sort_keys=True, default=str)))
+    np.savez_compressed(
+        tmp,
+        x=np.asarray(x, dtype=np.float64),
+        names=np.array(names),
+        provenance=np.array(json.dumps(provenance, sort_keys=True, default=str)),
+    )
     tmp.replace(path)
 
 
@@ -128,21 +148,30 @@ def read_reference(path: str | pathlib.Path) -> tuple[np.ndarray, list[str], dic
         return f["x"], [str(s) for s in f["names"]], json.loads(str(f["provenance"]))
 
 
-def load_reference(path: str | pathlib.Path, name: str, dim: int, flat_constrained: Callable,
-                   names: list[str]) -> Reference:
+def load_reference(
+    path: str | pathlib.Path, name: str, dim: int, flat_constrained: Callable, names: list[str]
+) -> Reference:
     """Read a reference and compute the truths of the constrained scalars from its draws.
     `flat_constrained`: (n, dim) -> (n, len(names)). Raises ValueError if it belongs to another model."""
     import arviz as az
 
     x, stored_names, provenance = read_reference(path)
     if x.ndim != 3 or x.shape[-1] != dim or list(stored_names) != list(names):
-        raise ValueError(f"{name}: reference {path} does not match the model (dim {x.shape[-1]} vs {dim}, "
-                         f"scalars {stored_names[:4]}... vs {names[:4]}...)")
+        raise ValueError(
+            f"{name}: reference {path} does not match the model (dim {x.shape[-1]} vs {dim}, "
+            f"scalars {stored_names[:4]}... vs {names[:4]}...)"
+        )
     chains, draws, _ = x.shape
     values = np.asarray(flat_constrained(jnp.asarray(x.reshape(-1, dim))), dtype=np.float64)
     values = values.reshape(chains, draws, len(names))
     flat = values.reshape(-1, len(names))
-    return Reference(x=x, names=tuple(names), mean=flat.mean(0), sd=flat.std(0, ddof=1),
-                     sq_sd=(flat**2).std(0, ddof=1),
-                     mean_se=np.atleast_1d(az.mcse(values, method="mean")), provenance=provenance,
-                     sd_se=np.atleast_1d(az.mcse(values, method="sd")))
+    return Reference(
+        x=x,
+        names=tuple(names),
+        mean=flat.mean(0),
+        sd=flat.std(0, ddof=1),
+        sq_sd=(flat**2).std(0, ddof=1),
+        mean_se=np.atleast_1d(az.mcse(values, method="mean")),
+        provenance=provenance,
+        sd_se=np.atleast_1d(az.mcse(values, method="sd")),
+    )

@@ -4,6 +4,7 @@ A spec names a numpyro model with no required argument, a factory returning a `T
 parameters with defaults are its `--param`s, as for the registered targets), or a ready `Target` object.
 `import_object` is the one resolver of such specs, used for samplers too (`bench.samplers.resolve`).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -54,7 +55,9 @@ def import_object(spec: str, what: str = "target") -> tuple[str, Any]:
                 module_spec.loader.exec_module(module)
             except Exception as err:  # the user's file failed: say how
                 sys.modules.pop(unique, None)
-                raise SpecError(f"{what} {spec!r}: importing {str(path)!r} failed: {type(err).__name__}: {err}") from err
+                raise SpecError(
+                    f"{what} {spec!r}: importing {str(path)!r} failed: {type(err).__name__}: {err}"
+                ) from err
     else:
         module_name = where
         if "" not in sys.path and str(pathlib.Path.cwd()) not in sys.path:
@@ -67,12 +70,14 @@ def import_object(spec: str, what: str = "target") -> tuple[str, Any]:
             raise SpecError(f"{what} {spec!r}: importing module {where!r} failed: {type(err).__name__}: {err}") from err
     if not hasattr(module, attr):
         public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-        raise SpecError(f"{what} {spec!r}: module {module_name!r} has no attribute {attr!r}; "
-                        f"its callables: {', '.join(public) or '(none)'}")
+        raise SpecError(
+            f"{what} {spec!r}: module {module_name!r} has no attribute {attr!r}; "
+            f"its callables: {', '.join(public) or '(none)'}"
+        )
     return f"{module_name}.{attr}", getattr(module, attr)
 
 
-SPECS_ENV = "VAEGIBBS_BENCH_SPECS"   # {"target:name": spec, "sampler:name": spec}: inherited by worker processes
+SPECS_ENV = "VAEGIBBS_BENCH_SPECS"  # {"target:name": spec, "sampler:name": spec}: inherited by worker processes
 
 
 def remember(kind: str, name: str, spec: str) -> None:
@@ -91,16 +96,23 @@ def remembered(kind: str, name: str) -> str | None:
     return json.loads(os.environ.get(SPECS_ENV, "{}")).get(f"{kind}:{name}")
 
 
-def register_model(name: str, model: Callable, *, model_args: tuple = (),
-                   model_kwargs: Mapping[str, Any] | None = None, reference: str | pathlib.Path | None = None,
-                   headline: str | None = None) -> None:
+def register_model(
+    name: str,
+    model: Callable,
+    *,
+    model_args: tuple = (),
+    model_kwargs: Mapping[str, Any] | None = None,
+    reference: str | pathlib.Path | None = None,
+    headline: str | None = None,
+) -> None:
     """Add a numpyro model to the target registry under `name` (then `make_target(name)`, and the CLI's
     `--target name` in the same process). `reference`: an `.npz` from `python -m bench reference`."""
     from targets.registry import TARGETS
 
     def factory() -> Target:
-        return from_numpyro(model, name, model_args=model_args, model_kwargs=model_kwargs, reference=reference,
-                            headline=headline)
+        return from_numpyro(
+            model, name, model_args=model_args, model_kwargs=model_kwargs, reference=reference, headline=headline
+        )
 
     factory.__doc__ = f"numpyro model {getattr(model, '__name__', name)} (registered from Python)"
     TARGETS[name] = factory
@@ -127,8 +139,10 @@ def load_spec(spec: str, reference: str | pathlib.Path | None = None, **params) 
             raise SpecError(f"target {spec!r} is a ready Target: it takes no parameters (got {', '.join(params)})")
         return obj
     if not callable(obj):
-        raise SpecError(f"target {spec!r}: {name} is not callable (a {type(obj).__name__}): not a Target, a "
-                        f"factory returning one, or a numpyro model")
+        raise SpecError(
+            f"target {spec!r}: {name} is not callable (a {type(obj).__name__}): not a Target, a "
+            f"factory returning one, or a numpyro model"
+        )
     if is_target_factory(obj) or params or _returns_target(obj):
         return call_factory(spec, obj, params)
     return from_numpyro(obj, name, reference=reference)
@@ -151,14 +165,18 @@ def _returns_target(obj: Callable) -> bool:
     """Whether calling `obj()` (no required argument) under a seeded numpyro handler returns a Target: a factory
     without a return annotation. A numpyro model returns something else (usually None)."""
     try:
-        required = [p for p in inspect.signature(obj).parameters.values()
-                    if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
-                                                                           p.KEYWORD_ONLY)]
+        required = [
+            p
+            for p in inspect.signature(obj).parameters.values()
+            if p.default is inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
     except (TypeError, ValueError):
         return False
     if required:
         return False
     import numpyro
+
     try:
         with numpyro.handlers.block(), numpyro.handlers.seed(rng_seed=0):
             return isinstance(obj(), Target)

@@ -6,6 +6,7 @@ lie within Z_SE = 4 Monte Carlo standard errors of the truth, the MCSE from Arvi
 method="mean")`, autocorrelation-aware, over chains x draws): two-sided normal tail 6.3e-5 per check,
 5 checks in 2-D.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -3,6 +3,7 @@
 evaluations of a counting log density, with no lock-step waste (all walkers take the same number of
 leapfrog steps); a second seed reuses the compiled phases; bad settings raise ValueError.
 """
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -27,8 +28,15 @@ def x0(tgt):
 
 def _run(seed, log_prob, tgt, x0, warmup=WARMUP, draws=DRAWS, walkers=WALKERS):
     with unoptimised():  # seconds less compile time; cannot change what is computed
-        return chees(jax.random.key(seed), log_prob, x0, num_warmup=warmup, num_draws=draws,
-                     initial_fn=tgt.initial, walkers=walkers)
+        return chees(
+            jax.random.key(seed),
+            log_prob,
+            x0,
+            num_warmup=warmup,
+            num_draws=draws,
+            initial_fn=tgt.initial,
+            walkers=walkers,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +53,8 @@ def test_draws_consistent(run, tgt, x0):
     lp = np.asarray(jax.vmap(tgt.log_prob)(jnp.asarray(run.positions.reshape(-1, 2))))
     np.testing.assert_allclose(run.logdensity.ravel(), lp, rtol=1e-10, atol=1e-10)
     steps = run.stats["n_steps"]
-    assert np.all(steps == steps[:1])                    # one trajectory length for all chains per step
-    assert len(np.unique(steps)) > 1                     # jittered over the steps
+    assert np.all(steps == steps[:1])  # one trajectory length for all chains per step
+    assert len(np.unique(steps)) > 1  # jittered over the steps
 
 
 def test_compiled_once_per_configuration(run, tgt, x0):
@@ -61,7 +69,7 @@ def test_cost_account_equals_evaluations(tgt, x0):
     d = _run(3, log_prob, tgt, x0, warmup=40, draws=30, walkers=8)
     c = d.cost
     assert c.grad_evals_sampling == 8 * d.stats["n_steps"].sum(axis=1)[0] == 8 * d.stats["n_steps"][0].sum()
-    assert c.grad_evals == c.grad_evals_lockstep == counter["points"]   # every walker counted, no waste
+    assert c.grad_evals == c.grad_evals_lockstep == counter["points"]  # every walker counted, no waste
 
 
 def test_extra_walkers_need_initial_fn(tgt, x0):
@@ -69,11 +77,17 @@ def test_extra_walkers_need_initial_fn(tgt, x0):
         chees(jax.random.key(0), tgt.log_prob, x0, num_warmup=20, num_draws=10, walkers=8)
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"num_warmup": 5}, ">= 10"), ({"walkers": 1}, ">= 2"), ({"learning_rate": 0.0}, "> 0"),
-    ({"target_acceptance_rate": 0.0}, r"\(0, 1\)"), ({"jitter_amount": 2.0}, r"\[0, 1\]"),
-    ({"mass_matrix": "dense"}, "identity, diagonal"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"num_warmup": 5}, ">= 10"),
+        ({"walkers": 1}, ">= 2"),
+        ({"learning_rate": 0.0}, "> 0"),
+        ({"target_acceptance_rate": 0.0}, r"\(0, 1\)"),
+        ({"jitter_amount": 2.0}, r"\[0, 1\]"),
+        ({"mass_matrix": "dense"}, "identity, diagonal"),
+    ],
+)
 def test_invalid_inputs_name_the_valid_range(bad, match, tgt, x0):
     args = {"num_warmup": 100, "num_draws": 10} | bad
     with pytest.raises(ValueError, match=match):

@@ -5,6 +5,7 @@ with the chains on 1 and on 4 devices from the same key: the same draws (each ch
 unsharded), the same gradient counts, the lock-step bound per device block, a second seed reusing the compiled
 computation; the VAE's training batch (reverse-KL and adaptive) split into per-device shares whose means it
 computes; and `python -m bench run --devices` recording the count in the row and (when not 1) in the id."""
+
 import json
 import os
 import pathlib
@@ -108,10 +109,15 @@ print("RESULT " + json.dumps(out))
 
 
 def _subprocess(code: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu",
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +125,7 @@ def sharded():
     proc = _subprocess(SCRIPT)
     assert proc.returncode == 0, proc.stderr[-4000:]
     line = next(s for s in proc.stdout.splitlines() if s.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def _same(a, b, rounding=1e-12):
@@ -206,7 +212,7 @@ def test_lockstep_bound_is_per_device_block(sharded):
     assert four["lockstep"] == four["grads"]
     steps = np.asarray(one["steps"])
     assert one["lockstep"] >= one["grads"] and one["lockstep"] >= 4 * int(steps.max(axis=0).sum())
-    hmc = sharded["hmc-vectorized-4"], sharded["hmc-vectorized-1"]   # static HMC: no lock-step waste
+    hmc = sharded["hmc-vectorized-4"], sharded["hmc-vectorized-1"]  # static HMC: no lock-step waste
     assert all(h["lockstep"] == h["grads"] for h in hmc)
 
 
@@ -231,7 +237,8 @@ def test_block_max_sum():
 
 def test_lockstep_grads_blocks():
     from baselines.hmc import lockstep_grads
-    steps = np.array([[1, 5], [3, 1], [2, 2], [2, 2]])   # 4 chains, 2 transitions
+
+    steps = np.array([[1, 5], [3, 1], [2, 2], [2, 2]])  # 4 chains, 2 transitions
     assert lockstep_grads(steps, 1) == 4 * (3 + 5) + 4
     assert lockstep_grads(steps, 2) == 2 * (3 + 5) + 2 * (2 + 2) + 4
     assert lockstep_grads(steps, 4) == int(steps.sum()) + 4
@@ -239,6 +246,7 @@ def test_lockstep_grads_blocks():
 
 def test_one_device_is_the_unsharded_function_and_bad_counts_are_refused():
     import jax
+
     devices.use(None)
     fn = lambda x: x  # noqa: E731
     assert devices.count() == jax.device_count() == 1 and devices.over_chains(fn, 4) is fn
@@ -253,6 +261,7 @@ def test_one_device_keeps_the_cell_ids_of_before():
     """With one device the identity has no `devices` key, so the ids of the records already written stand;
     the provenance carries the count and kind."""
     from bench import record
+
     devices.use(None)
     ident = record.identity("gaussian", {"dim": 2}, "nuts", {}, 2, 10, 10, 0)
     assert "devices" not in ident
@@ -278,9 +287,10 @@ print("RESULT " + json.dumps({"codes": codes, "bad": bad}))
 
 def test_cli_devices_recorded_and_in_the_id_when_not_one(tmp_path):
     from bench import store
+
     proc = _subprocess(CLI, str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-4000:]
-    result = json.loads(next(s for s in proc.stdout.splitlines() if s.startswith("RESULT "))[len("RESULT "):])
+    result = json.loads(next(s for s in proc.stdout.splitlines() if s.startswith("RESULT "))[len("RESULT ") :])
     assert result["codes"] == [0, 0, 0, 0] and result["bad"] == 2
     assert "--devices: devices must be an integer in [1, 4]" in proc.stderr
     everything = list(store.read_records(tmp_path))
@@ -291,7 +301,7 @@ def test_cli_devices_recorded_and_in_the_id_when_not_one(tmp_path):
     assert len(accelerator) == 1 and accelerator[0]["precision"] == "float64"
     assert accelerator[0]["sampler.chain_method"] == "vectorized"
     assert accelerator[0]["info.chain_method"] == "vectorized"
-    assert [r["devices"] for r in records] == [1, 4]        # the default (all: 4) is the --devices 4 cell
+    assert [r["devices"] for r in records] == [1, 4]  # the default (all: 4) is the --devices 4 cell
     one, four = records
     assert one["info.devices"] == 1
     assert four["info.devices"] == 4 and four["device_count"] == 4 and four["device_kind"] == "cpu"
@@ -355,7 +365,7 @@ def test_training_batch_split_over_devices_averages_values_and_gradients():
     start), says so, and a second seed reuses the compiled chunk."""
     proc = _subprocess(TRAIN)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    r = json.loads(next(s for s in proc.stdout.splitlines() if s.startswith("RESULT "))[len("RESULT "):])
+    r = json.loads(next(s for s in proc.stdout.splitlines() if s.startswith("RESULT "))[len("RESULT ") :])
     for name in ("loss", "se", "grad_w", "grad_b", "adaptive_loss", "adaptive_se"):
         assert r[name][0] == pytest.approx(r[name][1], rel=1e-12, abs=1e-14), name
     # the adaptive step's gradient (every network weight) is the mean of its 4 shares' gradients; the shares

@@ -1,4 +1,5 @@
 """The `Draws` container validates the shapes of what every sampler returns."""
+
 import numpy as np
 import pytest
 
@@ -22,4 +23,3 @@ def test_positions_must_be_chains_draws_dim():
 def test_logdensity_must_match_chains_draws():
     with pytest.raises(ValueError, match=r"\(chains, draws\) = \(2, 5\)"):
         _draws(np.zeros((2, 5, 3)), np.zeros((5, 2)))
-

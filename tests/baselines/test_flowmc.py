@@ -6,6 +6,7 @@ no checkpoint directory is written; bad settings raise ValueError.
 flowMC builds (and compiles) a new sampler per call, 15-60 s on CPU, so the module makes one run, and the
 tests that need it are marked slow (run them with -m slow).
 """
+
 import os
 
 import jax
@@ -29,11 +30,20 @@ def tgt():
 def run(tgt, tmp_path_factory):
     log_prob, counter = counting_log_density(tgt.log_prob)
     cwd = os.getcwd()
-    os.chdir(tmp_path_factory.mktemp("flowmc"))       # where flowMC's default would write ./outdir
+    os.chdir(tmp_path_factory.mktemp("flowmc"))  # where flowMC's default would write ./outdir
     try:
-        d = flowmc(jax.random.key(1), log_prob, tgt.initial(jax.random.key(0), CHAINS), num_warmup=WARMUP,
-                   num_draws=DRAWS, initial_fn=tgt.initial, walkers=WALKERS, n_local=LOCAL, n_global=GLOBAL,
-                   n_epochs=5)
+        d = flowmc(
+            jax.random.key(1),
+            log_prob,
+            tgt.initial(jax.random.key(0), CHAINS),
+            num_warmup=WARMUP,
+            num_draws=DRAWS,
+            initial_fn=tgt.initial,
+            walkers=WALKERS,
+            n_local=LOCAL,
+            n_global=GLOBAL,
+            n_epochs=5,
+        )
         written = os.listdir(".")
     finally:
         os.chdir(cwd)
@@ -70,12 +80,16 @@ def test_no_checkpoint_written(run):
     assert run[2] == []
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"n_local": 0}, ">= 1"), ({"walkers": 1}, ">= 2"), ({"num_draws": 0}, ">= 1"),
-    ({"mala_step_size": 0.0}, "> 0"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"n_local": 0}, ">= 1"),
+        ({"walkers": 1}, ">= 2"),
+        ({"num_draws": 0}, ">= 1"),
+        ({"mala_step_size": 0.0}, "> 0"),
+    ],
+)
 def test_invalid_inputs_name_the_valid_range(bad, match, tgt):
     args = {"num_warmup": 100, "num_draws": 10} | bad
     with pytest.raises(ValueError, match=match):
-        flowmc(jax.random.key(0), tgt.log_prob, tgt.initial(jax.random.key(0), 2), initial_fn=tgt.initial,
-               **args)
+        flowmc(jax.random.key(0), tgt.log_prob, tgt.initial(jax.random.key(0), 2), initial_fn=tgt.initial, **args)

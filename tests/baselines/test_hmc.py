@@ -9,6 +9,7 @@ Compilation (2-14 s per configuration on CPU) dominates the run time, so the mod
 configurations only: NUTS and HMC with 500 warm-up / 1000 draws (sequential), and two small NUTS
 runs whose log density counts its own evaluations (sequential and vectorized).
 """
+
 import arviz as az
 import jax
 import jax.numpy as jnp
@@ -20,7 +21,7 @@ from targets.gaussian import gaussian, gaussian_parameters
 
 DIM, CHAINS, WARMUP, DRAWS = 3, 4, 500, 1000
 HMC_STEPS = 16
-Z_SE = 4.0          # 4 standard errors: two-sided false alarm 6.3e-5 per check
+Z_SE = 4.0  # 4 standard errors: two-sided false alarm 6.3e-5 per check
 
 
 @pytest.fixture(scope="module")
@@ -35,21 +36,26 @@ def x0(target):
 
 @pytest.fixture(scope="module")
 def nuts_run(target, x0):
-    return nuts(jax.random.key(1), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
-                chain_method="sequential")
+    return nuts(jax.random.key(1), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS, chain_method="sequential")
 
 
 @pytest.fixture(scope="module")
 def nuts_rerun(target, x0, nuts_run):
     # Same configuration (same log-density object, budget, chain method, shapes), another key.
-    return nuts(jax.random.key(2), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
-                chain_method="sequential")
+    return nuts(jax.random.key(2), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS, chain_method="sequential")
 
 
 @pytest.fixture(scope="module")
 def hmc_run(target, x0):
-    return hmc(jax.random.key(3), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
-               chain_method="sequential", num_integration_steps=HMC_STEPS)
+    return hmc(
+        jax.random.key(3),
+        target.log_prob,
+        x0,
+        num_warmup=WARMUP,
+        num_draws=DRAWS,
+        chain_method="sequential",
+        num_integration_steps=HMC_STEPS,
+    )
 
 
 def counting_log_density(target):
@@ -78,8 +84,7 @@ def _counted_run(target, x0, chain_method):
     old = jax.config.values["jax_disable_most_optimizations"]
     try:
         jax.config.update("jax_disable_most_optimizations", True)
-        draws = nuts(jax.random.key(4), log_prob, x0, num_warmup=50, num_draws=50,
-                     chain_method=chain_method)
+        draws = nuts(jax.random.key(4), log_prob, x0, num_warmup=50, num_draws=50, chain_method=chain_method)
     finally:
         jax.config.update("jax_disable_most_optimizations", old)
     return draws, counter["points"]
@@ -107,15 +112,15 @@ def _batched(fn):
 
 def _assert_recovers_gaussian(draws: Draws):
     mean, cov = gaussian_parameters(DIM, 100.0)
-    x = draws.positions                                   # (chains, draws, dim)
-    mcse = np.asarray(az.mcse(x, method="mean"))          # per coordinate
+    x = draws.positions  # (chains, draws, dim)
+    mcse = np.asarray(az.mcse(x, method="mean"))  # per coordinate
     err = x.mean(axis=(0, 1)) - mean
     assert mcse.shape == (DIM,) and np.all(mcse > 0)
     assert np.all(np.abs(err) < Z_SE * mcse), err / mcse
     c = x - mean
     for i in range(DIM):
         for j in range(i, DIM):
-            prod = c[..., i] * c[..., j]                  # E[prod] = Sigma_ij
+            prod = c[..., i] * c[..., j]  # E[prod] = Sigma_ij
             se = float(az.mcse(prod, method="mean"))
             assert abs(prod.mean() - cov[i, j]) < Z_SE * se, (i, j, (prod.mean() - cov[i, j]) / se)
 
@@ -127,8 +132,9 @@ def _assert_draws_consistent(draws: Draws, target, chain_method):
     assert np.all(np.isfinite(draws.positions))
     # The stored log density is the target's at the stored position.
     flat = jnp.asarray(draws.positions.reshape(-1, DIM))
-    np.testing.assert_allclose(draws.logdensity.reshape(-1), np.asarray(_batched(target.log_prob)(flat)),
-                               rtol=1e-10, atol=1e-10)  # float64 rounding only
+    np.testing.assert_allclose(
+        draws.logdensity.reshape(-1), np.asarray(_batched(target.log_prob)(flat)), rtol=1e-10, atol=1e-10
+    )  # float64 rounding only
     for name in ("acceptance_rate", "diverging", "n_steps", "energy"):
         assert draws.stats[name].shape == (CHAINS, DRAWS), name
     acc = draws.stats["acceptance_rate"]
@@ -184,8 +190,9 @@ def test_nuts_compiled_once_per_configuration(nuts_run, nuts_rerun):
 
 def test_nuts_same_key_same_draws(target, x0, nuts_run):
     # a raw uint32 key (the legacy PRNGKey) is the typed key's bits: the same draws (baselines.common.typed_key)
-    again = nuts(jax.random.PRNGKey(1), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
-                 chain_method="sequential")
+    again = nuts(
+        jax.random.PRNGKey(1), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS, chain_method="sequential"
+    )
     assert again.info["compile_cached"]
     np.testing.assert_array_equal(again.positions, nuts_run.positions)
     np.testing.assert_array_equal(again.stats["n_steps"], nuts_run.stats["n_steps"])
@@ -283,8 +290,6 @@ def test_invalid_inputs_name_the_valid_choices(sampler, target, x0):
 
 def test_invalid_algorithm_parameters(target, x0):
     with pytest.raises(ValueError, match=r"\[1, 20\]"):
-        nuts(jax.random.key(0), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
-             max_num_doublings=0)
+        nuts(jax.random.key(0), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS, max_num_doublings=0)
     with pytest.raises(ValueError, match=">= 1"):
-        hmc(jax.random.key(0), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS,
-            num_integration_steps=0)
+        hmc(jax.random.key(0), target.log_prob, x0, num_warmup=WARMUP, num_draws=DRAWS, num_integration_steps=0)

@@ -6,6 +6,7 @@ computations; bad settings raise ValueError naming the valid range.
 Unadjusted MCLMC is biased by design (no Metropolis test), so it gets no exactness check here; the
 suite's bias-against-truth metrics are what show its bias.
 """
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -31,8 +32,9 @@ def x0(tgt):
 
 def _run(sampler, seed, log_prob, x0, warmup=WARMUP, draws=DRAWS, chain_method="sequential"):
     with unoptimised():  # seconds less compile time; cannot change what is computed
-        return sampler(jax.random.key(seed), log_prob, x0, num_warmup=warmup, num_draws=draws,
-                       chain_method=chain_method)
+        return sampler(
+            jax.random.key(seed), log_prob, x0, num_warmup=warmup, num_draws=draws, chain_method=chain_method
+        )
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +72,8 @@ def test_cost_account_equals_evaluations(sampler, tgt, x0):
     assert c.grad_evals_warmup == GRADS_PER_STEP * d.info["tuning_integrator_steps"] + inits
     assert c.grad_evals_sampling == GRADS_PER_STEP * d.stats["n_steps"].sum()
     assert c.grad_evals == counter["points"] == c.logdensity_evals_warmup + c.logdensity_evals_sampling
-    assert c.grad_evals_lockstep == c.grad_evals          # sequential chains
-    if sampler is mclmc:                                  # one integrator step per draw
+    assert c.grad_evals_lockstep == c.grad_evals  # sequential chains
+    if sampler is mclmc:  # one integrator step per draw
         assert c.grad_evals_sampling == GRADS_PER_STEP * CHAINS * 40
 
 
@@ -82,12 +84,18 @@ def test_mclmc_vectorized_lockstep_is_exact(tgt, x0):
     assert d.info["lockstep"] and d.cost.grad_evals_lockstep == d.cost.grad_evals == counter["points"]
 
 
-@pytest.mark.parametrize("sampler, bad, match", [
-    (mclmc, {"num_warmup": 10}, ">= 20"), (mams, {"num_warmup": 10}, ">= 20"),
-    (mclmc, {"num_draws": 0}, ">= 1"), (mclmc, {"desired_energy_var": 0.0}, "> 0"),
-    (mams, {"target_acceptance_rate": 1.0}, r"\(0, 1\)"), (mams, {"target_num_integration_steps": 1.0}, ">= 1.2"),
-    (mams, {"chain_method": "bogus"}, "auto, vectorized, sequential"),
-])
+@pytest.mark.parametrize(
+    "sampler, bad, match",
+    [
+        (mclmc, {"num_warmup": 10}, ">= 20"),
+        (mams, {"num_warmup": 10}, ">= 20"),
+        (mclmc, {"num_draws": 0}, ">= 1"),
+        (mclmc, {"desired_energy_var": 0.0}, "> 0"),
+        (mams, {"target_acceptance_rate": 1.0}, r"\(0, 1\)"),
+        (mams, {"target_num_integration_steps": 1.0}, ">= 1.2"),
+        (mams, {"chain_method": "bogus"}, "auto, vectorized, sequential"),
+    ],
+)
 def test_invalid_inputs_name_the_valid_range(sampler, bad, match, tgt, x0):
     args = {"num_warmup": 100, "num_draws": 10} | bad
     with pytest.raises(ValueError, match=match):

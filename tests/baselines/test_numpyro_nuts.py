@@ -3,6 +3,7 @@
 then num_steps per transition) equals the evaluations of a counting log density; a second seed reuses the
 compiled phases, and so does a new draw count after a cached warm-up; bad settings raise ValueError.
 """
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -27,8 +28,9 @@ def x0(tgt):
 
 def _run(seed, log_prob, x0, warmup=WARMUP, draws=DRAWS, chain_method="sequential"):
     with unoptimised():  # seconds less compile time; cannot change what is computed
-        return numpyro_nuts(jax.random.key(seed), log_prob, x0, num_warmup=warmup, num_draws=draws,
-                            chain_method=chain_method)
+        return numpyro_nuts(
+            jax.random.key(seed), log_prob, x0, num_warmup=warmup, num_draws=draws, chain_method=chain_method
+        )
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +74,16 @@ def test_cost_account_equals_evaluations(chain_method, tgt, x0):
     assert d2.positions.shape == (CHAINS, 30, 2) and d2.cost.time_compile > 0
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"num_warmup": 5}, ">= 10"), ({"num_draws": 0}, ">= 1"), ({"target_acceptance_rate": 1.0}, r"\(0, 1\)"),
-    ({"max_tree_depth": 0}, r"\[1, 20\]"), ({"chain_method": "bogus"}, "auto, vectorized, sequential"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"num_warmup": 5}, ">= 10"),
+        ({"num_draws": 0}, ">= 1"),
+        ({"target_acceptance_rate": 1.0}, r"\(0, 1\)"),
+        ({"max_tree_depth": 0}, r"\[1, 20\]"),
+        ({"chain_method": "bogus"}, "auto, vectorized, sequential"),
+    ],
+)
 def test_invalid_inputs_name_the_valid_range(bad, match, tgt, x0):
     args = {"num_warmup": 100, "num_draws": 10} | bad
     with pytest.raises(ValueError, match=match):

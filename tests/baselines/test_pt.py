@@ -3,6 +3,7 @@ Monte Carlo error (tests/baselines/peer_checks.py: |z| < 4, ArviZ MCSE); a swap 
 cached log density and gradient equal to its own tempered density's; every replica's cost equals the
 evaluations of a counting log density; swap acceptance per pair in info; compile cache; validation.
 """
+
 import blackjax
 import jax
 import jax.numpy as jnp
@@ -29,8 +30,17 @@ def x0(tgt):
 
 def _run(seed, log_prob, x0, warmup=WARMUP, draws=DRAWS, n_temps=TEMPS, leapfrogs=10):
     with unoptimised():  # seconds less compile time; cannot change what is computed
-        return pt(jax.random.key(seed), log_prob, x0, num_warmup=warmup, num_draws=draws, n_temps=n_temps,
-                  beta_min=0.1, num_integration_steps=leapfrogs, chain_method="sequential")
+        return pt(
+            jax.random.key(seed),
+            log_prob,
+            x0,
+            num_warmup=warmup,
+            num_draws=draws,
+            n_temps=n_temps,
+            beta_min=0.1,
+            num_integration_steps=leapfrogs,
+            chain_method="sequential",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -81,15 +91,22 @@ def test_every_replica_cost_counted(tgt, x0):
     log_prob, counter = counting_log_density(tgt.log_prob)
     d = _run(3, log_prob, x0, warmup=20, draws=30, n_temps=3, leapfrogs=4)
     c = d.cost
-    assert c.grad_evals_warmup == CHAINS * 3 * 4 * 20 + CHAINS    # one per chain at init (shared by replicas)
+    assert c.grad_evals_warmup == CHAINS * 3 * 4 * 20 + CHAINS  # one per chain at init (shared by replicas)
     assert c.grad_evals_sampling == CHAINS * 3 * 4 * 30
     assert c.grad_evals == counter["points"] == c.grad_evals_lockstep
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"n_temps": 1}, ">= 2"), ({"beta_min": 1.0}, r"\(0, 1\)"), ({"num_integration_steps": 0}, ">= 1"),
-    ({"step_size": 0.0}, "> 0"), ({"num_draws": 0}, ">= 1"), ({"chain_method": "x"}, "auto, vectorized"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"n_temps": 1}, ">= 2"),
+        ({"beta_min": 1.0}, r"\(0, 1\)"),
+        ({"num_integration_steps": 0}, ">= 1"),
+        ({"step_size": 0.0}, "> 0"),
+        ({"num_draws": 0}, ">= 1"),
+        ({"chain_method": "x"}, "auto, vectorized"),
+    ],
+)
 def test_invalid_inputs_name_the_valid_range(bad, match, tgt, x0):
     args = {"num_warmup": 100, "num_draws": 10} | bad
     with pytest.raises(ValueError, match=match):

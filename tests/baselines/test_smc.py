@@ -7,6 +7,7 @@ true log Z is 3 (a normalisation mistake shows). Tolerances: the spread of the R
 (each run's estimate is one draw; the standard error is their sd / sqrt(RUNS)); |t| < 4 with 15
 degrees of freedom has a two-sided false-alarm probability of 1.2e-3 per check.
 """
+
 import dataclasses
 
 import jax
@@ -29,8 +30,16 @@ T_MAX = 4.0
 
 def _smc(seed, log_prob, runs, particles, chain_method="sequential"):
     x0 = target().initial(jax.random.key(0), runs)
-    return smc(jax.random.key(seed), log_prob, x0, num_warmup=0, num_draws=particles, num_mcmc_steps=MOVES,
-               num_integration_steps=LEAPFROGS, chain_method=chain_method)
+    return smc(
+        jax.random.key(seed),
+        log_prob,
+        x0,
+        num_warmup=0,
+        num_draws=particles,
+        num_mcmc_steps=MOVES,
+        num_integration_steps=LEAPFROGS,
+        chain_method=chain_method,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,11 +86,11 @@ def test_log_z_within_its_across_run_error(first):
 def test_weighted_moments_within_across_run_error(first):
     draws = first
     mean, cov = gaussian_parameters(2, 100.0)
-    w = np.exp(draws.log_weights - logsumexp(draws.log_weights, axis=1, keepdims=True))   # per run
+    w = np.exp(draws.log_weights - logsumexp(draws.log_weights, axis=1, keepdims=True))  # per run
     x = draws.positions
-    est_mean = np.einsum("cn,cnd->cd", w, x)                                              # (RUNS, 2)
+    est_mean = np.einsum("cn,cnd->cd", w, x)  # (RUNS, 2)
     c = x - mean
-    est_cov = np.einsum("cn,cni,cnj->cij", w, c, c)                                       # (RUNS, 2, 2)
+    est_cov = np.einsum("cn,cni,cnj->cij", w, c, c)  # (RUNS, 2, 2)
     for est, truth in ((est_mean, mean), (est_cov.reshape(RUNS, -1), cov.ravel())):
         t = (est.mean(0) - truth) / (est.std(0, ddof=1) / np.sqrt(RUNS))
         assert np.all(np.abs(t) < T_MAX), t
@@ -103,9 +112,9 @@ def test_cost_account_equals_evaluations(counted):
     steps = round(info["tempering_steps_mean"] * COUNTED_RUNS)
     assert c.grad_evals_sampling == steps * n * (1 + MOVES * LEAPFROGS)
     assert c.logdensity_evals_sampling == c.grad_evals_sampling + 2 * steps * n + COUNTED_RUNS * n
-    assert c.logdensity_evals_sampling == points      # every evaluation executed, gradients included
+    assert c.logdensity_evals_sampling == points  # every evaluation executed, gradients included
     assert c.grad_evals_warmup == c.logdensity_evals_warmup == 0 and c.time_warmup == 0.0
-    assert c.grad_evals_lockstep == c.grad_evals      # sequential runs: no lock-step waste
+    assert c.grad_evals_lockstep == c.grad_evals  # sequential runs: no lock-step waste
     assert c.time_compile > 0 and not info["compile_cached"]
 
 
@@ -135,14 +144,20 @@ def test_evidence_of_a_non_vae_sampler(first, shifted):
     assert "kl_bound" not in row and 0 < row["importance_ess"] <= 1
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"particles": 1}, "particles must be >= 2"), ({"ref_scale": 0.0}, "ref_scale must be > 0"),
-    ({"target_ess": 1.0}, r"target_ess must be in \(0, 1\)"), ({"num_mcmc_steps": 0}, ">= 1"),
-    ({"target_acceptance_rate": 0.0}, r"\(0, 1\)"), ({"step_size": -1.0}, "step_size must be > 0"),
-    ({"max_tempering_steps": 0}, ">= 1"), ({"chain_method": "bogus"}, "auto, vectorized, sequential"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"particles": 1}, "particles must be >= 2"),
+        ({"ref_scale": 0.0}, "ref_scale must be > 0"),
+        ({"target_ess": 1.0}, r"target_ess must be in \(0, 1\)"),
+        ({"num_mcmc_steps": 0}, ">= 1"),
+        ({"target_acceptance_rate": 0.0}, r"\(0, 1\)"),
+        ({"step_size": -1.0}, "step_size must be > 0"),
+        ({"max_tempering_steps": 0}, ">= 1"),
+        ({"chain_method": "bogus"}, "auto, vectorized, sequential"),
+    ],
+)
 def test_invalid_inputs_name_the_valid_range(bad, match):
     tgt = target()
     with pytest.raises(ValueError, match=match):
-        smc(jax.random.key(0), tgt.log_prob, tgt.initial(jax.random.key(0), 2), num_warmup=0,
-            num_draws=10, **bad)
+        smc(jax.random.key(0), tgt.log_prob, tgt.initial(jax.random.key(0), 2), num_warmup=0, num_draws=10, **bad)

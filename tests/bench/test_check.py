@@ -1,5 +1,6 @@
 """`bench check-sampler` / `check-target`: pass on the suite's own components, fail naming the problem on broken
 ones (a wrong shape, under-counted gradients, a biased sampler, exact draws that disagree with the truth)."""
+
 import pathlib
 import textwrap
 
@@ -12,7 +13,7 @@ from bench.samplers import SAMPLERS, get_sampler
 from targets.registry import TARGETS, make_target
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "docs" / "examples"
-SMALL = Budget(4, 1000, 100)   # the moments check needs ESS >= 100 per moment: 4 x 1000 draws
+SMALL = Budget(4, 1000, 100)  # the moments check needs ESS >= 100 per moment: 4 x 1000 draws
 VAE_TINY = {"train_steps": 300, "batch_size": 64, "eval_batch": 500, "width": 16}
 VAE_CHECK = {"train_steps": 1500, "batch_size": 128, "eval_batch": 500, "width": 32}
 
@@ -146,11 +147,14 @@ def test_every_registered_sampler_is_covered():
     assert set(SAMPLERS) <= covered, "a new built-in sampler needs a check-sampler test"
 
 
-@pytest.mark.parametrize("fn, problem", [
-    ("wrong_shape", "positions have shape (4, 999, 2), expected (chains, draws, dim) = (4, 1000, 2)"),
-    ("undercount", "but the cost reports"),
-    ("ula", "biased:"),
-])
+@pytest.mark.parametrize(
+    "fn, problem",
+    [
+        ("wrong_shape", "positions have shape (4, 999, 2), expected (chains, draws, dim) = (4, 1000, 2)"),
+        ("undercount", "but the cost reports"),
+        ("ula", "biased:"),
+    ],
+)
 def test_check_sampler_fails_naming_the_problem(broken, capsys, fn, problem):
     code = main(["check-sampler", f"{broken}:{fn}", "--chains", "4", "--draws", "1000", "--warmup", "100"])
     out = capsys.readouterr().out
@@ -188,8 +192,17 @@ def test_check_sampler_spec_that_does_not_resolve_exits_2(capsys, tmp_path):
 
 # -- targets -------------------------------------------------------------------------------------------------
 
-CHEAP_TARGETS = {"funnel": {}, "gaussian": {"dim": 3}, "gmm40": {"dim": 2}, "ising": {"L": 3, "M": 3},
-                 "sk": {"N": 8}, "boltzmann": {"N": 8}, "many_well": {"dim": 4}, "banana": {}, "mos": {}}
+CHEAP_TARGETS = {
+    "funnel": {},
+    "gaussian": {"dim": 3},
+    "gmm40": {"dim": 2},
+    "ising": {"L": 3, "M": 3},
+    "sk": {"N": 8},
+    "boltzmann": {"N": 8},
+    "many_well": {"dim": 4},
+    "banana": {},
+    "mos": {},
+}
 POSTERIORS = ["eight_schools", "eight_schools_nc", "cancer", "longley"]
 
 
@@ -220,7 +233,8 @@ def test_check_target_passes_on_the_example_banana(capsys):
 def test_check_target_fails_when_the_exact_draws_disagree_with_the_truth(tmp_path, capsys):
     # the banana's draws with the twist b = 0.03, its truth declared for b = 0.06 (sd[x[1]] 2.36 instead of 4.36)
     path = tmp_path / "wrong.py"
-    path.write_text(textwrap.dedent(f'''
+    path.write_text(
+        textwrap.dedent(f"""
         import importlib.util
         spec = importlib.util.spec_from_file_location("my_target_copy", {str(EXAMPLES / "my_target.py")!r})
         module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
@@ -230,7 +244,8 @@ def test_check_target_fails_when_the_exact_draws_disagree_with_the_truth(tmp_pat
         def wrong() -> Target:
             good, other = module.banana(b=0.03), module.banana(b=0.06)
             return dataclasses.replace(good, statistics=other.statistics)
-    '''))
+    """)
+    )
     assert main(["check-target", f"{path}:wrong"]) == 1
     out = capsys.readouterr().out
     assert "FAIL  exact draws: the exact draws disagree with the truth: sd[x[1]]" in out
@@ -238,12 +253,14 @@ def test_check_target_fails_when_the_exact_draws_disagree_with_the_truth(tmp_pat
 
 def test_check_target_fails_on_a_wrong_log_Z(tmp_path, capsys):
     path = tmp_path / "wrong_z.py"
-    path.write_text(textwrap.dedent(f'''
+    path.write_text(
+        textwrap.dedent(f"""
         import importlib.util, dataclasses
         spec = importlib.util.spec_from_file_location("my_target_copy2", {str(EXAMPLES / "my_target.py")!r})
         module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
         wrong = dataclasses.replace(module.banana(), log_Z=0.5)
-    '''))
+    """)
+    )
     assert main(["check-target", f"{path}:wrong"]) == 1
     assert "FAIL  log Z: log Z = 0.5 declared" in capsys.readouterr().out
 
@@ -251,6 +268,7 @@ def test_check_target_fails_on_a_wrong_log_Z(tmp_path, capsys):
 def test_counting_logdensity_counts_points_alike_under_vmap_and_loops():
     import jax
     import jax.numpy as jnp
+
     counter = check.Counter()
     f = check.counting_logdensity(lambda x: -jnp.sum(x**2), counter, 2)
     x = jnp.ones((5, 2))

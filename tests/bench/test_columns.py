@@ -1,4 +1,5 @@
 """bench.columns defines each column once: the table's and the leaderboards' columns are its columns."""
+
 import io
 
 from rich.console import Console
@@ -16,7 +17,7 @@ def test_the_renderings_read_their_columns_from_bench_columns():
     headers = [str(c.header).split(" (")[0] for c in full.columns]
     known = {c.header.format(h=target.headline_statistic.name) for c in columns.COLUMNS}
     assert set(headers) <= known | {h.split(" (")[0] for h in known}
-    assert "KL bound" in headers and "modes" not in headers      # weights in the records; the target has no modes
+    assert "KL bound" in headers and "modes" not in headers  # weights in the records; the target has no modes
     Console(file=io.StringIO(), width=400).print(full)
 
 

@@ -5,26 +5,32 @@ import pytest
 from bench.params import ParamError, describe, parse_params, with_defaults
 
 
-def factory(key, *, dim: int = 10, scale: float = 1.0, dense: bool = False,
-            method: Literal["a", "b"] = "a"):
+def factory(key, *, dim: int = 10, scale: float = 1.0, dense: bool = False, method: Literal["a", "b"] = "a"):
     return None
 
 
 def test_parses_typed_values():
     assert parse_params("t", factory, ["dim=20", "scale=0.5", "dense=true", "method=b"], skip=("key",)) == {
-        "dim": 20, "scale": 0.5, "dense": True, "method": "b"}
+        "dim": 20,
+        "scale": 0.5,
+        "dense": True,
+        "method": "b",
+    }
 
 
-@pytest.mark.parametrize("item, fragment", [
-    ("bogus=1", "unknown parameter 'bogus'; valid parameters: dim: int = 10"),
-    ("dim=abc", "cannot read 'abc' as int"),
-    ("dense=maybe", "cannot read 'maybe' as bool"),
-    ("method=c", "'c' is not one of a, b"),
-    ("dim", "not of the form name=value"),
-    ("scale=inf", "t: scale must be a finite number, got 'inf'"),
-    ("scale=-inf", "t: scale must be a finite number, got '-inf'"),
-    ("scale=nan", "t: scale must be a finite number, got 'nan'"),
-])
+@pytest.mark.parametrize(
+    "item, fragment",
+    [
+        ("bogus=1", "unknown parameter 'bogus'; valid parameters: dim: int = 10"),
+        ("dim=abc", "cannot read 'abc' as int"),
+        ("dense=maybe", "cannot read 'maybe' as bool"),
+        ("method=c", "'c' is not one of a, b"),
+        ("dim", "not of the form name=value"),
+        ("scale=inf", "t: scale must be a finite number, got 'inf'"),
+        ("scale=-inf", "t: scale must be a finite number, got '-inf'"),
+        ("scale=nan", "t: scale must be a finite number, got 'nan'"),
+    ],
+)
 def test_errors_name_the_problem_and_the_choices(item, fragment):
     with pytest.raises(ParamError, match=None) as info:
         parse_params("t", factory, [item], skip=("key",))

@@ -1,5 +1,6 @@
 """Posterior targets through the harness: named constrained draws in the DataTree, accuracy against the
 reference, a user's model from the CLI, and clean NaN/absent columns where there is no truth or log Z."""
+
 import json
 import textwrap
 
@@ -12,8 +13,24 @@ from bench.cli import main
 
 
 def test_names_round_trip_into_the_datatree(tmp_path):
-    code = main(["run", "--target", "eight_schools_nc", "--sampler", "nuts", "--chains", "2", "--draws", "50",
-                 "--warmup", "50", "--out", str(tmp_path), "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--target",
+            "eight_schools_nc",
+            "--sampler",
+            "nuts",
+            "--chains",
+            "2",
+            "--draws",
+            "50",
+            "--warmup",
+            "50",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     cell = next((tmp_path / "runs" / "eight_schools_nc" / "nuts").iterdir())
     tree = az.from_netcdf(cell / "draws.nc")
@@ -22,6 +39,7 @@ def test_names_round_trip_into_the_datatree(tmp_path):
     assert post["theta"].shape == (2, 50, 8) and post["tau"].shape == (2, 50)
     x = tree["unconstrained_posterior"]["x"].values
     from targets.posteriors.models import standard
+
     c = jax.vmap(standard("eight_schools_nc").constrain)(jax.numpy.asarray(x[0]))
     np.testing.assert_allclose(post["theta"].values[0], c["theta"], rtol=1e-12)
     np.testing.assert_allclose(post["tau"].values, np.exp(x[..., 1]), rtol=1e-12)  # tau = exp(x_tau)
@@ -30,7 +48,7 @@ def test_names_round_trip_into_the_datatree(tmp_path):
     assert record["target_log_Z"] is None and np.isfinite(record["bias_mean_sd[tau]"]) and "mmd2" in record
 
 
-MODEL = textwrap.dedent('''
+MODEL = textwrap.dedent("""
     import numpyro
     import numpyro.distributions as dist
 
@@ -40,7 +58,7 @@ MODEL = textwrap.dedent('''
 
     def not_a_model():
         return 3.0
-''')
+""")
 
 
 @pytest.mark.parametrize("samplers", ["nuts", pytest.param("nuts,vae-is", marks=pytest.mark.slow)])
@@ -48,11 +66,33 @@ def test_user_model_from_the_cli_without_truth_or_log_z(tmp_path, samplers, caps
     """No reference and log Z = None: the runs finish, accuracy and |dlog Z| columns are absent (null)."""
     path = tmp_path / "mine.py"
     path.write_text(MODEL)
-    argv = ["run", "--target", f"{path}:model", "--sampler", samplers,
-            "--chains", "2", "--draws", "50", "--warmup", "20", "--out", str(tmp_path / "out"), "--no-progress"]
+    argv = [
+        "run",
+        "--target",
+        f"{path}:model",
+        "--sampler",
+        samplers,
+        "--chains",
+        "2",
+        "--draws",
+        "50",
+        "--warmup",
+        "20",
+        "--out",
+        str(tmp_path / "out"),
+        "--no-progress",
+    ]
     if "vae-is" in samplers:
-        argv += ["--sampler-param", "train_steps=20", "--sampler-param", "batch_size=32",
-                 "--sampler-param", "eval_batch=200", "--sampler-param", "width=16"]
+        argv += [
+            "--sampler-param",
+            "train_steps=20",
+            "--sampler-param",
+            "batch_size=32",
+            "--sampler-param",
+            "eval_batch=200",
+            "--sampler-param",
+            "width=16",
+        ]
     monkeypatch.setenv("COLUMNS", "250")
     code = main(argv)
     out, err = capsys.readouterr()
@@ -84,20 +124,28 @@ def test_weighted_draws_on_a_posterior_without_log_z_or_truth():
     target = from_numpyro(model, "tiny")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(1, 200, 1))
-    draws = Draws(positions=x, logdensity=np.zeros((1, 200)), stats={}, cost=Cost(time_sampling=1.0, time_warmup=1.0),
-                  info={"loss": 0.1, "loss_se": 0.01, "iw_bound": 0.05, "iw_bound_se": 0.01, "log_Z_hat": -1.0},
-                  log_weights=rng.normal(size=(1, 200)) * 0.1)
+    draws = Draws(
+        positions=x,
+        logdensity=np.zeros((1, 200)),
+        stats={},
+        cost=Cost(time_sampling=1.0, time_warmup=1.0),
+        info={"loss": 0.1, "loss_se": 0.01, "iw_bound": 0.05, "iw_bound_se": 0.01, "log_Z_hat": -1.0},
+        log_weights=rng.normal(size=(1, 200)) * 0.1,
+    )
     row = evaluate(target, draws, jax.random.key(0))
     assert np.isfinite(row["log_Z_hat"]) and "abs_delta_log_Z" not in row and "kl_bound" not in row
     assert np.isnan(row["bias_mean_sd[mu]"]) and "worst_stat" not in row and "mmd2" not in row
 
 
-@pytest.mark.parametrize("target, fragment", [
-    ("no_such_module_xyz:model", "no module named 'no_such_module_xyz'"),
-    ("{dir}/mine.py:nothere", "has no attribute 'nothere'; its callables: model, not_a_model"),
-    ("{dir}/mine.py:not_a_model", "has no latent `numpyro.sample` site"),
-    ("{dir}/absent.py:model", "no such file"),
-])
+@pytest.mark.parametrize(
+    "target, fragment",
+    [
+        ("no_such_module_xyz:model", "no module named 'no_such_module_xyz'"),
+        ("{dir}/mine.py:nothere", "has no attribute 'nothere'; its callables: model, not_a_model"),
+        ("{dir}/mine.py:not_a_model", "has no latent `numpyro.sample` site"),
+        ("{dir}/absent.py:model", "no such file"),
+    ],
+)
 def test_bad_model_spec_exits_2(target, fragment, tmp_path, capsys):
     (tmp_path / "mine.py").write_text(MODEL)
     with pytest.raises(SystemExit) as info:

@@ -1,5 +1,6 @@
 """Device profiles (`bench.profile`): cpu by default on a CPU, the accelerator profile's sampler parameters
 under the given ones and a target's defaults, recorded in the provenance and (when not cpu) in the identity."""
+
 import pytest
 
 from bench import profile, record
@@ -27,8 +28,8 @@ def test_accelerator_profile_params_under_given_and_target_defaults():
     assert get_sampler("nuts").params_for("funnel", {}) == {"chain_method": "vectorized"}
     assert get_sampler("nuts").params_for("funnel", {"chain_method": "sequential"}) == {"chain_method": "sequential"}
     vae = get_sampler("vae-imh").params_for("funnel", {})
-    assert vae["batch_size"] == 1024 and "chain_method" not in vae          # vae-imh takes no chain_method
-    assert vae["train_steps"] == 20000                                      # the funnel's own default stands
+    assert vae["batch_size"] == 1024 and "chain_method" not in vae  # vae-imh takes no chain_method
+    assert vae["train_steps"] == 20000  # the funnel's own default stands
     assert get_sampler("vae-imh").params_for("funnel", {"batch_size": 64})["batch_size"] == 64
     assert "batch_size" not in get_sampler("flowmc").params_for("funnel", {})
 

@@ -1,4 +1,5 @@
 """One cell: a failing sampler or a non-finite log density is recorded as failed, with its reason."""
+
 import dataclasses
 import json
 
@@ -17,6 +18,7 @@ BUDGET = Budget(chains=2, draws=50, warmup=50)
 
 def _iid_sampler(bad_draw=None):
     """A 'sampler' returning standard normal draws; optionally one NaN log density."""
+
     def run(key, logdensity_fn, initial_positions, *, num_warmup, num_draws):
         chains, dim = initial_positions.shape
         x = np.random.default_rng(0).normal(size=(chains, num_draws, dim))
@@ -24,6 +26,7 @@ def _iid_sampler(bad_draw=None):
         if bad_draw is not None:
             lp[bad_draw] = np.nan
         return Draws(positions=x, logdensity=lp, stats={}, cost=Cost(time_sampling=1.0, time_warmup=1.0))
+
     return Sampler("iid", run, "test double")
 
 
@@ -46,6 +49,7 @@ def test_nan_at_a_kept_draw_marks_the_cell_failed(tmp_path):
 def test_sampler_exception_is_recorded_not_raised(tmp_path):
     def boom(key, logdensity_fn, initial_positions, *, num_warmup, num_draws):
         raise RuntimeError("exploded")
+
     record = run_cell(make_target("gaussian", dim=2), Sampler("boom", boom, ""), {}, 0, BUDGET, tmp_path)
     assert record["status"] == "failed" and record["error"] == "RuntimeError: exploded"
 
@@ -53,9 +57,24 @@ def test_sampler_exception_is_recorded_not_raised(tmp_path):
 def test_ok_cell_carries_identity_cost_metrics_and_provenance(tmp_path):
     record = run_cell(make_target("gaussian", dim=2), _iid_sampler(), {}, 3, BUDGET, tmp_path)
     assert record["status"] == "ok", record.get("traceback")
-    for column in ("cell_id", "target.dim", "target.condition", "seed", "precision", "chains", "draws",
-                   "warmup", "time_sampling", "ess_bulk_min", "rhat_max", "mmd2", "bias2[x[0]]",
-                   "version.jax", "device", "git_commit"):
+    for column in (
+        "cell_id",
+        "target.dim",
+        "target.condition",
+        "seed",
+        "precision",
+        "chains",
+        "draws",
+        "warmup",
+        "time_sampling",
+        "ess_bulk_min",
+        "rhat_max",
+        "mmd2",
+        "bias2[x[0]]",
+        "version.jax",
+        "device",
+        "git_commit",
+    ):
         assert column in record, column
     assert record["precision"] == "float64" and record["seed"] == 3
     again = run_cell(make_target("gaussian", dim=2), _iid_sampler(), {}, 3, BUDGET, None)
@@ -72,8 +91,7 @@ def test_chains_that_never_move_fail_and_a_healthy_run_does_not(tmp_path):
     FrozenChains with its reason, its draws kept for diagnosis, instead of an ok cell with a large ESS/s.
     The same NUTS on the healthy density is ok."""
     target = make_target("gaussian", dim=2)
-    frozen = run_cell(dataclasses.replace(target, log_prob=_nan_gradient), get_sampler("nuts"), {}, 0, BUDGET,
-                      tmp_path)
+    frozen = run_cell(dataclasses.replace(target, log_prob=_nan_gradient), get_sampler("nuts"), {}, 0, BUDGET, tmp_path)
     assert frozen["status"] == "failed", {k: frozen.get(k) for k in ("acceptance_rate", "ess_bulk_min_per_s")}
     assert frozen["error"].startswith("FrozenChains: acceptance 0 in all 2 chains")
     assert (store.cell_dir(tmp_path, frozen) / "draws.nc").exists()
@@ -85,26 +103,32 @@ def test_frozen_chains_checks_every_acceptance_and_the_statistics():
     """A hybrid whose VAE move never accepts but whose local moves do still moves: not frozen. All draws
     divergent, or every statistic constant within every chain, is frozen."""
     from bench.run import FrozenChains, check_moved
+
     x = np.random.default_rng(1).normal(size=(2, 20, 2))
     cost = Cost(time_sampling=1.0)
     zeros, halves = np.zeros((2, 20)), np.full((2, 20), 0.5)
-    moving = Draws(positions=x, logdensity=zeros, cost=cost,
-                   stats={"acceptance_rate": zeros, "local_acceptance_rate": halves})
+    moving = Draws(
+        positions=x, logdensity=zeros, cost=cost, stats={"acceptance_rate": zeros, "local_acceptance_rate": halves}
+    )
     check_moved(moving, x)
     divergent = Draws(positions=x, logdensity=zeros, cost=cost, stats={"diverging": np.ones((2, 20), bool)})
     constant = np.broadcast_to(x[:, :1, :], x.shape)
-    for draws, values, reason in ((divergent, x, "every draw divergent"),
-                                  (Draws(positions=x, logdensity=zeros, cost=cost, stats={}), constant,
-                                   "every statistic is constant")):
+    for draws, values, reason in (
+        (divergent, x, "every draw divergent"),
+        (Draws(positions=x, logdensity=zeros, cost=cost, stats={}), constant, "every statistic is constant"),
+    ):
         with pytest.raises(FrozenChains, match=reason):
             check_moved(draws, values)
 
 
-@pytest.mark.parametrize("sampler, params, message", [
-    ("vae-gibbs", {"jitter": float("inf")}, "jitter must be a finite number"),
-    ("nuts", {"target_acceptance_rate": float("nan")}, "target_acceptance_rate must be a finite number"),
-    ("nuts", {"max_num_doublings": 0}, "max_num_doublings"),
-])
+@pytest.mark.parametrize(
+    "sampler, params, message",
+    [
+        ("vae-gibbs", {"jitter": float("inf")}, "jitter must be a finite number"),
+        ("nuts", {"target_acceptance_rate": float("nan")}, "target_acceptance_rate must be a finite number"),
+        ("nuts", {"max_num_doublings": 0}, "max_num_doublings"),
+    ],
+)
 def test_a_python_caller_gets_the_clis_parameter_checks_before_anything_runs(tmp_path, sampler, params, message):
     with pytest.raises(ValueError, match=message):
         run_cell(make_target("gaussian", dim=2), get_sampler(sampler), params, 0, BUDGET, tmp_path)

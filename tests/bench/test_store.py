@@ -1,4 +1,5 @@
 """Cells are written atomically; unreadable records are skipped with their path named."""
+
 import json
 
 import numpy as np
@@ -13,13 +14,18 @@ def _record(cell="abc123", **extra):
 
 def _tree():
     rng = np.random.default_rng(0)
-    return store.to_datatree(rng.normal(size=(2, 5, 3)), ["x[0]"], rng.normal(size=(2, 5, 1)),
-                             {"logdensity": rng.normal(size=(2, 5)), "diverging": np.zeros((2, 5), bool)},
-                             {"cell_id": "abc123", "seed": 0})
+    return store.to_datatree(
+        rng.normal(size=(2, 5, 3)),
+        ["x[0]"],
+        rng.normal(size=(2, 5, 1)),
+        {"logdensity": rng.normal(size=(2, 5)), "diverging": np.zeros((2, 5), bool)},
+        {"cell_id": "abc123", "seed": 0},
+    )
 
 
 def test_write_then_read_roundtrip_and_replace(tmp_path):
     import arviz as az
+
     path = store.write_cell(tmp_path, _record(), _tree())
     assert sorted(p.name for p in path.iterdir()) == ["draws.nc", "record.json"]
     tree = az.from_netcdf(path / "draws.nc")
@@ -67,10 +73,12 @@ def test_unwritable_results_folder_is_reported(tmp_path):
 
 # --- claims and temporaries of concurrent writers ----------------------------------------------------------
 
+
 def _dead_pid() -> int:
     """The pid of a process that has exited (and been reaped): no live process has it for a while."""
     import subprocess
     import sys
+
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
@@ -80,6 +88,7 @@ def _dead_pid() -> int:
 def live_pid():
     import subprocess
     import sys
+
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     yield proc.pid
     proc.kill()
@@ -89,6 +98,7 @@ def live_pid():
 def _fake_claim(tmp_path, pid, host=None, age_s=0.0):
     import os
     import time
+
     path = store.claim_path(tmp_path, "gaussian", "nuts", "abc123")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"pid": pid, "host": host or store._host(), "time": "then"}))
@@ -99,7 +109,7 @@ def _fake_claim(tmp_path, pid, host=None, age_s=0.0):
 def test_a_claim_is_exclusive_and_released(tmp_path):
     claim = store.claim_cell(tmp_path, "gaussian", "nuts", "abc123")
     assert claim is not None and json.loads(claim.path.read_text())["pid"] == __import__("os").getpid()
-    assert store.claim_cell(tmp_path, "gaussian", "nuts", "abc123") is None   # held by a live owner (us)
+    assert store.claim_cell(tmp_path, "gaussian", "nuts", "abc123") is None  # held by a live owner (us)
     claim.release()
     assert not claim.path.exists()
     again = store.claim_cell(tmp_path, "gaussian", "nuts", "abc123")
@@ -114,7 +124,7 @@ def test_a_stale_claim_of_a_dead_pid_is_taken_over_a_live_ones_is_not(tmp_path, 
     claim = store.claim_cell(tmp_path, "gaussian", "nuts", "abc123")
     assert claim is not None and json.loads(path.read_text())["pid"] == __import__("os").getpid()
     claim.release()
-    assert [p.name for p in path.parent.iterdir()] == []   # the stale claim is gone too
+    assert [p.name for p in path.parent.iterdir()] == []  # the stale claim is gone too
 
 
 def test_another_hosts_claim_is_stale_only_when_untouched_for_stale_s(tmp_path):
@@ -129,7 +139,7 @@ def test_another_hosts_claim_is_stale_only_when_untouched_for_stale_s(tmp_path):
 def test_write_cell_removes_only_temporaries_whose_owner_is_gone(tmp_path, live_pid):
     folder = store.cell_dir(tmp_path, _record()).parent
     folder.mkdir(parents=True)
-    live = folder / f".tmp-abc123-{live_pid}-{store._host()}-x1y2"     # another process writing this cell now
+    live = folder / f".tmp-abc123-{live_pid}-{store._host()}-x1y2"  # another process writing this cell now
     dead = folder / f".tmp-abc123-{_dead_pid()}-{store._host()}-z3w4"  # left by a process killed mid-write
     for tmp in (live, dead):
         tmp.mkdir()
@@ -144,12 +154,14 @@ def test_a_full_disk_fails_the_write_cleanly(tmp_path, monkeypatch):
     no temporary is left, the older version of the cell stays."""
     import builtins
     import errno
+
     store.write_cell(tmp_path, _record(x=1.0), _tree())
 
     def full(path, mode="r", *args, **kwargs):
         if "w" in mode and str(path).endswith(store.DRAWS):
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return builtins.open(path, mode, *args, **kwargs)
+
     monkeypatch.setattr(store, "open", full, raising=False)
     with pytest.raises(OSError, match="No space left"):
         store.write_cell(tmp_path, _record(x=2.0), _tree())
@@ -166,6 +178,7 @@ def test_a_truncated_draws_file_is_not_a_finished_cell(tmp_path):
 
 
 # --- paths stay inside the results folder ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["../../reference/sneaky", "a/b", "..", "", ".hidden", "x..y", "a b"])
 def test_names_that_are_not_one_folder_name_are_refused(tmp_path, name):
@@ -236,14 +249,17 @@ def results(tmp_path):
 
 def _exit_code(argv) -> int:
     from bench.cli import main
+
     with pytest.raises(SystemExit) as info:
         main(argv)
     return info.value.code
 
 
 def _unchanged(reference) -> bool:
-    return (sorted(p.name for p in reference.iterdir()) == [store.REFERENCE_MARKER, "gaussian.csv"]
-            and (reference / "gaussian.csv").read_text() == "48 rows\n")
+    return (
+        sorted(p.name for p in reference.iterdir()) == [store.REFERENCE_MARKER, "gaussian.csv"]
+        and (reference / "gaussian.csv").read_text() == "48 rows\n"
+    )
 
 
 def test_run_refuses_a_target_name_that_leaves_the_folder(results, tmp_path, capsys):
@@ -263,8 +279,10 @@ def test_run_refuses_a_leaderboard_symlink_into_reference_results(results, capsy
 
 def test_sweep_refuses_a_name_that_leaves_the_folder(results, tmp_path, capsys):
     path = tmp_path / "escape.toml"
-    path.write_text('name = "../../escape"\nseeds = 1\n[budget]\nchains = 2\ndraws = 20\nwarmup = 20\n'
-                    '[[targets]]\nname = "gaussian"\nparams = { dim = 2 }\n[[samplers]]\nname = "nuts"\n')
+    path.write_text(
+        'name = "../../escape"\nseeds = 1\n[budget]\nchains = 2\ndraws = 20\nwarmup = 20\n'
+        '[[targets]]\nname = "gaussian"\nparams = { dim = 2 }\n[[samplers]]\nname = "nuts"\n'
+    )
     code = _exit_code(["sweep", str(path), "--out", str(results / "mine"), "--no-progress"])
     assert code == 2 and "sweep name '../../escape' cannot name a folder" in capsys.readouterr().err
     assert not [p for p in tmp_path.rglob("*escape*") if p != path]

@@ -1,4 +1,5 @@
 """The VAE samplers in the suite: cost split, record columns, training curve, saved sampler re-used."""
+
 import arviz as az
 import jax
 import numpy as np
@@ -21,8 +22,9 @@ def target():
 @pytest.fixture(scope="module")
 def records(target, tmp_path_factory):
     out = tmp_path_factory.mktemp("vae")
-    recs = {name: run_cell(target, get_sampler(name), TINY, 0, BUDGET, out)
-            for name in ("vae-imh", "vae-is", "vae-hybrid")}
+    recs = {
+        name: run_cell(target, get_sampler(name), TINY, 0, BUDGET, out) for name in ("vae-imh", "vae-is", "vae-hybrid")
+    }
     return out, recs
 
 
@@ -49,8 +51,16 @@ def test_vae_columns_and_training_curve(records, target):
     # the bound L >= -log Z: the KL bound is positive up to its Monte Carlo error (4 SE)
     assert r["kl_bound"] > -4 * r["kl_bound_se"]
     assert r["eubo"] >= r["elbo"] - 4 * (r["eubo_se"] + r["elbo_se"])  # EUBO >= log Z >= ELBO
-    for column in ("iw_kl_bound", "iw_kl_bound_se", "abs_delta_log_Z", "importance_ess", "info.config.steps",
-                   "info.train_grad_evals", "info.time_train", "acceptance_rate"):
+    for column in (
+        "iw_kl_bound",
+        "iw_kl_bound_se",
+        "abs_delta_log_Z",
+        "importance_ess",
+        "info.config.steps",
+        "info.train_grad_evals",
+        "info.time_train",
+        "acceptance_rate",
+    ):
         assert column in r, column
     tree = az.from_netcdf(store.cell_dir(out, r) / "draws.nc")
     assert tree["training"]["loss"].shape == (TINY["train_steps"],)
@@ -122,8 +132,8 @@ def test_per_sampler_target_defaults_on_the_funnel():
     assert imh["latent_dim"] == gibbs["latent_dim"] == 2 and imh["train_dtype"] == gibbs["train_dtype"] == "float32"
     assert imh["restarts"] == gibbs["restarts"] == 2
     assert imh["train_steps"] == 20000 and imh["inner"] == 8 and "jitter" not in imh
-    assert gibbs["train_steps"] == 3000 and gibbs["jitter"] == pytest.approx(2.38 / 2 ** 0.5, abs=0.01)
-    assert "inner" not in gibbs and nuts == {}                      # only what each sampler takes
+    assert gibbs["train_steps"] == 3000 and gibbs["jitter"] == pytest.approx(2.38 / 2**0.5, abs=0.01)
+    assert "inner" not in gibbs and nuts == {}  # only what each sampler takes
     assert get_sampler("vae-gibbs").params_for("funnel", {"train_steps": 500})["train_steps"] == 500
     assert get_sampler("vae-gibbs").params_for("gaussian", {}) == {}
 
@@ -135,8 +145,14 @@ def test_float32_training_and_restarts_are_sampler_parameters_and_adaptive_refus
             validate(10, 30, training="adaptive", **bad)
     with pytest.raises(ValueError, match=r"restart_steps \(300\) must be in \(0, train_steps = 200\); pass restarts=1"):
         validate(10, 30, train_steps=200, restarts=2)
-    r = run_cell(target, get_sampler("vae-gibbs"), TINY | {"train_dtype": "float32", "restarts": 2, "restart_steps": 10},
-                 0, BUDGET, None)
+    r = run_cell(
+        target,
+        get_sampler("vae-gibbs"),
+        TINY | {"train_dtype": "float32", "restarts": 2, "restart_steps": 10},
+        0,
+        BUDGET,
+        None,
+    )
     assert r["status"] == "ok", r.get("traceback")
     assert r["sampler.train_dtype"] == "float32" and r["info.config.dtype"] == "float32"
     losses = [r["info.reverse.restart_loss_0"], r["info.reverse.restart_loss_1"]]
@@ -151,23 +167,27 @@ def test_vae_imh_diagnostics_are_of_its_own_weights(records, target):
     which has no weights, reports the joint K=0 weights' values and says so."""
     from bench.metrics.evidence import pareto_khat
     from vaegibbs import io as vae_io, kernels
+
     out, recs = records
     imh0 = recs["vae-imh"]
-    imh4, gibbs = (run_cell(target, get_sampler(name), TINY | params, 0, BUDGET, out)
-                   for name, params in (("vae-imh", {"inner": 4}), ("vae-gibbs", {})))
+    imh4, gibbs = (
+        run_cell(target, get_sampler(name), TINY | params, 0, BUDGET, out)
+        for name, params in (("vae-imh", {"inner": 4}), ("vae-gibbs", {}))
+    )
     assert imh4["status"] == gibbs["status"] == "ok", (imh4.get("error"), gibbs.get("error"))
     assert imh4["pareto_khat"] != imh0["pareto_khat"] and imh4["importance_ess"] != imh0["importance_ess"]
     model, _ = vae_io.load(store.cell_dir(out, imh4) / "vae")
     key_run = jax.random.split(jax.random.key(0), 3)[1]
     key_eval = jax.random.split(key_run, 3)[1]
     for rec, inner in ((imh0, 0), (imh4, 4)):
-        log_w = kernels.importance_sample(model, target.log_prob, jax.random.split(key_eval, 3)[2],
-                                          TINY["eval_batch"], inner).log_weights
+        log_w = kernels.importance_sample(
+            model, target.log_prob, jax.random.split(key_eval, 3)[2], TINY["eval_batch"], inner
+        ).log_weights
         assert rec["importance_ess"] == pytest.approx(float(kernels.importance_ess(log_w)), rel=1e-9)
         assert rec["pareto_khat"] == pytest.approx(pareto_khat(log_w), rel=1e-9)
         assert rec["info.diagnostics_weights"] == "own"
     assert gibbs["info.diagnostics_weights"] == "joint K=0" and "khat_unreliable" not in gibbs
-    assert gibbs["importance_ess"] == imh0["importance_ess"]   # K = 0, t = 1: the joint weights
+    assert gibbs["importance_ess"] == imh0["importance_ess"]  # K = 0, t = 1: the joint weights
 
 
 def test_a_loaded_model_records_its_own_training_settings(records, target, tmp_path):
@@ -178,7 +198,15 @@ def test_a_loaded_model_records_its_own_training_settings(records, target, tmp_p
     stem = store.cell_dir(out, recs["vae-imh"]) / "vae"
     r = run_cell(target, get_sampler("vae-imh"), {"model_path": str(stem), "eval_batch": 200}, 0, BUDGET, tmp_path)
     assert r["status"] == "ok", r.get("error")
-    for param, value in (("train_steps", 40), ("batch_size", 16), ("width", 16), ("depth", 1), ("latent_dim", 0),
-                         ("train_dtype", "float64"), ("model_path", str(stem)), ("eval_batch", 200)):
+    for param, value in (
+        ("train_steps", 40),
+        ("batch_size", 16),
+        ("width", 16),
+        ("depth", 1),
+        ("latent_dim", 0),
+        ("train_dtype", "float64"),
+        ("model_path", str(stem)),
+        ("eval_batch", 200),
+    ):
         assert r[f"sampler.{param}"] == value, param
     assert "sampler.training" not in r and "sampler.walkers" not in r

@@ -1,5 +1,6 @@
 """The VAE samplers' parameters come from one place: the fields of vaegibbs.Config, vaegibbs.adaptive.Adaptive,
 bench.vae.RunSettings and bench.vae.Moves (whose defaults are the kernels' own). No training here."""
+
 import dataclasses
 import inspect
 import typing
@@ -36,8 +37,9 @@ def test_every_training_field_is_a_sampler_parameter_with_its_default(name):
             else:
                 assert p.default == field.default and type(p.default) is type(field.default), field.name
                 assert p.annotation == hints[field.name], field.name
-    kernel = set(params) - {_field_param(c, f) for c in (Config, Adaptive, vae.RunSettings)
-                            for f in dataclasses.fields(c)}
+    kernel = set(params) - {
+        _field_param(c, f) for c in (Config, Adaptive, vae.RunSettings) for f in dataclasses.fields(c)
+    }
     assert kernel == set(vae.MOVES[get_sampler(name).run.__name__.removeprefix("vae_")])
 
 
@@ -61,6 +63,7 @@ def test_kernel_parameters_have_the_kernels_defaults():
 def test_a_new_dataclass_field_becomes_a_parameter():
     """The parameters are read off the dataclass: a field added to (a subclass of) Config is a parameter with
     its type and default."""
+
     @dataclasses.dataclass(frozen=True)
     class Extended(Config):
         new_option: float = 0.25
@@ -73,8 +76,11 @@ def test_a_new_dataclass_field_becomes_a_parameter():
 def test_per_target_defaults_are_parameters():
     """The per-target defaults are data over the dataclasses' defaults: every key is a VAE sampler's parameter."""
     names = set().union(*(parameters(get_sampler(n).run, BUDGET_ARGS) for n in VAE_SAMPLERS))
-    tables = [*vae.TARGET_DEFAULTS.values(), vae.MULTIMODAL_DEFAULTS,
-              *(d for by_target in vae.SAMPLER_TARGET_DEFAULTS.values() for d in by_target.values())]
+    tables = [
+        *vae.TARGET_DEFAULTS.values(),
+        vae.MULTIMODAL_DEFAULTS,
+        *(d for by_target in vae.SAMPLER_TARGET_DEFAULTS.values() for d in by_target.values()),
+    ]
     for table in tables:
         assert set(table) <= names, set(table) - names
 
@@ -90,20 +96,26 @@ def test_a_parameter_added_since_the_ids_is_in_the_identity_only_away_from_its_d
     assert cell_identity(target, sampler, {"grad_clip": 5.0}, 0, Budget())["sampler.grad_clip"] == 5.0
 
 
-@pytest.mark.parametrize("kind, params, message", [
-    ("imh", {"anneal_steps": 5000}, "vae samplers: anneal_steps (5000) must be <= train_steps (3000)"),
-    ("imh", {"train_dtype": "float16"}, "vae samplers: train_dtype must be one of float64, float32"),
-    ("imh", {"training": "adaptive", "monitor_batch": 0}, "vae samplers: monitor_batch must be >= 1, got 0"),
-    ("hybrid", {"training": "adaptive", "walker_step_size": -1.0}, "walker_step_size > 0"),
-    ("imh", {"training": "adaptive", "train_steps": 50, "rounds": 3, "kl_warmup_rounds": 1, "reverse_from": 1},
-     "vae samplers: train_steps (50) must be a multiple of rounds (3)"),
-    ("imh", {"training": "adaptive", "train_dtype": "float32"}, "got train_dtype='float32', restarts=1"),
-    ("gibbs", {"jitter": -0.1}, "vae samplers: jitter must be >= 0, got -0.1"),
-    ("hybrid", {"num_local": 0}, "vae samplers: step_size must be > 0 and num_local >= 1"),
-    ("is", {"inner": -1}, "inner (encoder draws per proposal) must be >= 0"),
-    ("is", {"jitter": 0.1}, "vae samplers: unknown parameter 'jitter' of the is kernel"),
-    ("imh", {"eval_batch": 1}, "eval_batch must be >= 2"),
-])
+@pytest.mark.parametrize(
+    "kind, params, message",
+    [
+        ("imh", {"anneal_steps": 5000}, "vae samplers: anneal_steps (5000) must be <= train_steps (3000)"),
+        ("imh", {"train_dtype": "float16"}, "vae samplers: train_dtype must be one of float64, float32"),
+        ("imh", {"training": "adaptive", "monitor_batch": 0}, "vae samplers: monitor_batch must be >= 1, got 0"),
+        ("hybrid", {"training": "adaptive", "walker_step_size": -1.0}, "walker_step_size > 0"),
+        (
+            "imh",
+            {"training": "adaptive", "train_steps": 50, "rounds": 3, "kl_warmup_rounds": 1, "reverse_from": 1},
+            "vae samplers: train_steps (50) must be a multiple of rounds (3)",
+        ),
+        ("imh", {"training": "adaptive", "train_dtype": "float32"}, "got train_dtype='float32', restarts=1"),
+        ("gibbs", {"jitter": -0.1}, "vae samplers: jitter must be >= 0, got -0.1"),
+        ("hybrid", {"num_local": 0}, "vae samplers: step_size must be > 0 and num_local >= 1"),
+        ("is", {"inner": -1}, "inner (encoder draws per proposal) must be >= 0"),
+        ("is", {"jitter": 0.1}, "vae samplers: unknown parameter 'jitter' of the is kernel"),
+        ("imh", {"eval_batch": 1}, "eval_batch must be >= 2"),
+    ],
+)
 def test_bad_settings_are_named_by_their_parameter(kind, params, message):
     """vaegibbs's checks (Config, Adaptive, fit_adaptive's) run once for the samplers, their messages in the
     samplers' parameter names."""

@@ -3,6 +3,7 @@ target's own density (which also checks log Z = 0).
 
 Monte Carlo tolerances are 4 standard errors (two-sided normal tail 6.3e-5 per check), with fixed seeds.
 """
+
 import math
 
 import jax
@@ -52,11 +53,14 @@ def test_published_curvature_gives_var_x1_19():
     assert banana().statistics[1].sd ** 2 == pytest.approx(19.0)
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"dim": 1}, "banana: dim must be an integer >= 2"),
-    ({"curvature": -0.1}, r"banana: curvature must be in \[0, 1\]"),
-    ({"curvature": float("nan")}, "banana: curvature must be finite"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"dim": 1}, "banana: dim must be an integer >= 2"),
+        ({"curvature": -0.1}, r"banana: curvature must be in \[0, 1\]"),
+        ({"curvature": float("nan")}, "banana: curvature must be finite"),
+    ],
+)
 def test_bad_parameters_are_refused(params, message):
     with pytest.raises(ValueError, match=message):
         banana(**params)

@@ -5,6 +5,7 @@ Statistical checks use fixed seeds. Tolerances of the Monte Carlo checks are 4 s
 (two-sided normal tail 6.3e-5 per check under a correct target); KS and chi-square tests require
 p > 1e-3 (the p-value is uniform under a correct target, so a false alarm has probability 1e-3).
 """
+
 import math
 
 import jax
@@ -17,8 +18,8 @@ from targets.funnel import V_SCALE, funnel
 
 DIM = 10
 N_EXACT = 100_000
-Z_SE = 4.0          # 4 standard errors: two-sided false alarm 6.3e-5 per check
-P_MIN = 1e-3        # p-value threshold: false alarm 1e-3 per test
+Z_SE = 4.0  # 4 standard errors: two-sided false alarm 6.3e-5 per check
+P_MIN = 1e-3  # p-value threshold: false alarm 1e-3 per test
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +126,9 @@ def test_truth_of_x_against_exact_draws_and_quadrature(target, draws):
     # x_i is heavy-tailed (lognormal scale), so its variance and the variance of x_i^2 are checked by
     # quadrature over v (E[x^2] = E[e^v], E[x^4] = 3 E[e^{2v}]) instead of by Monte Carlo.
     def e_exp(t):  # E[e^{t v}], v ~ N(0, 3^2), by quadrature
-        return integrate.quad(lambda v: math.exp(t * v) * stats.norm.pdf(v, 0, 3), -60, 60,
-                              epsabs=0, epsrel=1e-12, limit=200)[0]
+        return integrate.quad(
+            lambda v: math.exp(t * v) * stats.norm.pdf(v, 0, 3), -60, 60, epsabs=0, epsrel=1e-12, limit=200
+        )[0]
 
     var_x, var_sq_x = e_exp(1.0), 3 * e_exp(2.0) - e_exp(1.0) ** 2
     n = draws.shape[0]

@@ -3,6 +3,7 @@
 Statistical checks use a fixed seed; Monte Carlo tolerances are 4 standard errors (two-sided normal
 tail 6.3e-5 per check under a correct target; 25 checks here, family-wise false alarm < 1.6e-3).
 """
+
 import math
 
 import jax
@@ -15,7 +16,7 @@ from targets.gaussian import gaussian, gaussian_parameters
 
 DIM, CONDITION = 5, 100.0
 N_EXACT = 100_000
-Z_SE = 4.0          # 4 standard errors: two-sided false alarm 6.3e-5 per check
+Z_SE = 4.0  # 4 standard errors: two-sided false alarm 6.3e-5 per check
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def test_condition_number_and_spectrum(dim, condition):
 
 def test_exact_draws_mean(target, draws):
     mean, _ = gaussian_parameters(DIM, CONDITION)
-    se = draws.std(axis=0, ddof=1) / math.sqrt(N_EXACT)   # SE = sd / sqrt(n)
+    se = draws.std(axis=0, ddof=1) / math.sqrt(N_EXACT)  # SE = sd / sqrt(n)
     assert draws.shape == (N_EXACT, DIM)
     assert np.all(np.abs(draws.mean(0) - mean) < Z_SE * se), (draws.mean(0) - mean) / se
 
@@ -71,8 +72,8 @@ def test_exact_draws_covariance(target, draws):
     c = draws - mean
     for i in range(DIM):
         for j in range(i, DIM):
-            prod = c[:, i] * c[:, j]                        # E[prod] = Sigma_ij
-            se = prod.std(ddof=1) / math.sqrt(N_EXACT)      # SE from the sample variance of the products
+            prod = c[:, i] * c[:, j]  # E[prod] = Sigma_ij
+            se = prod.std(ddof=1) / math.sqrt(N_EXACT)  # SE from the sample variance of the products
             assert abs(prod.mean() - cov[i, j]) < Z_SE * se, (i, j, (prod.mean() - cov[i, j]) / se)
 
 
@@ -82,7 +83,9 @@ def test_log_prob_equals_scipy(target):
     x = rng.normal(0, 8, (300, DIM))
     ours = np.asarray(jax.jit(jax.vmap(target.log_prob))(jnp.asarray(x)))
     # Agreement with a normalised density also means log Z = 0.
-    np.testing.assert_allclose(ours, stats.multivariate_normal(mean, cov).logpdf(x), rtol=1e-12, atol=1e-10)  # float64 rounding
+    np.testing.assert_allclose(
+        ours, stats.multivariate_normal(mean, cov).logpdf(x), rtol=1e-12, atol=1e-10
+    )  # float64 rounding
 
 
 def test_statistics_truth_closed_form(target):

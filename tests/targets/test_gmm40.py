@@ -4,6 +4,7 @@ normaliser checked against independent implementations (scipy densities, numpy d
 Statistical checks use fixed seeds. Monte Carlo tolerances are 4 standard errors (two-sided normal
 tail 6.3e-5 per check under a correct target); chi-square tests require p > 1e-3 (false alarm 1e-3).
 """
+
 import math
 
 import jax
@@ -14,8 +15,8 @@ from scipy import special, stats
 
 from targets.gmm40 import N_COMPONENTS, STORED_DIMS, gmm40, gmm40_means
 
-Z_SE = 4.0          # 4 standard errors: two-sided false alarm 6.3e-5 per check
-P_MIN = 1e-3        # p-value threshold: false alarm 1e-3 per test
+Z_SE = 4.0  # 4 standard errors: two-sided false alarm 6.3e-5 per check
+P_MIN = 1e-3  # p-value threshold: false alarm 1e-3 per test
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +50,9 @@ def test_stored_means_are_the_published_instance(dim):
     old = jax.config.jax_threefry_partitionable
     try:
         jax.config.update("jax_threefry_partitionable", False)
-        published = np.asarray(jax.random.uniform(jax.random.key(0), (N_COMPONENTS, dim),
-                                                  minval=-1, maxval=1, dtype=jnp.float32) * 40)
+        published = np.asarray(
+            jax.random.uniform(jax.random.key(0), (N_COMPONENTS, dim), minval=-1, maxval=1, dtype=jnp.float32) * 40
+        )
     finally:
         jax.config.update("jax_threefry_partitionable", old)
     assert published.dtype == np.float32
@@ -131,8 +133,12 @@ def test_log_prob_equals_scipy_mixture(dim):
     target = gmm40(dim)
     means = gmm40_means(dim)
     rng = np.random.default_rng(100 + dim)
-    x = np.concatenate([rng.uniform(-50, 50, (100, dim)),                         # anywhere in the box
-                        means[rng.integers(0, 40, 100)] + rng.standard_normal((100, dim))])  # near modes
+    x = np.concatenate(
+        [
+            rng.uniform(-50, 50, (100, dim)),  # anywhere in the box
+            means[rng.integers(0, 40, 100)] + rng.standard_normal((100, dim)),
+        ]
+    )  # near modes
     ours = np.asarray(jax.jit(jax.vmap(target.log_prob))(jnp.asarray(x)))
     np.testing.assert_allclose(ours, scipy_log_density(x, means), rtol=1e-12, atol=1e-10)  # float64 rounding
 
@@ -144,8 +150,9 @@ def test_log_Z_by_uniform_monte_carlo(target2):
     lp = jax.jit(jax.vmap(target2.log_prob))
     rng = np.random.default_rng(7)
     volume, n, chunk = 100.0**2, 1_000_000, 100_000
-    dens = np.concatenate([np.exp(np.asarray(lp(jnp.asarray(rng.uniform(-50, 50, (chunk, 2))))))
-                           for _ in range(n // chunk)])
+    dens = np.concatenate(
+        [np.exp(np.asarray(lp(jnp.asarray(rng.uniform(-50, 50, (chunk, 2)))))) for _ in range(n // chunk)]
+    )
     z_hat, se = volume * dens.mean(), volume * dens.std(ddof=1) / math.sqrt(n)
     assert abs(z_hat - math.exp(target2.log_Z)) < Z_SE * se, (z_hat, se)
     # Keeps the check sharp: the expected SE is about sqrt(V / (40 * 4 pi) - 1) / sqrt(n) = 0.0044

@@ -3,6 +3,7 @@ and from a Gaussian-mixture proposal); exact draws against the quadrature moment
 
 Monte Carlo tolerances are 4 standard errors (two-sided normal tail 6.3e-5 per check), with fixed seeds.
 """
+
 import itertools
 import math
 
@@ -18,7 +19,7 @@ from bench.metrics.wells import expected_patterns, well_coverage
 from targets.many_well import many_well, well_log_density, well_quadrature, well_sampler_log_density
 
 Z_SE = 4.0
-PUBLISHED_LOG_Z_D32 = 164.69568     # FAB and Beyond ELBOs: 16 (log 11784.50927 + log(2 pi) / 2)
+PUBLISHED_LOG_Z_D32 = 164.69568  # FAB and Beyond ELBOs: 16 (log 11784.50927 + log(2 pi) / 2)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,9 @@ def _log_mean_exp_and_se(log_w):
 
 def test_log_Z_by_importance_sampling_from_the_exact_draws_density(target, draws):
     """Z = E_q[exp(log_prob) / q] with q the exact sampler's own density: unbiased for Z whatever the grid."""
-    log_q = (jnp.sum(well_sampler_log_density(jnp.asarray(draws[:, 0::2])), axis=1)
-             + jnp.sum(stats.norm.logpdf(draws[:, 1::2]), axis=1))
+    log_q = jnp.sum(well_sampler_log_density(jnp.asarray(draws[:, 0::2])), axis=1) + jnp.sum(
+        stats.norm.logpdf(draws[:, 1::2]), axis=1
+    )
     log_w = np.asarray(jax.vmap(target.log_prob)(jnp.asarray(draws))) - np.asarray(log_q)
     log_Z, se = _log_mean_exp_and_se(log_w)
     assert 0 < se < 1e-2
@@ -59,14 +61,15 @@ def test_well_log_Z_by_importance_sampling_from_a_gaussian_mixture():
     rng = np.random.default_rng(5)
     n, loc, scale = 200_000, 1.7, 0.5
     x = rng.normal(np.where(rng.random(n) < 0.5, loc, -loc), scale)
-    log_r = special.logsumexp([stats.norm.logpdf(x, loc, scale), stats.norm.logpdf(x, -loc, scale)], axis=0) \
-        - math.log(2)
+    log_r = special.logsumexp([stats.norm.logpdf(x, loc, scale), stats.norm.logpdf(x, -loc, scale)], axis=0) - math.log(
+        2
+    )
     log_Z1, se = _log_mean_exp_and_se(well_log_density(x) - log_r)
     assert abs(log_Z1 - well_quadrature()["log_Z1"]) < Z_SE * se, (log_Z1, se)
 
 
 def test_exact_draws_have_the_quadrature_moments(target, draws):
-    for stat in target.statistics[:4]:   # x[0], x[2] are wells, x[1], x[3] are N(0, 1)
+    for stat in target.statistics[:4]:  # x[0], x[2] are wells, x[1], x[3] are N(0, 1)
         f = np.asarray(stat.fn(jnp.asarray(draws)))
         assert abs(f.mean() - stat.mean) < Z_SE * stat.sd / math.sqrt(f.size), stat.name
         # sample variance: standard error sd[(f - m)^2] / sqrt(n) ~ sd[f^2] / sqrt(n) when m is small
@@ -81,8 +84,11 @@ def test_exact_draws_have_the_quadrature_moments(target, draws):
 def test_exact_draws_match_the_quadrature_cdf(draws):
     """Kolmogorov-Smirnov of one well's x1 draws against the CDF by quadrature (p > 1e-3)."""
     z = math.exp(well_quadrature()["log_Z1"])
-    cdf = np.vectorize(lambda t: integrate.quad(lambda x: math.exp(well_log_density(x)), -10, t,
-                                                points=[-1.7] if t > -1.7 else None)[0] / z)
+    cdf = np.vectorize(
+        lambda t: (
+            integrate.quad(lambda x: math.exp(well_log_density(x)), -10, t, points=[-1.7] if t > -1.7 else None)[0] / z
+        )
+    )
     x = np.sort(draws[:2000, 0])
     assert stats.kstest(x, cdf).pvalue > 1e-3
 
@@ -126,8 +132,9 @@ def test_well_coverage_of_exact_draws_and_of_one_stuck_chain(target, draws):
 def test_evaluate_reports_the_well_coverage_through_the_target_fields(target, draws):
     cost = Cost(time_warmup=1.0, time_sampling=1.0)
     positions = draws[:2000].reshape(2, 1000, 32)
-    row = evaluate(target, Draws(positions=positions, logdensity=np.zeros((2, 1000)), stats={}, cost=cost),
-                   jax.random.key(0))
+    row = evaluate(
+        target, Draws(positions=positions, logdensity=np.zeros((2, 1000)), stats={}, cost=cost), jax.random.key(0)
+    )
     assert row["well_patterns_visited"] > 0.9 * row["well_patterns_exact"]
     assert "emc" not in row and "modes_visited" not in row
     assert abs(row["well_upper[x[0]]"] - target.wells.p_upper) < Z_SE * math.sqrt(0.85 * 0.15 / 2000)

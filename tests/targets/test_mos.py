@@ -4,6 +4,7 @@ against scipy's Student-t.
 
 Monte Carlo tolerances are 4 standard errors (two-sided normal tail 6.3e-5 per check), with fixed seeds.
 """
+
 import math
 
 import jax
@@ -22,8 +23,9 @@ def test_stored_locations_are_the_published_instance(dim):
     old = jax.config.jax_threefry_partitionable
     try:
         jax.config.update("jax_threefry_partitionable", False)
-        published = np.asarray(jax.random.uniform(jax.random.key(0), (N_COMPONENTS, dim),
-                                                  minval=-10, maxval=10, dtype=jnp.float32))
+        published = np.asarray(
+            jax.random.uniform(jax.random.key(0), (N_COMPONENTS, dim), minval=-10, maxval=10, dtype=jnp.float32)
+        )
     finally:
         jax.config.update("jax_threefry_partitionable", old)
     np.testing.assert_array_equal(mos_locs(dim).astype(np.float32), published)

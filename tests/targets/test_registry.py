@@ -6,15 +6,20 @@ from targets import TARGETS, Target, make_target
 
 
 def test_unknown_target_lists_the_valid_ones():
-    with pytest.raises(KeyError, match="valid targets: banana, boltzmann, cancer, eight_schools, eight_schools_nc, funnel, gaussian, gmm40, ising, longley, many_well, mos, sk"):
+    with pytest.raises(
+        KeyError,
+        match="valid targets: banana, boltzmann, cancer, eight_schools, eight_schools_nc, funnel, gaussian, gmm40, ising, longley, many_well, mos, sk",
+    ):
         make_target("nope")
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_every_factory_has_typed_defaults_and_records_them(name):
     params = inspect.signature(TARGETS[name]).parameters
-    assert all(p.default is not inspect.Parameter.empty and p.annotation is not inspect.Parameter.empty
-               for p in params.values())
+    assert all(
+        p.default is not inspect.Parameter.empty and p.annotation is not inspect.Parameter.empty
+        for p in params.values()
+    )
     target = make_target(name)
     assert target.name == name and set(target.params) == set(params)
     assert target.initial(__import__("jax").random.key(0), 3).shape == (3, target.dim)
@@ -29,6 +34,7 @@ def test_equal_targets_built_apart_share_one_compilation(monkeypatch):
 
     from baselines import nuts
     from targets.gaussian import gaussian
+
     traces = []
 
     def counted(dim: int = 2) -> Target:
@@ -37,12 +43,15 @@ def test_equal_targets_built_apart_share_one_compilation(monkeypatch):
         def log_prob(x):
             traces.append(x.shape)  # Python runs only while JAX traces; a compiled program does not call it
             return inner.log_prob(x)
+
         return dataclasses.replace(inner, name="counted", log_prob=log_prob, params={"dim": dim})
+
     monkeypatch.setitem(TARGETS, "counted", counted)
 
     def run(target, seed):
         x0 = target.initial(jax.random.key(0), 2)
         return nuts(jax.random.key(seed), target.log_prob, x0, num_warmup=10, num_draws=5)
+
     first = run(make_target("counted", dim=2), 1)
     n = len(traces)
     assert n > 0 and not first.info["compile_cached"] and first.cost.time_compile > 0
@@ -61,6 +70,7 @@ def test_an_unhashable_parameter_builds_afresh(monkeypatch):
     def listed(values: list = ()) -> Target:
         calls.append(values)
         return make_target("gaussian", dim=2)
+
     monkeypatch.setitem(TARGETS, "listed", listed)
     make_target("listed", values=[1, 2])
     make_target("listed", values=[1, 2])

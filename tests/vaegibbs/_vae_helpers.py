@@ -11,6 +11,7 @@ isotropic s_x and a_j = s_x sqrt(1/s_z,j^2 - 1), G = diag(s_z^2 / s_x^2) A^T, g 
 is the exact posterior of the decoder-side joint: pi(z) Q(x|z) = q(x) P(z|x) with
 q = N(m, A A^T + s_x^2 I), so the importance weight of every (x, z) is the constant Z.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,8 +33,9 @@ def gauss_kl(m0, s0, m1, s1) -> float:
     n = m0.size
     s1_inv = np.linalg.inv(s1)
     diff = m1 - m0
-    return 0.5 * (np.trace(s1_inv @ s0) + diff @ s1_inv @ diff - n
-                  + np.linalg.slogdet(s1)[1] - np.linalg.slogdet(s0)[1])
+    return 0.5 * (
+        np.trace(s1_inv @ s0) + diff @ s1_inv @ diff - n + np.linalg.slogdet(s1)[1] - np.linalg.slogdet(s0)[1]
+    )
 
 
 def gauss_logpdf(x, mean, cov):
@@ -48,12 +50,12 @@ def gauss_logpdf(x, mean, cov):
 @dataclasses.dataclass(frozen=True)
 class LinearVAE:
     model: VAE
-    A: np.ndarray      # (dim, latent)   decoder mean m + A z
-    m: np.ndarray      # (dim,)
-    s_x: np.ndarray    # (dim,)          decoder sd
-    G: np.ndarray      # (latent, dim)   encoder mean G x + g
-    g: np.ndarray      # (latent,)
-    s_z: np.ndarray    # (latent,)       encoder sd
+    A: np.ndarray  # (dim, latent)   decoder mean m + A z
+    m: np.ndarray  # (dim,)
+    s_x: np.ndarray  # (dim,)          decoder sd
+    G: np.ndarray  # (latent, dim)   encoder mean G x + g
+    g: np.ndarray  # (latent,)
+    s_z: np.ndarray  # (latent,)       encoder sd
 
     @property
     def q_cov(self):
@@ -88,9 +90,16 @@ def linear_vae(A, m, raw_dec, G, g, raw_enc, x_loc=0.0, x_scale=1.0) -> LinearVA
     # Encoder: input u = (x - loc) / scale; mean = G x + g = (G * scale) u + (G loc + g).
     w_enc = np.vstack([G * scale[None, :], np.zeros((latent, dim))])
     b_enc = np.concatenate([G @ loc + g, raw_enc])
-    vae = eqx.tree_at(lambda v: (v.decoder.layers[0].weight, v.decoder.layers[0].bias,
-                                 v.encoder.layers[0].weight, v.encoder.layers[0].bias),
-                      vae, tuple(jnp.asarray(a) for a in (w_dec, b_dec, w_enc, b_enc)))
+    vae = eqx.tree_at(
+        lambda v: (
+            v.decoder.layers[0].weight,
+            v.decoder.layers[0].bias,
+            v.encoder.layers[0].weight,
+            v.encoder.layers[0].bias,
+        ),
+        vae,
+        tuple(jnp.asarray(a) for a in (w_dec, b_dec, w_enc, b_enc)),
+    )
     s_x = scale * np.exp(np.asarray(soft_clip(jnp.asarray(raw_dec), LOG_SCALE_MIN, LOG_SCALE_MAX)))
     s_z = np.exp(np.asarray(soft_clip(jnp.asarray(raw_enc), LOG_SCALE_MIN, LOG_SCALE_MAX)))
     return LinearVAE(vae, A, m, s_x, G, g, s_z)
@@ -99,9 +108,9 @@ def linear_vae(A, m, raw_dec, G, g, raw_enc, x_loc=0.0, x_scale=1.0) -> LinearVA
 def exact_linear_vae(dim=2, latent=2, seed=0, x_loc=0.3, x_scale=1.5) -> LinearVAE:
     """A linear VAE whose encoder is the exact posterior of its decoder-side joint (module docstring)."""
     rng = np.random.default_rng(seed)
-    r, _ = np.linalg.qr(rng.standard_normal((dim, latent)))           # orthonormal columns
-    raw_dec = -0.7                                                   # isotropic decoder sd
-    raw_enc = rng.uniform(-1.5, -0.3, latent)                        # posterior sds < 1
+    r, _ = np.linalg.qr(rng.standard_normal((dim, latent)))  # orthonormal columns
+    raw_dec = -0.7  # isotropic decoder sd
+    raw_enc = rng.uniform(-1.5, -0.3, latent)  # posterior sds < 1
     s_x = x_scale * math.exp(float(soft_clip(raw_dec, LOG_SCALE_MIN, LOG_SCALE_MAX)))
     s_z = np.exp(np.asarray(soft_clip(jnp.asarray(raw_enc), LOG_SCALE_MIN, LOG_SCALE_MAX)))
     a = s_x * np.sqrt(1 / s_z**2 - 1)
@@ -116,9 +125,8 @@ def exact_linear_vae(dim=2, latent=2, seed=0, x_loc=0.3, x_scale=1.5) -> LinearV
 # ------------------------------------------------------------------ factor-analysis target (c)
 
 FA_DIM, FA_LATENT, FA_NOISE = 4, 2, 0.1
-FA_LOG_Z = 1.5      # log_prob = log N(x; b, A A^T + noise^2 I) + FA_LOG_Z: unnormalised, log Z known
-FA_CONFIG = Config(latent_dim=FA_LATENT, width=32, depth=1, steps=2000, batch_size=256, learning_rate=5e-3,
-                   chunk=500)
+FA_LOG_Z = 1.5  # log_prob = log N(x; b, A A^T + noise^2 I) + FA_LOG_Z: unnormalised, log Z known
+FA_CONFIG = Config(latent_dim=FA_LATENT, width=32, depth=1, steps=2000, batch_size=256, learning_rate=5e-3, chunk=500)
 
 
 def fa_parameters():

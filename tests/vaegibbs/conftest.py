@@ -1,5 +1,6 @@
 """Fixtures of the vaegibbs tests. Helpers live in `_vae_helpers.py` (no __init__.py here: it would
 shadow the real `vaegibbs` package)."""
+
 import jax
 import pytest
 

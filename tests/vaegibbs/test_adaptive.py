@@ -1,4 +1,5 @@
 """Adaptive (walker-based) training: closed-form KL, both modes of a bimodal target covered, costs, guards."""
+
 import dataclasses
 import math
 
@@ -22,8 +23,7 @@ def bimodal(x):
 
 
 SMALL = Config(steps=1200, batch_size=128, width=32, depth=2, warmup_steps=50)
-SMALL_ADAPTIVE = Adaptive(walkers=256, explore_steps=50, rounds=12, kl_warmup_rounds=3, reverse_from=6,
-                          eval_batch=512)
+SMALL_ADAPTIVE = Adaptive(walkers=256, explore_steps=50, rounds=12, kl_warmup_rounds=3, reverse_from=6, eval_batch=512)
 
 
 def test_std_normal_kl_equals_its_monte_carlo_estimate_in_d5():
@@ -32,8 +32,9 @@ def test_std_normal_kl_equals_its_monte_carlo_estimate_in_d5():
     log_scale = 0.3 * jax.random.normal(key_s, (5,))
     n = 400_000
     z = mean + jnp.exp(log_scale) * jax.random.normal(key_z, (n, 5))
-    log_ratio = (jnp.sum(-0.5 * ((z - mean) / jnp.exp(log_scale)) ** 2 - log_scale, axis=-1)
-                 - jnp.sum(-0.5 * z**2, axis=-1))
+    log_ratio = jnp.sum(-0.5 * ((z - mean) / jnp.exp(log_scale)) ** 2 - log_scale, axis=-1) - jnp.sum(
+        -0.5 * z**2, axis=-1
+    )
     mc, se = float(log_ratio.mean()), float(log_ratio.std() / math.sqrt(n))
     assert abs(float(std_normal_kl(mean, log_scale)) - mc) < 4 * se
     # one coordinate alone is off by the other four: the sum over the dimension matters
@@ -86,7 +87,7 @@ def test_adaptive_fit_reports_its_schedule_and_costs(bimodal_fit):
     np.testing.assert_array_equal(f.traces["reverse_weight"] > 0, np.arange(SMALL.steps) >= a.reverse_from * per_round)
     assert f.traces["kl_weight"][0] == a.kl_start and f.traces["kl_weight"][-1] == 1.0
     reverse_steps = (a.rounds - a.reverse_from) * per_round
-    mala = a.walkers * (1 + a.explore_steps + a.rounds * a.local_moves)   # init, then every move
+    mala = a.walkers * (1 + a.explore_steps + a.rounds * a.local_moves)  # init, then every move
     assert f.grad_evals == SMALL.batch_size * reverse_steps + mala + a.walkers * a.rounds
     assert f.logdensity_evals == f.grad_evals + a.walkers * a.rounds * a.global_moves + a.eval_batch * a.rounds
     # the walkers' own MALA moves settle near their target acceptance
@@ -100,8 +101,13 @@ def test_non_finite_bound_stops_training_naming_the_step():
     walkers = jnp.linspace(-2, 2, 16)[:, None]
     config = dataclasses.replace(SMALL, steps=20)
     with pytest.raises(TrainingDiverged, match="training step 0 "):
-        fit_adaptive(broken, walkers, jax.random.key(0), config,
-                     Adaptive(walkers=16, explore_steps=2, rounds=2, kl_warmup_rounds=1, reverse_from=0, eval_batch=16))
+        fit_adaptive(
+            broken,
+            walkers,
+            jax.random.key(0),
+            config,
+            Adaptive(walkers=16, explore_steps=2, rounds=2, kl_warmup_rounds=1, reverse_from=0, eval_batch=16),
+        )
 
 
 def test_bad_settings_are_refused():
@@ -113,11 +119,11 @@ def test_bad_settings_are_refused():
     for bad in (dict(dtype="float32"), dict(restarts=2, restart_steps=10)):
         with pytest.raises(ValueError, match="float64 only"):
             fit_adaptive(bimodal, jnp.zeros((16, 1)), jax.random.key(0), dataclasses.replace(SMALL, **bad), two_rounds)
-    for bad in (0, 2, 1.0, True):    # this process sees one device (tests/baselines/test_devices.py: four)
+    for bad in (0, 2, 1.0, True):  # this process sees one device (tests/baselines/test_devices.py: four)
         with pytest.raises(ValueError, match=r"n_devices must be an integer in \[1, 1\].*divides Config.batch_size"):
             fit_adaptive(bimodal, jnp.zeros((16, 1)), jax.random.key(0), SMALL, two_rounds, n_devices=bad)
     with pytest.raises(ValueError, match="never reaches 1"):
-        Adaptive(rounds=10)     # the default KL warm-up (25 rounds) and reverse_from (50) exceed 10 rounds
+        Adaptive(rounds=10)  # the default KL warm-up (25 rounds) and reverse_from (50) exceed 10 rounds
     with pytest.raises(ValueError, match="kl_start"):
         Adaptive(kl_start=0.0)
     with pytest.raises(ValueError, match="walkers"):

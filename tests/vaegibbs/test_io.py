@@ -1,5 +1,6 @@
 """Save and load (vaegibbs/io.py): a saved sampler gives identical draws for the same key, its Config round-
 trips, and a missing or corrupt file raises ValueError naming the path."""
+
 import dataclasses
 import json
 import re
@@ -39,8 +40,10 @@ def _draws(model, key):
     """Importance draws and a few Gibbs steps (with latent jitter): what a saved sampler is re-used for."""
     k_is, k_gibbs, k_x0 = jax.random.split(key, 3)
     x0 = jax.random.normal(k_x0, (3, FA_DIM))
-    return dict(importance=kernels.importance_sample(model, fa_log_prob, k_is, 200),
-                gibbs=kernels.run_chains(kernels.gibbs(model, fa_log_prob, 0.3), k_gibbs, x0, 5))
+    return dict(
+        importance=kernels.importance_sample(model, fa_log_prob, k_is, 200),
+        gibbs=kernels.run_chains(kernels.gibbs(model, fa_log_prob, 0.3), k_gibbs, x0, 5),
+    )
 
 
 def test_trained_sampler_round_trips_with_identical_draws(fa_fit, tmp_path):
@@ -60,9 +63,21 @@ def test_trained_sampler_round_trips_with_identical_draws(fa_fit, tmp_path):
 
 
 def test_config_and_metadata_round_trip(tmp_path):
-    config = Config(latent_dim=None, width=8, depth=2, steps=123, batch_size=17, learning_rate=1.5e-3,
-                    warmup_steps=11, grad_clip=2.5, beta_start=0.3, anneal_steps=40, x_loc=-0.25, x_scale=3.5,
-                    chunk=9)
+    config = Config(
+        latent_dim=None,
+        width=8,
+        depth=2,
+        steps=123,
+        batch_size=17,
+        learning_rate=1.5e-3,
+        warmup_steps=11,
+        grad_clip=2.5,
+        beta_start=0.3,
+        anneal_steps=40,
+        x_loc=-0.25,
+        x_scale=3.5,
+        chunk=9,
+    )
     model = init_model(3, jax.random.key(7), config)
     # The loaded weights must come from the file: they differ from those load's skeleton is built with.
     skeleton = init_model(3, jax.random.key(0), config)
@@ -72,7 +87,7 @@ def test_config_and_metadata_round_trip(tmp_path):
     assert meta["format"] == io.FORMAT and meta["dim"] == 3
     assert meta["config"] == dataclasses.asdict(config)
     assert set(meta["versions"]) >= {"jax", "equinox", "optax"}
-    loaded, loaded_config = io.load(str(stem))                 # a str path works too
+    loaded, loaded_config = io.load(str(stem))  # a str path works too
     assert loaded_config == config and loaded_config.latent_dim is None
     _assert_same_model(loaded, model)
     np.testing.assert_allclose(np.asarray(loaded.x_loc), -0.25)
@@ -96,18 +111,22 @@ def test_load_missing_file_raises_value_error_naming_the_path(tmp_path, saved):
     with _raises_naming(tmp_path / "nothing"):
         io.load(tmp_path / "nothing")
     stem, _ = saved
-    stem.with_suffix(".eqx").unlink()                          # the metadata without the weights
+    stem.with_suffix(".eqx").unlink()  # the metadata without the weights
     with _raises_naming(stem):
         io.load(stem)
 
 
-@pytest.mark.parametrize("corrupt", [
-    lambda meta: "{not json",
-    lambda meta: json.dumps({**meta, "format": 999}),
-    lambda meta: json.dumps({k: v for k, v in meta.items() if k != "config"}),
-    lambda meta: json.dumps({**meta, "config": {**meta["config"], "no_such_field": 1}}),
-    lambda meta: json.dumps({**meta, "config": {**meta["config"], "width": 0}}),   # Config rejects it
-], ids=["not-json", "unknown-format", "no-config", "unknown-field", "invalid-config"])
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda meta: "{not json",
+        lambda meta: json.dumps({**meta, "format": 999}),
+        lambda meta: json.dumps({k: v for k, v in meta.items() if k != "config"}),
+        lambda meta: json.dumps({**meta, "config": {**meta["config"], "no_such_field": 1}}),
+        lambda meta: json.dumps({**meta, "config": {**meta["config"], "width": 0}}),  # Config rejects it
+    ],
+    ids=["not-json", "unknown-format", "no-config", "unknown-field", "invalid-config"],
+)
 def test_load_corrupt_metadata_raises_value_error_naming_the_path(saved, corrupt):
     stem, _ = saved
     path = stem.with_suffix(".json")
@@ -127,7 +146,7 @@ def test_load_corrupt_weights_raises_value_error_naming_the_path(saved, corrupt,
         path.write_bytes(b"not an equinox file" * 10)
     elif corrupt == "empty":
         path.write_bytes(b"")
-    else:                                                       # weights of a 4-D model under a 3-D header
+    else:  # weights of a 4-D model under a 3-D header
         other = io.save(tmp_path / "other", init_model(4, jax.random.key(1), config), config)
         path.write_bytes(other.with_suffix(".eqx").read_bytes())
     with _raises_naming(stem):

@@ -19,6 +19,7 @@ Statistical checks, fixed seeds:
 The cost fields are checked against a log density that counts its own evaluations (value and gradient)
 with host callbacks, in short runs.
 """
+
 import math
 
 import arviz as az
@@ -36,14 +37,14 @@ from vaegibbs.train import Config, init_model
 
 from _vae_helpers import exact_linear_vae, gauss_logpdf, xla_optimisations
 
-Z_SE = 4.0          # two-sided false alarm 6.3e-5 per check
-P_MIN = 6.3e-5      # KS rejection level, the same false-alarm rate
+Z_SE = 4.0  # two-sided false alarm 6.3e-5 per check
+P_MIN = 6.3e-5  # KS rejection level, the same false-alarm rate
 MIN_ESS = 300
-C = 0.8             # log Z of the target below
+C = 0.8  # log Z of the target below
 CHAINS, STEPS, BURN = 8, 2000, 100
 NUM_LOCAL, STEP_SIZE = 3, 0.6
 JITTER = 0.5
-BAD_SHIFT = (2.0, -1.5)   # added to the bad VAE's x_loc: about 1 and 1.4 target sds (sds 1.97, 1.05)
+BAD_SHIFT = (2.0, -1.5)  # added to the bad VAE's x_loc: about 1 and 1.4 target sds (sds 1.97, 1.05)
 
 TARGET = gaussian(dim=2, condition=4.0)
 MEAN, COV = gaussian_parameters(2, 4.0)
@@ -103,14 +104,15 @@ def _run_imh(model, key, x0, temperature=1.0, num_inner=0):
     return kernels.run_chains(kernels.imh(model, log_prob, temperature, num_inner), key, x0, STEPS)
 
 
-INNER = 3   # encoder draws per proposal of the hierarchical-weight runs
+INNER = 3  # encoder draws per proposal of the hierarchical-weight runs
 BATCH = 3000  # proposals per batch of run_independent_chains: CHAINS x STEPS = 16,000 gives 5 batches and a rest
 
 
 @eqx.filter_jit
 def _run_imh_batched(model, key, x0, temperature=1.0, num_inner=0):
-    return kernels.run_independent_chains(kernels.imh(model, log_prob, temperature, num_inner), key, x0, STEPS,
-                                          batch_size=BATCH)
+    return kernels.run_independent_chains(
+        kernels.imh(model, log_prob, temperature, num_inner), key, x0, STEPS, batch_size=BATCH
+    )
 
 
 @eqx.filter_jit
@@ -128,15 +130,27 @@ def bad_model(model):
     return eqx.tree_at(lambda m: m.x_loc, model, model.x_loc + jnp.asarray(BAD_SHIFT))
 
 
-RUNS = ["gibbs", "gibbs-jitter", "imh", "imh-tempered", "imh-inner", "imh-tempered-inner", "hybrid", "bad-gibbs",
-        "bad-imh", "bad-imh-inner", "imh-batched", "bad-imh-inner-batched"]
+RUNS = [
+    "gibbs",
+    "gibbs-jitter",
+    "imh",
+    "imh-tempered",
+    "imh-inner",
+    "imh-tempered-inner",
+    "hybrid",
+    "bad-gibbs",
+    "bad-imh",
+    "bad-imh-inner",
+    "imh-batched",
+    "bad-imh-inner-batched",
+]
 # run_independent_chains with the keys of a run_chains run above: the same chains
 BATCHED = {"imh-batched": "imh", "bad-imh-inner-batched": "bad-imh-inner"}
 
 
 @pytest.fixture(scope="module")
 def runs(model, bad_model):
-    x0 = TARGET.initial(jax.random.key(1), CHAINS)     # uniform in [-2, 2]^2: not from the target
+    x0 = TARGET.initial(jax.random.key(1), CHAINS)  # uniform in [-2, 2]^2: not from the target
     calls = {
         "gibbs": lambda: _run_gibbs(model, jax.random.key(2), x0, jnp.asarray(0.0)),
         "gibbs-jitter": lambda: _run_gibbs(model, jax.random.key(3), x0, jnp.asarray(JITTER)),
@@ -167,7 +181,7 @@ def test_chains_match_the_exact_marginals(runs, name):
 
 
 def _assert_exact(positions):
-    x = positions[:, BURN:]                                   # (chains, draws, 2)
+    x = positions[:, BURN:]  # (chains, draws, 2)
     assert x.shape == (CHAINS, STEPS - BURN, 2)
     for i in range(2):
         xi = x[..., i]
@@ -184,9 +198,10 @@ def test_state_is_consistent(runs, name):
     """The stored log density is the target's at the stored position (MH ratios use it)."""
     st = runs[name]["states"]
     flat = jnp.asarray(st.position[:, ::50].reshape(-1, 2))
-    np.testing.assert_allclose(st.logdensity[:, ::50].reshape(-1), np.asarray(_batched_log_prob(flat)),
-                               rtol=1e-10, atol=1e-10)
-    latent_shape = (INNER + 1, 2) if "-inner" in name else (2,)   # z_0..z_K with hierarchical weights
+    np.testing.assert_allclose(
+        st.logdensity[:, ::50].reshape(-1), np.asarray(_batched_log_prob(flat)), rtol=1e-10, atol=1e-10
+    )
+    latent_shape = (INNER + 1, 2) if "-inner" in name else (2,)  # z_0..z_K with hierarchical weights
     assert st.latent.shape == (CHAINS, STEPS, *latent_shape) and np.all(np.isfinite(st.latent))
 
 
@@ -204,7 +219,7 @@ def test_acceptance_is_a_probability_and_matches_the_accept_indicator(runs, name
     diff = accepted.mean() - rate.mean()
     se = math.sqrt(np.sum(rate * (1 - rate))) / n
     assert abs(diff) < Z_SE * se, (diff, se)
-    assert 0.05 < rate.mean() < 1                          # the moves do move
+    assert 0.05 < rate.mean() < 1  # the moves do move
 
 
 @pytest.mark.parametrize("name", BATCHED)
@@ -215,12 +230,15 @@ def test_batched_independence_chains_are_the_step_by_step_chains(runs, name):
     batched, stepwise = runs[name], runs[BATCHED[name]]
     np.testing.assert_array_equal(batched["infos"].is_accepted, stepwise["infos"].is_accepted)
     for field in ("position", "latent", "logdensity", "log_weight"):
-        np.testing.assert_allclose(getattr(batched["states"], field), getattr(stepwise["states"], field),
-                                   rtol=1e-12, atol=1e-12, err_msg=field)
-        np.testing.assert_allclose(getattr(batched["final"], field), getattr(stepwise["final"], field),
-                                   rtol=1e-12, atol=1e-12, err_msg=field)
-    np.testing.assert_allclose(batched["infos"].acceptance_rate, stepwise["infos"].acceptance_rate,
-                               rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            getattr(batched["states"], field), getattr(stepwise["states"], field), rtol=1e-12, atol=1e-12, err_msg=field
+        )
+        np.testing.assert_allclose(
+            getattr(batched["final"], field), getattr(stepwise["final"], field), rtol=1e-12, atol=1e-12, err_msg=field
+        )
+    np.testing.assert_allclose(
+        batched["infos"].acceptance_rate, stepwise["infos"].acceptance_rate, rtol=1e-12, atol=1e-12
+    )
 
 
 def test_imh_caches_the_log_weight_of_its_state(runs, model, bad_model):
@@ -250,9 +268,12 @@ def counted_runs(model):
 
     @eqx.filter_jit
     def run(model, key, x0):
-        algs = {"gibbs": kernels.gibbs(model, counter.fn, JITTER), "imh": kernels.imh(model, counter.fn),
-                "hybrid": kernels.hybrid(model, counter.fn, STEP_SIZE, NUM_LOCAL),
-                "imh-inner": kernels.imh(model, counter.fn, num_inner=INNER)}  # inner draws: no target evaluation
+        algs = {
+            "gibbs": kernels.gibbs(model, counter.fn, JITTER),
+            "imh": kernels.imh(model, counter.fn),
+            "hybrid": kernels.hybrid(model, counter.fn, STEP_SIZE, NUM_LOCAL),
+            "imh-inner": kernels.imh(model, counter.fn, num_inner=INNER),
+        }  # inner draws: no target evaluation
         out = {name: kernels.run_chains(alg, key, x0, COUNT_STEPS)[1][1] for name, alg in algs.items()}
         out["imh-batched"] = kernels.run_independent_chains(algs["imh"], key, x0, COUNT_STEPS, batch_size=5)[1][1]
         return out
@@ -270,7 +291,7 @@ def test_cost_fields_match_counted_evaluations(runs, counted_runs):
     per_step = {"gibbs": (1, 0), "imh": (1, 0), "hybrid": (NUM_LOCAL + 2, NUM_LOCAL + 1)}
     for name in RUNS:
         info = runs[name]["infos"]
-        evals = per_step[name.removeprefix("bad-").split("-")[0]]   # gibbs-jitter -> gibbs, imh-inner -> imh
+        evals = per_step[name.removeprefix("bad-").split("-")[0]]  # gibbs-jitter -> gibbs, imh-inner -> imh
         np.testing.assert_array_equal(info.logdensity_evals, evals[0])
         np.testing.assert_array_equal(info.grad_evals, evals[1])
     infos, counter = counted_runs
@@ -291,8 +312,9 @@ def test_hybrid_with_imh_move_matches_the_exact_marginals(model, bad_model):
         alg = kernels.hybrid(model, log_prob, STEP_SIZE, NUM_LOCAL, vae_move=vae_move, jitter=jitter)
         return kernels.run_chains(alg, key, x0, STEPS)
 
-    for i, (m, vae_move, jitter) in enumerate([(model, "imh", 0.0), (bad_model, "imh", 0.0),
-                                               (model, "gibbs", JITTER), (bad_model, "gibbs", JITTER)]):
+    for i, (m, vae_move, jitter) in enumerate(
+        [(model, "imh", 0.0), (bad_model, "imh", 0.0), (model, "gibbs", JITTER), (bad_model, "gibbs", JITTER)]
+    ):
         _, (states, infos) = run(m, jax.random.key(20 + i), vae_move, jnp.asarray(jitter))
         _assert_exact(np.asarray(states.position))
         np.testing.assert_array_equal(np.asarray(infos.grad_evals), NUM_LOCAL + 1)
@@ -312,7 +334,11 @@ def test_exact_vae_accepts_every_proposal():
     @eqx.filter_jit
     def rates(model, keys, x0):
         out = []
-        for alg in (kernels.gibbs(model, lp, jitter=0.0), kernels.imh(model, lp), kernels.imh(model, lp, num_inner=INNER)):
+        for alg in (
+            kernels.gibbs(model, lp, jitter=0.0),
+            kernels.imh(model, lp),
+            kernels.imh(model, lp, num_inner=INNER),
+        ):
             states = jax.vmap(alg.init)(x0, keys)
             out.append(jax.vmap(alg.step)(keys, states)[1].acceptance_rate)
         return out
@@ -367,7 +393,7 @@ def test_importance_sampling_moments_and_log_z(is_run, is_run_inner, inner):
     log_z_hat = float(kernels.log_Z_hat(jnp.asarray(r.log_weights)))
     assert abs(log_z_hat - C) < Z_SE * se_log_z, (log_z_hat, se_log_z)
     ess = float(kernels.importance_ess(jnp.asarray(r.log_weights)))
-    assert 0.05 < ess <= 1                                  # a usable proposal (sanity of the case)
+    assert 0.05 < ess <= 1  # a usable proposal (sanity of the case)
 
 
 def test_importance_weights_are_the_joint_ratio(is_run, model):
@@ -381,13 +407,14 @@ def test_importance_weights_are_the_joint_ratio(is_run, model):
 
 def test_log_z_hat_and_ess_formulas_on_hand_made_weights():
     rng = np.random.default_rng(4)
-    log_w = 1000.0 + rng.normal(0, 1.5, 500)              # would overflow exp() without log-sum-exp
+    log_w = 1000.0 + rng.normal(0, 1.5, 500)  # would overflow exp() without log-sum-exp
     w = np.exp(log_w - 1000.0)
     assert float(kernels.log_Z_hat(jnp.asarray(log_w))) == pytest.approx(1000.0 + math.log(w.mean()), rel=1e-14)
     assert float(kernels.importance_ess(jnp.asarray(log_w))) == pytest.approx(
-        w.sum() ** 2 / (w.size * (w**2).sum()), rel=1e-10)
+        w.sum() ** 2 / (w.size * (w**2).sum()), rel=1e-10
+    )
     assert float(kernels.importance_ess(jnp.full(7, -3.2))) == pytest.approx(1.0, rel=1e-14)
-    one = jnp.asarray([-jnp.inf] * 9 + [2.0])                 # one non-zero weight out of 10
+    one = jnp.asarray([-jnp.inf] * 9 + [2.0])  # one non-zero weight out of 10
     assert float(kernels.importance_ess(one)) == pytest.approx(0.1, rel=1e-14)
     assert float(kernels.log_Z_hat(one)) == pytest.approx(2.0 - math.log(10), rel=1e-14)
 
@@ -412,4 +439,5 @@ def test_hierarchical_weights_are_the_iw_bound_terms_and_less_variable(is_run, i
     se = math.hypot(neg_lw.std(ddof=1) / math.sqrt(neg_lw.size), float(bound_se))
     assert abs(neg_lw.mean() - float(bound)) < Z_SE * se, (neg_lw.mean(), float(bound), se)
     assert float(kernels.importance_ess(jnp.asarray(is_run_inner.log_weights))) > float(
-        kernels.importance_ess(jnp.asarray(is_run.log_weights)))
+        kernels.importance_ess(jnp.asarray(is_run.log_weights))
+    )

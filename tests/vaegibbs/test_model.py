@@ -6,6 +6,7 @@ Statistical checks use fixed seeds. Tolerances: 4 Monte Carlo standard errors (t
 6.3e-5 per check) for means and KL estimates; the KS tests reject at p < 6.3e-5, the same false-alarm
 rate. Deterministic comparisons with scipy use rtol 1e-10 (float64 rounding of the same formula).
 """
+
 import math
 
 import equinox as eqx
@@ -20,8 +21,8 @@ from vaegibbs.train import Config, init_model
 
 from _vae_helpers import gauss_kl
 
-Z_SE = 4.0          # two-sided false alarm 6.3e-5 per check
-P_MIN = 6.3e-5      # KS rejection level, the same false-alarm rate
+Z_SE = 4.0  # two-sided false alarm 6.3e-5 per check
+P_MIN = 6.3e-5  # KS rejection level, the same false-alarm rate
 DIM, LATENT = 4, 3
 X_LOC, X_SCALE = 0.7, 2.5
 
@@ -29,8 +30,9 @@ X_LOC, X_SCALE = 0.7, 2.5
 @pytest.fixture(scope="module")
 def model():
     """An untrained VAE with a non-trivial standardisation (x_loc, x_scale), so that it is exercised."""
-    return init_model(DIM, jax.random.key(3), Config(latent_dim=LATENT, width=16, depth=2, x_loc=X_LOC,
-                                                     x_scale=X_SCALE))
+    return init_model(
+        DIM, jax.random.key(3), Config(latent_dim=LATENT, width=16, depth=2, x_loc=X_LOC, x_scale=X_SCALE)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +48,10 @@ def _evaluate(model, xs, zs):
     grad = eqx.filter_grad(lambda m: jnp.sum(jax.vmap(m.log_decoder)(xs, zs) + jax.vmap(m.log_encoder)(zs, xs)))
     return dict(
         log_prior=model.log_prior(zs),
-        log_decoder=jax.vmap(model.log_decoder)(xs, zs), decode=jax.vmap(model.decode)(zs),
-        log_encoder=jax.vmap(model.log_encoder)(zs, xs), encode=jax.vmap(model.encode)(xs),
+        log_decoder=jax.vmap(model.log_decoder)(xs, zs),
+        decode=jax.vmap(model.decode)(zs),
+        log_encoder=jax.vmap(model.log_encoder)(zs, xs),
+        encode=jax.vmap(model.encode)(xs),
         decoder_raw=jax.vmap(model.decoder)(zs),
         encoder_raw=jax.vmap(model.encoder)((xs - X_LOC) / X_SCALE),
         grad=grad(model),
@@ -83,8 +87,9 @@ def test_normal_logpdf_matches_scipy():
 
 def test_log_prior_is_standard_normal(evaluated, points):
     _, z = points
-    np.testing.assert_allclose(evaluated["log_prior"],
-                               stats.multivariate_normal(np.zeros(LATENT), np.eye(LATENT)).logpdf(z), rtol=1e-10)
+    np.testing.assert_allclose(
+        evaluated["log_prior"], stats.multivariate_normal(np.zeros(LATENT), np.eye(LATENT)).logpdf(z), rtol=1e-10
+    )
 
 
 def test_log_decoder_and_encoder_match_scipy(evaluated, points):
@@ -124,8 +129,8 @@ def test_soft_clip_is_near_identity_inside_and_bounded():
     x = np.linspace(-50.0, 50.0, 2001)
     y = np.asarray(soft_clip(jnp.asarray(x), LOG_SCALE_MIN, LOG_SCALE_MAX))
     np.testing.assert_allclose(y, _soft_clip_np(x), rtol=1e-12, atol=1e-12)
-    assert np.all(np.diff(y) >= 0)                                  # monotone (saturates in float64)
-    assert np.all(np.diff(y[np.abs(x) <= 20]) > 0)                  # strictly increasing where not saturated
+    assert np.all(np.diff(y) >= 0)  # monotone (saturates in float64)
+    assert np.all(np.diff(y[np.abs(x) <= 20]) > 0)  # strictly increasing where not saturated
     assert np.all((y >= LOG_SCALE_MIN) & (y <= LOG_SCALE_MAX))
     # |clip(x) - x| <= log(1 + e^{-(x - lo)}) + log(1 + e^{-(hi - x)}) <= e^{-(x - lo)} + e^{-(hi - x)}
     inside = np.abs(x) <= 5
@@ -140,7 +145,7 @@ def test_scales_stay_finite_for_huge_network_outputs(model, points):
     xs, zs = points
     out = _evaluate(big, jnp.asarray(xs), jnp.asarray(zs))
     dec_ls, enc_ls = out["decode"][1] - big.x_log_scale, out["encode"][1]
-    assert np.abs(np.asarray(out["decoder_raw"])).max() > 100         # the raw outputs are far outside
+    assert np.abs(np.asarray(out["decoder_raw"])).max() > 100  # the raw outputs are far outside
     for log_scale in (np.asarray(dec_ls), np.asarray(enc_ls)):
         assert np.all(log_scale >= LOG_SCALE_MIN) and np.all(log_scale <= LOG_SCALE_MAX)
     assert np.all(np.isfinite(np.asarray(out["log_decoder"]))) and np.all(np.isfinite(np.asarray(out["log_encoder"])))
@@ -167,8 +172,10 @@ def _head_draws(model, key, x, z):
     enc = jax.vmap(model.sample_encoder, in_axes=(0, None))(jax.random.split(k_enc, N_DRAWS), x)
     log_dec, log_enc = (lambda y: model.log_decoder(y, z)), (lambda y: model.log_encoder(y, x))
     (dm, _), (em, _) = model.decode(z), model.encode(x)
-    return dict(decoder=(dec, dm, jax.hessian(log_dec)(dm), jax.grad(log_dec)(dm)),
-                encoder=(enc, em, jax.hessian(log_enc)(em), jax.grad(log_enc)(em)))
+    return dict(
+        decoder=(dec, dm, jax.hessian(log_dec)(dm), jax.grad(log_dec)(dm)),
+        encoder=(enc, em, jax.hessian(log_enc)(em), jax.grad(log_enc)(em)),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +190,7 @@ def test_sampling_heads_draw_from_the_reported_densities(head_draws, head):
     density log_decoder (log_encoder) reports. That density's mean and sd are read off the density itself
     (zero slope at the mean; curvature -1/sd^2, diagonal), then the draws are compared with them."""
     draws, mean, hess, slope = head_draws[head]
-    np.testing.assert_allclose(hess, np.diag(np.diag(hess)), atol=1e-12)   # diagonal covariance
+    np.testing.assert_allclose(hess, np.diag(np.diag(hess)), atol=1e-12)  # diagonal covariance
     sd = 1 / np.sqrt(-np.diag(hess))
     assert np.abs(slope).max() < 1e-8 * np.max(1 / sd)
     n = draws.shape[0]
@@ -209,6 +216,7 @@ def test_sampling_is_reparameterised(model, points):
         def eps(z):
             mean, log_scale = model.decode(z)
             return (model.sample_decoder(key, z) - mean) / jnp.exp(log_scale)
+
         grad = jax.grad(lambda z: jnp.sum(model.sample_decoder(key, z)))(zs[0])
         return jax.vmap(eps)(zs[:3]), grad
 

@@ -10,6 +10,7 @@ Statistical checks use fixed seeds and 4 standard errors (two-sided normal tail 
 IW comparisons are paired: the same key gives the same (z_0, x) whatever K (per-sample bounds are
 computed with batch_size=1 under vmap over keys), so the SE is that of the per-sample differences.
 """
+
 import math
 
 import equinox as eqx
@@ -23,10 +24,10 @@ from vaegibbs.train import Config, init_model
 
 from _vae_helpers import FA_LOG_Z, exact_linear_vae, fa_log_prob, fa_parameters, gauss_kl, linear_vae, xla_optimisations
 
-Z_SE = 4.0                 # two-sided false alarm 6.3e-5 per check
-N = 20_000                 # samples per bound estimate
-KS = (0, 1, 8)             # numbers of inner samples compared
-C = 0.8                    # log-density offset: log Z = C + log(normaliser)
+Z_SE = 4.0  # two-sided false alarm 6.3e-5 per check
+N = 20_000  # samples per bound estimate
+KS = (0, 1, 8)  # numbers of inner samples compared
+C = 0.8  # log-density offset: log Z = C + log(normaliser)
 
 
 def _mean_se(a):
@@ -47,18 +48,22 @@ def gaussian_params(mean, cov, log_z):
     """Arrays defining log_prob(x) = log N(x; mean, cov) + log_z (so that the log density is an argument of
     the compiled evaluator below, not a constant: targets of the same dimension share a compilation)."""
     mean, cov = np.asarray(mean, float), np.asarray(cov, float)
-    return dict(mean=jnp.asarray(mean), prec=jnp.asarray(np.linalg.inv(cov)),
-                const=jnp.asarray(log_z - 0.5 * np.linalg.slogdet(2 * np.pi * cov)[1]))
+    return dict(
+        mean=jnp.asarray(mean),
+        prec=jnp.asarray(np.linalg.inv(cov)),
+        const=jnp.asarray(log_z - 0.5 * np.linalg.slogdet(2 * np.pi * cov)[1]),
+    )
 
 
 def _log_prob_of(params):
     def log_prob(x):
         d = x - params["mean"]
         return -0.5 * d @ params["prec"] @ d + params["const"]
+
     return log_prob
 
 
-R_REPEATS, R_BATCH = 300, 64      # repeated small-batch estimates (SE calibration)
+R_REPEATS, R_BATCH = 300, 64  # repeated small-batch estimates (SE calibration)
 BETAS = (0.0, 0.3, 1.0)
 
 
@@ -77,8 +82,10 @@ def _bounds(model, params, key, n=N, ks=KS, extras=True):
         out["terms"] = joint_terms(model, log_prob, k_joint, n)
         out["iw_batch"] = iw_bound(model, log_prob, k_iw, n, ks[-1])
         reps = jax.random.split(k_rep, R_REPEATS)
-        out["repeats"] = (jax.vmap(lambda k: joint_bound(model, log_prob, k, R_BATCH))(reps),
-                          jax.vmap(lambda k: iw_bound(model, log_prob, k, R_BATCH, 4))(reps))
+        out["repeats"] = (
+            jax.vmap(lambda k: joint_bound(model, log_prob, k, R_BATCH))(reps),
+            jax.vmap(lambda k: iw_bound(model, log_prob, k, R_BATCH, 4))(reps),
+        )
         out["betas"] = [joint_terms(model, log_prob, k_beta, 200, beta) for beta in BETAS]
     return out
 
@@ -106,8 +113,16 @@ TARGET_COV = np.array([[1.5, 0.5], [0.5, 0.8]])
 
 def _inexact_linear_vae():
     """A linear VAE whose decoder misses the target and whose encoder is not the decoder's posterior."""
-    return linear_vae(A=[[1.0, 0.3], [-0.2, 0.6]], m=[0.1, 0.2], raw_dec=[-1.0, -0.5],
-                      G=[[0.5, 0.1], [0.0, 0.7]], g=[0.1, -0.2], raw_enc=[-0.8, -0.4], x_loc=0.2, x_scale=1.3)
+    return linear_vae(
+        A=[[1.0, 0.3], [-0.2, 0.6]],
+        m=[0.1, 0.2],
+        raw_dec=[-1.0, -0.5],
+        G=[[0.5, 0.1], [0.0, 0.7]],
+        g=[0.1, -0.2],
+        raw_enc=[-0.8, -0.4],
+        x_loc=0.2,
+        x_scale=1.3,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +138,12 @@ def test_joint_bound_equals_the_closed_form_augmented_kl(inexact):
     lv, out = inexact
     exact = gauss_kl(*lv.decoder_joint(), *lv.encoder_joint(TARGET_MEAN, TARGET_COV))
     L, se = out["joint"]
-    assert exact > 0.1                                  # a case far from tight
+    assert exact > 0.1  # a case far from tight
     assert abs(L + C - exact) < Z_SE * se, (L + C, exact, se)
     # The reported SE is the standard error of the mean of the returned terms.
     mean, se_terms = _mean_se(out["terms"])
     assert L == pytest.approx(mean, rel=1e-12)
-    assert se == pytest.approx(se_terms, rel=1e-3)      # ddof 0 vs 1 at n = 20000: 2.5e-5 relative
+    assert se == pytest.approx(se_terms, rel=1e-3)  # ddof 0 vs 1 at n = 20000: 2.5e-5 relative
 
 
 def test_iw_bound_is_sandwiched_between_marginal_and_joint_kl(inexact):
@@ -136,11 +151,11 @@ def test_iw_bound_is_sandwiched_between_marginal_and_joint_kl(inexact):
     lv, out = inexact
     marginal = gauss_kl(lv.m, lv.q_cov, TARGET_MEAN, TARGET_COV)
     joint = gauss_kl(*lv.decoder_joint(), *lv.encoder_joint(TARGET_MEAN, TARGET_COV))
-    assert joint - marginal > 0.05                      # the encoder's error leaves a clear gap
+    assert joint - marginal > 0.05  # the encoder's error leaves a clear gap
     L0, se0 = _mean_se(out["iw"][0])
-    assert abs(L0 + C - joint) < Z_SE * se0             # K = 0 is the joint bound
+    assert abs(L0 + C - joint) < Z_SE * se0  # K = 0 is the joint bound
     for K_small, K_big in zip(KS[:-1], KS[1:]):
-        gap, se_gap = _mean_se(out["iw"][K_small] - out["iw"][K_big])   # paired: same (z_0, x)
+        gap, se_gap = _mean_se(out["iw"][K_small] - out["iw"][K_big])  # paired: same (z_0, x)
         assert gap > Z_SE * se_gap, (K_small, K_big, gap, se_gap)
     LK, seK = _mean_se(out["iw"][KS[-1]])
     assert LK + C > marginal - Z_SE * seK, (LK + C, marginal, seK)
@@ -167,14 +182,14 @@ def test_beta_multiplies_only_the_log_density(inexact):
     _, out = inexact
     t0, t3, t1 = out["betas"]
     log_mu = t0 - t1
-    assert np.ptp(log_mu) > 1                           # the log density varies over the batch
+    assert np.ptp(log_mu) > 1  # the log density varies over the batch
     np.testing.assert_allclose(t3, t0 - 0.3 * log_mu, rtol=1e-10, atol=1e-10)
 
 
 # --------------------------------------------------------------------- (b) Gaussian targets
 
 D_STD = 2
-LOG_Z_STD = C + 0.5 * D_STD * math.log(2 * math.pi)      # of exp(-|x|^2/2 + C) on R^2
+LOG_Z_STD = C + 0.5 * D_STD * math.log(2 * math.pi)  # of exp(-|x|^2/2 + C) on R^2
 
 
 def test_untrained_vae_bound_above_minus_log_z_and_iw_below_joint():
@@ -201,7 +216,7 @@ def test_trained_vae_bound_above_minus_log_z_and_iw_below_joint(fa_fit):
     out = jax.tree.map(np.asarray, _bounds(fa_fit.model, params, jax.random.key(6), n=10_000, ks=(0, 8), extras=False))
     L, se = out["joint"]
     assert L + FA_LOG_Z > -Z_SE * se, (L + FA_LOG_Z, se)
-    assert L + FA_LOG_Z < 0.05                          # it is nearly tight (so the check above is sharp)
+    assert L + FA_LOG_Z < 0.05  # it is nearly tight (so the check above is sharp)
     gap, se_gap = _mean_se(out["iw"][0] - out["iw"][8])
     assert gap > -Z_SE * se_gap, (gap, se_gap)
     LK, seK = _mean_se(out["iw"][8])

@@ -1,6 +1,7 @@
 """Cost to accuracy (`bench.metrics.cost`): the running bias2 of iid exact draws has mean 1/n, the draws after which
 it stays below 0.01 follow their Brownian-limit law, the cost at that draw is counted as the contract counts it, and
 biased draws never get there."""
+
 import math
 
 import jax
@@ -32,7 +33,7 @@ def test_running_bias2_of_iid_draws_has_mean_one_over_n():
     """E[bias2_n] = E[(mean of C n iid g - E g)^2] / Var g = 1 / (C n) exactly (C = 2 chains pooled). Tolerance: 4
     standard errors of the mean of (C n) bias2_n over 400 repeats (about 4 sqrt(2 / 400) = 0.28)."""
     values = _uniform_g(2, 1000, REPEATS)
-    curve = bias2(running_second(values), F_MEAN, F_SD, F_SQ_SD)          # (1000, repeats)
+    curve = bias2(running_second(values), F_MEAN, F_SD, F_SQ_SD)  # (1000, repeats)
     for n in (1, 10, 100, 1000):
         scaled = curve[n - 1] * 2 * n
         assert abs(scaled.mean() - 1) < 4 * scaled.std(ddof=1) / math.sqrt(REPEATS), n
@@ -51,15 +52,15 @@ def test_draws_until_bias2_stays_below_001_follow_the_brownian_limit():
     expected = 200 * CATALAN
     tolerance = 4 * n_star.std(ddof=1) / math.sqrt(REPEATS) + 0.05 * expected
     assert abs(n_star.mean() - expected) < tolerance
-    assert abs((n_star <= 132).mean() - 0.5) < 4 * math.sqrt(0.25 / REPEATS) + 0.03   # the median
+    assert abs((n_star <= 132).mean() - 0.5) < 4 * math.sqrt(0.25 / REPEATS) + 0.03  # the median
 
 
 def test_settled_is_the_first_draw_after_which_the_curve_stays_below():
     curve = np.array([0.5, 0.005, 0.02, 0.009, 0.001, 0.01])
-    assert settled(curve) == 4                      # above at draw 3, below (<= 0.01) from draw 4 on
+    assert settled(curve) == 4  # above at draw 3, below (<= 0.01) from draw 4 on
     assert settled(np.full(5, 0.001)) == 1
-    assert settled(np.array([0.001, 0.02])) == math.inf     # above at the last draw: never within the budget
-    assert settled(np.array([0.001, np.nan, 0.001])) == 3   # a NaN is not below
+    assert settled(np.array([0.001, 0.02])) == math.inf  # above at the last draw: never within the budget
+    assert settled(np.array([0.001, np.nan, 0.001])) == 3  # a NaN is not below
 
 
 def test_weighted_running_estimate_is_the_self_normalised_one_at_every_n():
@@ -75,20 +76,32 @@ def test_weighted_running_estimate_is_the_self_normalised_one_at_every_n():
 
 def test_cost_counts_warmup_and_per_draw_steps_where_they_add_up():
     """Per-draw `n_steps` summing to grad_evals_sampling (e.g. NUTS) are used; otherwise pro rata n/N."""
-    steps = np.array([[1, 3, 1, 3], [1, 1, 1, 1]])                 # 2 chains x 4 draws: 12 gradients
-    cost = Cost(grad_evals_warmup=100, grad_evals_sampling=12, logdensity_evals_warmup=10,
-                logdensity_evals_sampling=40, time_warmup=2.0, time_sampling=4.0)
+    steps = np.array([[1, 3, 1, 3], [1, 1, 1, 1]])  # 2 chains x 4 draws: 12 gradients
+    cost = Cost(
+        grad_evals_warmup=100,
+        grad_evals_sampling=12,
+        logdensity_evals_warmup=10,
+        logdensity_evals_sampling=40,
+        time_warmup=2.0,
+        time_sampling=4.0,
+    )
     spent = cumulative_cost(cost, 4, steps)
     assert list(spent["grads"]) == [102, 106, 108, 112] and spent["counting"] == "per-draw"
-    assert list(spent["logdens"]) == [20, 30, 40, 50]               # 40 != 12: pro rata
-    assert list(spent["seconds"]) == [3.0, 4.0, 5.0, 6.0]           # warm-up + n/N of sampling
+    assert list(spent["logdens"]) == [20, 30, 40, 50]  # 40 != 12: pro rata
+    assert list(spent["seconds"]) == [3.0, 4.0, 5.0, 6.0]  # warm-up + n/N of sampling
     assert cumulative_cost(cost, 4)["counting"] == "pro rata"
     assert list(cumulative_cost(cost, 4)["grads"]) == [103, 106, 109, 112]
 
 
 TARGET = make_target("gaussian", dim=2)
-COST = Cost(grad_evals_warmup=1000, grad_evals_sampling=8000, logdensity_evals_warmup=1000,
-            logdensity_evals_sampling=8000, time_warmup=1.0, time_sampling=2.0)
+COST = Cost(
+    grad_evals_warmup=1000,
+    grad_evals_sampling=8000,
+    logdensity_evals_warmup=1000,
+    logdensity_evals_sampling=8000,
+    time_warmup=1.0,
+    time_sampling=2.0,
+)
 
 
 def _draws(x):
@@ -101,8 +114,12 @@ def test_exact_draws_reach_bias2_001_at_the_hand_counted_cost_and_biased_draws_n
     bias2_max. Draws with sd 1.3 times too large never reach 0.01: never (inf), and the row fails truth."""
     x = np.asarray(TARGET.sample(jax.random.key(0), 8000)).reshape(4, 2000, 2)
     row = evaluate(TARGET, _draws(x), jax.random.key(1))
-    curve = bias2(running_second(x), np.array([s.mean for s in TARGET.statistics]),
-                  np.array([s.sd for s in TARGET.statistics]), np.array([s.sq_sd for s in TARGET.statistics]))
+    curve = bias2(
+        running_second(x),
+        np.array([s.mean for s in TARGET.statistics]),
+        np.array([s.sd for s in TARGET.statistics]),
+        np.array([s.sq_sd for s in TARGET.statistics]),
+    )
     assert curve[-1].max() == pytest.approx(row["bias2_max"], rel=1e-9)
     for kind, summary in (("max", curve.max(1)), ("avg", curve.mean(1))):
         n = settled(summary)
@@ -123,6 +140,7 @@ def test_exact_draws_reach_bias2_001_at_the_hand_counted_cost_and_biased_draws_n
 def test_no_columns_without_known_squares_and_no_gradient_column_without_gradients():
     """A target whose statistics lack sd[f^2] gets no cost-to-accuracy column; a gradient-free run no grads one."""
     import dataclasses
+
     blind = dataclasses.replace(TARGET, statistics=tuple(dataclasses.replace(s, sq_sd=None) for s in TARGET.statistics))
     x = np.asarray(TARGET.sample(jax.random.key(0), 400)).reshape(2, 200, 2)
     assert cost_to_accuracy(blind, x, COST) == {}
@@ -135,8 +153,15 @@ def test_a_stored_never_is_read_back_as_inf():
     import json
 
     from bench import store
-    record = {"bias2_max_reached": False, "grads_to_bias2_max": math.inf, "seconds_to_bias2_max": math.inf,
-              "draws_to_bias2_max": math.inf, "bias2_avg_reached": True, "grads_to_bias2_avg": 10.0}
+
+    record = {
+        "bias2_max_reached": False,
+        "grads_to_bias2_max": math.inf,
+        "seconds_to_bias2_max": math.inf,
+        "draws_to_bias2_max": math.inf,
+        "bias2_avg_reached": True,
+        "grads_to_bias2_avg": 10.0,
+    }
     stored = json.loads(json.dumps(store._jsonable(record)))
     assert stored["grads_to_bias2_max"] is None
     back = restore_never(stored)
@@ -151,8 +176,14 @@ def test_weighted_draws_without_a_log_z_still_get_their_khat_and_heavy_weights_f
     (alpha = 1, mean 0.95) and 0.07 (alpha = 10, mean 0.11): 0.5 is over 3 sds from either."""
     x = np.asarray(TARGET.sample(jax.random.key(0), 8000)).reshape(4, 2000, 2)
     u = np.random.default_rng(5).uniform(size=(4, 2000))
-    rows = {alpha: evaluate(TARGET, Draws(positions=x, logdensity=np.zeros((4, 2000)), stats={}, cost=COST,
-                                          log_weights=-np.log(u) / alpha), jax.random.key(1)) for alpha in (1.0, 10.0)}
+    rows = {
+        alpha: evaluate(
+            TARGET,
+            Draws(positions=x, logdensity=np.zeros((4, 2000)), stats={}, cost=COST, log_weights=-np.log(u) / alpha),
+            jax.random.key(1),
+        )
+        for alpha in (1.0, 10.0)
+    }
     assert rows[1.0]["khat_unreliable"] and passes_truth(rows[1.0]) is False
     assert any(f.startswith("k̂") for f in truth_failures(rows[1.0]))
     assert not rows[10.0]["khat_unreliable"]

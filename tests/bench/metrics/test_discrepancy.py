@@ -1,4 +1,5 @@
 """MMD: near 0 between two exact samples, clearly larger for a shifted one."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """`evaluate` on draws whose answer is known: exact draws score as unbiased, weights are honoured."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -47,7 +48,7 @@ def test_weighted_draws_use_self_normalised_estimates():
     log_w = np.asarray(jax.vmap(jax.vmap(target.log_prob))(proposal) - log_q)
     row = evaluate(target, _draws(np.asarray(proposal), log_weights=log_w), jax.random.key(5))
     for s in target.statistics:
-        assert abs(row[f"bias_mean_se[{s.name}]"]) < 4   # delta-method MCSE: 4 SE
+        assert abs(row[f"bias_mean_se[{s.name}]"]) < 4  # delta-method MCSE: 4 SE
         assert abs(row[f"bias_sd_se[{s.name}]"]) < 4
     w = np.exp(log_w - log_w.max())
     np.testing.assert_allclose(row["ess_bulk_min"], w.sum() ** 2 / (w**2).sum())  # Kish ESS
@@ -59,6 +60,7 @@ def test_pareto_khat_of_gaussian_importance_weights():
     # and light (k < 0) for s > 1. Measured here over 20 seeds at n = 1e5: s = 0.9 gives 0.195 ± 0.034,
     # s = 0.6 gives 0.600 ± 0.049; 0.2 is > 4 of those sds.
     from bench.metrics.evidence import pareto_khat
+
     rng = np.random.default_rng(0)
     for s, k in ((0.9, 0.19), (0.6, 0.64)):
         x = rng.normal(size=100000) * s
@@ -88,10 +90,11 @@ def test_weighted_mmd_of_a_correctly_weighted_exact_sample_is_near_zero():
     ties as distinct draws: inflated by about sum wbar^2 (1 - E k), here 4 SE and more (measured: +14 SE)."""
     from bench.metrics import mmd2
     from bench.metrics.discrepancy import resample
+
     target = make_target("gaussian", dim=10, condition=1.0)
     log_w = np.random.default_rng(0).normal(size=(2, 500)) * 2.0
     w = np.exp(log_w - log_w.max())
-    assert 30 < w.sum() ** 2 / (w**2).sum() < 70                       # Kish ESS 64
+    assert 30 < w.sum() ** 2 / (w**2).sum() < 70  # Kish ESS 64
     weighted, resampled = [], []
     for r in range(20):
         x = np.asarray(target.sample(jax.random.key(100 + r), 1000)).reshape(2, 500, 10)

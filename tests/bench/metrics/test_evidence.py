@@ -1,4 +1,5 @@
 """Evidence columns of weighted samplers: log Z_hat and the importance ESS over all draws and per chain."""
+
 import math
 
 import numpy as np
@@ -11,7 +12,7 @@ def test_importance_ess_per_chain_batch_and_overall():
     """Per-chain normalised ESS (sum w)^2 / (n sum w^2) computed by hand on weights whose chains differ."""
     target = gaussian(dim=2, condition=1.0)
     rng = np.random.default_rng(0)
-    lw = np.stack([rng.normal(0, s, 1000) for s in (0.1, 0.5, 1.0, 2.0)]) + 50.0   # 4 chains, 1000 draws
+    lw = np.stack([rng.normal(0, s, 1000) for s in (0.1, 0.5, 1.0, 2.0)]) + 50.0  # 4 chains, 1000 draws
     info = {"loss": 0.0, "loss_se": 0.0, "iw_bound": 0.0, "iw_bound_se": 0.0, "log_Z_hat": 0.0}
     row = evidence(target, info, None, None, log_weights=lw)
     w = np.exp(lw - 50.0)
@@ -44,4 +45,5 @@ def test_khat_above_one_half_marks_the_weighted_row_unreliable():
     assert "khat_unreliable" not in evidence(target, high | {"diagnostics_weights": "joint K=0"}, None, None)
     assert evidence(target, high | {"diagnostics_weights": "own"}, None, None)["khat_unreliable"] is True
     from bench.metrics.evidence import KHAT_MAX
-    assert KHAT_MAX == 0.5   # the one place of the threshold (tables and captions read it)
+
+    assert KHAT_MAX == 0.5  # the one place of the threshold (tables and captions read it)

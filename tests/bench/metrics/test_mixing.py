@@ -1,4 +1,5 @@
 """ArviZ mixing diagnostics on chains whose ESS is known in closed form."""
+
 import numpy as np
 
 from bench.metrics import mixing
@@ -43,8 +44,8 @@ def test_statistic_constant_within_every_chain_has_no_ess_rhat_or_mcse():
     about 2.3) and a NaN or infinite R-hat; none of them is a number here. The moving statistic keeps its own."""
     rng = np.random.default_rng(3)
     values = rng.normal(size=(2, 200, 3))
-    values[..., 1] = 0.7                                 # constant everywhere
-    values[0, :, 2], values[1, :, 2] = 1.0, 2.0          # constant within each chain, chains apart
+    values[..., 1] = 0.7  # constant everywhere
+    values[0, :, 2], values[1, :, 2] = 1.0, 2.0  # constant within each chain, chains apart
     m = mixing(values)
     for metric in ("ess_bulk", "ess_tail", "rhat", "mcse_mean", "mcse_sd"):
         assert np.isnan(m[metric][1:]).all(), (metric, m[metric])

@@ -6,7 +6,8 @@ from bench.metrics import mode_coverage
 
 def test_emc_is_one_for_uniform_and_zero_for_one_mode():
     assert mode_coverage(np.repeat(np.arange(40), 5), 40) == pytest.approx(
-        {"modes_visited": 40, "modes_total": 40, "emc": 1.0})
+        {"modes_visited": 40, "modes_total": 40, "emc": 1.0}
+    )
     assert mode_coverage(np.zeros(100, int), 40)["emc"] == 0.0
 
 

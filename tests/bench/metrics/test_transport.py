@@ -1,6 +1,7 @@
 """Sinkhorn divergence and entropic W2: near 0 between two exact samples, and a known shift s adds exactly
 |s|^2 - 2 s . (mean x - mean y) to both OT_eps(x, y) and <P_eps, C> (the shift's cost is linear in the plan
 and the same for every coupling of the two marginals; OT_eps(y + s, y + s) = OT_eps(y, y))."""
+
 import jax
 import numpy as np
 import pytest
@@ -10,8 +11,8 @@ from bench.metrics import evaluate
 from bench.metrics.transport import entropic_w2, sinkhorn_divergence, transport
 from targets import make_target
 
-N = 200          # points per cloud: small, so the tests are fast; the identities hold at any size
-EPS_SD = 0.05    # a Sinkhorn divergence that converges on 200 points within the solver's iterations
+N = 200  # points per cloud: small, so the tests are fast; the identities hold at any size
+EPS_SD = 0.05  # a Sinkhorn divergence that converges on 200 points within the solver's iterations
 
 
 def _normal(seed, n=N, dim=2):
@@ -78,14 +79,16 @@ def test_a_non_finite_cloud_leaves_the_columns_empty_with_their_reason():
 def _banana_draws(n):
     target = make_target("banana")
     x = np.asarray(target.sample(jax.random.key(7), n)).reshape(2, n // 2, 2)
-    return target, Draws(positions=x, logdensity=np.zeros(x.shape[:2]), stats={},
-                         cost=Cost(time_warmup=1.0, time_sampling=1.0))
+    return target, Draws(
+        positions=x, logdensity=np.zeros(x.shape[:2]), stats={}, cost=Cost(time_warmup=1.0, time_sampling=1.0)
+    )
 
 
 def test_evaluate_leaves_the_transport_columns_out_on_a_cpu_unless_asked():
     target, draws = _banana_draws(200)
-    assert jax.default_backend() != "cpu" or not any("sinkhorn" in k or "w2" in k
-                                                     for k in evaluate(target, draws, jax.random.key(0)))
+    assert jax.default_backend() != "cpu" or not any(
+        "sinkhorn" in k or "w2" in k for k in evaluate(target, draws, jax.random.key(0))
+    )
     row = evaluate(target, draws, jax.random.key(0), transport_distances=False)
     assert not any("sinkhorn" in k or "w2" in k for k in row)
 

@@ -1,5 +1,6 @@
 """The report's figures one by one: short labels, the target's own picture (`Target.plot`), smoothed training
 curves on a log scale, rank plots that draw few of many chains."""
+
 import dataclasses
 
 import matplotlib.pyplot as plt
@@ -18,9 +19,11 @@ def test_short_labels_are_sampler_names_numbered_where_a_sampler_repeats():
 
 def _tree(x, target, weighted=False, seed=0):
     import jax
+
     chains, draws, dim = x.shape
-    values = np.stack([np.asarray(jax.vmap(s.fn)(x.reshape(-1, dim))).reshape(chains, draws)
-                       for s in target.statistics], -1)
+    values = np.stack(
+        [np.asarray(jax.vmap(s.fn)(x.reshape(-1, dim))).reshape(chains, draws) for s in target.statistics], -1
+    )
     stats = {"logdensity": np.zeros((chains, draws))}
     if weighted:
         stats["log_weight"] = np.random.default_rng(seed).normal(size=(chains, draws)) * 0.1
@@ -30,9 +33,12 @@ def _tree(x, target, weighted=False, seed=0):
 @pytest.fixture(scope="module")
 def funnel_cells():
     import jax
+
     target = make_target("funnel", dim=3)
-    cells = {name: _tree(np.asarray(target.sample(jax.random.key(k), 4 * 100)).reshape(4, 100, 3), target)
-             for k, name in enumerate(("nuts", "vae-gibbs"))}
+    cells = {
+        name: _tree(np.asarray(target.sample(jax.random.key(k), 4 * 100)).reshape(4, 100, 3), target)
+        for k, name in enumerate(("nuts", "vae-gibbs"))
+    }
     return target, cells, np.asarray(target.sample(jax.random.key(9), 2000))
 
 
@@ -43,8 +49,9 @@ def test_draws_follow_the_targets_plot_its_projection_and_limits(funnel_cells):
     marginals, projections = visible[:2], visible[2:]
     assert [ax.get_title() for ax in marginals] == ["nuts", "vae-gibbs"]
     assert all(ax.get_xlabel() == "v" for ax in marginals)
-    assert [(ax.get_xlim(), ax.get_ylim(), ax.get_ylabel()) for ax in projections] == \
-        [((-10, 10), (-30, 30), "x[1]")] * 2
+    assert [(ax.get_xlim(), ax.get_ylim(), ax.get_ylabel()) for ax in projections] == [
+        ((-10, 10), (-30, 30), "x[1]")
+    ] * 2
     plt.close(fig)
 
 
@@ -60,8 +67,11 @@ def test_a_target_without_a_projection_gets_its_statistics_marginal_and_a_bad_st
 
 def _training(steps, seed, level=0.05):
     rng = np.random.default_rng(seed)
-    return {"loss": 3 * np.exp(-np.arange(steps) / (steps / 10)) + level + rng.normal(size=steps) * 0.5,
-            "loss_se": np.full(steps, 0.5), "beta": np.ones(steps)}
+    return {
+        "loss": 3 * np.exp(-np.arange(steps) / (steps / 10)) + level + rng.normal(size=steps) * 0.5,
+        "loss_se": np.full(steps, 0.5),
+        "beta": np.ones(steps),
+    }
 
 
 def test_training_curves_are_running_means_on_a_log_scale_of_the_kl_bound():
@@ -76,7 +86,7 @@ def test_training_curves_are_running_means_on_a_log_scale_of_the_kl_bound():
     assert sorted(line.get_label() for line in bold) == ["vae-gibbs seed 0", "vae-imh, vae-is seed 0"]
     line = next(line for line in bold if "vae-imh" in line.get_label())
     x, y = line.get_data()
-    expected = figures.running_mean(shared["loss"], 20_000 // figures.SMOOTHING) + 1.0   # L + log Z
+    expected = figures.running_mean(shared["loss"], 20_000 // figures.SMOOTHING) + 1.0  # L + log Z
     np.testing.assert_allclose(y, expected)
     raw = shared["loss"] + 1.0
     assert np.std(np.diff(y)) < np.std(np.diff(raw)) / 10
@@ -90,15 +100,16 @@ def test_training_curves_without_log_z_are_the_excess_over_the_least_bound_on_a_
     assert ax.get_yscale() == "symlog"
     bold = [line for line in ax.lines if line.get_label().endswith(("seed 0", "seed 1"))]
     assert min(np.min(line.get_ydata()) for line in bold) == 0.0
-    assert {line.get_linestyle() for line in bold} == {"-", "--"}   # one style per seed
+    assert {line.get_linestyle() for line in bold} == {"-", "--"}  # one style per seed
     plt.close(fig)
 
 
 def test_rank_plot_of_32_chains_draws_8_and_only_their_flagged_points():
     import jax
+
     target = make_target("funnel", dim=3)
     x = np.array(target.sample(jax.random.key(0), 32 * 200)).reshape(32, 200, 3)
-    x[[0, 1, 30, 31], :, 0] += 2.0   # chains off, drawn (0, 1) and not (30, 31): the test flags their points
+    x[[0, 1, 30, 31], :, 0] += 2.0  # chains off, drawn (0, 1) and not (30, 31): the test flags their points
     fig = figures.rank_plot(_tree(x, target), ["v", "x[1]"], "nuts")
     assert "chains 0–7 of 32 drawn" in fig.get_suptitle()
     n_flagged = 0

@@ -1,6 +1,7 @@
 """The report reads at a glance: every figure it makes is drawn and checked for overlapping texts, axes outside
 the figure and legends over other axes (`bench.report.layout`), on a run shaped like the issue's funnel run
 (four sampler configurations with long ids, 32 chains, a VAE training of 20,000 steps)."""
+
 import ast
 import dataclasses
 import pathlib
@@ -25,10 +26,12 @@ SAMPLERS = {  # sampler -> its parameters (the long ids of the issue)
 def _cell(out, sampler, params, seed, dim=10):
     """A cell of the funnel: exact draws as the sampler's; a noisy decreasing training bound for the VAE."""
     import jax
+
     target = make_target("funnel", dim=dim)
     x = np.asarray(target.sample(jax.random.key(seed), CHAINS * DRAWS)).reshape(CHAINS, DRAWS, dim)
-    values = np.stack([np.asarray(jax.vmap(s.fn)(x.reshape(-1, dim))).reshape(CHAINS, DRAWS)
-                       for s in target.statistics], -1)
+    values = np.stack(
+        [np.asarray(jax.vmap(s.fn)(x.reshape(-1, dim))).reshape(CHAINS, DRAWS) for s in target.statistics], -1
+    )
     rng = np.random.default_rng(seed)
     stats = {"logdensity": np.zeros((CHAINS, DRAWS))}
     if sampler == "vae-is":
@@ -36,19 +39,44 @@ def _cell(out, sampler, params, seed, dim=10):
     traces = None
     if sampler.startswith("vae"):
         step = np.arange(STEPS)
-        traces = {"loss": 5 * np.exp(-step / 2000) + 0.05 + rng.normal(size=STEPS) * 2.0,
-                  "loss_se": np.full(STEPS, 2.0), "beta": np.ones(STEPS)}
+        traces = {
+            "loss": 5 * np.exp(-step / 2000) + 0.05 + rng.normal(size=STEPS) * 2.0,
+            "loss_se": np.full(STEPS, 2.0),
+            "beta": np.ones(STEPS),
+        }
     sampler_id = f"{sampler}({','.join(f'{k}={v}' for k, v in sorted(params.items()))})" if params else sampler
-    record = {"cell_id": f"{sampler}-{seed}", "target": "funnel", "target_id": f"funnel(dim={dim})",
-              "target.dim": dim, "sampler": sampler, "sampler_id": sampler_id,
-              **{f"sampler.{k}": v for k, v in params.items()},
-              "chains": CHAINS, "draws": DRAWS, "warmup": 1000, "seed": seed, "precision": "float64", "device": "cpu",
-              "status": "ok", "ess_bulk_min_per_s": 100.0 * (1 + seed), "ess_bulk_min_per_s_total": 10.0 * (1 + seed),
-              "time_run": 30.0 * (seed + 1), "worst_abs_bias_mean_sd": 0.1 * (1 + seed),
-              **dataclasses.asdict(Cost(grad_evals_warmup=5000, grad_evals_sampling=10_000 * (sampler != "vae-is"),
-                                        logdensity_evals_sampling=10_000, time_warmup=20.0, time_sampling=10.0))}
-    tree = store.to_datatree(x, [s.name for s in target.statistics], values, stats,
-                             {"cell_id": record["cell_id"]}, traces)
+    record = {
+        "cell_id": f"{sampler}-{seed}",
+        "target": "funnel",
+        "target_id": f"funnel(dim={dim})",
+        "target.dim": dim,
+        "sampler": sampler,
+        "sampler_id": sampler_id,
+        **{f"sampler.{k}": v for k, v in params.items()},
+        "chains": CHAINS,
+        "draws": DRAWS,
+        "warmup": 1000,
+        "seed": seed,
+        "precision": "float64",
+        "device": "cpu",
+        "status": "ok",
+        "ess_bulk_min_per_s": 100.0 * (1 + seed),
+        "ess_bulk_min_per_s_total": 10.0 * (1 + seed),
+        "time_run": 30.0 * (seed + 1),
+        "worst_abs_bias_mean_sd": 0.1 * (1 + seed),
+        **dataclasses.asdict(
+            Cost(
+                grad_evals_warmup=5000,
+                grad_evals_sampling=10_000 * (sampler != "vae-is"),
+                logdensity_evals_sampling=10_000,
+                time_warmup=20.0,
+                time_sampling=10.0,
+            )
+        ),
+    }
+    tree = store.to_datatree(
+        x, [s.name for s in target.statistics], values, stats, {"cell_id": record["cell_id"]}, traces
+    )
     store.write_cell(out, record, tree)
 
 
@@ -102,6 +130,7 @@ def test_the_page_keys_short_labels_to_the_full_sampler_ids(drawn):
 def test_the_report_modules_name_no_target():
     """The report knows a target through its fields (statistics, exact draws, `Target.plot`), never its name."""
     from targets.registry import TARGETS
+
     folder = pathlib.Path(page.__file__).parent
     for path in folder.glob("*.py"):
         constants = {n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant)}
@@ -117,12 +146,15 @@ def test_each_targets_own_picture_of_its_draws_has_no_layout_fault(name):
     import matplotlib.pyplot as plt
 
     from bench.report.figures import draws_vs_exact
+
     target = make_target(name)
     x = np.asarray(target.sample(jax.random.key(0), 2 * 100)).reshape(2, 100, target.dim)
-    values = np.stack([np.asarray(jax.vmap(s.fn)(x.reshape(-1, target.dim))).reshape(2, 100)
-                       for s in target.statistics], -1)
-    tree = store.to_datatree(x, [s.name for s in target.statistics], values, {"logdensity": np.zeros((2, 100))},
-                             {"cell_id": "c"})
+    values = np.stack(
+        [np.asarray(jax.vmap(s.fn)(x.reshape(-1, target.dim))).reshape(2, 100) for s in target.statistics], -1
+    )
+    tree = store.to_datatree(
+        x, [s.name for s in target.statistics], values, {"logdensity": np.zeros((2, 100))}, {"cell_id": "c"}
+    )
     fig = draws_vs_exact(target, {f"sampler-{k}": tree for k in range(5)}, np.asarray(x.reshape(-1, target.dim)))
     assert layout.collisions(fig) == []
     assert fig.get_size_inches()[0] * page.DPI <= page.WIDTH_PX

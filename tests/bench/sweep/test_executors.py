@@ -1,6 +1,7 @@
 """The Dask executor (a LocalCluster) and the submitit executor (its local mode) run a small grid to the same
 records as the local one: the same cell ids and the same numbers (seeded, deterministic on CPU), timing
 fields apart."""
+
 import pathlib
 
 import pytest
@@ -23,13 +24,24 @@ name = "hmc"
 params = { num_integration_steps = [4, 8] }
 """
 # fields that depend on the clock, on the process (compile caches) or on the run, not on the cell
-TIMING = ("time_", "seconds_to_", "ess_bulk_min_per_s", "ess_bulk_per_s", "info.time_", "info.compile_cached", "started", "finished",
-          "sweep.run")
+TIMING = (
+    "time_",
+    "seconds_to_",
+    "ess_bulk_min_per_s",
+    "ess_bulk_per_s",
+    "info.time_",
+    "info.compile_cached",
+    "started",
+    "finished",
+    "sweep.run",
+)
 
 
 def _numbers(out: pathlib.Path) -> dict[str, dict]:
-    return {r["cell_id"]: {k: v for k, v in r.items() if not k.startswith(TIMING) and "per_s" not in k}
-            for r in store.read_records(out)}
+    return {
+        r["cell_id"]: {k: v for k, v in r.items() if not k.startswith(TIMING) and "per_s" not in k}
+        for r in store.read_records(out)
+    }
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """Sweeps end to end on the local executor: resume after a kill computes every cell exactly once, a failed
 cell is recorded and the sweep goes on, a corrupt or partial cell is redone, reference results are refused."""
+
 import json
 import os
 import pathlib
@@ -45,20 +46,25 @@ def _config(tmp_path, samplers=(("nuts", ""), ("hmc", "num_integration_steps = 4
 def _records(out: pathlib.Path) -> dict[str, str]:
     """Finished cells' records; pathlib's glob also matches the hidden temporary folder of a cell being
     written (`.tmp-<cell>-...`, renamed into place once complete), which is not a finished cell."""
-    return {p.parent.name: p.read_text() for p in (out / "runs").glob("*/*/*/record.json")
-            if not p.parent.name.startswith(".")}
+    return {
+        p.parent.name: p.read_text()
+        for p in (out / "runs").glob("*/*/*/record.json")
+        if not p.parent.name.startswith(".")
+    }
 
 
 def test_killed_sweep_resumes_and_computes_every_cell_exactly_once(tmp_path, capsys):
     # one sampler configuration; 4 seeds, a real process killed after 2, then resumed in-process
-    config, out = _config(tmp_path, samplers=[("hmc", "num_integration_steps = 4")], seeds=range(4)), tmp_path / "results"
+    config, out = (
+        _config(tmp_path, samplers=[("hmc", "num_integration_steps = 4")], seeds=range(4)),
+        tmp_path / "results",
+    )
     cmd = [sys.executable, "-m", "bench", "sweep", str(config), "--out", str(out), "--no-progress"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
     while len(_records(out)) < 2 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)   # the whole process group, as a lost node would
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole process group, as a lost node would
     proc.wait()
     before = _records(out)
     assert 2 <= len(before) < 4, "killed part-way"
@@ -76,7 +82,9 @@ def test_killed_sweep_resumes_and_computes_every_cell_exactly_once(tmp_path, cap
     assert len({r["cell_id"] for r in store.read_records(out)}) == 4
     # each cell written once over both runs (the log: the first run's writes are the cells found after the kill)
     writes = [e["cell_id"] for e in read_log(out) if e["event"] == "written"]
-    assert sorted(writes) == sorted(set(writes)) and set(writes) <= set(after) and set(writes) >= set(after) - set(before)
+    assert (
+        sorted(writes) == sorted(set(writes)) and set(writes) <= set(after) and set(writes) >= set(after) - set(before)
+    )
     runs = {json.loads(text)["sweep.run"] for text in after.values()}
     assert len(runs) == 2  # cells of the first run kept, the rest from the resumed one
 
@@ -87,6 +95,7 @@ def test_a_failed_cell_is_recorded_and_the_sweep_goes_on(monkeypatch, tmp_path, 
     def boom(key, logdensity_fn, initial_positions, *, num_warmup, num_draws):
         calls.append(1)
         raise FloatingPointError("log density is nan")
+
     monkeypatch.setitem(sampler_registry.SAMPLERS, "boom", Sampler("boom", boom, "test double"))
     config, out = _config(tmp_path, samplers=[("boom", ""), ("hmc", "num_integration_steps = 4")]), tmp_path / "results"
     assert main(["sweep", str(config), "--out", str(out), "--no-progress"]) == 1
@@ -105,9 +114,9 @@ def test_partial_or_corrupt_cells_are_redone_never_read(tmp_path):
     summary = run_sweep(config, log=lambda m: None)
     assert summary.ok == 6
     cells = sorted((tmp_path / "results" / "runs").glob("*/*/*/record.json"))
-    cells[0].write_text('{"cell_id": "truncat')            # corrupt record
-    (cells[1].parent / store.DRAWS).unlink()                # record without its draws
-    draws = cells[2].parent / store.DRAWS                   # draws cut short (outside damage)
+    cells[0].write_text('{"cell_id": "truncat')  # corrupt record
+    (cells[1].parent / store.DRAWS).unlink()  # record without its draws
+    draws = cells[2].parent / store.DRAWS  # draws cut short (outside damage)
     draws.write_bytes(draws.read_bytes()[:3000])
     groups, before = plan(config, new_run_id())
     assert len(before) == 3 and sum(len(g.seeds) for g in groups) == 3
@@ -134,8 +143,12 @@ def test_two_sweeps_over_one_folder_compute_every_cell_once_and_both_exit_0(tmp_
     cell claimed by the other sweep is waited for and reported as computed by it, never lost."""
     config, out = _config(tmp_path, samplers=[("nuts", "")], seeds=range(5)), tmp_path / "results"
     cmd = [sys.executable, "-m", "bench", "sweep", str(config), "--out", str(out), "--no-progress"]
-    procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        for _ in range(2)
+    ]
     try:
         outputs = [p.communicate(timeout=400) for p in procs]
     finally:
@@ -149,7 +162,7 @@ def test_two_sweeps_over_one_folder_compute_every_cell_once_and_both_exit_0(tmp_
     writes = [e["cell_id"] for e in read_log(out) if e["event"] == "written"]
     assert len(writes) == 5 and len(set(writes)) == 5, writes
     assert set(writes) == set(_records(out))
-    assert not [p for p in (out / "runs").rglob(".*")]   # no claim, temporary or probe left
+    assert not [p for p in (out / "runs").rglob(".*")]  # no claim, temporary or probe left
 
 
 def test_a_write_failure_is_a_failed_cell_and_the_sweep_goes_on(monkeypatch, tmp_path, capsys):
@@ -157,6 +170,7 @@ def test_a_write_failure_is_a_failed_cell_and_the_sweep_goes_on(monkeypatch, tmp
     other cells are written, no temporary is left, and the exit code is 1."""
     import builtins
     import errno
+
     calls = []
 
     def full_once(path, mode="r", *args, **kwargs):
@@ -165,6 +179,7 @@ def test_a_write_failure_is_a_failed_cell_and_the_sweep_goes_on(monkeypatch, tmp
             if len(calls) == 2:
                 raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return builtins.open(path, mode, *args, **kwargs)
+
     monkeypatch.setattr(store, "open", full_once, raising=False)
     config, out = _config(tmp_path, samplers=[("nuts", "")]), tmp_path / "results"
     assert main(["sweep", str(config), "--out", str(out), "--no-progress"]) == 1
@@ -183,10 +198,31 @@ def test_a_write_failure_in_run_keeps_the_other_samplers(monkeypatch, tmp_path, 
         if "w" in mode and str(path).endswith(store.DRAWS) and "/nuts/" in str(path):
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return builtins.open(path, mode, *args, **kwargs)
+
     monkeypatch.setattr(store, "open", full_for_nuts, raising=False)
     out = tmp_path / "results"
-    code = main(["run", "--target", "gaussian", "--param", "dim=2", "--sampler", "nuts,hmc", "--seeds", "0,1",
-                 "--chains", "2", "--draws", "20", "--warmup", "20", "--out", str(out), "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--target",
+            "gaussian",
+            "--param",
+            "dim=2",
+            "--sampler",
+            "nuts,hmc",
+            "--seeds",
+            "0,1",
+            "--chains",
+            "2",
+            "--draws",
+            "20",
+            "--warmup",
+            "20",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1 and "could not write results of nuts seed 0" in " ".join(captured.err.split())
     assert sorted(r["sampler"] for r in store.read_records(out)) == ["hmc", "hmc"]
@@ -201,12 +237,37 @@ def test_a_full_tmpfs_gives_failed_cells_and_a_table_not_a_crash(tmp_path):
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100k", "tmpfs", str(disk)], capture_output=True).returncode:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
-        done = subprocess.run([sys.executable, "-m", "bench", "run", "--target", "gaussian", "--param", "dim=2",
-                               "--sampler", "nuts,hmc", "--seeds", "0,1,2,3", "--chains", "2", "--draws", "20",
-                               "--warmup", "20", "--out", str(disk), "--no-progress"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=400)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench",
+                "run",
+                "--target",
+                "gaussian",
+                "--param",
+                "dim=2",
+                "--sampler",
+                "nuts,hmc",
+                "--seeds",
+                "0,1,2,3",
+                "--chains",
+                "2",
+                "--draws",
+                "20",
+                "--warmup",
+                "20",
+                "--out",
+                str(disk),
+                "--no-progress",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
         text = " ".join((done.stdout + done.stderr).split())
-        assert done.returncode == 1, text        # not 139 (a segfault)
+        assert done.returncode == 1, text  # not 139 (a segfault)
         assert "No space left on device" in text and "hmc" in done.stdout
         records = list(store.read_records(disk))
         assert 1 <= len(records) < 8 and not [p for p in (disk / "runs").rglob(".tmp-*")]

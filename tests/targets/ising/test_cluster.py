@@ -13,6 +13,7 @@ Tolerances:
 - chi-square / Bowker tests rejected at p < 1e-3 (brief), on draws that are exactly independent (one
   state, or one transition, per chain, many chains).
 """
+
 import math
 
 import arviz as az
@@ -22,7 +23,7 @@ from scipy import stats
 
 from targets.ising.cluster import BETA_C, chain_statistics, energy, reference_magnetisation, swendsen_wang, torus_bonds
 
-Z_SE = 4.0          # two-sided false alarm 6.3e-5 per check
+Z_SE = 4.0  # two-sided false alarm 6.3e-5 per check
 P_MIN = 1e-3
 
 
@@ -54,8 +55,18 @@ def _exact(L, M, beta, h=0.0):
     p /= p.sum()
     m = s.mean(axis=1, dtype=np.float64)
     e_mean = float(p @ e)
-    return s, p, e, {"m": float(p @ m), "m2": float(p @ m**2), "abs_m": float(p @ np.abs(m)),
-                     "energy_mean": e_mean, "energy_sd": math.sqrt(float(p @ (e - e_mean) ** 2))}
+    return (
+        s,
+        p,
+        e,
+        {
+            "m": float(p @ m),
+            "m2": float(p @ m**2),
+            "abs_m": float(p @ np.abs(m)),
+            "energy_mean": e_mean,
+            "energy_sd": math.sqrt(float(p @ (e - e_mean) ** 2)),
+        },
+    )
 
 
 # ---------------------------------------------------------------- basic contract
@@ -81,7 +92,7 @@ def test_beta_zero_is_uniform():
     x = swendsen_wang(3, 3, 0.0, n_chains=200, n_sweeps=50, seed=3, burn_in=0).astype(float)
     n = x.size
     assert abs(x.mean()) < Z_SE / math.sqrt(n)
-    lag1 = np.mean(x[:, 1:] * x[:, :-1])                     # independent over time too
+    lag1 = np.mean(x[:, 1:] * x[:, :-1])  # independent over time too
     assert abs(lag1) < Z_SE / math.sqrt(x[:, 1:].size)
 
 
@@ -91,17 +102,21 @@ def test_moments_match_enumeration_4x4(beta, h):
     """E[m^2], E[|m|], energy mean and sd (and E[m] at h != 0) within 4 MCSE of exact enumeration;
     disordered (0.3), critical (0.4407 ≈ beta_c) and ordered (0.6) couplings; h != 0 via the ghost spin."""
     _, _, _, ex = _exact(4, 4, beta, h)
-    ref = reference_magnetisation(4, 4, beta, h=h, n_chains=256, n_sweeps=1000, burn_in=50,
-                                  seed=int(1000 * beta + 100 * h) + 7)
+    ref = reference_magnetisation(
+        4, 4, beta, h=h, n_chains=256, n_sweeps=1000, burn_in=50, seed=int(1000 * beta + 100 * h) + 7
+    )
     # MCSE caps: about twice the values these runs give (so that the 4-MCSE bands are narrow:
     # E[m^2] to ~0.005, the energy to ~0.06 out of |E| ~ 4..18)
-    checks = [("m2", ref.m2, ref.m2_mcse, 2.5e-3), ("abs_m", ref.abs_m, ref.abs_m_mcse, 2.5e-3),
-              ("energy_mean", ref.energy_mean, ref.energy_mean_mcse, 3e-2),
-              ("energy_sd", ref.energy_sd, ref.energy_sd_mcse, 3e-2)]
+    checks = [
+        ("m2", ref.m2, ref.m2_mcse, 2.5e-3),
+        ("abs_m", ref.abs_m, ref.abs_m_mcse, 2.5e-3),
+        ("energy_mean", ref.energy_mean, ref.energy_mean_mcse, 3e-2),
+        ("energy_sd", ref.energy_sd, ref.energy_sd_mcse, 3e-2),
+    ]
     if h != 0.0:
         checks.append(("m", ref.m, ref.m_mcse, 4e-3))
     for name, est, se, se_max in checks:
-        assert se < se_max, (name, se)                                      # power
+        assert se < se_max, (name, se)  # power
         assert abs(est - ex[name]) < Z_SE * se, (name, est, ex[name], se)
     assert min(ref.ess_m2, ref.ess_energy) > 40000, (ref.ess_m2, ref.ess_energy)
 
@@ -123,14 +138,14 @@ def test_both_signs_in_every_chain_ordered_phase():
     beta = 0.6
     _, p, _, _ = _exact(4, 4, beta)
     s_all = _all_states(16)
-    assert p[np.abs(s_all.mean(axis=1)) >= 0.75].sum() > 0.9                  # bimodal indeed
+    assert p[np.abs(s_all.mean(axis=1)) >= 0.75].sum() > 0.9  # bimodal indeed
     m, _ = chain_statistics(4, 4, beta, n_chains=64, n_sweeps=500, seed=11, burn_in=20)
     pos = (m > 0).astype(float)
     frac = pos.mean(axis=1)
     assert np.all((frac > 0.2) & (frac < 0.8)), frac
     assert float(az.ess(pos)) > pos.size / 4
     changes = np.sum(np.sign(m[:, 1:]) * np.sign(m[:, :-1]) < 0, axis=1)
-    assert changes.min() > 100, changes.min()                                # ~ 250 expected
+    assert changes.min() > 100, changes.min()  # ~ 250 expected
 
 
 # ---------------------------------------------------------------- full law on 3 x 3 (512 states)
@@ -160,12 +175,12 @@ def test_stationary_law_and_reversibility_3x3(beta, h):
     s_all, p, _, _ = _exact(L, M, beta, h)
     n = 40000
     x = swendsen_wang(L, M, beta, n_chains=n, n_sweeps=2, seed=5 + int(100 * beta), burn_in=58, h=h)
-    codes = ((x[:, -1] > 0).astype(np.int64) << np.arange(L * M)).sum(axis=1)   # bits as in _all_states
+    codes = ((x[:, -1] > 0).astype(np.int64) << np.arange(L * M)).sum(axis=1)  # bits as in _all_states
     counts = np.bincount(codes, minlength=2 ** (L * M)).astype(float)
     res = _pooled_chisquare(counts, n * p)
     assert res.pvalue > P_MIN, res
 
-    k0 = ((x[:, 0].sum(axis=1) + L * M) // 2).astype(int)                   # number of + spins, 0..9
+    k0 = ((x[:, 0].sum(axis=1) + L * M) // 2).astype(int)  # number of + spins, 0..9
     k1 = ((x[:, 1].sum(axis=1) + L * M) // 2).astype(int)
     table = np.zeros((L * M + 1, L * M + 1))
     np.add.at(table, (k0, k1), 1)
@@ -175,7 +190,7 @@ def test_stationary_law_and_reversibility_3x3(beta, h):
     stat = np.sum((nab[keep] - nba[keep]) ** 2 / (nab[keep] + nba[keep]))
     pval = stats.chi2.sf(stat, df=int(keep.sum()))
     assert pval > P_MIN, (stat, keep.sum(), pval)
-    assert (table.sum() - np.trace(table)) > n / 10                         # m does move
+    assert (table.sum() - np.trace(table)) > n / 10  # m does move
 
 
 def test_critical_coupling_constant():

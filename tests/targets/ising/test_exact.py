@@ -4,6 +4,7 @@ Deterministic comparisons use 1e-12 (float64 sums over <= 2^18 terms of O(1) rel
 Monte Carlo checks use fixed seeds, 4 standard errors (two-sided false alarm 6.3e-5 per check under
 a correct sampler) and chi-square p > 1e-3 (false alarm 1e-3 per test).
 """
+
 import itertools
 
 import jax
@@ -67,7 +68,7 @@ def test_brute_force_n5():
 def test_spin_state_indexing():
     S = spin_states(6)
     np.testing.assert_array_equal(spins_to_index(S), np.arange(64))
-    np.testing.assert_array_equal(S[5], [1, -1, 1, -1, -1, -1])   # 5 = 0b000101: bit i is site i
+    np.testing.assert_array_equal(S[5], [1, -1, 1, -1, -1, -1])  # 5 = 0b000101: bit i is site i
     np.testing.assert_array_equal(spin_states(6, start=10, count=7), S[10:17])
 
 
@@ -77,7 +78,7 @@ def test_chunked_matches_unchunked_n18(system):
     if system == "random":
         W, b = random_system(18, seed=1, scale=0.4)
     else:
-        W, b = lattice(3, 6, 0.8, 0.05)   # ordered phase: energy sd small next to its mean
+        W, b = lattice(3, 6, 0.8, 0.05)  # ordered phase: energy sd small next to its mean
     check_against(enumerate_spins(W, b), W, b, *direct(W, b), rtol=1e-11)
 
 
@@ -129,7 +130,7 @@ def test_sample_state_frequencies_n4():
     assert set(np.unique(s)) == {-1.0, 1.0}
     counts = np.bincount(spins_to_index(s), minlength=16)
     expected = n * np.exp(e.log_probs())
-    assert expected.min() > 5          # the chi-square approximation holds
+    assert expected.min() > 5  # the chi-square approximation holds
     assert stats.chisquare(counts, expected).pvalue > P_MIN
 
 

@@ -5,6 +5,7 @@ formula is a handful of logs; both are accurate to ~1e-13 in log Z here (observe
 < 1e-13), so the 1e-8 absolute tolerance of the issue has a wide margin while a wrong term (e.g. the
 sign of gamma_0 flipped, which moves log Z by ~0.5) fails by orders of magnitude.
 """
+
 import functools
 import math
 
@@ -15,8 +16,8 @@ from targets.ising.exact import enumerate_spins
 from targets.ising.kaufman import _log_bracket, kaufman_gammas, kaufman_log_z
 from targets.ising.spins import BETA_C, lattice
 
-SHAPES = [(3, 3), (3, 5), (5, 3), (4, 4), (4, 5), (3, 7)]   # N = 9 .. 21
-BETAS = [0.2, 0.4, BETA_C, 0.6, 1.0]                       # both sides of beta_c
+SHAPES = [(3, 3), (3, 5), (5, 3), (4, 4), (4, 5), (3, 7)]  # N = 9 .. 21
+BETAS = [0.2, 0.4, BETA_C, 0.6, 1.0]  # both sides of beta_c
 
 
 @functools.cache
@@ -83,8 +84,9 @@ def test_kaufman_large_torus_matches_onsager(K, offset):
     assert kaufman_log_z(L, L, K) - L * L * onsager_log_z_per_site(K) == pytest.approx(offset, abs=1e-9)
 
 
-@pytest.mark.parametrize("L,M,beta", [(2, 5, 0.3), (5, 2, 0.3), (3, 3, -0.1), (3, 3, float("nan")),
-                                      (3, 3, float("inf"))])
+@pytest.mark.parametrize(
+    "L,M,beta", [(2, 5, 0.3), (5, 2, 0.3), (3, 3, -0.1), (3, 3, float("nan")), (3, 3, float("inf"))]
+)
 def test_kaufman_rejects(L, M, beta):
     with pytest.raises(ValueError):
         kaufman_log_z(L, M, beta)
@@ -119,7 +121,7 @@ def finite_size_bound(L, M, K):
     T_c both halves are e^{S +- R} (1 + [0, P]). So the deviation is at most R + P (1 + e^{2R + P}).
     (Observed: at most 0.75 of this bound on the GRID, the worst cases being M = 3.)
     """
-    delta = abs(K + 0.5 * math.log(math.tanh(K)))   # K - K*, tanh K* = e^{-2K}
+    delta = abs(K + 0.5 * math.log(math.tanh(K)))  # K - K*, tanh K* = e^{-2K}
     R = -L * math.log1p(-math.exp(-2 * M * delta))
     P = M * math.exp(-2 * L * delta)
     return R + P * (1 + math.exp(2 * R + P))
@@ -143,8 +145,9 @@ def test_kaufman_grid_matches_onsager_within_the_finite_size_bound():
     assert not failures, failures[:10]
 
 
-@pytest.mark.parametrize("L,M,beta", [(128, 128, 0.2), (96, 96, 0.2), (110, 110, 0.35), (13, 38, 0.05),
-                                      (25, 25, 0.05), (200, 200, 0.25)])
+@pytest.mark.parametrize(
+    "L,M,beta", [(128, 128, 0.2), (96, 96, 0.2), (110, 110, 0.35), (13, 38, 0.05), (25, 25, 0.05), (200, 200, 0.25)]
+)
 def test_kaufman_former_nan_cases(L, M, beta):
     """The tori where the signed log-sum-exp returned NaN: finite and at Onsager's limit (the derived
     finite-size bound is below 1e-14 here, so in effect only rounding, 1e-12 relative, is allowed)."""
@@ -176,6 +179,7 @@ def test_registered_large_torus_log_z_is_finite():
     """`ising(L=13, M=38, beta=0.05).log_Z` was NaN (494 spins: the Swendsen-Wang reference makes this
     ~1 min): now Kaufman's log Z plus the relaxation's offset, at Onsager's limit (finite-size bound 3e-15)."""
     from targets import make_target
+
     target = make_target("ising", L=13, M=38, beta=0.05)
     log_z_spins = target.log_Z - target.log_Z_offsets["spins"]
     assert math.isfinite(target.log_Z)

@@ -1,5 +1,6 @@
 """The Gaussian-integral relaxation: its log Z maps to the spins', its exact draws agree with its
 log density, its Rao-Blackwellised statistics are the spins' exact moments, and it stays finite."""
+
 import itertools
 import math
 
@@ -29,7 +30,7 @@ def test_log_z_identity_by_numerical_integration_on_two_spins():
     f = jax.jit(lambda x0, x1: jnp.exp(target.log_prob(jnp.array([x0, x1]))))
     z_x, err = integrate.dblquad(lambda y, x: float(f(x, y)), -12, 12, -12, 12, epsabs=1e-11, epsrel=1e-11)
     log_z_spins = math.log(z_x) - target.log_Z_offsets["spins"]
-    assert abs(log_z_spins - _brute_log_z(W, b)) < 1e-7          # quadrature error ~1e-10 here
+    assert abs(log_z_spins - _brute_log_z(W, b)) < 1e-7  # quadrature error ~1e-10 here
     assert abs(target.log_Z - math.log(z_x)) < 1e-7
 
 
@@ -86,6 +87,7 @@ def test_statistics_names_and_headline():
 def test_large_torus_uses_kaufman_and_the_cluster_reference():
     # 6 x 6 = 36 spins: beyond enumeration. log Z from Kaufman; E[m^2] from Swendsen-Wang with its MCSE.
     from targets.ising import kaufman
+
     target = make_target("ising", L=6, M=6, beta=0.3)
     assert target.sample is None
     assert target.log_Z - target.log_Z_offsets["spins"] == pytest.approx(kaufman.kaufman_log_z(6, 6, 0.3), abs=1e-12)
@@ -94,13 +96,15 @@ def test_large_torus_uses_kaufman_and_the_cluster_reference():
     # E[m^2] = E[E[m^2 | x]]: the reference (spins) and the Rao-Blackwellised statistic's sample mean over
     # x | s draws from reference spins agree within their Monte Carlo errors (4 combined SE).
     from targets.ising import cluster
+
     s = cluster.swendsen_wang(6, 6, 0.3, 16, 500, seed=7).reshape(-1, 36).astype(float)
     W, b = spins.lattice(6, 6, 0.3)
     d = relaxation.shift(W, 0.1)
     Q = np.linalg.cholesky(W + np.diag(d))
     x = jnp.asarray(s @ Q + np.random.default_rng(8).normal(size=s.shape))
-    v = np.asarray(jax.vmap(stats["m^2"].fn)(x)).reshape(16, 500)   # (chains, sweeps)
+    v = np.asarray(jax.vmap(stats["m^2"].fn)(x)).reshape(16, 500)  # (chains, sweeps)
     import arviz as az
+
     se = math.hypot(stats["m^2"].mean_se, float(az.mcse(v, method="mean")))  # MCSE of correlated sweeps
     assert abs(v.mean() - stats["m^2"].mean) < Z_SE * se
     # the true sd of m^2 (from 16 x 1250 other Swendsen-Wang draws) with ArviZ's MCSE of the sd
@@ -130,6 +134,7 @@ def test_truth_sd_carries_its_standard_error(name):
     """The sds of enumerated systems come from >= 10^6 iid exact draws and carry their standard error:
     se(sd) / sd = sqrt((kurtosis - 1) / (4 n)), positive, and < 1e-2 unless the kurtosis exceeds 400."""
     from targets.ising.models import TRUTH_DRAWS
+
     assert TRUTH_DRAWS >= 10**6
     for s in make_target(name).statistics:
         assert 0 < s.sd_se < 1e-2 * s.sd, (s.name, s.sd, s.sd_se)
@@ -140,6 +145,7 @@ def test_iid_sd_standard_error_matches_the_spread_over_repeats():
     delta-method se, 1 / sqrt(2 n) (kurtosis 3); the se of that spread's own estimate is 1/sqrt(2 * 399),
     3.5 %, so a 15 % band is > 4 of its se."""
     from targets.ising.models import iid_sd_and_se
+
     rng = np.random.default_rng(0)
     sds, ses = zip(*(iid_sd_and_se(rng.standard_normal((2000, 1))) for _ in range(400)))
     spread, se = np.std(np.concatenate(sds), ddof=1), np.mean(np.concatenate(ses))

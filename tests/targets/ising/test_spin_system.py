@@ -1,4 +1,5 @@
 """`spin_system`: the relaxation of a user's own couplings W and fields b at any size."""
+
 import jax
 import numpy as np
 import pytest
@@ -21,8 +22,9 @@ def test_small_system_has_the_enumerated_truth():
     enum = exact.enumerate_spins(W, b)
     assert target.dim == 6 and target.sample is not None
     assert target.log_Z == pytest.approx(enum.log_Z + target.log_Z_offsets["spins"], abs=1e-12)
-    assert dict(zip([s.name for s in target.statistics], [s.mean for s in target.statistics]))["m"] == \
-        pytest.approx(enum.mean_m, abs=1e-12)
+    assert dict(zip([s.name for s in target.statistics], [s.mean for s in target.statistics]))["m"] == pytest.approx(
+        enum.mean_m, abs=1e-12
+    )
 
 
 def test_a_system_beyond_enumeration_runs_without_truth():
@@ -36,13 +38,16 @@ def test_a_system_beyond_enumeration_runs_without_truth():
     assert np.all(np.isfinite([float(s.fn(x[0])) for s in target.statistics]))
 
 
-@pytest.mark.parametrize("W, b, message", [
-    (np.ones((3, 2)), None, "W must be N x N"),
-    (np.array([[0.0, 1.0], [0.5, 0.0]]), None, "W must be symmetric"),
-    (np.eye(2), None, "W must have a zero diagonal"),
-    (np.zeros((2, 2)), np.zeros(3), "b of length N"),
-    (np.array([[0.0, np.nan], [np.nan, 0.0]]), None, "must be finite"),
-])
+@pytest.mark.parametrize(
+    "W, b, message",
+    [
+        (np.ones((3, 2)), None, "W must be N x N"),
+        (np.array([[0.0, 1.0], [0.5, 0.0]]), None, "W must be symmetric"),
+        (np.eye(2), None, "W must have a zero diagonal"),
+        (np.zeros((2, 2)), np.zeros(3), "b of length N"),
+        (np.array([[0.0, np.nan], [np.nan, 0.0]]), None, "must be finite"),
+    ],
+)
 def test_bad_couplings_are_refused_naming_the_problem(W, b, message):
     with pytest.raises(ValueError, match=message):
         spin_system(W, b)

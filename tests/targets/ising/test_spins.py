@@ -3,6 +3,7 @@
 Exact identities are checked to rounding (1e-12); pinned values guard the seeded draws against silent
 changes of the generator (rtol 1e-10 leaves room for LAPACK rounding in the QR of the Boltzmann machine).
 """
+
 import itertools
 
 import numpy as np
@@ -39,8 +40,9 @@ def test_lattice_matches_explicit_bond_sum():
     for _ in range(20):
         s = rng.choice([-1.0, 1.0], size=L * M)
         grid = s.reshape(L, M)
-        bonds = sum(grid[r, c] * (grid[(r + 1) % L, c] + grid[r, (c + 1) % M])
-                    for r, c in itertools.product(range(L), range(M)))
+        bonds = sum(
+            grid[r, c] * (grid[(r + 1) % L, c] + grid[r, (c + 1) % M]) for r, c in itertools.product(range(L), range(M))
+        )
         assert s @ W @ s / 2 == pytest.approx(beta * bonds, abs=1e-12)
     # site (0, 0) = index 0: neighbours (0, 1) = 1, (0, 3) = 3, (1, 0) = 4, (2, 0) = 8
     assert set(np.flatnonzero(W[0])) == {1, 3, 4, 8}

@@ -1,5 +1,6 @@
 """The numpyro adapter: log_prob is numpyro's joint log density at the constrained values plus the
 log-Jacobian of the map from unconstrained space; names and shapes of the model's sites; bad models."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -47,14 +48,23 @@ def test_eight_schools_log_prob_by_hand():
     x = np.asarray(jax.random.normal(jax.random.key(3), (target.dim,)))
     c = {k: np.asarray(v) for k, v in target.constrain(jnp.asarray(x)).items()}
     mu, tau, theta = c["mu"], c["tau"], c["theta"]
-    expected = (stats.norm.logpdf(mu, 0, 5) + stats.halfcauchy.logpdf(tau, scale=5) + np.log(tau)
-                + stats.norm.logpdf(theta, mu, tau).sum() + stats.norm.logpdf(EIGHT_SCHOOLS_Y, theta, EIGHT_SCHOOLS_SIGMA).sum())
+    expected = (
+        stats.norm.logpdf(mu, 0, 5)
+        + stats.halfcauchy.logpdf(tau, scale=5)
+        + np.log(tau)
+        + stats.norm.logpdf(theta, mu, tau).sum()
+        + stats.norm.logpdf(EIGHT_SCHOOLS_Y, theta, EIGHT_SCHOOLS_SIGMA).sum()
+    )
     np.testing.assert_allclose(target.log_prob(jnp.asarray(x)), expected, rtol=1e-10)
 
 
 def test_dims_names_and_shapes():
-    assert {n: standard(n).dim for n in STANDARD} == {"eight_schools": 10, "eight_schools_nc": 10, "cancer": 31,
-                                                       "longley": 8}
+    assert {n: standard(n).dim for n in STANDARD} == {
+        "eight_schools": 10,
+        "eight_schools_nc": 10,
+        "cancer": 31,
+        "longley": 8,
+    }
     es = standard("eight_schools_nc")
     shapes = {k: v.shape for k, v in es.constrain(jnp.zeros(10)).items()}
     assert shapes == {"mu": (), "tau": (), "theta_tilde": (8,), "theta": (8,)}
@@ -109,6 +119,7 @@ def test_not_a_model_is_refused():
 
 def test_site_names_the_draws_use_are_refused():
     """A latent named `x` or `statistics` would collide with the stored draws' own variables."""
+
     def named_x():
         numpyro.sample("x", dist.Normal(0.0, 1.0))
 

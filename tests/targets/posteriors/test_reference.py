@@ -1,5 +1,6 @@
 """The shipped reference draws pass posteriordb's checks when re-evaluated here with ArviZ, and the
 targets take their truths from them; a failing reference gives no truth at all."""
+
 import json
 
 import arviz as az
@@ -73,6 +74,7 @@ def test_centred_reference_is_the_non_centred_posterior():
 
 def test_a_failing_reference_gives_no_truth(tmp_path):
     from targets.posteriors import from_numpyro
+
     target = standard("longley")
     x, names, provenance = ref.read_reference(reference_path("longley"))
     provenance["checks"] = ref.check(_values(target, x[:, :100]), divergences=3, bfmi=np.array([0.1] * 10))
@@ -87,6 +89,7 @@ def test_a_failing_reference_gives_no_truth(tmp_path):
 
 def test_reference_of_another_model_is_refused(tmp_path):
     from targets.posteriors import from_numpyro
+
     model, kwargs = model_of("longley")
     with pytest.raises(ValueError, match="does not match the model"):
         from_numpyro(model, "longley", model_kwargs=kwargs, reference=reference_path("eight_schools"))

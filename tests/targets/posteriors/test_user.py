@@ -1,4 +1,5 @@
 """A user's own model: registered from Python, or loaded from `module:function` / `file.py:function`."""
+
 import textwrap
 
 import jax
@@ -8,7 +9,7 @@ import pytest
 from targets.posteriors import ModelError, load_spec, register_model
 from targets.registry import TARGETS, make_target
 
-MODEL = textwrap.dedent('''
+MODEL = textwrap.dedent("""
     import numpyro
     import numpyro.distributions as dist
 
@@ -25,7 +26,7 @@ MODEL = textwrap.dedent('''
         return 3.0
 
     NOT_CALLABLE = 3
-''')
+""")
 
 
 @pytest.fixture
@@ -46,23 +47,29 @@ def test_module_spec(model_file, monkeypatch):
     assert load_spec("my_models:model").name == "my_models.model"
 
 
-@pytest.mark.parametrize("attr, message", [
-    ("nothere", "module 'my_models' has no attribute 'nothere'; its callables: model, needs_data, not_a_model"),
-    ("needs_data", "could not be run as a numpyro model: TypeError"),
-    ("not_a_model", "has no latent `numpyro.sample` site"),
-    ("NOT_CALLABLE", "is not callable"),
-])
+@pytest.mark.parametrize(
+    "attr, message",
+    [
+        ("nothere", "module 'my_models' has no attribute 'nothere'; its callables: model, needs_data, not_a_model"),
+        ("needs_data", "could not be run as a numpyro model: TypeError"),
+        ("not_a_model", "has no latent `numpyro.sample` site"),
+        ("NOT_CALLABLE", "is not callable"),
+    ],
+)
 def test_bad_attribute(model_file, attr, message):
     with pytest.raises(ModelError, match=None) as info:
         load_spec(f"{model_file}:{attr}")
     assert message in str(info.value)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("no_such_module_xyz:model", "no module named 'no_such_module_xyz'"),
-    ("missing/file.py:model", "no such file 'missing/file.py'"),
-    ("model_only", "expected a registered name, module:function or path/to/file.py:function"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("no_such_module_xyz:model", "no module named 'no_such_module_xyz'"),
+        ("missing/file.py:model", "no such file 'missing/file.py'"),
+        ("model_only", "expected a registered name, module:function or path/to/file.py:function"),
+    ],
+)
 def test_bad_spec(spec, message):
     with pytest.raises(ModelError) as info:
         load_spec(spec)
@@ -72,6 +79,7 @@ def test_bad_spec(spec, message):
 def test_register_model_from_python(monkeypatch):
     import numpyro
     import numpyro.distributions as dist
+
     monkeypatch.setattr("targets.registry.TARGETS", dict(TARGETS))
 
     def model(y=2.0):
