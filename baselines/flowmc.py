@@ -22,8 +22,16 @@ of every step; each stepper evaluates the log density at its starting positions 
 Training loops count as warm-up, production loops as sampling; the flow's training evaluates no
 target density. Compile time: flowMC compiles inside its Python loop, so it is read from JAX's
 `backend_compile_duration` monitoring events (other events nest and double-count); the rest of the
-wall time is split between the phases by their share of loops. Every call builds a new flowMC
-`Sampler`, so every seed recompiles (`compile_cached` is always False).
+wall time is split between the phases by their share of loops.
+
+Compiled once per configuration (the log-density object, the settings, the walkers' shapes and dtypes, the
+precision), reused across seeds: flowMC jits its steps with `equinox.filter_jit`, whose cache is keyed on
+the strategy objects (bound methods), the log-density resource and the optimiser's optax closures, so those
+are kept in a module cache (`_CACHE`, the 8 latest configurations) and only they. Every run starts from
+its own state: the strategies' attributes restored as built (stepper cursors, the step-size adaptation's
+loop counter), a new bundle's resources (buffers all -inf, the flow initialised from the run's key, the
+initial MALA step size, the training state) and the optimiser's state re-initialised on that flow, so a
+seed's draws do not depend on what ran before it. `compile_cached`: the configuration was in the cache.
 
 Devices: one (`info.devices` = 1, whatever `--devices` says). The flow's training couples the walkers (each
 epoch fits the flow to every walker's recent positions, and the global steps propose from that one flow);
@@ -33,18 +41,36 @@ which this wrapper cannot split into blocks without rewriting flowMC's `Sampler`
 
 from __future__ import annotations
 
+import collections
+import copy
 import math
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from baselines.common import positions_2d, typed_key
+from baselines.common import config_key, positions_2d, typed_key
 from baselines.draws import Cost, Draws
 
 _COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+_CACHE: collections.OrderedDict = collections.OrderedDict()
+_CACHE_SIZE = 8
+
+
+class _Compiled(NamedTuple):
+    """What one configuration's runs share: flowMC's strategies (their jitted steps are cached on them), the
+    log-density resource and the optimiser (whose optax closures are static arguments of the training step),
+    and the strategies' attributes as built, restored before every run."""
+
+    strategies: dict
+    strategy_order: list
+    logpdf: object
+    optimizer: object
+    initial_state: dict
 
 
 def flowmc(
@@ -64,7 +90,6 @@ def flowmc(
 ) -> Draws:
     """flowMC RQSpline + MALA over max(walkers, chains) walkers; see the module docstring."""
     validate(num_warmup, num_draws, walkers, n_local, n_global, n_epochs, mala_step_size, learning_rate)
-    from flowMC.resource_strategy_bundle.RQSpline_MALA import RQSpline_MALA_Bundle
     from flowMC.Sampler import Sampler
 
     x = positions_2d("flowmc", initial_positions)
@@ -83,22 +108,15 @@ def flowmc(
         x = jnp.concatenate(
             [x, jnp.asarray(initial_fn(jax.random.wrap_key_data(key_init), n_walkers - n_chains), x.dtype)]
         )
-    bundle = RQSpline_MALA_Bundle(
-        key_bundle,
-        n_walkers,
-        dim,
-        lambda p, data: logdensity_fn(p),
-        int(n_local),
-        int(n_global),
-        n_train,
-        n_prod,
-        int(n_epochs),
-        mala_step_size=float(mala_step_size),
-        learning_rate=float(learning_rate),
-    )
-    sampler = Sampler(
-        n_dim=dim, n_chains=n_walkers, rng_key=key_sampler, resource_strategy_bundles=bundle, checkpoint_interval=0
-    )
+    settings = {
+        "n_local": int(n_local),
+        "n_global": int(n_global),
+        "n_epochs": int(n_epochs),
+        "training_loops": n_train,
+        "production_loops": n_prod,
+        "mala_step_size": float(mala_step_size),
+        "learning_rate": float(learning_rate),
+    }
     compile_seconds = []
 
     def listen(event, duration, **kwargs):
@@ -108,6 +126,19 @@ def flowmc(
     jax.monitoring.register_event_duration_secs_listener(listen)
     try:
         start = time.perf_counter()
+        compiled, cached = _compiled(
+            config_key("flowmc", logdensity_fn, settings, x, key),
+            lambda: _build(logdensity_fn, n_walkers, dim, settings),
+        )
+        sampler = Sampler(
+            n_dim=dim,
+            n_chains=n_walkers,
+            rng_key=key_sampler,
+            resources=_fresh_resources(compiled, key_bundle, logdensity_fn, n_walkers, dim, settings),
+            strategies=compiled.strategies,
+            strategy_order=compiled.strategy_order,
+            checkpoint_interval=0,
+        )
         sampler.sample(x, {})
         jax.block_until_ready(sampler.resources["positions_production"].data)
         wall = time.perf_counter() - start
@@ -137,19 +168,68 @@ def flowmc(
     info = {
         "devices": 1,
         "walkers": n_walkers,
-        "n_local": int(n_local),
-        "n_global": int(n_global),
-        "n_epochs": int(n_epochs),
-        "training_loops": n_train,
-        "production_loops": n_prod,
-        "mala_step_size": float(mala_step_size),
-        "learning_rate": float(learning_rate),
-        "compile_cached": False,
+        **settings,
+        "compile_cached": cached,
         "local_acceptance": float(local_acc[:, in_loop < n_local].mean()),
         "global_acceptance": float(global_acc[:, in_loop >= n_local].mean()),
         "final_training_loss": float(np.asarray(res["loss_buffer"].data)[-1]),
     }
     return Draws(positions=positions, logdensity=logdensity, stats={}, cost=cost, info=info)
+
+
+def _bundle(key_data, logdensity_fn, n_walkers, dim, settings):
+    from flowMC.resource_strategy_bundle.RQSpline_MALA import RQSpline_MALA_Bundle
+
+    s = settings
+    return RQSpline_MALA_Bundle(
+        key_data,
+        n_walkers,
+        dim,
+        lambda p, data: logdensity_fn(p),
+        s["n_local"],
+        s["n_global"],
+        s["training_loops"],
+        s["production_loops"],
+        s["n_epochs"],
+        mala_step_size=s["mala_step_size"],
+        learning_rate=s["learning_rate"],
+    )
+
+
+def _build(logdensity_fn, n_walkers, dim, settings) -> _Compiled:
+    """One configuration's strategies, log density and optimiser (the bundle's resources are rebuilt per run)."""
+    bundle = _bundle(jax.random.key_data(jax.random.key(0)), logdensity_fn, n_walkers, dim, settings)
+    return _Compiled(
+        bundle.strategies,
+        bundle.strategy_order,
+        bundle.resources["logpdf"],
+        bundle.resources["optimizer"],
+        {name: copy.deepcopy(vars(s)) for name, s in bundle.strategies.items()},
+    )
+
+
+def _compiled(cache_key, build: Callable) -> tuple[_Compiled, bool]:
+    """The configuration's `_Compiled`, built once and reused across seeds; (it, whether it was cached)."""
+    if cache_key in _CACHE:
+        _CACHE.move_to_end(cache_key)
+        return _CACHE[cache_key], True
+    _CACHE[cache_key] = build()
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return _CACHE[cache_key], False
+
+
+def _fresh_resources(compiled: _Compiled, key_data, logdensity_fn, n_walkers, dim, settings) -> dict:
+    """A run's own state: the strategies' attributes restored as built (stepper cursors, adaptation counters),
+    a new bundle's buffers (all -inf), flow (initialised from this run's key), MALA step size and sampler
+    state, and the optimiser's state re-initialised on that flow; the cached log density and optimiser."""
+    for name, state in compiled.initial_state.items():
+        vars(compiled.strategies[name]).update(copy.deepcopy(state))
+    resources = dict(_bundle(key_data, logdensity_fn, n_walkers, dim, settings).resources)
+    optimizer = compiled.optimizer
+    optimizer.optim_state = optimizer.optim.init(eqx.filter(resources["model"], eqx.is_inexact_array))
+    resources["logpdf"], resources["optimizer"] = compiled.logpdf, optimizer
+    return resources
 
 
 def validate(

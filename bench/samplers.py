@@ -176,7 +176,7 @@ SAMPLERS: dict[str, Sampler] = {
             "flowmc",
             baselines.flowmc,
             "flowMC 0.6 RQSpline flow + MALA walkers (from the target's initial); "
-            "training loops = warm-up; recompiles every seed",
+            "training loops = warm-up; compiled once per configuration",
             validate_flowmc,
         ),
         Sampler(
