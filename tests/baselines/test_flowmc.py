@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from baselines import flowmc
+
 from peer_checks import assert_recovers_gaussian, counting_log_density, target
 
 module = importlib.import_module("baselines.flowmc")
