@@ -276,7 +276,7 @@ COLUMNS: tuple[Column, ...] = (
         shown="weights",
     ),
     Column("time_compile", "compile s", "compilation seconds, all seeds together (compiled once, reused)", digits=2),
-    Column("time_run", "run s", "warm-up and sampling seconds per seed", better="lower", headline=True, digits=2),
+    Column("time_run", "run s", "warm-up and sampling seconds per seed", better="lower", digits=2),
 )
 
 BY_KEY = {c.key: c for c in COLUMNS}

@@ -38,6 +38,8 @@ FAILS = "†"  # after the label of a row that fails the truth (bench.metrics.tr
 
 
 def _fmt(values, digits: int = 3, signed: bool = False) -> str:
+    """Mean ± sd over seeds: the mean to `digits` significant digits, the sd to 2 (over a few seeds an sd's own
+    relative error is tens of percent: a third digit would be noise, and costs the table its width)."""
     vals = np.array([v for v in values if v is not None], dtype=float)
     vals = vals[np.isfinite(vals)]
     if vals.size == 0:
@@ -51,7 +53,14 @@ def _fmt(values, digits: int = 3, signed: bool = False) -> str:
             return f"{v:{sign}.{digits - 1}e}"
         return f"{v:{sign}.{max(0, digits - 1 - int(math.floor(math.log10(abs(v)))))}f}"
 
-    return one(vals.mean()) + (f" ± {one(vals.std(ddof=1)).lstrip('+')}" if vals.size > 1 else "")
+    def sd(v):  # 2 significant digits, fixed-point from 1e-4 (whole numbers from 10)
+        if v >= 10 or v == 0:
+            return f"{v:.0f}"
+        if v < 1e-4:
+            return f"{v:.1e}"
+        return f"{v:.{1 - int(math.floor(math.log10(v)))}f}"
+
+    return one(vals.mean()) + (f" ± {sd(vals.std(ddof=1))}" if vals.size > 1 else "")
 
 
 def _truth(v: float) -> str:

@@ -92,7 +92,7 @@ def test_rhat_max_names_the_statistics_without_an_rhat():
         {"nuts": [_record(0.1, 0.1, rhat_max=1.01, rhat_not_computable="x[1]"), _record(0.1, 0.1, rhat_max=1.03)]}
     )
     row = next(line for line in text.splitlines() if "nuts" in line)
-    assert "1.02 ± 0.0141 (none: x[1])" in row
+    assert "1.02 ± 0.014 (none: x[1])" in row
 
 
 def _cells(table, header):
@@ -249,14 +249,29 @@ def test_the_default_table_fits_120_columns_without_truncated_numbers():
     groups = {
         label: [{**vae, "ess_bulk_min_per_s_total": 90.8 + 11.3 * k} for k in range(3)],
         "nuts": [{**base, "rhat_max": 1.16 + 0.0123 * k, "divergences": 5 + k} for k in range(3)],
+        # the widest values a real funnel run gives (ChEES: many chains, few ESS per gradient)
+        "chees": [
+            {
+                **base,
+                "ess_bulk_min_per_1k_grads": 0.00239 + 0.00114 * (k - 1),
+                "rhat_max": 1.01 + 0.0043 * (k - 1),
+                "divergences": [0, 0, 1][k],
+            }
+            for k in range(3)
+        ],
     }
-    buf = io.StringIO()
-    Console(file=buf, width=120).print(results_table(target, groups, select_columns(target, "headline")))
-    text = buf.getvalue()
+    from rich.measure import Measurement
+
+    console = Console(file=io.StringIO(), width=120)
+    table = results_table(target, groups, select_columns(target, "headline"))
+    # its natural width: rich crops a wider table at the terminal's edge, silently cutting the last columns
+    assert Measurement.get(console, console.options, table).maximum <= 120
+    console.print(table)
+    text = console.file.getvalue()
     assert "…" not in text and max(map(len, text.splitlines())) <= 120
-    assert "0.735±0" in text and "1.17±0.0123" in text  # whole numbers, headline columns only
+    assert "0.735±0" in text and "1.17±0.012" in text and "0.00239±0.0011" in text  # whole numbers
     header = text.split("┡")[0]  # the column headers (the caption below names every column)
-    assert "KL" not in header and "compile" not in header and "run s" in header
+    assert "KL" not in header and "compile" not in header and "run s" not in header
     assert select_columns(target, "all") is None
     buf = io.StringIO()
     Console(file=buf, width=400).print(results_table(target, groups, select_columns(target, "all")))
