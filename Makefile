@@ -1,7 +1,7 @@
 # Two entry points do all the set-up on a fresh machine:
 #   make run    -> virtual environment + install + the VAE sampler (vae-gibbs) against NUTS and ChEES-HMC (the
 #                  strongest peer on the funnel, docs/experiments.md) on the funnel, 3 seeds
-#                  (about 2-3 minutes on 2 cores; SAMPLERS=, SEEDS=, TARGET= and ARGS= change it)
+#                  (50 s from a fresh clone on 2 cores, docs/quickstart.md; SAMPLERS=, SEEDS=, TARGET= and ARGS= change it)
 #   make test   -> virtual environment + install + the test suite (fast tests; `make test-slow` for all)
 # The environment is the lock's (uv.lock: every version and hash; scripts/install-env.sh): EXTRAS= names the
 # extras (default test: the suite's; dev adds ruff, pre-commit and the docs' tools, as .ci/run uses).
