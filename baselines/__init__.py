@@ -1,4 +1,6 @@
-"""Reference samplers of the suite: blackjax NUTS and HMC with Stan-style window adaptation, and the
+"""The suite's samplers: the references and their peers.
+
+Reference samplers of the suite: blackjax NUTS and HMC with Stan-style window adaptation, and the
 peers: adaptive tempered SMC, parallel tempering, MCLMC and MAMS, ChEES-HMC, numpyro's NUTS, flowMC."""
 
 from baselines.chees import chees

@@ -65,8 +65,47 @@ def chees(
 ) -> Draws:
     """ChEES adaptation then jittered dynamic HMC over max(walkers, chains) chains; see the module docstring.
 
-    mass_matrix  "identity" (blackjax's default) or "diagonal" (estimated over the ensemble in the second
-                 half of the warm-up)
+    Parameters
+    ----------
+    key
+        A JAX random key (typed, or raw uint32 data, which is wrapped).
+    logdensity_fn
+        The target's log density, `logdensity_fn(x) -> scalar` at one point.
+    initial_positions
+        The chains' initial positions, (chains, dim).
+    num_warmup
+        Adaptation steps (>= 10).
+    num_draws
+        Draws per chain after the adaptation (>= 1).
+    initial_fn
+        `initial_fn(key, n) -> (n, dim)`: where the walkers beyond the chains start (the suite passes the
+        target's `initial`); needed when `walkers` > chains.
+    walkers
+        The ensemble size (>= 2); max(walkers, chains) walkers run.
+    step_size
+        The initial step size (> 0).
+    learning_rate
+        Adam's learning rate for the trajectory length (> 0).
+    target_acceptance_rate
+        The acceptance rate the step size's dual averaging aims at, in (0, 1).
+    jitter_amount
+        How much the Halton jitter shortens trajectories, in [0, 1].
+    mass_matrix
+        "identity" (blackjax's default) or "diagonal" (estimated over the ensemble in the second
+        half of the warm-up).
+
+    Returns
+    -------
+    Draws
+        The first `chains` walkers' draws, log densities and per-draw statistics (`acceptance_rate`,
+        `diverging`, `n_steps`, `energy`); the cost of every walker; `info` with the tuned step size and the
+        mean number of leapfrog steps.
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range (`validate`), `initial_positions` not (chains, dim), or more
+        walkers than chains without `initial_fn`.
     """
     validate(
         num_warmup, num_draws, walkers, step_size, learning_rate, target_acceptance_rate, jitter_amount, mass_matrix
@@ -153,7 +192,32 @@ def validate(
     jitter_amount: float = 1.0,
     mass_matrix: str = "diagonal",
 ) -> None:
-    """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
+    """Raise ValueError naming the bad setting and its valid range (before anything is compiled).
+
+    Parameters
+    ----------
+    num_warmup
+        >= 10 (the adaptation).
+    num_draws
+        >= 1.
+    walkers
+        >= 2 (the criterion is an ensemble average).
+    step_size
+        > 0.
+    learning_rate
+        > 0.
+    target_acceptance_rate
+        In (0, 1).
+    jitter_amount
+        In [0, 1].
+    mass_matrix
+        One of `MASS_MATRICES`.
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range.
+    """
     if num_warmup < 10:
         raise ValueError(f"chees: num_warmup must be >= 10 (the adaptation), got {num_warmup}")
     if num_draws < 1:

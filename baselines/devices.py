@@ -30,7 +30,18 @@ _requested: int | None = None  # None: every visible device
 
 
 def use(n: int | None) -> None:
-    """Use the first `n` visible devices (None: all); ValueError naming the valid range."""
+    """Use the first `n` visible devices (None: all); ValueError naming the valid range.
+
+    Parameters
+    ----------
+    n
+        The number of devices, in [1, visible devices], or None for every visible device.
+
+    Raises
+    ------
+    ValueError
+        `n` is not an integer in [1, visible devices].
+    """
     global _requested
     if n is not None:
         visible = jax.device_count()
@@ -42,37 +53,97 @@ def use(n: int | None) -> None:
 
 
 def count() -> int:
-    """The number of devices runs use now (`use`, else every visible device)."""
+    """The number of devices runs use now (`use`, else every visible device).
+
+    Returns
+    -------
+    int
+        The device count.
+    """
     return jax.device_count() if _requested is None else _requested
 
 
 def kind() -> str:
-    """The kind of the devices used, e.g. `cpu` or `NVIDIA H200`."""
+    """The kind of the devices used, e.g. `cpu` or `NVIDIA H200`.
+
+    Returns
+    -------
+    str
+        The platform for CPUs, else the device kind.
+    """
     device = jax.devices()[0]
     return device.platform if device.platform == "cpu" else getattr(device, "device_kind", device.platform)
 
 
 def split(n_chains: int) -> int:
-    """How many devices `n_chains` chains are spread over: the largest divisor of `n_chains` not above
-    `count()` (shard_map needs equal blocks)."""
+    """How many devices `n_chains` chains are spread over.
+
+    The largest divisor of `n_chains` not above `count()` (shard_map needs equal blocks).
+
+    Parameters
+    ----------
+    n_chains
+        The number of chains.
+
+    Returns
+    -------
+    int
+        The number of devices (blocks of chains).
+    """
     return max(d for d in range(1, min(count(), n_chains) + 1) if n_chains % d == 0)
 
 
 def mesh(n: int) -> Mesh:
-    """A 1-d mesh of the first `n` devices, axis `chains`."""
+    """A 1-d mesh of the first `n` devices, axis `chains`.
+
+    Parameters
+    ----------
+    n
+        The number of devices.
+
+    Returns
+    -------
+    jax.sharding.Mesh
+        The mesh.
+    """
     return Mesh(jax.devices()[:n], (AXIS,))
 
 
 def over_chains(fn: Callable, n_chains: int) -> Callable:
-    """`fn` (arguments and results batched on a leading chain axis) run on `split(n_chains)` devices, each
-    on its block of chains; `fn` itself when that is one device."""
+    """`fn` run on `split(n_chains)` devices, each on its block of chains; `fn` itself when that is one device.
+
+    Parameters
+    ----------
+    fn
+        A function whose arguments and results are batched on a leading chain axis.
+    n_chains
+        The number of chains.
+
+    Returns
+    -------
+    Callable
+        The sharded function, or `fn` on one device.
+    """
     return shard(fn, split(n_chains))
 
 
 def shard(fn: Callable, n: int) -> Callable:
-    """`fn` (arguments and results batched on a leading chain axis) run on the first `n` devices, device i
-    on the i-th of `n` equal blocks of chains; `fn` itself when `n` is 1. Values `fn` closes over (a
-    model's weights, tuned parameters) are copied to every device."""
+    """`fn` run on the first `n` devices, device i on the i-th of `n` equal blocks of chains; `fn` itself when `n` is 1.
+
+    Values `fn` closes over (a model's weights, tuned parameters) are copied to every device.
+
+    Parameters
+    ----------
+    fn
+        A function whose arguments and results are batched on a leading chain axis.
+    n
+        The number of devices (blocks).
+
+    Returns
+    -------
+    Callable
+        The `shard_map`-ped function, or `fn` when `n` is 1.
+    """
     if n == 1:
         return fn
     spec = PartitionSpec(AXIS)
@@ -82,17 +153,44 @@ def shard(fn: Callable, n: int) -> Callable:
 
 
 def block_max_sum(values, n_blocks: int) -> int:
-    """What lock-step costs when `n_blocks` equal blocks of chains (one per device) each advance together:
-    sum over blocks and over the trailing axes of `block size x max over the block's chains`. `values` is
-    (chains, ...) per-chain counts (e.g. integrator steps per transition)."""
+    """What lock-step costs when `n_blocks` equal blocks of chains (one per device) each advance together.
+
+    The sum over blocks and over the trailing axes of `block size x max over the block's chains`.
+
+    Parameters
+    ----------
+    values
+        Per-chain counts shaped (chains, ...) (e.g. integrator steps per transition).
+    n_blocks
+        The number of equal blocks of chains.
+
+    Returns
+    -------
+    int
+        The lock-step count.
+    """
     values = np.asarray(values)
     blocks = values.reshape(n_blocks, values.shape[0] // n_blocks, *values.shape[1:])
     return int((blocks.shape[1] * blocks.max(axis=1)).sum())
 
 
 def mean_over_devices(fn: Callable, n: int) -> Callable:
-    """`fn(key, *args) -> pytree` run on `n` devices, device i with `fold_in(key, i)` (the other arguments
-    replicated), and the results averaged over the devices (`jax.lax.pmean`); `fn` itself when `n` is 1."""
+    """`fn` run on `n` devices, device i with `fold_in(key, i)`, the results averaged over the devices.
+
+    The other arguments are replicated; the average is `jax.lax.pmean`. `fn` itself when `n` is 1.
+
+    Parameters
+    ----------
+    fn
+        `fn(key, *args) -> pytree`.
+    n
+        The number of devices.
+
+    Returns
+    -------
+    Callable
+        The function with the same signature as `fn`, returning the device average.
+    """
     if n == 1:
         return fn
 

@@ -22,9 +22,8 @@ class Cost:
     `grad_evals_*` count the gradients the chains needed (sum over chains). `grad_evals_lockstep`
     bounds from below what the hardware ran (warm-up and sampling together): under `vmap`, NUTS chains
     advance in lock-step, so each transition costs at least `chains * max_chain(steps)`; blackjax's
-    nested doubling loops can run more (finished chains keep building subtrees; measured +0.1 % to
-    +6 % with a counting log density), which the transition info cannot tell. Sequential chains: equal
-    to the gradients needed. Times are wall-clock seconds;
+    nested doubling loops can run more (finished chains keep building subtrees), which the transition info
+    cannot tell. Sequential chains: equal to the gradients needed. Times are wall-clock seconds;
     compile time is kept apart and is 0 when a compiled computation was reused (e.g. a later seed).
     """
 
@@ -39,11 +38,24 @@ class Cost:
 
     @property
     def grad_evals(self) -> int:
+        """The gradients the chains needed, warm-up plus sampling.
+
+        Returns
+        -------
+        int
+            `grad_evals_warmup + grad_evals_sampling`.
+        """
         return self.grad_evals_warmup + self.grad_evals_sampling
 
     @property
     def time_run(self) -> float:
-        """Warm-up (or training) plus sampling: everything but compilation."""
+        """Warm-up (or training) plus sampling: everything but compilation.
+
+        Returns
+        -------
+        float
+            `time_warmup + time_sampling`, in seconds.
+        """
         return self.time_warmup + self.time_sampling
 
 
@@ -51,14 +63,33 @@ class Cost:
 class Draws:
     """Samples `(chains, draws, dim)` with the log density at each and what they cost.
 
-    stats   per-draw arrays shaped (chains, draws), named as ArviZ's `sample_stats`
-            (`acceptance_rate`, `diverging`, `n_steps`, ...).
-    info    scalars of the run: tuned step sizes, chain method, ... (JSON-able).
-    log_weights  importance log weights (chains, draws) for weighted samplers, else None.
-    log_weight_fn  for samplers that give weights: `log_weight_fn(key, x) -> log w` at points x of the
-            target (for the EUBO on exact draws), else None.
-    traces  per-step arrays of the warm-up or training (e.g. the training bound), stored with the draws.
-    artifacts  name -> `write(path_stem)`: files the run leaves beside its record (e.g. the trained VAE).
+    Parameters
+    ----------
+    positions
+        The samples, (chains, draws, dim).
+    logdensity
+        The log density at each draw, (chains, draws).
+    stats
+        Per-draw arrays shaped (chains, draws), named as ArviZ's `sample_stats`
+        (`acceptance_rate`, `diverging`, `n_steps`, ...).
+    cost
+        What the run spent (`Cost`).
+    info
+        Scalars of the run: tuned step sizes, chain method, ... (JSON-able).
+    log_weights
+        Importance log weights (chains, draws) for weighted samplers, else None.
+    log_weight_fn
+        For samplers that give weights: `log_weight_fn(key, x) -> log w` at points x of the
+        target (for the EUBO on exact draws), else None.
+    traces
+        Per-step arrays of the warm-up or training (e.g. the training bound), stored with the draws.
+    artifacts
+        Name -> `write(path_stem)`: files the run leaves beside its record (e.g. the trained VAE).
+
+    Raises
+    ------
+    ValueError
+        `positions` is not (chains, draws, dim) or `logdensity` not (chains, draws).
     """
 
     positions: np.ndarray

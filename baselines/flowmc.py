@@ -88,7 +88,48 @@ def flowmc(
     mala_step_size: float = 0.5,
     learning_rate: float = 5e-3,
 ) -> Draws:
-    """flowMC RQSpline + MALA over max(walkers, chains) walkers; see the module docstring."""
+    """flowMC RQSpline + MALA over max(walkers, chains) walkers; see the module docstring.
+
+    Parameters
+    ----------
+    key
+        A JAX random key (typed, or raw uint32 data, which is wrapped).
+    logdensity_fn
+        The target's log density, `logdensity_fn(x) -> scalar` at one point.
+    initial_positions
+        The chains' initial positions, (chains, dim).
+    num_warmup
+        Training steps per walker (>= 1): ceil(num_warmup / (n_local + n_global)) training loops.
+    num_draws
+        Production steps returned per chain (>= 1): ceil(num_draws / (n_local + n_global)) production loops.
+    initial_fn
+        `initial_fn(key, n) -> (n, dim)`: where the walkers beyond the chains start (the suite passes the
+        target's `initial`); needed when `walkers` > chains.
+    walkers
+        The number of walkers (>= 2); max(walkers, chains) run.
+    n_local
+        MALA steps per loop (>= 1).
+    n_global
+        Independence Metropolis-Hastings steps with the flow per loop (>= 1).
+    n_epochs
+        Epochs of flow training per training loop (>= 1).
+    mala_step_size
+        The initial MALA step size (> 0).
+    learning_rate
+        The flow's training learning rate (> 0).
+
+    Returns
+    -------
+    Draws
+        The first `chains` walkers' last `num_draws` production steps and their log densities (no per-draw
+        statistics), the cost, and `info` with the local and global acceptance and the final training loss.
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range (`validate`), `initial_positions` not (chains, dim), or more
+        walkers than chains without `initial_fn`.
+    """
     validate(num_warmup, num_draws, walkers, n_local, n_global, n_epochs, mala_step_size, learning_rate)
     from flowMC.Sampler import Sampler
 
@@ -242,7 +283,32 @@ def validate(
     mala_step_size: float = 0.5,
     learning_rate: float = 5e-3,
 ) -> None:
-    """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
+    """Raise ValueError naming the bad setting and its valid range (before anything is compiled).
+
+    Parameters
+    ----------
+    num_warmup
+        Training steps, >= 1.
+    num_draws
+        >= 1.
+    walkers
+        >= 2.
+    n_local
+        >= 1.
+    n_global
+        >= 1.
+    n_epochs
+        >= 1.
+    mala_step_size
+        > 0.
+    learning_rate
+        > 0.
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range.
+    """
     if n_local < 1 or n_global < 1 or n_epochs < 1:
         raise ValueError(f"flowmc: n_local, n_global and n_epochs must be >= 1, got {n_local}, {n_global}, {n_epochs}")
     if num_warmup < 1 or num_draws < 1:

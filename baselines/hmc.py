@@ -46,7 +46,41 @@ def nuts(
     max_num_doublings: int = 10,
     dense_mass: bool = False,
 ) -> Draws:
-    """No-U-Turn sampler (Hoffman & Gelman 2014, multinomial variant of Betancourt 2017)."""
+    """No-U-Turn sampler (Hoffman & Gelman 2014, multinomial variant of Betancourt 2017).
+
+    Parameters
+    ----------
+    key
+        A JAX random key (typed, or raw uint32 data, which is wrapped).
+    logdensity_fn
+        The target's log density, `logdensity_fn(x) -> scalar` at one point.
+    initial_positions
+        The chains' initial positions, (chains, dim).
+    num_warmup
+        Window-adaptation steps per chain (>= 10).
+    num_draws
+        Draws per chain after warm-up (>= 1).
+    chain_method
+        "vectorized" (`jax.vmap`, lock-step), "sequential" (`jax.lax.map`) or "auto"
+        (`resolve_chain_method`).
+    target_acceptance_rate
+        The acceptance rate the step-size adaptation aims at, in (0, 1).
+    max_num_doublings
+        The largest number of trajectory doublings per transition, in [1, 20].
+    dense_mass
+        Adapt a dense inverse mass matrix instead of a diagonal one.
+
+    Returns
+    -------
+    Draws
+        The draws, their log densities, per-draw statistics (`acceptance_rate`, `diverging`, `n_steps`,
+        `energy`, `tree_depth`), the cost and the run's `info` (chain method, tuned step sizes, ...).
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range (`validate`), or `initial_positions` not (chains, dim).
+    """
     validate("nuts", num_warmup, num_draws, chain_method, target_acceptance_rate, max_num_doublings=max_num_doublings)
     return _run(
         "nuts",
@@ -75,7 +109,41 @@ def hmc(
     num_integration_steps: int = 16,
     dense_mass: bool = False,
 ) -> Draws:
-    """Static-length HMC (Duane et al. 1987; Neal 2011) with `num_integration_steps` leapfrog steps."""
+    """Static-length HMC (Duane et al. 1987; Neal 2011) with `num_integration_steps` leapfrog steps.
+
+    Parameters
+    ----------
+    key
+        A JAX random key (typed, or raw uint32 data, which is wrapped).
+    logdensity_fn
+        The target's log density, `logdensity_fn(x) -> scalar` at one point.
+    initial_positions
+        The chains' initial positions, (chains, dim).
+    num_warmup
+        Window-adaptation steps per chain (>= 10).
+    num_draws
+        Draws per chain after warm-up (>= 1).
+    chain_method
+        "vectorized" (`jax.vmap`, lock-step), "sequential" (`jax.lax.map`) or "auto"
+        (`resolve_chain_method`).
+    target_acceptance_rate
+        The acceptance rate the step-size adaptation aims at, in (0, 1).
+    num_integration_steps
+        Leapfrog steps per transition (>= 1).
+    dense_mass
+        Adapt a dense inverse mass matrix instead of a diagonal one.
+
+    Returns
+    -------
+    Draws
+        The draws, their log densities, per-draw statistics (`acceptance_rate`, `diverging`, `n_steps`,
+        `energy`), the cost and the run's `info` (chain method, tuned step sizes, ...).
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range (`validate`), or `initial_positions` not (chains, dim).
+    """
     validate(
         "hmc", num_warmup, num_draws, chain_method, target_acceptance_rate, num_integration_steps=num_integration_steps
     )
@@ -95,8 +163,15 @@ def hmc(
 
 
 def resolve_chain_method() -> str:
-    """`auto`: sequential on CPU (no lock-step waste; vmapped NUTS ran ~10x slower on the funnel here),
-    vectorized on accelerators, where the chains' parallelism pays."""
+    """What `auto` means here: sequential on CPU, vectorized on accelerators.
+
+    On CPU sequential chains avoid the lock-step waste; on accelerators the chains' parallelism pays.
+
+    Returns
+    -------
+    str
+        "sequential" or "vectorized".
+    """
     return "sequential" if jax.default_backend() == "cpu" else "vectorized"
 
 
@@ -110,7 +185,32 @@ def validate(
     num_integration_steps: int = 16,
     dense_mass: bool = False,
 ) -> None:
-    """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
+    """Raise ValueError naming the bad setting and its valid range (before anything is compiled).
+
+    Parameters
+    ----------
+    name
+        The sampler's name, for the message.
+    num_warmup
+        Warm-up steps per chain (>= 10: window adaptation).
+    num_draws
+        Draws per chain (>= 1).
+    chain_method
+        One of `CHAIN_METHODS`.
+    target_acceptance_rate
+        In (0, 1).
+    max_num_doublings
+        In [1, 20].
+    num_integration_steps
+        >= 1.
+    dense_mass
+        Whether the mass matrix is dense (not checked).
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range.
+    """
     if chain_method not in CHAIN_METHODS:
         raise ValueError(f"{name}: chain_method must be one of {', '.join(CHAIN_METHODS)}, got {chain_method!r}")
     if not 0.0 < target_acceptance_rate < 1.0:
@@ -173,9 +273,25 @@ def _build(
 
 
 def chain_map(fn: Callable, chain_method: str, n_chains: int) -> Callable:
-    """`jax.jit` of `fn` (one chain's arguments -> its results) over a leading chain axis of `n_chains`:
-    vmapped or `lax.map`ped (`chain_method`), on `devices.split(n_chains)` devices, each on its block (one
-    device: no sharding at all). The one way every sampler of `baselines` maps and shards its chains."""
+    """`jax.jit` of `fn` (one chain's arguments -> its results) over a leading chain axis of `n_chains`.
+
+    Vmapped or `lax.map`ped (`chain_method`), on `devices.split(n_chains)` devices, each on its block (one
+    device: no sharding at all). The one way every sampler of `baselines` maps and shards its chains.
+
+    Parameters
+    ----------
+    fn
+        One chain's function: its arguments -> its results.
+    chain_method
+        "vectorized" (`jax.vmap`) or "sequential" (`jax.lax.map`).
+    n_chains
+        The number of chains (the leading axis).
+
+    Returns
+    -------
+    Callable
+        The jitted function over the leading chain axis.
+    """
     return jax.jit(devices.over_chains(_over_chains(fn, chain_method), n_chains))
 
 
@@ -194,8 +310,22 @@ def _compiled(cache_key, build: Callable, args: tuple) -> tuple[Any, float]:
 
 
 def run_compiled(cache_key, build: Callable, args: tuple) -> tuple[Any, float, float]:
-    """One phase: `build()` compiled on `args` (`_compiled`, once per configuration) and run to completion;
-    returns (outputs, compile seconds, run seconds)."""
+    """One phase: `build()` compiled on `args` (`_compiled`, once per configuration) and run to completion.
+
+    Parameters
+    ----------
+    cache_key
+        What the compiled computation depends on (`baselines.common.config_key`).
+    build
+        `build() -> jitted function`, called only when `cache_key` is not cached.
+    args
+        The arguments to compile for and run on.
+
+    Returns
+    -------
+    tuple
+        (outputs, compile seconds, run seconds); compile seconds is 0 when the computation was reused.
+    """
     fn, t_compile = _compiled(cache_key, build, args)
     start = time.perf_counter()
     out = jax.block_until_ready(fn(*args))
@@ -305,7 +435,21 @@ def _run(
 
 
 def lockstep_grads(steps: np.ndarray, n_blocks: int = 1) -> int:
-    """Gradients vmapped chains cost at least: each of `n_blocks` equal blocks of chains (one per device)
-    advances in lock-step, so a transition costs `block size * max over the block's chains of its steps`;
-    plus one gradient per chain at init. `steps` is (chains, transitions)."""
+    """Gradients vmapped chains cost at least, each block of chains advancing in lock-step.
+
+    Each of `n_blocks` equal blocks of chains (one per device) advances in lock-step, so a transition costs
+    `block size * max over the block's chains of its steps`; plus one gradient per chain at init.
+
+    Parameters
+    ----------
+    steps
+        Integration steps per chain and transition, (chains, transitions).
+    n_blocks
+        The number of equal blocks of chains (devices).
+
+    Returns
+    -------
+    int
+        The lock-step gradient count.
+    """
     return devices.block_max_sum(steps, n_blocks) + steps.shape[0]

@@ -67,7 +67,39 @@ def mclmc(
     diagonal_preconditioning: bool = True,
     chain_method: Literal["auto", "vectorized", "sequential"] = "auto",
 ) -> Draws:
-    """Unadjusted MCLMC (biased by design), tuned per chain by `mclmc_find_L_and_step_size`."""
+    """Unadjusted MCLMC (biased by design), tuned per chain by `mclmc_find_L_and_step_size`.
+
+    Parameters
+    ----------
+    key
+        A JAX random key (typed, or raw uint32 data, which is wrapped).
+    logdensity_fn
+        The target's log density, `logdensity_fn(x) -> scalar` at one point.
+    initial_positions
+        The chains' initial positions, (chains, dim).
+    num_warmup
+        Tuning steps per chain (>= 20: the tuners' phases need steps).
+    num_draws
+        Draws per chain after tuning (>= 1).
+    desired_energy_var
+        The energy error variance per dimension the tuner aims at (> 0).
+    diagonal_preconditioning
+        Tune a diagonal preconditioner.
+    chain_method
+        "vectorized" (`jax.vmap`), "sequential" (`jax.lax.map`) or "auto" (sequential on CPU, vectorized on
+        accelerators).
+
+    Returns
+    -------
+    Draws
+        The draws, their log densities, per-draw statistics (`energy_change`, `n_steps`), the cost and
+        `info` (tuned step sizes, mean L, tuning integrator steps, ...).
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range (`validate_mclmc`), or `initial_positions` not (chains, dim).
+    """
     validate_mclmc(num_warmup, num_draws, desired_energy_var, diagonal_preconditioning, chain_method)
     settings = {
         "desired_energy_var": float(desired_energy_var),
@@ -91,7 +123,41 @@ def mams(
     diagonal_preconditioning: bool = True,
     chain_method: Literal["auto", "vectorized", "sequential"] = "auto",
 ) -> Draws:
-    """Metropolis-adjusted MCLMC (exact), tuned per chain by the unadjusted then the adjusted tuner."""
+    """Metropolis-adjusted MCLMC (exact), tuned per chain by the unadjusted then the adjusted tuner.
+
+    Parameters
+    ----------
+    key
+        A JAX random key (typed, or raw uint32 data, which is wrapped).
+    logdensity_fn
+        The target's log density, `logdensity_fn(x) -> scalar` at one point.
+    initial_positions
+        The chains' initial positions, (chains, dim).
+    num_warmup
+        Tuning steps per chain (>= 20: the tuners' phases need steps).
+    num_draws
+        Draws per chain after tuning (>= 1).
+    target_acceptance_rate
+        The acceptance rate the step size's dual averaging aims at, in (0, 1).
+    target_num_integration_steps
+        L / step size, the average number of integrator steps per proposal (>= 1.2).
+    diagonal_preconditioning
+        Tune a diagonal preconditioner.
+    chain_method
+        "vectorized" (`jax.vmap`), "sequential" (`jax.lax.map`) or "auto" (sequential on CPU, vectorized on
+        accelerators).
+
+    Returns
+    -------
+    Draws
+        The draws, their log densities, per-draw statistics (`acceptance_rate`, `diverging`, `n_steps`,
+        `energy`), the cost and `info` (tuned step sizes, mean L, tuning integrator steps, ...).
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range (`validate_mams`), or `initial_positions` not (chains, dim).
+    """
     validate_mams(
         num_warmup,
         num_draws,
@@ -115,7 +181,26 @@ def validate_mclmc(
     diagonal_preconditioning: bool = True,
     chain_method: str = "auto",
 ) -> None:
-    """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
+    """Raise ValueError naming the bad setting and its valid range (before anything is compiled).
+
+    Parameters
+    ----------
+    num_warmup
+        >= 20 (the tuners' phases need steps).
+    num_draws
+        >= 1.
+    desired_energy_var
+        > 0.
+    diagonal_preconditioning
+        Whether to tune a diagonal preconditioner (not checked).
+    chain_method
+        One of `CHAIN_METHODS`.
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range.
+    """
     _validate_common("mclmc", num_warmup, num_draws, chain_method)
     if not desired_energy_var > 0:
         raise ValueError(f"mclmc: desired_energy_var must be > 0, got {desired_energy_var}")
@@ -129,7 +214,28 @@ def validate_mams(
     diagonal_preconditioning: bool = True,
     chain_method: str = "auto",
 ) -> None:
-    """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
+    """Raise ValueError naming the bad setting and its valid range (before anything is compiled).
+
+    Parameters
+    ----------
+    num_warmup
+        >= 20 (the tuners' phases need steps).
+    num_draws
+        >= 1.
+    target_acceptance_rate
+        In (0, 1).
+    target_num_integration_steps
+        >= 1.2 (below blackjax's floor 1.1 the step size goes to 0).
+    diagonal_preconditioning
+        Whether to tune a diagonal preconditioner (not checked).
+    chain_method
+        One of `CHAIN_METHODS`.
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range.
+    """
     _validate_common("mams", num_warmup, num_draws, chain_method)
     if not 0.0 < target_acceptance_rate < 1.0:
         raise ValueError(f"mams: target_acceptance_rate must be in (0, 1), got {target_acceptance_rate}")

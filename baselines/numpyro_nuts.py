@@ -50,7 +50,42 @@ def numpyro_nuts(
     dense_mass: bool = False,
     chain_method: Literal["auto", "vectorized", "sequential"] = "auto",
 ) -> Draws:
-    """numpyro NUTS with its window adaptation, per chain; see the module docstring."""
+    """numpyro NUTS with its window adaptation, per chain; see the module docstring.
+
+    Parameters
+    ----------
+    key
+        A JAX random key (typed, or raw uint32 data, which is wrapped).
+    logdensity_fn
+        The target's log density, `logdensity_fn(x) -> scalar` at one point (numpyro gets its negative as
+        the potential).
+    initial_positions
+        The chains' initial positions, (chains, dim).
+    num_warmup
+        Adapting steps per chain (>= 10: window adaptation).
+    num_draws
+        Draws per chain after warm-up (>= 1).
+    target_acceptance_rate
+        The acceptance rate the step-size adaptation aims at (numpyro's `target_accept_prob`), in (0, 1).
+    max_tree_depth
+        The largest tree depth of a transition, in [1, 20].
+    dense_mass
+        Adapt a dense mass matrix instead of a diagonal one.
+    chain_method
+        "vectorized" (`jax.vmap`, lock-step), "sequential" (`jax.lax.map`) or "auto" (sequential on CPU,
+        vectorized on accelerators).
+
+    Returns
+    -------
+    Draws
+        The draws, their log densities, per-draw statistics, the cost and `info` (chain method, tuned step
+        sizes, the settings).
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range (`validate`), or `initial_positions` not (chains, dim).
+    """
     validate(num_warmup, num_draws, target_acceptance_rate, max_tree_depth, dense_mass, chain_method)
     x = positions_2d("numpyro-nuts", initial_positions)
     key = typed_key(key)
@@ -134,7 +169,28 @@ def validate(
     dense_mass: bool = False,
     chain_method: str = "auto",
 ) -> None:
-    """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
+    """Raise ValueError naming the bad setting and its valid range (before anything is compiled).
+
+    Parameters
+    ----------
+    num_warmup
+        >= 10 (window adaptation).
+    num_draws
+        >= 1.
+    target_acceptance_rate
+        In (0, 1).
+    max_tree_depth
+        In [1, 20].
+    dense_mass
+        Whether the mass matrix is dense (not checked).
+    chain_method
+        One of `CHAIN_METHODS`.
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range.
+    """
     check_chain_method("numpyro-nuts", chain_method)
     if not 0.0 < target_acceptance_rate < 1.0:
         raise ValueError(f"numpyro-nuts: target_acceptance_rate must be in (0, 1), got {target_acceptance_rate}")

@@ -46,7 +46,20 @@ from baselines.draws import Cost, Draws
 
 
 def ladder(n_temps: int, beta_min: float) -> np.ndarray:
-    """Geometric inverse temperatures b_k = beta_min^(k / (n_temps - 1)), from 1 down to beta_min."""
+    """Geometric inverse temperatures b_k = beta_min^(k / (n_temps - 1)), from 1 down to beta_min.
+
+    Parameters
+    ----------
+    n_temps
+        The number of temperatures (>= 2).
+    beta_min
+        The smallest inverse temperature, in (0, 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        The inverse temperatures b_0 = 1, ..., b_{n_temps-1} = beta_min, shape (n_temps,).
+    """
     return beta_min ** (np.arange(n_temps) / (n_temps - 1))
 
 
@@ -64,7 +77,46 @@ def pt(
     target_acceptance_rate: float = 0.65,
     chain_method: Literal["auto", "vectorized", "sequential"] = "auto",
 ) -> Draws:
-    """Replica exchange over a geometric ladder of `n_temps` temperatures down to `beta_min`; see the module."""
+    """Replica exchange over a geometric ladder of `n_temps` temperatures down to `beta_min`; see the module.
+
+    Parameters
+    ----------
+    key
+        A JAX random key (typed, or raw uint32 data, which is wrapped).
+    logdensity_fn
+        The target's log density, `logdensity_fn(x) -> scalar` at one point.
+    initial_positions
+        The chains' initial positions, (chains, dim); every replica of a chain starts at its position.
+    num_warmup
+        Warm-up steps (step-size tuning) per chain (>= 1).
+    num_draws
+        Draws per chain after warm-up (>= 1).
+    n_temps
+        Replicas (temperatures) per chain (>= 2).
+    beta_min
+        The hottest replica's inverse temperature, in (0, 1).
+    num_integration_steps
+        Leapfrog steps of each HMC transition (>= 1).
+    step_size
+        The initial step size of every replica (> 0).
+    target_acceptance_rate
+        The HMC acceptance rate each replica's dual averaging aims at, in (0, 1).
+    chain_method
+        "vectorized" (`jax.vmap`), "sequential" (`jax.lax.map`) or "auto" (sequential on CPU, vectorized on
+        accelerators).
+
+    Returns
+    -------
+    Draws
+        The b = 1 replica's draws, log densities and per-draw statistics, the cost (every replica counted)
+        and `info` with the tuned step sizes and the swap acceptance per pair (`swap_acceptance_k`, and the
+        smallest, `swap_acceptance_min`).
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range (`validate`), or `initial_positions` not (chains, dim).
+    """
     validate(
         num_warmup, num_draws, n_temps, beta_min, num_integration_steps, step_size, target_acceptance_rate, chain_method
     )
@@ -146,7 +198,32 @@ def validate(
     target_acceptance_rate: float = 0.65,
     chain_method: str = "auto",
 ) -> None:
-    """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
+    """Raise ValueError naming the bad setting and its valid range (before anything is compiled).
+
+    Parameters
+    ----------
+    num_warmup
+        >= 1.
+    num_draws
+        >= 1.
+    n_temps
+        >= 2.
+    beta_min
+        In (0, 1).
+    num_integration_steps
+        >= 1.
+    step_size
+        > 0.
+    target_acceptance_rate
+        In (0, 1).
+    chain_method
+        One of `CHAIN_METHODS`.
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range.
+    """
     check_chain_method("pt", chain_method)
     if num_warmup < 1 or num_draws < 1:
         raise ValueError(f"pt: num_warmup and num_draws must be >= 1, got {num_warmup}, {num_draws}")

@@ -72,10 +72,51 @@ def smc(
 ) -> Draws:
     """`chains` independent adaptive tempered SMC runs; see the module docstring.
 
-    particles   particles per run (0: num_draws)
-    ref_scale   sd of the Gaussian reference N(0, ref_scale^2 I) the particles start from
-    target_ess  the ESS fraction each tempering step keeps, in (0, 1)
-    max_tempering_steps  a run that has not reached b = 1 after this many steps fails (RuntimeError)
+    Parameters
+    ----------
+    key
+        A JAX random key (typed, or raw uint32 data, which is wrapped).
+    logdensity_fn
+        The target's log density, `logdensity_fn(x) -> scalar` at one point.
+    initial_positions
+        (chains, dim): only its shape and dtype are used (the number of runs, the dimension); the
+        particles start from the reference.
+    num_warmup
+        Unused (>= 0): the tempering is the whole run.
+    num_draws
+        Particles per run when `particles` is 0.
+    particles
+        Particles per run (0: num_draws).
+    ref_scale
+        sd of the Gaussian reference N(0, ref_scale^2 I) the particles start from.
+    target_ess
+        The ESS fraction each tempering step keeps, in (0, 1).
+    num_mcmc_steps
+        HMC moves after every reweighting (>= 1).
+    num_integration_steps
+        Leapfrog steps per HMC move (>= 1).
+    step_size
+        The initial HMC step size (> 0).
+    target_acceptance_rate
+        The move acceptance rate the step size is driven towards, in (0, 1).
+    max_tempering_steps
+        A run that has not reached b = 1 after this many steps fails (RuntimeError).
+    chain_method
+        "vectorized" (`jax.vmap`), "sequential" (`jax.lax.map`) or "auto" (sequential on CPU, vectorized on
+        accelerators).
+
+    Returns
+    -------
+    Draws
+        Every run's final particles with their log weights (log W_c,i + log N + log Z_c), the cost, and
+        `info` with log Z_hat, its spread over the runs (`log_Z_sd`, `log_Z_se`) and the tempering steps.
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range (`validate`), or `initial_positions` not (chains, dim).
+    RuntimeError
+        A run did not reach b = 1 within `max_tempering_steps`.
     """
     validate(
         num_warmup,
@@ -165,7 +206,38 @@ def validate(
     max_tempering_steps: int = 500,
     chain_method: str = "auto",
 ) -> None:
-    """Raise ValueError naming the bad setting and its valid range (before anything is compiled)."""
+    """Raise ValueError naming the bad setting and its valid range (before anything is compiled).
+
+    Parameters
+    ----------
+    num_warmup
+        >= 0 (it is unused).
+    num_draws
+        >= 1.
+    particles
+        >= 2, or 0 (num_draws particles, then num_draws >= 2).
+    ref_scale
+        > 0.
+    target_ess
+        In (0, 1).
+    num_mcmc_steps
+        >= 1.
+    num_integration_steps
+        >= 1.
+    step_size
+        > 0.
+    target_acceptance_rate
+        In (0, 1).
+    max_tempering_steps
+        >= 1.
+    chain_method
+        One of `CHAIN_METHODS`.
+
+    Raises
+    ------
+    ValueError
+        A setting outside its valid range.
+    """
     check_chain_method("smc", chain_method)
     if num_warmup < 0:
         raise ValueError(f"smc: num_warmup must be >= 0 (it is unused), got {num_warmup}")

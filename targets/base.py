@@ -178,24 +178,70 @@ class Target:
 
     @property
     def headline_statistic(self) -> Statistic:
-        """The statistic named `headline`, else the first one."""
+        """The statistic named `headline`, else the first one.
+
+        Returns
+        -------
+        Statistic
+            The headline statistic.
+        """
         return next((s for s in self.statistics if s.name == self.headline), self.statistics[0])
 
     @property
     def id(self) -> str:
-        """`name(k=v,...)`: the target's identity as it appears in tables and result rows."""
+        """`name(k=v,...)`: the target's identity as it appears in tables and result rows.
+
+        Returns
+        -------
+        str
+            The name with the sorted parameters, or the name alone when there are none.
+        """
         inner = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
         return f"{self.name}({inner})" if inner else self.name
 
 
 def coordinate_statistic(i: int, name: str, mean: float, var: float, var_sq: float | None = None) -> Statistic:
-    """Statistic f(x) = x_i from E[x_i], Var[x_i] and, when known, Var[x_i^2] = E[x_i^4] - E[x_i^2]^2."""
+    """Statistic f(x) = x_i from E[x_i], Var[x_i] and, when known, Var[x_i^2] = E[x_i^4] - E[x_i^2]^2.
+
+    Parameters
+    ----------
+    i
+        The coordinate.
+    name
+        The statistic's name.
+    mean
+        E[x_i].
+    var
+        Var[x_i].
+    var_sq
+        Var[x_i^2], or None when unknown.
+
+    Returns
+    -------
+    Statistic
+        f(x) = x_i with sd = sqrt(var) and sq_sd = sqrt(var_sq).
+    """
     sq_sd = None if var_sq is None else float(var_sq) ** 0.5
     return Statistic(name=name, fn=lambda x: x[..., i], mean=float(mean), sd=float(var) ** 0.5, sq_sd=sq_sd)
 
 
 def uniform_initial(dim: int, low: float, high: float) -> Callable[[Array, int], Array]:
-    """Initial positions uniform in the box [low, high]^dim (Stan initialises in [-2, 2])."""
+    """Initial positions uniform in the box [low, high]^dim (Stan initialises in [-2, 2]).
+
+    Parameters
+    ----------
+    dim
+        The dimension.
+    low
+        The box's lower bound in every coordinate.
+    high
+        The box's upper bound in every coordinate.
+
+    Returns
+    -------
+    Callable
+        `initial(key, n) -> (n, dim)` uniform draws in the box.
+    """
 
     def initial(key: Array, n: int) -> Array:
         return jax.random.uniform(key, (n, dim), minval=low, maxval=high)
@@ -207,8 +253,15 @@ MAX_STATISTICS = 10_000  # one Statistic per coordinate at most: each is traced 
 
 
 def machine_memory() -> int | None:
-    """Physical memory of this machine in bytes (os.sysconf SC_PHYS_PAGES * SC_PAGE_SIZE), or None where the
-    system does not say."""
+    """Physical memory of this machine in bytes, or None where the system does not say.
+
+    The memory is os.sysconf SC_PHYS_PAGES * SC_PAGE_SIZE.
+
+    Returns
+    -------
+    int or None
+        The physical memory in bytes, or None.
+    """
     try:
         pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
@@ -217,7 +270,20 @@ def machine_memory() -> int | None:
 
 
 def check_finite(target: str, **params: float) -> None:
-    """Raise ValueError naming the first parameter that is not a finite number (`ising: h must be finite`)."""
+    """Raise ValueError naming the first parameter that is not a finite number (`ising: h must be finite`).
+
+    Parameters
+    ----------
+    target
+        The target's name, for the message.
+    **params
+        Parameter name -> value to check.
+
+    Raises
+    ------
+    ValueError
+        A value that is a bool, not a real number, or not finite.
+    """
     for name, value in params.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
             raise ValueError(f"{target}: {name} must be finite, got {value!r}")
@@ -226,9 +292,25 @@ def check_finite(target: str, **params: float) -> None:
 def check_size(target: str, param: str, value: int, need_bytes: float, what: str, statistics: int = 0) -> None:
     """Raise ValueError before allocating when `param = value` needs more than this machine's memory.
 
-    need_bytes  an estimate of the memory the target needs at this size, `what` says of what (e.g.
-                "4 dense dim x dim float64 matrices"); compared with `machine_memory()`.
-    statistics  the number of Statistic objects it would build, at most MAX_STATISTICS.
+    Parameters
+    ----------
+    target
+        The target's name, for the message.
+    param
+        The parameter that sets the size (e.g. `dim`).
+    value
+        Its value.
+    need_bytes
+        An estimate of the memory the target needs at this size; compared with `machine_memory()`.
+    what
+        What the memory is of (e.g. "4 dense dim x dim float64 matrices").
+    statistics
+        The number of Statistic objects it would build, at most MAX_STATISTICS.
+
+    Raises
+    ------
+    ValueError
+        More memory needed than the machine has, or more than MAX_STATISTICS statistics.
     """
     have = machine_memory()
     if have is not None and need_bytes > have:
@@ -244,7 +326,18 @@ def check_size(target: str, param: str, value: int, need_bytes: float, what: str
 
 
 def format_bytes(n: float) -> str:
-    """`1.5 GiB`: a byte count in binary units, three significant digits."""
+    """`1.5 GiB`: a byte count in binary units, three significant digits.
+
+    Parameters
+    ----------
+    n
+        The number of bytes.
+
+    Returns
+    -------
+    str
+        The count and its unit (B, KiB, MiB, ...).
+    """
     units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
     k = 0
     while n >= 1024 and k < len(units) - 1:

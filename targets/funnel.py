@@ -20,7 +20,24 @@ STATISTIC_BYTES = 1024  # per coordinate: its Statistic (object, closure and nam
 
 
 def funnel(dim: int = 10) -> Target:
-    """Neal's funnel in `dim` dimensions (x[0] is v); chains start uniform in [-2, 2]^dim."""
+    """Neal's funnel in `dim` dimensions (x[0] is v); chains start uniform in [-2, 2]^dim.
+
+    Parameters
+    ----------
+    dim
+        The dimension, an integer >= 2.
+
+    Returns
+    -------
+    Target
+        The funnel, normalised (log Z = 0), with exact draws and the closed-form moments of every coordinate
+        (headline `v`).
+
+    Raises
+    ------
+    ValueError
+        `dim` not an integer >= 2, or too large for memory.
+    """
     if int(dim) != dim or dim < 2:
         raise ValueError(f"funnel: dim must be an integer >= 2, got {dim}")
     dim = int(dim)

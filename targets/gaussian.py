@@ -16,7 +16,20 @@ from targets.base import Target, check_size, coordinate_statistic, uniform_initi
 
 
 def gaussian_parameters(dim: int, condition: float) -> tuple[np.ndarray, np.ndarray]:
-    """The fixed (mean, covariance) of the `gaussian` target."""
+    """The fixed (mean, covariance) of the `gaussian` target.
+
+    Parameters
+    ----------
+    dim
+        The dimension.
+    condition
+        The condition number of the covariance (eigenvalues log-spaced from 1 to it).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The mean (dim,) and the symmetric covariance (dim, dim).
+    """
     rng = np.random.default_rng(0)
     q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
     rotation = q * np.sign(np.diag(r))  # Haar-distributed rotation (sign fix of the QR factor)
@@ -32,7 +45,26 @@ DENSE_COPIES = (
 
 
 def gaussian(dim: int = 10, condition: float = 100.0) -> Target:
-    """Correlated Gaussian in `dim` dimensions with condition number `condition` (1 when dim = 1)."""
+    """Correlated Gaussian in `dim` dimensions with condition number `condition` (1 when dim = 1).
+
+    Parameters
+    ----------
+    dim
+        The dimension, an integer >= 1.
+    condition
+        The covariance's condition number, in [1, 1e10].
+
+    Returns
+    -------
+    Target
+        N(mu, Sigma), normalised (log Z = 0), with exact draws and every coordinate's moments; chains start
+        uniform in [-2, 2]^dim.
+
+    Raises
+    ------
+    ValueError
+        `dim` not an integer >= 1, `condition` outside [1, 1e10], or a `dim` too large for memory.
+    """
     if int(dim) != dim or dim < 1:
         raise ValueError(f"gaussian: dim must be an integer >= 1, got {dim}")
     if not 1.0 <= condition <= 1e10:  # also refuses nan and inf

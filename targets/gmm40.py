@@ -26,7 +26,23 @@ STORED_DIMS = (2, 5, 10, 20, 50)
 
 
 def gmm40_means(dim: int) -> np.ndarray:
-    """The stored (40, dim) means of the published instance."""
+    """The stored (40, dim) means of the published instance.
+
+    Parameters
+    ----------
+    dim
+        The dimension, one of `STORED_DIMS`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The means, (40, dim).
+
+    Raises
+    ------
+    ValueError
+        `dim` is not one of the stored dimensions.
+    """
     if dim not in STORED_DIMS:
         raise ValueError(
             f"gmm40: dim must be one of {', '.join(map(str, STORED_DIMS))} (the stored published instances), got {dim}"
@@ -37,7 +53,24 @@ def gmm40_means(dim: int) -> np.ndarray:
 
 
 def gmm40(dim: int = 2) -> Target:
-    """The 40-mode Gaussian mixture; chains start uniform over the box [-40, 40]^dim."""
+    """The 40-mode Gaussian mixture; chains start uniform over the box [-40, 40]^dim.
+
+    Parameters
+    ----------
+    dim
+        The dimension, one of `STORED_DIMS`.
+
+    Returns
+    -------
+    Target
+        The mixture, normalised (log Z = 0), with exact draws, every coordinate's moments and its 40 modes
+        (each point assigned to the nearest mean).
+
+    Raises
+    ------
+    ValueError
+        `dim` is not one of the stored dimensions.
+    """
     means_np = gmm40_means(dim)
 
     def log_prob(x):

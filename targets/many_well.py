@@ -31,13 +31,31 @@ STATISTIC_BYTES = 1024
 
 
 def well_log_density(x):
-    """-E1(x) = -(a x + b x^2 + c x^4): the unnormalised log density of a well's x1 (numpy or jax)."""
+    """-E1(x) = -(a x + b x^2 + c x^4): the unnormalised log density of a well's x1 (numpy or jax).
+
+    Parameters
+    ----------
+    x
+        x1 values, a NumPy or JAX array.
+
+    Returns
+    -------
+    array
+        -E1(x), elementwise.
+    """
     return -(A * x + B * x**2 + C * x**4)
 
 
 @functools.lru_cache(maxsize=1)
 def well_quadrature() -> dict[str, float]:
-    """log Z1, E[x1], E[x1^2], E[x1^4], the barrier and P(x1 > barrier), by adaptive quadrature (scipy.quad)."""
+    """log Z1, E[x1], E[x1^2], E[x1^4], the barrier and P(x1 > barrier), by adaptive quadrature (scipy.quad).
+
+    Returns
+    -------
+    dict of str to float
+        `log_Z1`, `m1`, `m2`, `m4` (the moments of x1), `barrier` (the saddle between the wells) and
+        `p_upper` (P(x1 > barrier)).
+    """
     shift = float(optimize.minimize_scalar(lambda x: -well_log_density(x), bounds=(0, 3), method="bounded").fun)
     dens = lambda x, k=0: x**k * math.exp(well_log_density(x) + shift)  # noqa: E731
     barrier = float(optimize.brentq(lambda x: A + 2 * B * x + 4 * C * x**3, -1.0, 1.0))
@@ -75,7 +93,18 @@ def _grid() -> tuple[np.ndarray, np.ndarray]:
 
 
 def well_sampler_log_density(x1):
-    """Log density of the exact sampler's x1 draws: piecewise constant, (F[i+1] - F[i]) / h on grid cell i."""
+    """Log density of the exact sampler's x1 draws: piecewise constant, (F[i+1] - F[i]) / h on grid cell i.
+
+    Parameters
+    ----------
+    x1
+        x1 values, a JAX array.
+
+    Returns
+    -------
+    jax.Array
+        The log density, -inf outside the grid [-4, 4].
+    """
     grid, cdf = (jnp.asarray(a) for a in _grid())
     h = grid[1] - grid[0]
     i = jnp.clip(jnp.floor((x1 - grid[0]) / h).astype(int), 0, grid.size - 2)
@@ -84,7 +113,23 @@ def well_sampler_log_density(x1):
 
 
 def many_well(dim: int = 32) -> Target:
-    """ManyWell with dim/2 wells (dim even); chains start uniform in [-3, 3]^dim."""
+    """ManyWell with dim/2 wells (dim even); chains start uniform in [-3, 3]^dim.
+
+    Parameters
+    ----------
+    dim
+        The dimension, an even integer >= 2.
+
+    Returns
+    -------
+    Target
+        The unnormalised ManyWell with log Z and the moments by quadrature, exact draws and its wells.
+
+    Raises
+    ------
+    ValueError
+        `dim` not an even integer >= 2, or too large for memory.
+    """
     if int(dim) != dim or dim < 2 or dim % 2:
         raise ValueError(f"many_well: dim must be an even integer >= 2 (dim/2 wells), got {dim}")
     dim = int(dim)

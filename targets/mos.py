@@ -30,7 +30,23 @@ STORED_DIMS = (2, 50)
 
 
 def mos_locs(dim: int) -> np.ndarray:
-    """The stored (10, dim) locations of the published instance."""
+    """The stored (10, dim) locations of the published instance.
+
+    Parameters
+    ----------
+    dim
+        The dimension, one of `STORED_DIMS`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The locations, (10, dim).
+
+    Raises
+    ------
+    ValueError
+        `dim` is not one of the stored dimensions.
+    """
     if dim not in STORED_DIMS:
         raise ValueError(
             f"mos: dim must be one of {', '.join(map(str, STORED_DIMS))} (the stored published instances), got {dim}"
@@ -41,13 +57,40 @@ def mos_locs(dim: int) -> np.ndarray:
 
 
 def t2_cdf(t):
-    """CDF of Student-t with 2 degrees of freedom: F(t) = 1/2 + t / (2 sqrt(2 + t^2))."""
+    """CDF of Student-t with 2 degrees of freedom: F(t) = 1/2 + t / (2 sqrt(2 + t^2)).
+
+    Parameters
+    ----------
+    t
+        The points, a NumPy array or scalar.
+
+    Returns
+    -------
+    numpy.ndarray
+        F(t), elementwise.
+    """
     return 0.5 + t / (2 * np.sqrt(2 + t**2))
 
 
 def t2_draws(key_z, key_e, shape):
-    """Student-t(2) draws T = Z / sqrt(E), Z ~ N(0, 1), E = -log U ~ Exp(1) = chi^2_2 / 2, U uniform on
-    [tiny, 1) so that E > 0 (jax.random.t's gamma draws do the same, about 10 times slower on a CPU)."""
+    """Student-t(2) draws T = Z / sqrt(E), Z ~ N(0, 1), E = -log U ~ Exp(1) = chi^2_2 / 2.
+
+    U is uniform on [tiny, 1) so that E > 0 (jax.random.t's gamma draws do the same, more slowly).
+
+    Parameters
+    ----------
+    key_z
+        The JAX random key of the normal draws Z.
+    key_e
+        The JAX random key of the uniform draws U.
+    shape
+        The shape of the draws.
+
+    Returns
+    -------
+    jax.Array
+        The Student-t(2) draws, shaped `shape`.
+    """
     z = jax.random.normal(key_z, shape)
     u = jax.random.uniform(key_e, shape, dtype=z.dtype, minval=jnp.finfo(z.dtype).tiny, maxval=1.0)
     return z / jnp.sqrt(-jnp.log(u))
@@ -58,7 +101,24 @@ def _positive(i: int):
 
 
 def mos(dim: int = 2) -> Target:
-    """The 10-component Student-t mixture; chains start uniform over the box [-10, 10]^dim."""
+    """The 10-component Student-t mixture; chains start uniform over the box [-10, 10]^dim.
+
+    Parameters
+    ----------
+    dim
+        The dimension, one of `STORED_DIMS`.
+
+    Returns
+    -------
+    Target
+        The mixture, normalised (log Z = 0), with exact draws, its 10 modes and the sign probabilities
+        P(x[i] > 0) in closed form as statistics.
+
+    Raises
+    ------
+    ValueError
+        `dim` is not one of the stored dimensions.
+    """
     locs = mos_locs(dim)
 
     def component_log_probs(x):

@@ -1,6 +1,8 @@
-"""Target registry: name -> factory. Adding a target is one file and one line here, or, outside the
-package, an entry point of group `vaegibbs_bench.targets` (name = "module:factory") in the user's own
-installed package, or a spec `module:function` / `path/to/file.py:function` given where a name goes.
+"""Target registry: name -> factory.
+
+Adding a target is one file and one line here, or, outside the package, an entry point of group
+`vaegibbs_bench.targets` (name = "module:factory") in the user's own installed package, or a spec
+`module:function` / `path/to/file.py:function` given where a name goes.
 
 Every factory takes its parameters as keyword arguments with annotated types and defaults
 (the CLI reads them from the signature: `--param dim=20`) and raises ValueError on bad values.
@@ -51,13 +53,31 @@ TARGETS: dict[str, Callable[..., Target]] = {
 
 
 def plugins() -> dict[str, metadata.EntryPoint]:
-    """Targets registered by installed packages (entry points of ENTRY_POINT_GROUP), name -> entry point;
-    a name the suite already has stays the suite's."""
+    """Targets registered by installed packages (entry points of ENTRY_POINT_GROUP), name -> entry point.
+
+    A name the suite already has stays the suite's.
+
+    Returns
+    -------
+    dict of str to importlib.metadata.EntryPoint
+        The plugins' targets by name, the suite's own names left out.
+    """
     return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name not in TARGETS}
 
 
 def source(name: str) -> str:
-    """Where a target comes from, for `bench list`: `suite`, or the distribution that registers it."""
+    """Where a target comes from, for `bench list`: `suite`, or the distribution that registers it.
+
+    Parameters
+    ----------
+    name
+        The target's name.
+
+    Returns
+    -------
+    str
+        `suite`, `register_model` (registered at run time), `plugin <distribution> (<entry point>)`, or `?`.
+    """
     if name in TARGETS:
         return (
             "suite"
@@ -69,7 +89,25 @@ def source(name: str) -> str:
 
 
 def factory_of(name: str) -> Callable[..., Target]:
-    """The factory of a registered or plugin target; KeyError listing the valid names."""
+    """The factory of a registered or plugin target; KeyError listing the valid names.
+
+    Parameters
+    ----------
+    name
+        A name of `TARGETS` or of an installed plugin.
+
+    Returns
+    -------
+    Callable
+        The factory, `factory(**params) -> Target`.
+
+    Raises
+    ------
+    KeyError
+        An unknown name (the message lists the valid ones).
+    SpecError
+        A plugin whose entry point fails to load (a ValueError).
+    """
     if name in TARGETS:
         return TARGETS[name]
     found = plugins()
@@ -126,10 +164,24 @@ def make_target(name: str, **params) -> Target:
 
 
 def built(factory: Callable[..., Target], params: dict[str, Any]) -> Target:
-    """`factory(**params)`, the same object for the same factory, parameters (equal values of the same type)
-    and precision (`jax_enable_x64`: a factory's arrays take the precision in force when it runs); built
-    afresh when a value is unhashable. A factory is deterministic in its parameters (its random draws have
-    fixed seeds), and a Target is frozen."""
+    """`factory(**params)`, the same object for the same factory, parameters and precision.
+
+    Parameters are the same when they are equal values of the same type; the precision is `jax_enable_x64` (a
+    factory's arrays take the precision in force when it runs). Built afresh when a value is unhashable. A
+    factory is deterministic in its parameters (its random draws have fixed seeds), and a Target is frozen.
+
+    Parameters
+    ----------
+    factory
+        The target's factory.
+    params
+        Its parameters.
+
+    Returns
+    -------
+    Target
+        The target, shared with earlier calls with equal arguments (the last BUILT_KEPT kept).
+    """
     key = (factory, tuple(sorted((k, type(v), v) for k, v in params.items())), bool(jax.config.jax_enable_x64))
     try:
         hash(key)

@@ -57,8 +57,27 @@ BETA_C = 0.5 * math.log(1.0 + math.sqrt(2.0))  # critical coupling of the square
 
 
 def torus_bonds(L: int, M: int) -> tuple[np.ndarray, np.ndarray]:
-    """The 2 L M bonds of the periodic L x M lattice as index arrays (a, b): the right and down
-    neighbour of every site, site i = r * M + c. Shape (N, 2) each, bond (i, k) = (i, right/down)."""
+    """The 2 L M bonds of the periodic L x M lattice as index arrays (a, b).
+
+    The right and down neighbour of every site, site i = r * M + c. Shape (N, 2) each, bond (i, k) = (i, right/down).
+
+    Parameters
+    ----------
+    L
+        The number of rows, an integer >= 3.
+    M
+        The number of columns, an integer >= 3.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (a, b): a[i, k] = i, b[i, 0] its right and b[i, 1] its down neighbour.
+
+    Raises
+    ------
+    ValueError
+        L or M not an integer >= 3.
+    """
     _check_shape(L, M)
     r, c = np.divmod(np.arange(L * M), M)
     right = r * M + (c + 1) % M
@@ -158,8 +177,40 @@ def swendsen_wang(
 
     `n_chains` independent chains (seeded by `seed`, started uniform on {-1, +1}^N or at `init`) each
     run `burn_in` discarded sweeps and then `n_sweeps` sweeps, keeping every `thin`-th state.
-    Returns int8 spins of shape (n_chains, n_sweeps // thin, L * M), site i = r * M + c.
     h != 0 is exact (ghost spin, see the module docstring). Memory: n_chains * n_kept * N bytes.
+
+    Parameters
+    ----------
+    L
+        The number of rows, an integer >= 3.
+    M
+        The number of columns, an integer >= 3.
+    beta
+        The coupling, finite and >= 0.
+    n_chains
+        The number of independent chains (>= 1).
+    n_sweeps
+        The sweeps after burn-in (>= 0).
+    seed
+        The seed of the NumPy generator.
+    burn_in
+        The sweeps discarded first (>= 0).
+    h
+        The field, finite.
+    thin
+        Keep every `thin`-th state (>= 1).
+    init
+        The initial spins (+-1, broadcast to (n_chains, N)), or None: uniform.
+
+    Returns
+    -------
+    numpy.ndarray
+        int8 spins of shape (n_chains, n_sweeps // thin, L * M), site i = r * M + c.
+
+    Raises
+    ------
+    ValueError
+        A bad shape, coupling, field, chain count, sweep count, burn-in, thinning or `init`.
     """
     if n_sweeps < 0 or burn_in < 0 or thin < 1:
         raise ValueError(
@@ -179,7 +230,26 @@ def swendsen_wang(
 
 
 def energy(spins: np.ndarray, L: int, M: int, beta: float, h: float = 0.0) -> np.ndarray:
-    """E(s) = -beta sum_<ij> s_i s_j - h sum_i s_i over the last axis (N = L M); float64."""
+    """E(s) = -beta sum_<ij> s_i s_j - h sum_i s_i over the last axis (N = L M); float64.
+
+    Parameters
+    ----------
+    spins
+        Spins of +-1, (..., L * M).
+    L
+        The number of rows.
+    M
+        The number of columns.
+    beta
+        The coupling.
+    h
+        The field.
+
+    Returns
+    -------
+    numpy.ndarray
+        E(s), float64, shaped as `spins` without its last axis.
+    """
     a, b = torus_bonds(L, M)
     s = np.asarray(spins, dtype=np.int32)
     bond_sum = np.sum(s[..., a.reshape(-1)] * s[..., b.reshape(-1)], axis=-1)
@@ -220,8 +290,37 @@ class Reference:
 def chain_statistics(
     L: int, M: int, beta: float, n_chains: int, n_sweeps: int, seed: int, burn_in: int = 100, h: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sweep magnetisation m and energy E, each (n_chains, n_sweeps) float64, without storing
-    the spins (for large lattices / long runs)."""
+    """Per-sweep magnetisation m and energy E, without storing the spins (for large lattices / long runs).
+
+    Parameters
+    ----------
+    L
+        The number of rows, an integer >= 3.
+    M
+        The number of columns, an integer >= 3.
+    beta
+        The coupling, finite and >= 0.
+    n_chains
+        The number of independent chains (>= 1).
+    n_sweeps
+        The sweeps recorded after burn-in.
+    seed
+        The seed of the NumPy generator.
+    burn_in
+        The sweeps discarded first.
+    h
+        The field, finite.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        m and E, each (n_chains, n_sweeps) float64.
+
+    Raises
+    ------
+    ValueError
+        A bad shape, coupling, field or chain count.
+    """
     rng = np.random.default_rng(seed)
     a, b = torus_bonds(L, M)
     a, b = a.reshape(-1), b.reshape(-1)
@@ -249,8 +348,39 @@ def reference_magnetisation(
     seed: int = 0,
     burn_in: int = 200,
 ) -> Reference:
-    """E[m^2], E[|m|], E[m], energy mean and sd of the L x M torus from Swendsen-Wang, with ArviZ MCSEs
-    (`az.mcse(x, method="mean")`, or "sd" for the energy sd; x shaped (chains, draws)) and bulk ESS."""
+    """E[m^2], E[|m|], E[m], energy mean and sd of the L x M torus from Swendsen-Wang, with MCSEs and bulk ESS.
+
+    The MCSEs are ArviZ's (`az.mcse(x, method="mean")`, or "sd" for the energy sd; x shaped (chains, draws)).
+
+    Parameters
+    ----------
+    L
+        The number of rows, an integer >= 3.
+    M
+        The number of columns, an integer >= 3.
+    beta
+        The coupling, finite and >= 0.
+    h
+        The field, finite.
+    n_chains
+        The number of independent chains (>= 1).
+    n_sweeps
+        The sweeps recorded per chain after burn-in.
+    seed
+        The seed of the NumPy generator.
+    burn_in
+        The sweeps discarded first.
+
+    Returns
+    -------
+    Reference
+        The reference values with their MCSEs and bulk ESS.
+
+    Raises
+    ------
+    ValueError
+        A bad shape, coupling, field or chain count.
+    """
     import arviz as az
 
     m, e = chain_statistics(L, M, beta, n_chains, n_sweeps, seed, burn_in=burn_in, h=h)

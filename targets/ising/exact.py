@@ -19,13 +19,39 @@ CHUNK_BITS = 16
 
 
 def spin_states(n: int, start: int = 0, count: int | None = None) -> np.ndarray:
-    """Spins of states start .. start + count - 1 (default: all 2^n) as a (count, n) float64 array."""
+    """Spins of states start .. start + count - 1 (default: all 2^n) as a (count, n) float64 array.
+
+    Parameters
+    ----------
+    n
+        The number of spins.
+    start
+        The first state index.
+    count
+        The number of states (None: every state from `start` to 2^n - 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        The spins, (count, n), float64 of +-1.
+    """
     count = 2**n - start if count is None else count
     return spins_of_states(np.arange(start, start + count, dtype=np.int64), n)
 
 
 def spins_to_index(s: np.ndarray) -> np.ndarray:
-    """Inverse of `spin_states`: the state index t of each row of s in {-1, +1}^N."""
+    """Inverse of `spin_states`: the state index t of each row of s in {-1, +1}^N.
+
+    Parameters
+    ----------
+    s
+        Spins, (..., N), of +-1.
+
+    Returns
+    -------
+    numpy.ndarray
+        The state indices, int64.
+    """
     s = np.asarray(s)
     bits = (s > 0).astype(np.int64)
     return bits @ (np.int64(1) << np.arange(s.shape[-1], dtype=np.int64))
@@ -77,12 +103,36 @@ class _Chunks:
 class SpinEnumeration:
     """Exact results for p(s) ∝ exp(s^T W s / 2 + b^T s), m = mean_i s_i, E(s) = -(s^T W s / 2 + b^T s).
 
-    log_Z         log sum_s exp(s^T W s / 2 + b^T s)
-    mean_m, mean_m2, mean_abs_m   E[m], E[m^2], E[|m|]
-    prob_m_positive, prob_m_zero  P(m > 0), P(m = 0) (the latter nonzero only for even N);
-    sign_balance  P(m > 0) + P(m = 0) / 2 (= 1/2 when b = 0)
-    energy_mean, energy_sd        mean and sd of E(s)
-    mean_s        E[s_i] per site, shape (N,)
+    `sign_balance` = P(m > 0) + P(m = 0) / 2 (= 1/2 when b = 0).
+
+    Parameters
+    ----------
+    n_spins
+        N, the number of spins.
+    log_Z
+        log sum_s exp(s^T W s / 2 + b^T s).
+    mean_m
+        E[m].
+    mean_m2
+        E[m^2].
+    mean_abs_m
+        E[|m|].
+    prob_m_positive
+        P(m > 0).
+    prob_m_zero
+        P(m = 0) (nonzero only for even N).
+    energy_mean
+        The mean of E(s).
+    energy_sd
+        The sd of E(s).
+    mean_s
+        E[s_i] per site, shape (N,).
+    W
+        The couplings, (N, N).
+    b
+        The field, (N,).
+    chunk_log_mass
+        The log sum of the weights per chunk of 2^CHUNK_BITS states.
     """
 
     n_spins: int
@@ -101,18 +151,42 @@ class SpinEnumeration:
 
     @property
     def sign_balance(self) -> float:
+        """P(m > 0) + P(m = 0) / 2 (= 1/2 when b = 0).
+
+        Returns
+        -------
+        float
+            The sign balance.
+        """
         return self.prob_m_positive + 0.5 * self.prob_m_zero
 
     def log_probs(self) -> np.ndarray:
-        """Normalised log p(s) of all 2^N states, indexed as `spin_states` (128 MB at N = 24)."""
+        """Normalised log p(s) of all 2^N states, indexed as `spin_states` (128 MB at N = 24).
+
+        Returns
+        -------
+        numpy.ndarray
+            log p(s), shape (2^N,).
+        """
         chunks = _Chunks(self.W, self.b)
         return np.concatenate([chunks(c)[0] for c in range(chunks.n_chunks)]) - self.log_Z
 
     def sample_spins(self, key_or_rng, n: int) -> np.ndarray:
         """n exact iid draws from p(s), as an (n, N) float64 array of +-1, in random order.
 
-        key_or_rng: a numpy Generator, an int seed, or a JAX PRNG key (its key data seeds a numpy
-        Generator). The spins of `sample_states` (the same random numbers).
+        The spins of `sample_states` (the same random numbers).
+
+        Parameters
+        ----------
+        key_or_rng
+            A numpy Generator, an int seed, or a JAX PRNG key (its key data seeds a numpy Generator).
+        n
+            The number of draws.
+
+        Returns
+        -------
+        numpy.ndarray
+            The draws, (n, N), float64 of +-1.
         """
         return spins_of_states(self.sample_states(key_or_rng, n), self.n_spins)
 
@@ -121,6 +195,18 @@ class SpinEnumeration:
 
         Draws per chunk are multinomial in the chunk masses; within a chunk, the states are drawn from
         the chunk's recomputed log-weights (no 2^N table is kept).
+
+        Parameters
+        ----------
+        key_or_rng
+            A numpy Generator, an int seed, or a JAX PRNG key (its key data seeds a numpy Generator).
+        n
+            The number of draws.
+
+        Returns
+        -------
+        numpy.ndarray
+            The state indices, (n,), int64.
         """
         rng = _as_generator(key_or_rng)
         chunks = _Chunks(self.W, self.b)
@@ -138,7 +224,20 @@ class SpinEnumeration:
 
 
 def spins_of_states(t: np.ndarray, n: int) -> np.ndarray:
-    """Spins (len(t), n) float64 of the state indices t: s_i = 2 bit_i(t) - 1 (`spin_states` order)."""
+    """Spins (len(t), n) float64 of the state indices t: s_i = 2 bit_i(t) - 1 (`spin_states` order).
+
+    Parameters
+    ----------
+    t
+        State indices, (count,).
+    n
+        The number of spins.
+
+    Returns
+    -------
+    numpy.ndarray
+        The spins, (count, n), float64 of +-1.
+    """
     bits = (np.asarray(t, dtype=np.int64)[:, None] >> np.arange(n, dtype=np.int64)) & 1
     return (2 * bits - 1).astype(np.float64)
 
@@ -160,6 +259,23 @@ def enumerate_spins(W, b) -> SpinEnumeration:
     """Exact log Z and moments of p(s) ∝ exp(s^T W s / 2 + b^T s) by enumerating all 2^N states.
 
     W symmetric with zero diagonal, N <= 24 (ValueError otherwise). Time ~ 2^N * 16 flops.
+
+    Parameters
+    ----------
+    W
+        The couplings, (N, N), symmetric with zero diagonal.
+    b
+        The field, (N,).
+
+    Returns
+    -------
+    SpinEnumeration
+        log Z, the moments of m and of the energy, and E[s_i].
+
+    Raises
+    ------
+    ValueError
+        W not N x N, symmetric and with a zero diagonal, b not of length N, or N outside [1, 24].
     """
     W, b = _check(W, b)
     n = W.shape[0]

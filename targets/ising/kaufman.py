@@ -47,7 +47,20 @@ def _log_2sinh(x: np.ndarray) -> np.ndarray:
 
 
 def kaufman_gammas(M: int, beta: float) -> np.ndarray:
-    """gamma_k, k = 0 .. 2M - 1, of Kaufman's formula (gamma_0 signed, the others positive)."""
+    """gamma_k, k = 0 .. 2M - 1, of Kaufman's formula (gamma_0 signed, the others positive).
+
+    Parameters
+    ----------
+    M
+        The number of columns of the torus.
+    beta
+        The coupling K = beta J, > 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        gamma_k, shape (2M,).
+    """
     K = float(beta)
     K_dual = -0.5 * math.log(math.tanh(K))
     delta = K - K_dual
@@ -67,6 +80,27 @@ def kaufman_log_z(L: int, M: int, beta: float) -> float:
 
     Z = sum_s exp(beta * sum_<ij> s_i s_j) over the 2 L M nearest-neighbour bonds, the same law as
     `targets.ising.spins.lattice(L, M, beta, 0.0)`. L, M >= 3 integers, beta finite and >= 0.
+
+    Parameters
+    ----------
+    L
+        The number of rows, an integer >= 3.
+    M
+        The number of columns, an integer >= 3.
+    beta
+        The coupling, finite and >= 0.
+
+    Returns
+    -------
+    float
+        log Z.
+
+    Raises
+    ------
+    ValueError
+        L or M not an integer >= 3, or beta not finite and >= 0.
+    FloatingPointError
+        The result is not finite.
     """
     if int(L) != L or int(M) != M or L < 3 or M < 3:
         raise ValueError(f"kaufman_log_z: L and M must be integers >= 3, got L={L}, M={M}")

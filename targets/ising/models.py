@@ -33,7 +33,33 @@ STATISTICS = ("m", "m^2", "|m|", "energy", "sign")
 
 
 def ising(L: int = 4, M: int = 4, beta: float = 0.6, h: float = 0.0, margin: float = 0.1) -> Target:
-    """2-D Ising ferromagnet on the periodic L x M torus (coupling beta = J / kT, field h), relaxed."""
+    """2-D Ising ferromagnet on the periodic L x M torus (coupling beta = J / kT, field h), relaxed.
+
+    Parameters
+    ----------
+    L
+        The number of rows, an integer >= 3.
+    M
+        The number of columns, an integer >= 3.
+    beta
+        The coupling beta = J / kT, finite and >= 0.
+    h
+        The field, finite; 0 when L*M > 24 (the ground truth there exists only at h = 0).
+    margin
+        The relaxation's margin (> 0): what is added to the smallest shift D that makes W + D positive
+        definite.
+
+    Returns
+    -------
+    Target
+        The relaxed target (the x-marginal), with the statistics m, m^2, |m|, energy and sign (headline),
+        log Z (Kaufman's formula at h = 0, else by enumeration) and exact draws where the spins are enumerated.
+
+    Raises
+    ------
+    ValueError
+        A parameter not finite or out of range, h != 0 beyond enumeration, or a size too large for memory.
+    """
     check_finite("ising", beta=beta, h=h, margin=margin)
     if beta < 0:
         raise ValueError(f"ising: beta must be >= 0 (ferromagnet), got {beta}")
@@ -65,7 +91,30 @@ def ising(L: int = 4, M: int = 4, beta: float = 0.6, h: float = 0.0, margin: flo
 
 
 def sk(N: int = 20, beta: float = 1.0, seed: int = 0, margin: float = 0.1) -> Target:
-    """Sherrington-Kirkpatrick spin glass with N spins (Gaussian couplings, fixed seed), relaxed."""
+    """Sherrington-Kirkpatrick spin glass with N spins (Gaussian couplings, fixed seed), relaxed.
+
+    Parameters
+    ----------
+    N
+        The number of spins, an integer in [2, 24] (ground truth by enumeration).
+    beta
+        The inverse temperature, finite and >= 0.
+    seed
+        The NumPy seed of the couplings, an integer in [0, 2^63).
+    margin
+        The relaxation's margin (> 0).
+
+    Returns
+    -------
+    Target
+        The relaxed target (the x-marginal), with the statistics m, m^2, |m|, energy and sign (headline),
+        log Z and exact draws where the spins are enumerated.
+
+    Raises
+    ------
+    ValueError
+        A parameter not finite or out of range.
+    """
     check_finite("sk", beta=beta, margin=margin)
     if beta < 0:
         raise ValueError(f"sk: beta must be >= 0 (inverse temperature), got {beta}")
@@ -76,7 +125,28 @@ def sk(N: int = 20, beta: float = 1.0, seed: int = 0, margin: float = 0.1) -> Ta
 
 
 def boltzmann(N: int = 20, seed: int = 0, margin: float = 0.1) -> Target:
-    """Boltzmann machine of Graham & Storkey (2017), N spins, fixed seed, relaxed."""
+    """Boltzmann machine of Graham & Storkey (2017), N spins, fixed seed, relaxed.
+
+    Parameters
+    ----------
+    N
+        The number of spins, an integer in [2, 24] (ground truth by enumeration).
+    seed
+        The NumPy seed of the couplings and fields, an integer in [0, 2^63).
+    margin
+        The relaxation's margin (> 0).
+
+    Returns
+    -------
+    Target
+        The relaxed target (the x-marginal), with the statistics m, m^2, |m|, energy and sign (headline),
+        log Z and exact draws where the spins are enumerated.
+
+    Raises
+    ------
+    ValueError
+        A parameter not finite or out of range.
+    """
     check_finite("boltzmann", margin=margin)
     _small("boltzmann", N)
     _seed("boltzmann", seed)
@@ -87,11 +157,33 @@ def boltzmann(N: int = 20, seed: int = 0, margin: float = 0.1) -> Target:
 def spin_system(W, b=None, margin: float = 0.1, name: str = "spins") -> Target:
     """The relaxation of a user's spin system p(s) ∝ exp(s^T W s / 2 + b^T s) at any size N.
 
-    W  (N, N) symmetric couplings with a zero diagonal (a diagonal adds only a constant; it is refused so that
-       the energy statistic means what it says); b (N,) fields (default 0).
     Ground truth: for N <= ENUMERATION_MAX by exact enumeration (log Z, the statistics' means, exact draws;
     sds from TRUTH_DRAWS exact draws); beyond it none (means and sds NaN, no log Z, no exact draws): the
-    target still runs, and the tables say `no truth`."""
+    target still runs, and the tables say `no truth`.
+
+    Parameters
+    ----------
+    W
+        (N, N) symmetric couplings with a zero diagonal (a diagonal adds only a constant; it is refused so that
+        the energy statistic means what it says).
+    b
+        (N,) fields (default 0).
+    margin
+        The relaxation's margin (> 0).
+    name
+        The target's name.
+
+    Returns
+    -------
+    Target
+        The relaxed target, with its ground truth where N <= ENUMERATION_MAX.
+
+    Raises
+    ------
+    ValueError
+        W or b of the wrong shape, not finite, W not symmetric or with a nonzero diagonal, a bad margin, or a
+        size too large for memory.
+    """
     W = np.asarray(W, dtype=np.float64)
     n = W.shape[0] if W.ndim == 2 else -1
     b = np.zeros(max(n, 0)) if b is None else np.asarray(b, dtype=np.float64)
@@ -271,8 +363,20 @@ def _torus_truth(L: int, M: int, beta: float, margin: float) -> _Truth:
 
 
 def iid_sd_and_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """sd of each column of iid draws (n, k) and its delta-method standard error,
-    se(sd) = sd[(f - mean)^2] / (2 sd sqrt(n)) (ArviZ's `mcse(method="sd")` with the ESS equal to n)."""
+    """sd of each column of iid draws (n, k) and its delta-method standard error.
+
+    se(sd) = sd[(f - mean)^2] / (2 sd sqrt(n)) (ArviZ's `mcse(method="sd")` with the ESS equal to n).
+
+    Parameters
+    ----------
+    values
+        iid draws, (n, k).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The sds (k,) and their standard errors (k,).
+    """
     n = values.shape[0]
     dev2 = (values - values.mean(0)) ** 2
     sd = values.std(0, ddof=1)

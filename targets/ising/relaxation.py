@@ -1,5 +1,7 @@
-"""Continuous relaxation of a spin system by the Gaussian integral trick (Zhang, Sutton, Storkey &
-Ghahramani 2012, "Continuous relaxations for discrete Hamiltonian Monte Carlo").
+"""Continuous relaxation of a spin system by the Gaussian integral trick.
+
+The trick as in Zhang, Sutton, Storkey & Ghahramani 2012, "Continuous relaxations for discrete Hamiltonian
+Monte Carlo".
 
 Spins: p(s) ∝ exp(s^T W s / 2 + b^T s), s in {-1, +1}^N, W symmetric with zero diagonal.
 With a diagonal D making W + D positive definite and Q Q^T = W + D (Cholesky), s^T D s = tr D gives
@@ -26,25 +28,73 @@ import numpy as np
 
 
 def shift(W: np.ndarray, margin: float) -> np.ndarray:
-    """The diagonal D (as a vector) of the relaxation."""
+    """The diagonal D (as a vector) of the relaxation.
+
+    D = (max(0, -lambda_min(W)) + margin) I (see the module docstring).
+
+    Parameters
+    ----------
+    W
+        The couplings, (N, N), symmetric.
+    margin
+        What is added to the smallest shift that makes W + D positive definite.
+
+    Returns
+    -------
+    numpy.ndarray
+        The diagonal of D, (N,).
+    """
     lam_min = float(np.linalg.eigvalsh(W).min())
     return np.full(W.shape[0], max(0.0, -lam_min) + margin)
 
 
 def log_cosh(a):
-    """log cosh(a) = |a| + log1p(exp(-2|a|)) - log 2, finite for any finite a."""
+    """log cosh(a) = |a| + log1p(exp(-2|a|)) - log 2, finite for any finite a.
+
+    Parameters
+    ----------
+    a
+        A JAX array.
+
+    Returns
+    -------
+    jax.Array
+        log cosh(a), elementwise.
+    """
     a = jnp.abs(a)
     return a + jnp.log1p(jnp.exp(-2 * a)) - math.log(2.0)
 
 
 def spin_log_Z_offset(d: np.ndarray) -> float:
-    """log Z_x - log Z_s = (N/2) log 2 pi - N log 2 + tr(D) / 2."""
+    """log Z_x - log Z_s = (N/2) log 2 pi - N log 2 + tr(D) / 2.
+
+    Parameters
+    ----------
+    d
+        The diagonal of D, (N,).
+
+    Returns
+    -------
+    float
+        log Z_x - log Z_s.
+    """
     n = d.size
     return 0.5 * n * math.log(2 * math.pi) - n * math.log(2.0) + 0.5 * float(d.sum())
 
 
 def count_distribution(p):
-    """Law of the number of + spins, k = 0..N, for independent P(s_i = +1) = p_i (Poisson binomial)."""
+    """Law of the number of + spins, k = 0..N, for independent P(s_i = +1) = p_i (Poisson binomial).
+
+    Parameters
+    ----------
+    p
+        The probabilities P(s_i = +1), (N,).
+
+    Returns
+    -------
+    jax.Array
+        P(k + spins), k = 0..N, shape (N + 1,).
+    """
     n = p.shape[-1]
 
     def add(dist, pi):
@@ -55,7 +105,25 @@ def count_distribution(p):
 
 
 def conditional_statistics(x, Q, b, W):
-    """Rao-Blackwellised statistics of the spins given x (see the module docstring)."""
+    """Rao-Blackwellised statistics of the spins given x (see the module docstring).
+
+    Parameters
+    ----------
+    x
+        The continuous variable, (N,).
+    Q
+        The Cholesky factor of W + D, (N, N).
+    b
+        The field, (N,).
+    W
+        The couplings, (N, N), zero diagonal.
+
+    Returns
+    -------
+    dict of str to jax.Array
+        `m`, `m^2`, `|m|`, `energy` and `sign`: E[m | x], E[m^2 | x], E[|m| | x], E[energy | x] and
+        P(m > 0 | x) + P(m = 0 | x) / 2.
+    """
     a = Q @ x + b
     t = jnp.tanh(a)  # E[s_i | x]
     n = t.shape[-1]

@@ -19,6 +19,27 @@ def lattice(L: int, M: int, beta: float, h: float = 0.0) -> tuple[np.ndarray, np
     s^T W s / 2 + b^T s = beta * sum_{<ij>} s_i s_j + h * sum_i s_i, beta = J / (k T)
     (the standard Ising Hamiltonian, e.g. Baxter 1982, "Exactly solved models", ch. 7).
     L, M >= 3: with a side of 2 the two periodic neighbours coincide.
+
+    Parameters
+    ----------
+    L
+        The number of rows, an integer >= 3.
+    M
+        The number of columns, an integer >= 3.
+    beta
+        The coupling beta = J / (k T) of every bond.
+    h
+        The external field on every site.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        W (N x N, symmetric, zero diagonal) and b (N,), float64.
+
+    Raises
+    ------
+    ValueError
+        L or M not an integer >= 3.
     """
     if int(L) != L or int(M) != M or L < 3 or M < 3:
         raise ValueError(
@@ -44,6 +65,25 @@ def sherrington_kirkpatrick(N: int, beta: float = 1.0, seed: int = 0) -> tuple[n
 
     g_ij ~ N(0, 1) iid for i < j, drawn by `numpy.random.default_rng(seed).standard_normal` in the
     row-major order of the strict upper triangle (`np.triu_indices(N, 1)`); W_ji = W_ij, W_ii = 0; b = 0.
+
+    Parameters
+    ----------
+    N
+        The number of spins, an integer >= 2.
+    beta
+        The inverse temperature multiplying the couplings.
+    seed
+        The NumPy seed of the couplings.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        W (N x N, symmetric, zero diagonal) and b (N,), float64.
+
+    Raises
+    ------
+    ValueError
+        N not an integer >= 2.
     """
     if int(N) != N or N < 2:
         raise ValueError(f"sherrington_kirkpatrick: N must be an integer >= 2, got {N}")
@@ -62,6 +102,23 @@ def boltzmann_machine_factors(N: int, seed: int = 0) -> tuple[np.ndarray, np.nda
     With rng = numpy.random.default_rng(seed), drawn in this order: A ~ N(0, 1)^{N x N};
     R = Q diag(sign(diag(Rq))) from the QR decomposition A = Q Rq (the sign fix makes R Haar
     distributed on O(N), Mezzadri 2007); g ~ N(0, 1)^N, e = 6 tanh(2 g); b ~ 0.1 N(0, 1)^N.
+
+    Parameters
+    ----------
+    N
+        The number of spins, an integer >= 2.
+    seed
+        The NumPy seed of the draws.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        R (N x N, orthogonal), e (N,) and b (N,).
+
+    Raises
+    ------
+    ValueError
+        N not an integer >= 2.
     """
     if int(N) != N or N < 2:
         raise ValueError(f"boltzmann_machine: N must be an integer >= 2, got {N}")
@@ -81,6 +138,23 @@ def boltzmann_machine(N: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     W = R diag(6 tanh(2 g)) R^T with R random orthogonal and g ~ N(0, 1)^N, then its diagonal set to
     zero (s_i^2 = 1 makes the diagonal a constant); b ~ 0.1 N(0, 1)^N. See `boltzmann_machine_factors`
     for the exact draws.
+
+    Parameters
+    ----------
+    N
+        The number of spins, an integer >= 2.
+    seed
+        The NumPy seed of the draws.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        W (N x N, symmetric, zero diagonal) and b (N,), float64.
+
+    Raises
+    ------
+    ValueError
+        N not an integer >= 2.
     """
     R, e, b = boltzmann_machine_factors(N, seed)
     W = (R * e) @ R.T

@@ -41,15 +41,42 @@ def from_numpyro(
 ) -> Target:
     """The posterior of `model(*model_args, **model_kwargs)` as a Target on the unconstrained space.
 
-    model      a numpyro model (observed sites carry their data through `obs=`).
-    reference  an `.npz` written by `python -m bench reference` (`targets.posteriors.reference`): the
-               statistics' true mean / sd / sd of the square come from its draws, with their Monte Carlo
-               standard errors as `mean_se` and `sd_se`, and `sample` resamples them (for MMD). Without
-               one, or when the reference failed posteriordb's checks, the truths are NaN and `sample` is
-               None, so the accuracy columns stay empty rather than wrong.
-    headline   the statistic tables show first (a name such as "tau" or "theta[0]").
     Statistics: every scalar of the constrained sample and deterministic sites, named `site` or
     `site[i]` / `site[i,j]`.
+
+    Parameters
+    ----------
+    model
+        A numpyro model (observed sites carry their data through `obs=`).
+    name
+        The target's name.
+    model_args
+        Positional arguments of the model.
+    model_kwargs
+        Keyword arguments of the model (e.g. its data).
+    reference
+        An `.npz` written by `python -m bench reference` (`targets.posteriors.reference`): the
+        statistics' true mean / sd / sd of the square come from its draws, with their Monte Carlo
+        standard errors as `mean_se` and `sd_se`, and `sample` resamples them (for MMD). Without
+        one, or when the reference failed posteriordb's checks, the truths are NaN and `sample` is
+        None, so the accuracy columns stay empty rather than wrong.
+    headline
+        The statistic tables show first (a name such as "tau" or "theta[0]").
+    params
+        The parameters that built the target (part of its identity in result rows).
+
+    Returns
+    -------
+    Target
+        The posterior, `log_prob(x) = -U(unravel(x))` on R^dim, with `constrain` to the named sites and
+        log Z unknown (None).
+
+    Raises
+    ------
+    ModelError
+        (a ValueError) The callable is not a numpyro model that runs, has no continuous latent site, has
+        discrete latent sites, has no valid initial point, uses a reserved site name, or `headline` is not
+        a statistic.
     """
     import numpyro
     from numpyro.infer.util import initialize_model

@@ -31,6 +31,15 @@ EIGHT_SCHOOLS_SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
 
 
 def eight_schools_model(y=EIGHT_SCHOOLS_Y, sigma=EIGHT_SCHOOLS_SIGMA):
+    """The eight schools numpyro model, centred: mu ~ N(0, 5), tau ~ half-Cauchy(0, 5), theta_j ~ N(mu, tau).
+
+    Parameters
+    ----------
+    y
+        The schools' observed effects y_j ~ N(theta_j, sigma_j).
+    sigma
+        Their standard errors sigma_j.
+    """
     import numpyro
     import numpyro.distributions as dist
 
@@ -42,6 +51,17 @@ def eight_schools_model(y=EIGHT_SCHOOLS_Y, sigma=EIGHT_SCHOOLS_SIGMA):
 
 
 def eight_schools_nc_model(y=EIGHT_SCHOOLS_Y, sigma=EIGHT_SCHOOLS_SIGMA):
+    """The eight schools numpyro model, non-centred: theta_j = mu + tau * theta_tilde_j, theta_tilde_j ~ N(0, 1).
+
+    mu ~ N(0, 5), tau ~ half-Cauchy(0, 5); theta is a deterministic site.
+
+    Parameters
+    ----------
+    y
+        The schools' observed effects y_j ~ N(theta_j, sigma_j).
+    sigma
+        Their standard errors sigma_j.
+    """
     import numpyro
     import numpyro.distributions as dist
 
@@ -54,6 +74,19 @@ def eight_schools_nc_model(y=EIGHT_SCHOOLS_Y, sigma=EIGHT_SCHOOLS_SIGMA):
 
 
 def logistic_regression_model(x, y, prior_scale=1.0):
+    """Bayesian logistic regression numpyro model: y ~ Bernoulli(logits = alpha + x beta).
+
+    alpha, beta_k ~ N(0, prior_scale).
+
+    Parameters
+    ----------
+    x
+        The features, (n, k).
+    y
+        The 0/1 outcomes, (n,).
+    prior_scale
+        The sd of the normal priors of alpha and beta.
+    """
     import numpyro
     import numpyro.distributions as dist
 
@@ -63,6 +96,19 @@ def logistic_regression_model(x, y, prior_scale=1.0):
 
 
 def linear_regression_model(x, y, beta_scale=10.0):
+    """Bayesian linear regression numpyro model: y ~ N(alpha + x beta, sigma).
+
+    alpha ~ N(0, 1), beta_k ~ N(0, beta_scale), sigma ~ half-N(1).
+
+    Parameters
+    ----------
+    x
+        The predictors, (n, k).
+    y
+        The responses, (n,).
+    beta_scale
+        The sd of the normal prior of beta.
+    """
     import numpyro
     import numpyro.distributions as dist
 
@@ -85,14 +131,26 @@ def _standardise(a: np.ndarray) -> np.ndarray:
 
 @functools.cache
 def cancer_data() -> tuple[np.ndarray, np.ndarray]:
-    """Standardised features (569, 30) and y = 1 for benign (scikit-learn's coding)."""
+    """Standardised features (569, 30) and y = 1 for benign (scikit-learn's coding).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The features (569, 30) and the outcomes (569,).
+    """
     _, table = _data("breast_cancer.csv")
     return _standardise(table[:, :30]), table[:, 30]
 
 
 @functools.cache
 def longley_data() -> tuple[np.ndarray, np.ndarray]:
-    """Standardised predictors (16, 6: GNPDEFL, GNP, UNEMP, ARMED, POP, YEAR) and standardised TOTEMP."""
+    """Standardised predictors (16, 6: GNPDEFL, GNP, UNEMP, ARMED, POP, YEAR) and standardised TOTEMP.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The predictors (16, 6) and the response (16,).
+    """
     _, table = _data("longley.csv")
     return _standardise(table[:, 1:]), _standardise(table[:, 0])
 
@@ -113,18 +171,53 @@ HEADLINES = {"eight_schools": "tau", "eight_schools_nc": "tau", "cancer": "alpha
 
 
 def reference_path(name: str) -> pathlib.Path:
-    """Where the standard set's reference draws live (`targets/data/reference/<name>.npz`)."""
+    """Where the standard set's reference draws live (`targets/data/reference/<name>.npz`).
+
+    Parameters
+    ----------
+    name
+        A standard-set posterior's name.
+
+    Returns
+    -------
+    pathlib.Path
+        The reference file's path (which may not exist).
+    """
     return pathlib.Path(str(importlib.resources.files("targets") / "data" / "reference" / f"{name}.npz"))
 
 
 def model_of(name: str):
-    """(model, model_kwargs) of a standard-set posterior."""
+    """(model, model_kwargs) of a standard-set posterior.
+
+    Parameters
+    ----------
+    name
+        A standard-set posterior's name.
+
+    Returns
+    -------
+    tuple
+        The numpyro model and its keyword arguments (the data).
+    """
     return _models()[name]
 
 
 def standard(name: str) -> Target:
-    """A standard-set posterior with its reference (when the file exists). Cached per precision:
-    building one loads its reference draws, and the flat vector's dtype follows JAX's precision."""
+    """A standard-set posterior with its reference (when the file exists).
+
+    Cached per precision: building one loads its reference draws, and the flat vector's dtype follows JAX's
+    precision.
+
+    Parameters
+    ----------
+    name
+        A standard-set posterior's name.
+
+    Returns
+    -------
+    Target
+        The posterior with its reference (when the file exists).
+    """
     return _standard(name, bool(jax.config.jax_enable_x64))
 
 
@@ -138,30 +231,75 @@ def _standard(name: str, x64: bool) -> Target:
 
 
 def eight_schools() -> Target:
-    """Eight schools, centred parameterisation (the funnel); reference from the non-centred run."""
+    """Eight schools, centred parameterisation (the funnel); reference from the non-centred run.
+
+    Returns
+    -------
+    Target
+        The posterior with its reference (when the file exists).
+    """
     return standard("eight_schools")
 
 
 def eight_schools_nc() -> Target:
-    """Eight schools, non-centred parameterisation."""
+    """Eight schools, non-centred parameterisation.
+
+    Returns
+    -------
+    Target
+        The posterior with its reference (when the file exists).
+    """
     return standard("eight_schools_nc")
 
 
 def cancer() -> Target:
-    """Bayesian logistic regression, Wisconsin breast cancer, d = 31."""
+    """Bayesian logistic regression, Wisconsin breast cancer, d = 31.
+
+    Returns
+    -------
+    Target
+        The posterior with its reference (when the file exists).
+    """
     return standard("cancer")
 
 
 def longley() -> Target:
-    """Bayesian linear regression on Longley's collinear data, d = 8."""
+    """Bayesian linear regression on Longley's collinear data, d = 8.
+
+    Returns
+    -------
+    Target
+        The posterior with its reference (when the file exists).
+    """
     return standard("longley")
 
 
 def derive_draws(name: str, source: Target, source_x: np.ndarray) -> np.ndarray:
-    """Draws of standard-set posterior `name` from draws of `source`, the same posterior in other coordinates:
-    source's unconstrained draws -> its constrained parameters (sample and deterministic sites) -> the latent
+    """Draws of standard-set posterior `name` from draws of `source`, the same posterior in other coordinates.
+
+    Source's unconstrained draws -> its constrained parameters (sample and deterministic sites) -> the latent
     sites of `name` -> their unconstrained vector. E.g. the non-centred eight schools' (mu, tau, theta)
-    are the centred model's latent sites. Raises ValueError when `source` lacks one of them."""
+    are the centred model's latent sites.
+
+    Parameters
+    ----------
+    name
+        The standard-set posterior whose draws are wanted.
+    source
+        The target the draws come from (with `constrain`).
+    source_x
+        The source's unconstrained draws, (chains, draws, dim).
+
+    Returns
+    -------
+    numpy.ndarray
+        The draws in the unconstrained coordinates of `name`, (chains, draws, dim of `name`), float64.
+
+    Raises
+    ------
+    ValueError
+        `source` lacks one of the latent sites of `name`.
+    """
     import numpyro
     from jax.flatten_util import ravel_pytree
     from numpyro.infer.util import unconstrain_fn

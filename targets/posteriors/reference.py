@@ -37,14 +37,39 @@ TAIL_PROB = (0.05, 0.95)
 
 
 def ess_bounds(n: int) -> tuple[float, float]:
-    """posteriordb's `ess_bounds`: n -+ 4 sqrt(7 n) (4 sds of the ESS estimate of n independent draws)."""
+    """posteriordb's `ess_bounds`: n -+ 4 sqrt(7 n) (4 sds of the ESS estimate of n independent draws).
+
+    Parameters
+    ----------
+    n
+        The number of draws.
+
+    Returns
+    -------
+    tuple of float
+        The lower and upper bound of an acceptable ESS.
+    """
     half = 4 * math.sqrt(7 * n)
     return n - half, n + half
 
 
 def check(values: np.ndarray, divergences: int, bfmi: np.ndarray | None) -> dict[str, Any]:
-    """posteriordb's criteria on `values` (chains, draws, n_scalars); returns the values, the thresholds,
-    `failures` (a list of sentences) and `passed`."""
+    """posteriordb's criteria on `values` (chains, draws, n_scalars).
+
+    Parameters
+    ----------
+    values
+        The constrained scalars' draws, (chains, draws, n_scalars).
+    divergences
+        The number of divergent transitions after warm-up.
+    bfmi
+        E-BFMI per chain, or None (not checked).
+
+    Returns
+    -------
+    dict
+        The values, the thresholds, `failures` (a list of sentences) and `passed`.
+    """
     import arviz as az
 
     values = np.asarray(values, dtype=np.float64)
@@ -103,14 +128,35 @@ class Reference:
 
     @property
     def passed(self) -> bool:
+        """Whether the reference passed posteriordb's checks (as recorded in its provenance).
+
+        Returns
+        -------
+        bool
+            True when the recorded checks passed.
+        """
         return bool(self.provenance.get("checks", {}).get("passed", False))
 
     @property
     def failures(self) -> str:
+        """The recorded checks' failures, joined by "; " ("no checks recorded" when there are none).
+
+        Returns
+        -------
+        str
+            The failures.
+        """
         return "; ".join(self.provenance.get("checks", {}).get("failures", ["no checks recorded"]))
 
     @property
     def summary(self) -> str:
+        """One line on the reference: its draws, where they come from, R-hat, ESS and divergences.
+
+        Returns
+        -------
+        str
+            The summary.
+        """
         c, p = self.provenance.get("checks", {}), self.provenance
         origin = (
             f"from {p['derived_from']}'s reference"
@@ -124,13 +170,39 @@ class Reference:
         )
 
     def sample(self, key, n: int) -> jax.Array:
-        """n of the pooled draws, without replacement when n <= their number (resampling, not new draws)."""
+        """n of the pooled draws, without replacement when n <= their number (resampling, not new draws).
+
+        Parameters
+        ----------
+        key
+            A JAX random key.
+        n
+            The number of draws.
+
+        Returns
+        -------
+        jax.Array
+            The draws, (n, dim), unconstrained.
+        """
         pooled = self.x.reshape(-1, self.x.shape[-1])
         idx = jax.random.choice(key, pooled.shape[0], (n,), replace=n > pooled.shape[0])
         return jnp.asarray(pooled)[idx]
 
 
 def save_reference(path: str | pathlib.Path, x: np.ndarray, names: list[str], provenance: Mapping[str, Any]) -> None:
+    """Write a reference `.npz` (`x`, `names`, `provenance` as JSON), through a temporary file.
+
+    Parameters
+    ----------
+    path
+        The file to write (its folder is created).
+    x
+        The unconstrained draws, (chains, draws, dim).
+    names
+        The constrained scalars they were checked on.
+    provenance
+        The run that produced them, versions, date, and the checks' values.
+    """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.npz")
@@ -144,6 +216,18 @@ def save_reference(path: str | pathlib.Path, x: np.ndarray, names: list[str], pr
 
 
 def read_reference(path: str | pathlib.Path) -> tuple[np.ndarray, list[str], dict]:
+    """Read a reference `.npz`.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    tuple
+        The draws `x` (chains, draws, dim), the scalars' names and the provenance (a dict).
+    """
     with np.load(path, allow_pickle=False) as f:
         return f["x"], [str(s) for s in f["names"]], json.loads(str(f["provenance"]))
 
@@ -152,7 +236,30 @@ def load_reference(
     path: str | pathlib.Path, name: str, dim: int, flat_constrained: Callable, names: list[str]
 ) -> Reference:
     """Read a reference and compute the truths of the constrained scalars from its draws.
-    `flat_constrained`: (n, dim) -> (n, len(names)). Raises ValueError if it belongs to another model."""
+
+    Parameters
+    ----------
+    path
+        The reference's `.npz`.
+    name
+        The target's name, for the message.
+    dim
+        The model's unconstrained dimension.
+    flat_constrained
+        (n, dim) -> (n, len(names)): the constrained scalars at unconstrained points.
+    names
+        The constrained scalars' names.
+
+    Returns
+    -------
+    Reference
+        The draws with each scalar's mean, sd, sd of the square and their ArviZ MCSEs.
+
+    Raises
+    ------
+    ValueError
+        The reference belongs to another model (dimension or scalars differ).
+    """
     import arviz as az
 
     x, stored_names, provenance = read_reference(path)

@@ -27,7 +27,18 @@ class SpecError(ModelError):
 
 
 def is_spec(text: str) -> bool:
-    """Whether `text` is of the form `module:function` or `path/to/file.py:function` (not a registered name)."""
+    """Whether `text` is of the form `module:function` or `path/to/file.py:function` (not a registered name).
+
+    Parameters
+    ----------
+    text
+        A target or sampler name as given.
+
+    Returns
+    -------
+    bool
+        True when `text` has a non-empty part before its last colon.
+    """
     where, sep, attr = text.rpartition(":")
     return bool(sep and where)
 
@@ -35,8 +46,24 @@ def is_spec(text: str) -> bool:
 def import_object(spec: str, what: str = "target") -> tuple[str, Any]:
     """`module:function` or `path/to/file.py:function` -> (`module.function`, the object).
 
-    Raises SpecError naming what is wrong: the spec's form, a module or file that cannot be imported, or a
-    missing attribute (listing the module's public callables)."""
+    Parameters
+    ----------
+    spec
+        The spec.
+    what
+        What the spec names (`target`, `sampler`), for the messages.
+
+    Returns
+    -------
+    tuple
+        The resolved name `module.function` and the object.
+
+    Raises
+    ------
+    SpecError
+        (a ValueError) Naming what is wrong: the spec's form, a module or file that cannot be imported, or a
+        missing attribute (listing the module's public callables).
+    """
     where, sep, attr = spec.rpartition(":")
     if not sep or not where or not attr.isidentifier():
         raise SpecError(f"{what} {spec!r}: expected a registered name, module:function or path/to/file.py:function")
@@ -81,8 +108,19 @@ SPECS_ENV = "VAEGIBBS_BENCH_SPECS"  # {"target:name": spec, "sampler:name": spec
 
 
 def remember(kind: str, name: str, spec: str) -> None:
-    """Note that `name` (a resolved `module.function`) comes from `spec` (a file path made absolute), in this
-    process's environment, so that a sweep's worker processes (spawned, dask, slurm) resolve the name too."""
+    """Note in this process's environment that `name` (a resolved `module.function`) comes from `spec`.
+
+    A file path is made absolute, so that a sweep's worker processes (spawned, dask, slurm) resolve the name too.
+
+    Parameters
+    ----------
+    kind
+        `target` or `sampler`.
+    name
+        The resolved name.
+    spec
+        The spec it comes from.
+    """
     where, _, attr = spec.rpartition(":")
     if where.endswith(".py") or "/" in where or "\\" in where:
         spec = f"{pathlib.Path(where).resolve()}:{attr}"
@@ -92,7 +130,20 @@ def remember(kind: str, name: str, spec: str) -> None:
 
 
 def remembered(kind: str, name: str) -> str | None:
-    """The spec `remember` noted for `name`, or None."""
+    """The spec `remember` noted for `name`, or None.
+
+    Parameters
+    ----------
+    kind
+        `target` or `sampler`.
+    name
+        The resolved name.
+
+    Returns
+    -------
+    str or None
+        The spec, or None.
+    """
     return json.loads(os.environ.get(SPECS_ENV, "{}")).get(f"{kind}:{name}")
 
 
@@ -105,8 +156,25 @@ def register_model(
     reference: str | pathlib.Path | None = None,
     headline: str | None = None,
 ) -> None:
-    """Add a numpyro model to the target registry under `name` (then `make_target(name)`, and the CLI's
-    `--target name` in the same process). `reference`: an `.npz` from `python -m bench reference`."""
+    """Add a numpyro model to the target registry under `name`.
+
+    Then `make_target(name)`, and the CLI's `--target name` in the same process, build it.
+
+    Parameters
+    ----------
+    name
+        The target's name in the registry.
+    model
+        A numpyro model.
+    model_args
+        Positional arguments of the model.
+    model_kwargs
+        Keyword arguments of the model (e.g. its data).
+    reference
+        An `.npz` from `python -m bench reference`, or None.
+    headline
+        The statistic tables show first.
+    """
     from targets.registry import TARGETS
 
     def factory() -> Target:
@@ -119,7 +187,18 @@ def register_model(
 
 
 def is_target_factory(obj) -> bool:
-    """A callable annotated to return a Target (`def banana(dim: int = 2) -> Target`)."""
+    """A callable annotated to return a Target (`def banana(dim: int = 2) -> Target`).
+
+    Parameters
+    ----------
+    obj
+        Any object.
+
+    Returns
+    -------
+    bool
+        True when its return annotation resolves to `Target`.
+    """
     try:
         return typing.get_type_hints(obj).get("return") is Target
     except Exception:  # noqa: BLE001 - unresolvable annotations: not declared
@@ -131,8 +210,27 @@ def load_spec(spec: str, reference: str | pathlib.Path | None = None, **params) 
 
     The attribute is a ready Target; a factory returning one (called with `params`; one annotated
     `-> Target` is called directly, others are tried first); or a numpyro model with no required argument,
-    turned into a Target named `module.function` (`from_numpyro`; it takes no `params`). Raises SpecError
-    (a ValueError) naming what is wrong."""
+    turned into a Target named `module.function` (`from_numpyro`; it takes no `params`).
+
+    Parameters
+    ----------
+    spec
+        The spec.
+    reference
+        A reference `.npz` for a numpyro model, or None.
+    **params
+        The factory's parameters.
+
+    Returns
+    -------
+    Target
+        The target.
+
+    Raises
+    ------
+    SpecError
+        (a ValueError) Naming what is wrong.
+    """
     name, obj = import_object(spec, "target")
     if isinstance(obj, Target):
         if params:
@@ -149,7 +247,29 @@ def load_spec(spec: str, reference: str | pathlib.Path | None = None, **params) 
 
 
 def call_factory(spec: str, factory: Callable, params: Mapping[str, Any]) -> Target:
-    """`factory(**params)`, which must return a Target; its ValueErrors pass through, others are wrapped."""
+    """`factory(**params)`, which must return a Target; its ValueErrors pass through, others are wrapped.
+
+    Parameters
+    ----------
+    spec
+        The spec, for the messages.
+    factory
+        The factory.
+    params
+        Its parameters.
+
+    Returns
+    -------
+    Target
+        The factory's target.
+
+    Raises
+    ------
+    ValueError
+        The factory's own ValueErrors.
+    SpecError
+        (a ValueError) The call failed otherwise, or did not return a Target.
+    """
     try:
         target = factory(**params)
     except ValueError:
