@@ -1,4 +1,6 @@
-"""Cost to accuracy: the evaluations (and seconds) after which the normalised squared bias of every statistic
+"""Cost to accuracy: the evaluations (and seconds) until the normalised squared bias settles below `BIAS2_MAX`.
+
+The evaluations (and seconds) after which the normalised squared bias of every statistic
 falls to `BIAS2_MAX` (0.01) and stays there: the metric of the MCLMC / MAMS line of work (Robnik et al. 2023,
 "Microcanonical Hamiltonian Monte Carlo"; Robnik et al. 2025, "Metropolis adjusted microcanonical Hamiltonian
 Monte Carlo": gradients to b^2_max and b^2_avg < 0.01).
