@@ -1,5 +1,6 @@
-"""Conformance checks of a sampler and of a target, like `benchopt test`: `python -m bench check-sampler SPEC`,
-`python -m bench check-target SPEC`.
+"""Conformance checks of a sampler and of a target, like `benchopt test`.
+
+The commands: `python -m bench check-sampler SPEC`, `python -m bench check-target SPEC`.
 
 A sampler is run three times on a 2-D correlated Gaussian (`GAUSS_MEAN`, `GAUSS_COV`) through a counting log
 density (its evaluations and gradients counted by `jax.debug.callback`, its Python body's traces counted too):
@@ -70,7 +71,20 @@ class Check:
 
 
 def report(title: str, checks: list[Check]) -> str:
-    """The lines `bench check-*` prints: PASS/FAIL/SKIP per check, then a summary."""
+    """The lines `bench check-*` prints: PASS/FAIL/SKIP per check, then a summary.
+
+    Parameters
+    ----------
+    title
+        The first line.
+    checks
+        The checks' outcomes.
+
+    Returns
+    -------
+    str
+        The report, one line per check and the summary.
+    """
     mark = {True: "PASS", False: "FAIL", None: "SKIP"}
     lines = [title] + [f"  {mark[c.ok]}  {c.name}: {c.message}" for c in checks]
     failed = [c.name for c in checks if c.ok is False]
@@ -92,9 +106,25 @@ class Counter:
 
 
 def counting_logdensity(logdensity, counter: Counter, dim: int):
-    """`logdensity` whose evaluations and gradients are counted at run time (`jax.debug.callback`, counting
-    x.size / dim points per call, so batched and looped calls count alike) and whose traces are counted when
-    JAX traces its Python body."""
+    """`logdensity` with its evaluations, gradients and traces counted.
+
+    Evaluations and gradients are counted at run time (`jax.debug.callback`, counting x.size / dim points per
+    call, so batched and looped calls count alike), traces when JAX traces its Python body.
+
+    Parameters
+    ----------
+    logdensity
+        The log density of one point.
+    counter
+        The Counter whose `evals`, `grads` and `traces` are incremented.
+    dim
+        The dimension of one point.
+
+    Returns
+    -------
+    Callable
+        The counting log density (a `jax.custom_vjp` function).
+    """
 
     def count(kind):
         def add(x):
@@ -122,7 +152,20 @@ def counting_logdensity(logdensity, counter: Counter, dim: int):
 
 
 def gaussian_logdensity(mean=GAUSS_MEAN, cov=GAUSS_COV):
-    """log N(x; mean, cov) up to its constant."""
+    """log N(x; mean, cov) up to its constant.
+
+    Parameters
+    ----------
+    mean
+        The Gaussian's mean.
+    cov
+        Its covariance matrix.
+
+    Returns
+    -------
+    Callable
+        `x -> -(x - mean)^T cov^-1 (x - mean) / 2`.
+    """
     prec = jnp.asarray(np.linalg.inv(cov))
     mu = jnp.asarray(mean)
     return lambda x: -0.5 * (x - mu) @ prec @ (x - mu)
@@ -135,7 +178,26 @@ def check_sampler(
     seed: int = 0,
     exactness: bool = True,
 ) -> list[Check]:
-    """Every check of the module docstring on `sampler` with `params`; never raises for the sampler's faults."""
+    """Every check of the module docstring on `sampler` with `params`; never raises for the sampler's faults.
+
+    Parameters
+    ----------
+    sampler
+        The sampler under test.
+    params
+        Its parameters; None: its defaults.
+    budget
+        Chains, draws and warm-up steps of each run.
+    seed
+        The seed of the keys A and B and of the initial positions.
+    exactness
+        Whether to check the moments (and stationarity) of a sampler that claims exactness.
+
+    Returns
+    -------
+    list of Check
+        The checks' outcomes, in order; a sampler that raises ends the list with a failed check.
+    """
     params = dict(params or {})
     dim = GAUSS_MEAN.size
     counter = Counter()
@@ -346,7 +408,18 @@ def _check_reuse(traces_first: int, traces_again: int, traces_other: int, again:
 
 
 def moment_values(x: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(names, f(x) shaped (..., 5), truth): x0, x1, x0^2, x1^2, x0 x1 under N(GAUSS_MEAN, GAUSS_COV)."""
+    """(names, f(x) shaped (..., 5), truth): x0, x1, x0^2, x1^2, x0 x1 under N(GAUSS_MEAN, GAUSS_COV).
+
+    Parameters
+    ----------
+    x
+        Points of the 2-D Gaussian, shape (..., 2).
+
+    Returns
+    -------
+    tuple of (list of str, numpy.ndarray, numpy.ndarray)
+        The moments' names, their values at x (..., 5) and their true values (5,).
+    """
     m, S = GAUSS_MEAN, GAUSS_COV
     f = np.stack([x[..., 0], x[..., 1], x[..., 0] ** 2, x[..., 1] ** 2, x[..., 0] * x[..., 1]], -1)
     truth = np.array([m[0], m[1], S[0, 0] + m[0] ** 2, S[1, 1] + m[1] ** 2, S[0, 1] + m[0] * m[1]])
@@ -354,7 +427,20 @@ def moment_values(x: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
 
 
 def exact_gaussian_draws(key, n: int) -> np.ndarray:
-    """n exact draws of N(GAUSS_MEAN, GAUSS_COV), shaped (n, 2)."""
+    """n exact draws of N(GAUSS_MEAN, GAUSS_COV), shaped (n, 2).
+
+    Parameters
+    ----------
+    key
+        The JAX random key.
+    n
+        The number of draws.
+
+    Returns
+    -------
+    numpy.ndarray
+        The draws, shape (n, 2).
+    """
     eps = np.asarray(jax.random.normal(key, (n, GAUSS_MEAN.size), jnp.float64))
     return GAUSS_MEAN + eps @ np.linalg.cholesky(GAUSS_COV).T
 
@@ -413,7 +499,22 @@ def _check_moments(draws: Draws) -> Check:
 
 
 def check_target(target: Target, n: int = 20000, seed: int = 0) -> list[Check]:
-    """Every target check of the module docstring; never raises for the target's faults."""
+    """Every target check of the module docstring; never raises for the target's faults.
+
+    Parameters
+    ----------
+    target
+        The target under test.
+    n
+        The number of exact draws (and of importance-sampling draws for log Z).
+    seed
+        The seed of the keys.
+
+    Returns
+    -------
+    list of Check
+        The checks' outcomes, in order.
+    """
     key_init, key_draws, key_is = jax.random.split(jax.random.key(seed), 3)
     checks: list[Check] = []
     try:

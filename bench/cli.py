@@ -24,7 +24,23 @@ INTERRUPTED = 130  # 128 + SIGINT, the shell's code for a command stopped by Ctr
 
 
 def out_folder(text: str) -> pathlib.Path:
-    """An `--out` folder; an empty one is refused (it would be the current folder)."""
+    """An `--out` folder; an empty one is refused (it would be the current folder).
+
+    Parameters
+    ----------
+    text
+        The option's value.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        When `text` is empty or blank.
+    """
     if not text.strip():
         raise argparse.ArgumentTypeError("must name a folder, got '' (that would write into the current folder)")
     return pathlib.Path(text)
@@ -374,8 +390,25 @@ def _prefix(head: str, resolved) -> str | None:
 
 
 def resolve_target(parser, spec: str, param_items=()):
-    """A registered or plugin target (with `--param`s), or a spec module:function naming a factory (with
-    `--param`s), a Target or a numpyro model; bad input exits 2."""
+    """The target that `spec` names; bad input exits 2.
+
+    A registered or plugin target (with `--param`s), or a spec module:function naming a factory (with
+    `--param`s), a Target or a numpyro model.
+
+    Parameters
+    ----------
+    parser
+        The argparse parser whose `error` reports bad input (exit 2).
+    spec
+        A registered or plugin target's name, or `module:function` / `path/to/file.py:function`.
+    param_items
+        The `--param KEY=VALUE` items for the target's factory.
+
+    Returns
+    -------
+    Target
+        The built target (the same object for equal parameters of a registered one).
+    """
     from bench.params import parse_params
     from targets.posteriors import load_spec
     from targets.posteriors.user import import_object, is_target_factory
@@ -591,7 +624,21 @@ def _stored_record(out, target, budget, sampler, params, seed) -> dict | None:
 
 
 def cmd_sweep(parser, args) -> int:
-    """Check the whole file first (exit 2 on any problem), then run the cells left, then rebuild the leaderboards."""
+    """Check the whole file first (exit 2 on any problem), then run the cells left, then rebuild the leaderboards.
+
+    Parameters
+    ----------
+    parser
+        The argparse parser whose `error` reports bad input (exit 2).
+    args
+        The parsed arguments of `python -m bench sweep`.
+
+    Returns
+    -------
+    int
+        The exit status: 0 when every cell finished (or a dry run), 1 when one failed or the leaderboards could
+        not be written, 130 when interrupted.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -716,7 +763,20 @@ def _from_results(parser, args, write, what: str, default_folder: str) -> int:
 
 
 def cmd_check(parser, args) -> int:
-    """`check-sampler` / `check-target`: every check's line, exit 0 when all passed, 1 when one failed."""
+    """`check-sampler` / `check-target`: every check's line, exit 0 when all passed, 1 when one failed.
+
+    Parameters
+    ----------
+    parser
+        The argparse parser whose `error` reports bad input (exit 2).
+    args
+        The parsed arguments of `python -m bench check-sampler` or `check-target`.
+
+    Returns
+    -------
+    int
+        The exit status: 0 when every check passed, else 1 (a skipped check is not a pass).
+    """
     import jax
 
     jax.config.update("jax_enable_x64", True)

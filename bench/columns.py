@@ -1,5 +1,7 @@
-"""The columns of the results: each defined once, read by the terminal table (`bench.table`), the leaderboards
-(`bench.leaderboard`) and the documentation (`describe`).
+"""The columns of the results, each defined once and read by the table, the leaderboards and the documentation.
+
+The terminal table (`bench.table`), the leaderboards (`bench.leaderboard`) and the documentation (`describe`)
+read them from here.
 
 `COLUMNS` is in the terminal table's order. A column's values are per seed (a record's `key`) and shown as
 mean ± sd over the seeds that finished (the leaderboards' `<key>.mean`, `<key>.sd`). "worst |bias|/sd" means
@@ -27,7 +29,13 @@ SHOWN = {
 
 @dataclasses.dataclass(frozen=True)
 class Column:
-    """One column of the results. `header` may hold `{h}`, the target's headline statistic."""
+    """One column of the results. `header` may hold `{h}`, the target's headline statistic.
+
+    Raises
+    ------
+    ValueError
+        When `better` is not "higher", "lower" or None, or `shown` not a key of SHOWN.
+    """
 
     key: str  # the record's key (per seed); the leaderboards hold `<key>.mean` and `<key>.sd`
     header: str  # the header of the table and the leaderboards (plain text: renderings escape it)
@@ -286,5 +294,11 @@ if len(BY_KEY) != len(COLUMNS) or len(BY_NAME) != len(COLUMNS):
 
 
 def describe() -> list[tuple[str, str, str]]:
-    """(header, record key, meaning) of every column in order, for the documentation."""
+    """(header, record key, meaning) of every column in order, for the documentation.
+
+    Returns
+    -------
+    list of tuple of (str, str, str)
+        One (header, key, description) per column of COLUMNS.
+    """
     return [(c.header, c.key, c.description) for c in COLUMNS]

@@ -1,5 +1,7 @@
-"""Optional dependencies: a feature that needs an extra (`pip install "vaegibbs-bench[EXTRA]"`) imports its
-modules through `require`, which names the extra when one is missing. The CLI turns `MissingExtra` into exit 2.
+"""Optional dependencies: `require` imports a feature's modules and names the extra when one is missing.
+
+A feature that needs an extra (`pip install "vaegibbs-bench[EXTRA]"`) imports its modules through `require`,
+which names the extra when one is missing. The CLI turns `MissingExtra` into exit 2.
 
 Extras (pyproject.toml): `dask` (the dask executor of sweeps), `slurm` (the slurm executor), `report`
 (`python -m bench report`), `cuda12`/`cuda13` (JAX's CUDA wheels), `test`, `docs`, `dev`.
@@ -22,9 +24,22 @@ def require(module: str, extra: str, feature: str) -> ModuleType:
 
     Parameters
     ----------
-    module : the module to import, e.g. "matplotlib.pyplot".
-    extra : the extra of this package that installs it, e.g. "report".
-    feature : what needs it, for the message, e.g. "the report".
+    module
+        The module to import, e.g. "matplotlib.pyplot".
+    extra
+        The extra of this package that installs it, e.g. "report".
+    feature
+        What needs it, for the message, e.g. "the report".
+
+    Returns
+    -------
+    types.ModuleType
+        The imported module.
+
+    Raises
+    ------
+    MissingExtra
+        When the module (or one it imports) is not installed.
     """
     try:
         return importlib.import_module(module)

@@ -119,7 +119,19 @@ DERIVED = {"worst_abs_bias_mean_sd": ("worst_bias_mean_sd", abs)}  # new column 
 
 
 def aggregate(records: list[dict]) -> pd.DataFrame:
-    """Mean and sd over seeds of every numeric column, one row per configuration (see the module doc)."""
+    """Mean and sd over seeds of every numeric column, one row per configuration (see the module doc).
+
+    Parameters
+    ----------
+    records
+        The records of one target's cells.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per configuration: its identity, seed counts, truth verdict, `<column>.mean` / `<column>.sd` and
+        provenance; empty when there are no records.
+    """
     frame = pd.DataFrame([restore_never(r) for r in records])
     if frame.empty:
         return frame
@@ -205,8 +217,20 @@ def _sorted(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def long_table(records: list[dict]) -> pd.DataFrame:
-    """Every record, one row per cell: identity columns first, then the rest in alphabetical order; a cost to
-    accuracy not reached is inf ("never", `bench.metrics.cost.restore_never`)."""
+    """Every record, one row per cell: identity columns first, then the rest in alphabetical order.
+
+    A cost to accuracy not reached is inf ("never", `bench.metrics.cost.restore_never`).
+
+    Parameters
+    ----------
+    records
+        The records.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell, sorted by target, sampler and seed; empty when there are no records.
+    """
     frame = pd.DataFrame([restore_never(r) for r in records])
     if frame.empty:
         return frame
@@ -222,8 +246,22 @@ def long_table(records: list[dict]) -> pd.DataFrame:
 
 
 def render(table: pd.DataFrame, fmt: str) -> str:
-    """Markdown (`fmt="markdown"`) or LaTeX booktabs (`"latex"`) tables of an aggregated leaderboard, one per
-    target configuration; each row a sampler configuration, `mean ± sd` over seeds, best mean in bold."""
+    """Markdown or LaTeX booktabs tables of an aggregated leaderboard, one per target configuration.
+
+    Each row a sampler configuration, `mean ± sd` over seeds, best mean in bold.
+
+    Parameters
+    ----------
+    table
+        An aggregated leaderboard (`aggregate`).
+    fmt
+        "markdown", "latex" or "html".
+
+    Returns
+    -------
+    str
+        The tables, separated by blank lines.
+    """
     parts = []
     for target_id, sub in table.groupby("target_id", sort=False):
         parts.append(_render_one(str(target_id), sub.reset_index(drop=True), fmt))
@@ -251,8 +289,20 @@ def _render_one(target_id: str, sub: pd.DataFrame, fmt: str) -> str:
 
 
 def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame, str]:
-    """The headline columns of one target configuration's rows as formatted strings (`fmt`: markdown, latex
-    or html: escaping and bold), and the table's note (target, budget, device, precision, directions)."""
+    """The headline columns of one target configuration's rows as formatted strings, and the table's note.
+
+    Parameters
+    ----------
+    sub
+        The aggregated rows of one target configuration.
+    fmt
+        "markdown", "latex" or "html": the escaping and the bold.
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, str)
+        The formatted table and its note (target, budget, device, precision, directions).
+    """
     columns = [c for c in COLUMNS if f"{c.key}.mean" in sub and sub[f"{c.key}.mean"].notna().any()]
     verdicts = list(sub.get("passes_truth", pd.Series(None, sub.index, dtype=object)))
     verdicts = [None if v is None or (isinstance(v, float) and math.isnan(v)) else bool(v) for v in verdicts]
@@ -330,8 +380,21 @@ def table_frame(sub: pd.DataFrame, fmt: str = "markdown") -> tuple[pd.DataFrame,
 
 
 def row_labels(sub: pd.DataFrame) -> list[str]:
-    """The sampler label; budget, precision or device added where the rows of one table differ in them, and the
-    configuration id where labels would still collide (e.g. the same given parameters, other defaults)."""
+    """The sampler label of each row, made unique within one table.
+
+    Budget, precision or device are added where the rows of one table differ in them, and the configuration id
+    where labels would still collide (e.g. the same given parameters, other defaults).
+
+    Parameters
+    ----------
+    sub
+        The aggregated rows of one table.
+
+    Returns
+    -------
+    list of str
+        One label per row.
+    """
     labels = list(sub["sampler_id"].astype(str))
     for col in ("chains", "draws", "warmup", "precision", "device"):
         if sub[col].nunique(dropna=False) > 1:
@@ -341,8 +404,24 @@ def row_labels(sub: pd.DataFrame) -> list[str]:
 
 
 def format_mean_sd(mean: float, sd: float, latex: bool = False) -> str:
-    """`mean ± sd` with three significant digits on the mean and the sd to the same decimal place; `–` when
-    no seed finished; the mean alone for one seed; `never` for +inf (a cost to accuracy not reached)."""
+    """`mean ± sd` with three significant digits on the mean and the sd to the same decimal place.
+
+    `–` when no seed finished; the mean alone for one seed; `never` for +inf (a cost to accuracy not reached).
+
+    Parameters
+    ----------
+    mean
+        The mean over seeds.
+    sd
+        The sd over seeds (NaN: one seed).
+    latex
+        Whether to write LaTeX (`$\\pm$`, `--`).
+
+    Returns
+    -------
+    str
+        The formatted cell.
+    """
     if mean == math.inf:
         return "never"
     if not np.isfinite(mean):
@@ -401,10 +480,26 @@ def _slug(text: str) -> str:
 
 
 def write_all(results: pathlib.Path, out: pathlib.Path | None = None, targets: list[str] | None = None) -> pathlib.Path:
-    """Rebuild the leaderboards of every target (or of `targets`) under `results` into `out` (default
-    `<results>/leaderboard`, which must lie inside `results` and outside reference results once symlinks
-    are resolved: `bench.store.check_inside`; an explicit `out` is the caller's choice, e.g. `make
-    reference`); returns the folder."""
+    """Rebuild the leaderboards of every target (or of `targets`) under `results` into `out`; returns the folder.
+
+    The default `out`, `<results>/leaderboard`, must lie inside `results` and outside reference results once
+    symlinks are resolved (`bench.store.check_inside`); an explicit `out` is the caller's choice, e.g. `make
+    reference`.
+
+    Parameters
+    ----------
+    results
+        The results folder, with its records under `runs/`.
+    out
+        The leaderboards' folder; None: `<results>/leaderboard`.
+    targets
+        The targets to rebuild; None: every target, and the combined `leaderboard.md` / `.tex`.
+
+    Returns
+    -------
+    pathlib.Path
+        The leaderboards' folder.
+    """
     folder = out if out is not None else results / "leaderboard"
     if out is None:
         store.check_inside(results, folder / "runs.csv")
@@ -430,7 +525,20 @@ def write_all(results: pathlib.Path, out: pathlib.Path | None = None, targets: l
 
 
 def write_leaderboards(out: pathlib.Path, target: str) -> pathlib.Path:
-    """Rebuild `<out>/leaderboard/<target>.csv` (.md, .tex) and `runs.csv` from every record under `out`."""
+    """Rebuild `<out>/leaderboard/<target>.csv` (.md, .tex) and `runs.csv` from every record under `out`.
+
+    Parameters
+    ----------
+    out
+        The results folder.
+    target
+        The target's name.
+
+    Returns
+    -------
+    pathlib.Path
+        The target's CSV.
+    """
     return write_all(out, targets=[target]) / f"{target}.csv"
 
 

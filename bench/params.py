@@ -21,7 +21,20 @@ class ParamError(ValueError):
 
 
 def parameters(factory: Callable, skip: Iterable[str] = ()) -> dict[str, inspect.Parameter]:
-    """Keyword parameters of `factory` that a user may set (those with defaults, minus `skip`)."""
+    """Keyword parameters of `factory` that a user may set (those with defaults, minus `skip`).
+
+    Parameters
+    ----------
+    factory
+        A target factory or a sampler's run function.
+    skip
+        Names left out (e.g. the budget's arguments).
+
+    Returns
+    -------
+    dict of str to inspect.Parameter
+        Each parameter, its annotation resolved (the default's type where it has none).
+    """
     hints = typing.get_type_hints(factory)
     out = {}
     for name, p in inspect.signature(factory).parameters.items():
@@ -32,7 +45,20 @@ def parameters(factory: Callable, skip: Iterable[str] = ()) -> dict[str, inspect
 
 
 def describe(factory: Callable, skip: Iterable[str] = ()) -> str:
-    """`dim: int = 10, condition: float = 100.0` for listings and error messages."""
+    """`dim: int = 10, condition: float = 100.0` for listings and error messages.
+
+    Parameters
+    ----------
+    factory
+        A target factory or a sampler's run function.
+    skip
+        Names left out.
+
+    Returns
+    -------
+    str
+        The settable parameters with their types and defaults, or `(none)`.
+    """
     return (
         ", ".join(f"{n}: {_type_name(p.annotation)} = {p.default!r}" for n, p in parameters(factory, skip).items())
         or "(none)"
@@ -40,7 +66,29 @@ def describe(factory: Callable, skip: Iterable[str] = ()) -> str:
 
 
 def parse_params(what: str, factory: Callable, items: Iterable[str], skip: Iterable[str] = ()) -> dict[str, Any]:
-    """Parse `["dim=20", ...]` into typed keyword arguments for `factory`; raise ParamError."""
+    """Parse `["dim=20", ...]` into typed keyword arguments for `factory`; raise ParamError.
+
+    Parameters
+    ----------
+    what
+        What the parameters are of, for the messages (e.g. "target funnel").
+    factory
+        The function whose keyword parameters they set.
+    items
+        The `name=value` strings.
+    skip
+        Names that may not be set.
+
+    Returns
+    -------
+    dict
+        The typed keyword arguments.
+
+    Raises
+    ------
+    ParamError
+        An item not of the form name=value, an unknown or repeated name, or a value that does not parse.
+    """
     valid = parameters(factory, skip)
     out: dict[str, Any] = {}
     for item in items:
@@ -60,12 +108,47 @@ def parse_params(what: str, factory: Callable, items: Iterable[str], skip: Itera
 
 
 def with_defaults(factory: Callable, given: Mapping[str, Any], skip: Iterable[str] = ()) -> dict[str, Any]:
-    """All settable parameters of `factory`: the given ones over the defaults (a run's identity)."""
+    """All settable parameters of `factory`: the given ones over the defaults (a run's identity).
+
+    Parameters
+    ----------
+    factory
+        The function whose keyword parameters they are.
+    given
+        The parameters given.
+    skip
+        Names left out.
+
+    Returns
+    -------
+    dict
+        Every settable parameter with its value.
+    """
     return {name: given.get(name, p.default) for name, p in parameters(factory, skip).items()}
 
 
 def convert(what: str, raw: str, annotation) -> Any:
-    """Convert a string to `annotation` (bool, int, float, str or Literal[...]); a float must be finite."""
+    """Convert a string to `annotation` (bool, int, float, str or Literal[...]); a float must be finite.
+
+    Parameters
+    ----------
+    what
+        What the value is of, for the messages.
+    raw
+        The string.
+    annotation
+        The type: bool, int, float, str or a Literal (any other: the string unchanged).
+
+    Returns
+    -------
+    Any
+        The value.
+
+    Raises
+    ------
+    ParamError
+        When `raw` is not one of a Literal's choices, does not parse, or is a float that is not finite.
+    """
     if typing.get_origin(annotation) is typing.Literal:
         choices = typing.get_args(annotation)
         if raw not in choices:
@@ -91,7 +174,20 @@ def convert(what: str, raw: str, annotation) -> Any:
 
 
 def check_finite(what: str, params: Mapping[str, Any]) -> None:
-    """Raise ParamError if a float among already-typed `params` (a Python caller's) is nan or +-inf."""
+    """Raise ParamError if a float among already-typed `params` (a Python caller's) is nan or +-inf.
+
+    Parameters
+    ----------
+    what
+        What the parameters are of, for the message.
+    params
+        The typed parameters.
+
+    Raises
+    ------
+    ParamError
+        When one of them is a float that is not finite.
+    """
     for key, value in params.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise ParamError(f"{what}: {key} must be a finite number, got {value!r}")

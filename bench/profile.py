@@ -31,14 +31,31 @@ _requested: str | None = None  # None: default()
 
 
 def default() -> str:
-    """`accelerator` when JAX's default backend is not the CPU, else `cpu`."""
+    """`accelerator` when JAX's default backend is not the CPU, else `cpu`.
+
+    Returns
+    -------
+    str
+        The profile's name.
+    """
     import jax
 
     return "cpu" if jax.default_backend() == "cpu" else "accelerator"
 
 
 def use(name: str | None) -> None:
-    """Run under profile `name` (None: `default()`); ValueError naming the valid ones."""
+    """Run under profile `name` (None: `default()`); ValueError naming the valid ones.
+
+    Parameters
+    ----------
+    name
+        A key of PROFILES, or None.
+
+    Raises
+    ------
+    ValueError
+        When `name` is not a profile.
+    """
     global _requested
     if name is not None and name not in PROFILES:
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {name!r}")
@@ -46,25 +63,65 @@ def use(name: str | None) -> None:
 
 
 def requested() -> str | None:
-    """The profile asked for (`use`), None when none was: each process then takes its device's `default()`."""
+    """The profile asked for (`use`), None when none was: each process then takes its device's `default()`.
+
+    Returns
+    -------
+    str or None
+        The profile's name, or None.
+    """
     return _requested
 
 
 def current() -> str:
-    """The profile runs use now."""
+    """The profile runs use now.
+
+    Returns
+    -------
+    str
+        The requested profile, else `default()`.
+    """
     return default() if _requested is None else _requested
 
 
 def precision(targets: Iterable[str] | str = (), name: str | None = None) -> str:
-    """The float precision of a run of `targets` (names) under profile `name` (default: the current one):
-    float32 when every one of them is among the profile's float32 targets, else float64."""
+    """The float precision of a run of `targets` (names) under profile `name` (default: the current one).
+
+    Parameters
+    ----------
+    targets
+        A target's name or several.
+    name
+        The profile; None: the current one.
+
+    Returns
+    -------
+    str
+        "float32" when every one of them is among the profile's float32 targets, else "float64" (also for no
+        target).
+    """
     targets = [targets] if isinstance(targets, str) else list(targets)
     allowed = PROFILES[name or current()]["float32_targets"]
     return "float32" if targets and all(t in allowed for t in targets) else "float64"
 
 
 def sampler_params(run, given: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
-    """The profile's sampler parameters that `run` takes, under `given` (which win)."""
+    """The profile's sampler parameters that `run` takes, under `given` (which win).
+
+    Parameters
+    ----------
+    run
+        The sampler's run function.
+    given
+        The parameters given.
+    name
+        The profile; None: the current one.
+
+    Returns
+    -------
+    dict
+        The profile's parameters that `run` takes, updated with `given`.
+    """
     takes = inspect.signature(run).parameters
     chosen = {k: v for k, v in PROFILES[name or current()]["sampler_params"].items() if k in takes}
     return {**chosen, **given}

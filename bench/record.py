@@ -41,11 +41,39 @@ def identity(
     seed: int,
     target_fingerprint: str | None = None,
 ) -> dict:
-    """The flat identity of a cell; `target.*` and `sampler.*` hold the parameters (and
-    `target.fingerprint` a user's target's fingerprint, when given). The device is part of it, so runs of
+    """The flat identity of a cell; `target.*` and `sampler.*` hold the parameters.
+
+    `target.fingerprint` holds a user's target's fingerprint, when given. The device is part of it, so runs of
     one cell on a CPU and on a GPU are two cells (and `chain_method=auto` resolves by device); so is the
     number of devices used (`devices`), added only when it is not 1 (one device: the ids of before), and the
-    device profile (`bench.profile`), added only when it is not `cpu`."""
+    device profile (`bench.profile`), added only when it is not `cpu`.
+
+    Parameters
+    ----------
+    target_name
+        The target's name.
+    target_params
+        The target's parameters.
+    sampler_name
+        The sampler's name.
+    sampler_params
+        The sampler's parameters.
+    chains
+        Chains of the budget.
+    draws
+        Draws per chain.
+    warmup
+        Warm-up steps per chain.
+    seed
+        The seed.
+    target_fingerprint
+        A user's target's fingerprint (`target_fingerprint`); None: a built-in target.
+
+    Returns
+    -------
+    dict
+        The identity's columns, with the precision and the device.
+    """
     from baselines import devices
 
     fingerprint = {} if target_fingerprint is None else {"target.fingerprint": target_fingerprint}
@@ -71,7 +99,18 @@ def identity(
 
 
 def cell_id(ident: Mapping[str, Any]) -> str:
-    """16 hex digits of the SHA-256 of the identity (sorted JSON)."""
+    """16 hex digits of the SHA-256 of the identity (sorted JSON).
+
+    Parameters
+    ----------
+    ident
+        A cell's identity (`identity`).
+
+    Returns
+    -------
+    str
+        The cell id.
+    """
     return hashlib.sha256(json.dumps(dict(ident), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -79,9 +118,21 @@ FINGERPRINT_POINTS = 8  # fixed points (seeded standard normal draws) where a us
 
 
 def is_builtin(target) -> bool:
-    """Whether `target` is one of the suite's registered targets (built by its factory in `targets`, whose
-    code fixes it with its parameters): its name is registered by the package (not `register_model`) and
-    its log density is the package's code."""
+    """Whether `target` is one of the suite's registered targets (built by its factory in `targets`).
+
+    The factory's code fixes it with its parameters: its name is registered by the package (not
+    `register_model`) and its log density is the package's code.
+
+    Parameters
+    ----------
+    target
+        The target.
+
+    Returns
+    -------
+    bool
+        True for a built-in target.
+    """
     from targets.registry import TARGETS
 
     factory = TARGETS.get(target.name)
@@ -95,10 +146,22 @@ def is_builtin(target) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def target_fingerprint(target) -> str | None:
-    """16 hex digits of the SHA-256 of what defines a user's target, None for a built-in (`is_builtin`):
-    its dim, log Z, its log density, initial positions and statistics' values at FINGERPRINT_POINTS fixed
-    points (standard normal, seed 0; values to 10 significant digits), and its statistics' names and truths
-    (mean, sd, sd of the square, se of the mean)."""
+    """16 hex digits of the SHA-256 of what defines a user's target, None for a built-in (`is_builtin`).
+
+    What defines it: its dim, log Z, its log density, initial positions and statistics' values at
+    FINGERPRINT_POINTS fixed points (standard normal, seed 0; values to 10 significant digits), and its
+    statistics' names and truths (mean, sd, sd of the square, se of the mean).
+
+    Parameters
+    ----------
+    target
+        The target.
+
+    Returns
+    -------
+    str or None
+        The fingerprint, or None for a built-in.
+    """
     import numpy as np
 
     if is_builtin(target):
@@ -124,19 +187,44 @@ def target_fingerprint(target) -> str | None:
 
 
 def label(name: str, params: Mapping[str, Any]) -> str:
-    """`name(k=v,...)`, the human-readable id of a target or sampler configuration."""
+    """`name(k=v,...)`, the human-readable id of a target or sampler configuration.
+
+    Parameters
+    ----------
+    name
+        The target's or sampler's name.
+    params
+        Its parameters (sorted by name in the label).
+
+    Returns
+    -------
+    str
+        The label; `name` alone without parameters.
+    """
     inner = ",".join(f"{k}={v}" for k, v in sorted(params.items()))
     return f"{name}({inner})" if inner else name
 
 
 def precision() -> str:
-    """The float type JAX actually uses now (float64 only if x64 was enabled before use)."""
+    """The float type JAX actually uses now (float64 only if x64 was enabled before use).
+
+    Returns
+    -------
+    str
+        "float64" or "float32".
+    """
     return str(jnp.zeros(()).dtype)
 
 
 def provenance() -> dict:
-    """Versions, device, device count visible (`device_count`) and used (`devices`, `device_kind`), the device
-    profile (`profile`), git commit."""
+    """Versions, device, device count visible and used, the device profile, git commit.
+
+    Returns
+    -------
+    dict
+        The provenance columns: `version.*`, `device`, `device_count` (visible), `devices` and `device_kind`
+        (used), `profile`, `git_commit`, `git_dirty`, `lock_hash`, `lock_matches` and the host's.
+    """
     from baselines import devices
     from bench import profile
 
@@ -164,13 +252,20 @@ def _fixed_provenance() -> dict:
 
 
 def lock_provenance(lock: pathlib.Path, installed: Mapping[str, str]) -> tuple[str | None, bool | None]:
-    """(12 hex digits of the SHA-256 of the lock file `lock`, whether every installed distribution that it
-    names has a version it locks), or (None, None) without a lock file (e.g. installed from a wheel).
+    """The lock file's hash and whether the installed environment is the lock's.
 
     Parameters
     ----------
-    lock : a uv.lock (TOML: `[[package]]` tables with `name` and `version`).
-    installed : normalised distribution name -> installed version (`_installed`).
+    lock
+        A uv.lock (TOML: `[[package]]` tables with `name` and `version`).
+    installed
+        Normalised distribution name -> installed version (`_installed`).
+
+    Returns
+    -------
+    tuple of (str or None, bool or None)
+        (12 hex digits of the SHA-256 of the lock file `lock`, whether every installed distribution that it
+        names has a version it locks), or (None, None) without a lock file (e.g. installed from a wheel).
     """
     import tomllib
 

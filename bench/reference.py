@@ -30,7 +30,13 @@ from targets.posteriors import reference as ref
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """The reference run: posteriordb's defaults (10 chains, 10,000 + 10,000 iterations, thin 10)."""
+    """The reference run: posteriordb's defaults (10 chains, 10,000 + 10,000 iterations, thin 10).
+
+    Raises
+    ------
+    ValueError
+        When chains < 2, thin < 1, iterations < 4 thin or warmup < 10.
+    """
 
     chains: int = 10
     warmup: int = 10_000
@@ -47,7 +53,20 @@ class Settings:
 
 
 def compute(target: Target, settings: Settings) -> tuple[np.ndarray, dict[str, Any]]:
-    """Run NUTS, thin, check. Returns the kept unconstrained draws (chains, draws, dim) and the provenance."""
+    """Run NUTS, thin, check.
+
+    Parameters
+    ----------
+    target
+        The posterior (unconstrained).
+    settings
+        The reference run's settings.
+
+    Returns
+    -------
+    tuple of (numpy.ndarray, dict)
+        The kept unconstrained draws (chains, draws, dim) and the provenance, with the checks.
+    """
     key_init, key_run = jax.random.split(jax.random.key(settings.seed))
     initial = target.initial(key_init, settings.chains)
     start = time.perf_counter()
@@ -91,7 +110,28 @@ def compute(target: Target, settings: Settings) -> tuple[np.ndarray, dict[str, A
 def derive(
     target: Target, source: Target, source_provenance: dict[str, Any], x: np.ndarray, divergences: int, bfmi
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Provenance of draws `x` of `target` obtained from `source`'s reference (same posterior)."""
+    """Provenance of draws `x` of `target` obtained from `source`'s reference (same posterior).
+
+    Parameters
+    ----------
+    target
+        The target the draws are of.
+    source
+        The target whose reference they come from.
+    source_provenance
+        The source reference's provenance.
+    x
+        The draws of `target`, shape (chains, draws, dim).
+    divergences
+        The source run's divergences.
+    bfmi
+        The source run's BFMI per chain, or None.
+
+    Returns
+    -------
+    tuple of (numpy.ndarray, dict)
+        `x` and its provenance (the source's, with `derived_from` and the checks on `x`).
+    """
     checks = ref.check(statistic_values(target, x), divergences, None if bfmi is None else np.asarray(bfmi))
     checks["bfmi"] = bfmi
     provenance = {k: v for k, v in source_provenance.items() if k not in ("checks", "target")}

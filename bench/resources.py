@@ -15,8 +15,28 @@ PER_DRAW = 6  # log density + acceptance, divergence, steps, energy, tree depth
 
 
 def draws_bytes(chains: int, draws: int, warmup: int, dim: int, precision: str = "float64") -> int:
-    """Lower bound on a run's kept draws: chains x (draws x (dim + PER_DRAW) + warmup) x itemsize bytes,
-    itemsize 8 for float64 and 4 for float32."""
+    """Lower bound on a run's kept draws: chains x (draws x (dim + PER_DRAW) + warmup) x itemsize bytes.
+
+    The itemsize is 8 for float64 and 4 for float32.
+
+    Parameters
+    ----------
+    chains
+        Chains of the budget.
+    draws
+        Draws per chain.
+    warmup
+        Warm-up steps per chain.
+    dim
+        The target's dimension.
+    precision
+        "float64" or "float32".
+
+    Returns
+    -------
+    int
+        The bytes.
+    """
     itemsize = 8 if precision == "float64" else 4
     return chains * (draws * (dim + PER_DRAW) + warmup) * itemsize
 
@@ -24,7 +44,28 @@ def draws_bytes(chains: int, draws: int, warmup: int, dim: int, precision: str =
 def check_fits(
     chains: int, draws: int, warmup: int, dim: int, precision: str = "float64", memory: int | None = None
 ) -> None:
-    """Raise ValueError if the draws of this budget (`draws_bytes`) exceed `memory` (default: this machine's)."""
+    """Raise ValueError if the draws of this budget (`draws_bytes`) exceed `memory` (default: this machine's).
+
+    Parameters
+    ----------
+    chains
+        Chains of the budget.
+    draws
+        Draws per chain.
+    warmup
+        Warm-up steps per chain.
+    dim
+        The target's dimension.
+    precision
+        "float64" or "float32".
+    memory
+        The bytes available; None: this machine's memory (no check when it is unknown).
+
+    Raises
+    ------
+    ValueError
+        When the draws need more than `memory`.
+    """
     memory = machine_memory() if memory is None else memory
     need = draws_bytes(chains, draws, warmup, dim, precision)
     if memory is not None and need > memory:

@@ -39,6 +39,11 @@ class Budget:
         Draws kept per chain (at least 4: split R-hat and ESS need them).
     warmup
         Warm-up (tuning, or training) steps per chain (at least 0).
+
+    Raises
+    ------
+    ValueError
+        When a count is below its least value.
     """
 
     chains: int = 4
@@ -65,10 +70,30 @@ class FrozenChains(RuntimeError):
 def cell_identity(
     target: Target, sampler: Sampler, sampler_params: Mapping[str, Any], seed: int, budget: Budget
 ) -> dict:
-    """The identity of a cell (`bench.record.identity`): every sampler parameter, defaults included
-    (the sampler's defaults for this target under the given ones), as the sampler reports it used them
-    (`run.identity_params`, where it has one), and a user's target's fingerprint
-    (`bench.record.target_fingerprint`; built-in targets have none, so their ids are unchanged)."""
+    """The identity of a cell (`bench.record.identity`), every sampler parameter included.
+
+    Every sampler parameter, defaults included (the sampler's defaults for this target under the given ones),
+    as the sampler reports it used them (`run.identity_params`, where it has one), and a user's target's
+    fingerprint (`bench.record.target_fingerprint`; built-in targets have none, so their ids are unchanged).
+
+    Parameters
+    ----------
+    target
+        The target.
+    sampler
+        The sampler.
+    sampler_params
+        The parameters given.
+    seed
+        The cell's seed.
+    budget
+        Chains, draws and warm-up steps.
+
+    Returns
+    -------
+    dict
+        The identity's columns.
+    """
     sampler_params = sampler.params_for(target, sampler_params)
     params = with_defaults(sampler.run, sampler_params, skip=BUDGET_ARGS)
     # e.g. a VAE sampler run on a saved model: its training settings are the model's, not the defaults
@@ -198,9 +223,24 @@ def check_finite_draws(draws: Draws) -> None:
 
 
 def check_moved(draws: Draws, values) -> None:
-    """Raise FrozenChains when the chains never moved: acceptance 0 at every draw of every chain (every
-    acceptance statistic, e.g. a hybrid's VAE and local moves), every draw divergent, or every statistic
-    constant within every chain. Weighted (independent) draws are not chains: not checked."""
+    """Raise FrozenChains when the chains never moved.
+
+    Never moved: acceptance 0 at every draw of every chain (every acceptance statistic, e.g. a hybrid's VAE
+    and local moves), every draw divergent, or every statistic constant within every chain. Weighted
+    (independent) draws are not chains: not checked.
+
+    Parameters
+    ----------
+    draws
+        The sampler's draws.
+    values
+        The statistics at the draws, (chains, draws, n_statistics).
+
+    Raises
+    ------
+    FrozenChains
+        When the chains never moved.
+    """
     if draws.log_weights is not None:
         return
     stats = {k: np.asarray(v) for k, v in draws.stats.items()}

@@ -239,9 +239,29 @@ def get_sampler(name: str) -> Sampler:
 
 
 def resolve(spec: str) -> Sampler:
-    """A registered name, the name of an installed plugin (entry point of ENTRY_POINT_GROUP), or
+    """The Sampler that a registered name, an installed plugin's name or a spec names.
+
+    A registered name, the name of an installed plugin (entry point of ENTRY_POINT_GROUP), or
     `module:function` / `path/to/file.py:function` -> a Sampler (named `module.function` for a spec, and
-    with the spec as its `source`). The function must fit the contract (`check_contract`)."""
+    with the spec as its `source`). The function must fit the contract (`check_contract`).
+
+    Parameters
+    ----------
+    spec
+        The name or spec.
+
+    Returns
+    -------
+    Sampler
+        The sampler.
+
+    Raises
+    ------
+    KeyError
+        An unknown name (the message lists the valid ones).
+    SpecError
+        A spec or plugin that does not resolve or fit the contract (a ValueError).
+    """
     if spec in SAMPLERS:
         return SAMPLERS[spec]
     found = plugins()
@@ -280,6 +300,11 @@ def from_function(
     -------
     Sampler
         The sampler, with no per-target defaults.
+
+    Raises
+    ------
+    SpecError
+        When `fn` does not fit the contract (`check_contract`).
     """
     what = what or f"sampler {name!r}"
     check_contract(fn, what)
@@ -356,8 +381,15 @@ def check_contract(fn: Callable, what: str = "sampler") -> None:
 
 
 def plugins() -> dict[str, metadata.EntryPoint]:
-    """Samplers registered by installed packages (entry points of ENTRY_POINT_GROUP), name -> entry point;
-    a name the suite already has stays the suite's."""
+    """Samplers registered by installed packages (entry points of ENTRY_POINT_GROUP), name -> entry point.
+
+    A name the suite already has stays the suite's.
+
+    Returns
+    -------
+    dict of str to importlib.metadata.EntryPoint
+        The plugins' entry points (not loaded), by name.
+    """
     return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name not in SAMPLERS}
 
 
@@ -373,5 +405,11 @@ def _from_plugin(ep: metadata.EntryPoint) -> Sampler:
 
 
 def all_samplers() -> dict[str, Sampler | metadata.EntryPoint]:
-    """The suite's samplers, then the installed plugins' (not loaded), for `bench list`."""
+    """The suite's samplers, then the installed plugins' (not loaded), for `bench list`.
+
+    Returns
+    -------
+    dict
+        Name -> Sampler (the suite's) or entry point (a plugin's).
+    """
     return {**SAMPLERS, **plugins()}

@@ -51,16 +51,55 @@ NAME_CHARS = "letters, digits and _ . = , ( ) + - (not first: . = , ( ) + -)"
 
 
 def check_name(kind: str, name: str) -> str:
-    """`name` if it can be one folder or file name under the results folder (see `NAME`: no `/`, no `..`,
-    not empty, not hidden); else ResultsError naming it and the valid characters."""
+    """`name` if it can be one folder or file name under the results folder; else ResultsError.
+
+    See `NAME`: no `/`, no `..`, not empty, not hidden; the error names it and the valid characters.
+
+    Parameters
+    ----------
+    kind
+        What it names, for the message ("target", "sampler", "sweep").
+    name
+        The name.
+
+    Returns
+    -------
+    str
+        `name`.
+
+    Raises
+    ------
+    ResultsError
+        When `name` cannot name one folder or file.
+    """
     if not isinstance(name, str) or not NAME.fullmatch(name) or ".." in name:
         raise ResultsError(f"{kind} name {name!r} cannot name a folder of the results: use {NAME_CHARS}, with no '..'")
     return name
 
 
 def check_inside(out: pathlib.Path, path: pathlib.Path) -> pathlib.Path:
-    """`path` resolved (symlinks followed) if it lies inside `out` (resolved) and no folder above it holds
-    committed reference results (a `REFERENCE` marker); else ResultsError. Every writer calls it."""
+    """`path` resolved (symlinks followed) if it lies inside `out` and outside reference results; else ResultsError.
+
+    Inside `out` (resolved), and no folder above it holds committed reference results (a `REFERENCE` marker).
+    Every writer calls it.
+
+    Parameters
+    ----------
+    out
+        The results folder.
+    path
+        The path to be written.
+
+    Returns
+    -------
+    pathlib.Path
+        `path` resolved.
+
+    Raises
+    ------
+    ResultsError
+        When `path` lies outside `out` or inside reference results.
+    """
     root, where = pathlib.Path(out).resolve(), pathlib.Path(path).resolve()
     if where != root and root not in where.parents:
         raise ResultsError(f"{path} resolves to {where}, outside the results folder {root}: refusing to write it")
@@ -74,9 +113,26 @@ def check_inside(out: pathlib.Path, path: pathlib.Path) -> pathlib.Path:
 
 
 def check_writable(out: pathlib.Path, targets=(), sweep: str | None = None) -> None:
-    """Fail early, before any computation, if `out` cannot hold results (or holds reference results), if a
-    target's or the sweep's name cannot name a folder, or if a target's folder `runs/<target>` or the
-    leaderboard folder cannot be written inside `out`."""
+    """Fail early, before any computation, if `out` cannot hold these results.
+
+    It fails if `out` cannot hold results (or holds reference results), if a target's or the sweep's name
+    cannot name a folder, or if a target's folder `runs/<target>` or the leaderboard folder cannot be written
+    inside `out`.
+
+    Parameters
+    ----------
+    out
+        The results folder.
+    targets
+        The targets' names.
+    sweep
+        The sweep's name, or None.
+
+    Raises
+    ------
+    ResultsError
+        The first problem found.
+    """
     out = pathlib.Path(out)
     check_inside(out, out)
     names = [check_name("target", t) for t in targets]
@@ -114,9 +170,31 @@ def cell_dir(out: pathlib.Path, record: Mapping[str, Any]) -> pathlib.Path:
 def write_cell(
     out: pathlib.Path, record: Mapping[str, Any], datatree=None, artifacts: Mapping[str, Any] | None = None
 ) -> pathlib.Path:
-    """Write record (and draws, and artifacts: name -> write(path_stem)) atomically into the cell's folder,
-    replacing an older version of it. An OSError (e.g. a full disk) leaves no temporary folder and the
-    older version in place."""
+    """Write record (and draws, and artifacts) atomically into the cell's folder, replacing an older version.
+
+    An OSError (e.g. a full disk) leaves no temporary folder and the older version in place.
+
+    Parameters
+    ----------
+    out
+        The results folder.
+    record
+        The cell's record (its `target`, `sampler` and `cell_id` name the folder).
+    datatree
+        The draws (an ArviZ DataTree, written as `draws.nc`), or None.
+    artifacts
+        Name -> write(path_stem), e.g. a trained model's files.
+
+    Returns
+    -------
+    pathlib.Path
+        The cell's folder.
+
+    Raises
+    ------
+    ResultsError
+        When a name cannot name a folder or the folder lies outside `out` or inside reference results.
+    """
     final = cell_dir(out, record)
     for kind in ("target", "sampler"):
         check_name(kind, str(record[kind]))
@@ -148,7 +226,15 @@ def write_cell(
 
 
 def write_bytes(path: pathlib.Path, data: bytes) -> None:
-    """Write `data` to a new file and fsync it (plain I/O; the disk-full OSError surfaces here)."""
+    """Write `data` to a new file and fsync it (plain I/O; the disk-full OSError surfaces here).
+
+    Parameters
+    ----------
+    path
+        The file.
+    data
+        Its bytes.
+    """
     with open(path, "wb") as f:
         f.write(data)
         f.flush()
@@ -190,16 +276,41 @@ def _pid_alive(pid: int) -> bool:
 
 
 def owner_gone(pid: int | None, host: str | None, mtime: float) -> bool:
-    """Whether the owner (pid on the host with this 8-hex-digit hash) of a claim or temporary last touched
-    at `mtime` is gone: same host, pid not alive; another host (or unknown), untouched for STALE_S seconds."""
+    """Whether the owner of a claim or temporary last touched at `mtime` is gone.
+
+    Same host: pid not alive; another host (or unknown): untouched for STALE_S seconds.
+
+    Parameters
+    ----------
+    pid
+        The owner's process id, or None.
+    host
+        The 8-hex-digit hash of the owner's host name, or None.
+    mtime
+        When it was last touched (seconds since the epoch).
+
+    Returns
+    -------
+    bool
+        True when the owner is gone.
+    """
     if host == _host() and pid is not None:
         return not _pid_alive(pid)
     return time.time() - mtime > STALE_S
 
 
 def remove_stale(folder: pathlib.Path, cell_id: str) -> None:
-    """Remove the cell's temporary folders (`.tmp-` / `.old-<cell_id>-<pid>-<host>-...`) whose owner is gone:
-    left by a process killed mid-write. Another live process's temporary is left alone."""
+    """Remove the cell's temporary folders (`.tmp-` / `.old-<cell_id>-<pid>-<host>-...`) whose owner is gone.
+
+    They are left by a process killed mid-write. Another live process's temporary is left alone.
+
+    Parameters
+    ----------
+    folder
+        The folder holding the cell's folder.
+    cell_id
+        The cell's id.
+    """
     for path in folder.glob(f".*-{cell_id}-*"):
         if path.name.startswith(CLAIM):
             continue
@@ -217,8 +328,15 @@ def remove_stale(folder: pathlib.Path, cell_id: str) -> None:
 
 
 class Claim:
-    """The claim file of one cell, held by this process until `release`; touched every HEARTBEAT_S seconds
-    by a daemon thread so that other hosts see its owner is alive."""
+    """The claim file of one cell, held by this process until `release`.
+
+    It is touched every HEARTBEAT_S seconds by a daemon thread so that other hosts see its owner is alive.
+
+    Parameters
+    ----------
+    path
+        The claim file (already created).
+    """
 
     def __init__(self, path: pathlib.Path):
         self.path = path
@@ -252,8 +370,27 @@ def claim_path(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> pa
 
 
 def claim_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> Claim | None:
-    """Take the cell's claim (O_EXCL create of its claim file, holding host, pid and time) and return it;
-    None when a live owner holds it. A stale claim (`owner_gone`) is removed first (`remove_stale_claim`)."""
+    """Take the cell's claim and return it; None when a live owner holds it.
+
+    The claim is an O_EXCL create of its claim file, holding host, pid and time. A stale claim (`owner_gone`)
+    is removed first (`remove_stale_claim`).
+
+    Parameters
+    ----------
+    out
+        The results folder.
+    target
+        The target's name.
+    sampler
+        The sampler's name.
+    cell_id
+        The cell's id.
+
+    Returns
+    -------
+    Claim or None
+        The claim, or None when a live owner holds it.
+    """
     path = claim_path(out, target, sampler, cell_id)
     check_inside(out, path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -273,9 +410,27 @@ def claim_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> Cl
 
 
 def remove_stale_claim(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> bool:
-    """Remove the cell's claim if its owner is gone (killed mid-cell, or after writing the cell but before
-    releasing it); True when there is no claim left. The claim is renamed away first (only one of several
-    takers can), and a live newcomer's claim moved by mistake is put back."""
+    """Remove the cell's claim if its owner is gone; True when there is no claim left.
+
+    Gone: killed mid-cell, or after writing the cell but before releasing it. The claim is renamed away first
+    (only one of several takers can), and a live newcomer's claim moved by mistake is put back.
+
+    Parameters
+    ----------
+    out
+        The results folder.
+    target
+        The target's name.
+    sampler
+        The sampler's name.
+    cell_id
+        The cell's id.
+
+    Returns
+    -------
+    bool
+        True when there is no claim left.
+    """
     path = claim_path(out, target, sampler, cell_id)
     owner = read_claim(path)
     if owner is None:
@@ -299,8 +454,18 @@ def remove_stale_claim(out: pathlib.Path, target: str, sampler: str, cell_id: st
 
 
 def read_claim(path: pathlib.Path) -> dict | None:
-    """The claim's owner (pid, host, mtime); a claim being written (empty, unparsable) counts as fresh;
-    None when it is gone."""
+    """The claim's owner (pid, host, mtime); a claim being written (empty, unparsable) counts as fresh.
+
+    Parameters
+    ----------
+    path
+        The claim file.
+
+    Returns
+    -------
+    dict or None
+        `pid`, `host`, `mtime` and `hostname`; None when the claim is gone.
+    """
     try:
         mtime = path.stat().st_mtime
         text = path.read_text()
@@ -324,7 +489,18 @@ REQUIRED = {"cell_id": str, "target": str, "sampler": str, "status": str, "seed"
 
 
 def read_records(out: pathlib.Path) -> Iterator[dict]:
-    """Every readable record under `out/runs`; unreadable or malformed ones are named and skipped."""
+    """Every readable record under `out/runs`; unreadable or malformed ones are named and skipped.
+
+    Parameters
+    ----------
+    out
+        The results folder.
+
+    Yields
+    ------
+    dict
+        Each record, in path order (a warning names each one skipped).
+    """
     for path in sorted((out / "runs").glob(f"**/{RECORD}")):
         if any(part.startswith(".") for part in path.relative_to(out).parts):
             continue
@@ -343,7 +519,18 @@ def read_records(out: pathlib.Path) -> Iterator[dict]:
 
 
 def has_records(out: pathlib.Path) -> bool:
-    """Whether `out/runs` holds any cell's record file (readable or not; hidden temporaries aside)."""
+    """Whether `out/runs` holds any cell's record file (readable or not; hidden temporaries aside).
+
+    Parameters
+    ----------
+    out
+        The results folder.
+
+    Returns
+    -------
+    bool
+        True when there is one.
+    """
     return any(
         not any(part.startswith(".") for part in path.relative_to(out).parts)
         for path in (pathlib.Path(out) / "runs").glob(f"**/{RECORD}")
@@ -351,9 +538,27 @@ def has_records(out: pathlib.Path) -> bool:
 
 
 def read_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> dict | None:
-    """The record of one cell if its folder holds a complete one (record parsed, its required fields and id
-    right, draws present and opening as HDF5 when it finished `ok`); else None: the cell is to be
-    (re)computed, never half-read."""
+    """The record of one cell if its folder holds a complete one; else None: the cell is to be (re)computed.
+
+    Complete: record parsed, its required fields and id right, draws present and opening as HDF5 when it
+    finished `ok`; a cell is never half-read.
+
+    Parameters
+    ----------
+    out
+        The results folder.
+    target
+        The target's name.
+    sampler
+        The sampler's name.
+    cell_id
+        The cell's id.
+
+    Returns
+    -------
+    dict or None
+        The record, or None.
+    """
     folder = out / "runs" / target / sampler / cell_id
     try:
         record = json.loads((folder / RECORD).read_text())
@@ -371,8 +576,20 @@ def read_cell(out: pathlib.Path, target: str, sampler: str, cell_id: str) -> dic
 
 
 def draws_readable(path: pathlib.Path) -> bool:
-    """Whether `path` is a file that opens as HDF5 with a `posterior` group (a cheap check: the header and
-    the root group, not the data; a truncated file fails here)."""
+    """Whether `path` is a file that opens as HDF5 with a `posterior` group.
+
+    A cheap check: the header and the root group, not the data; a truncated file fails here.
+
+    Parameters
+    ----------
+    path
+        The draws file.
+
+    Returns
+    -------
+    bool
+        True when it opens.
+    """
     import h5py
 
     if not path.is_file():
@@ -393,13 +610,37 @@ def to_datatree(
     traces: Mapping[str, np.ndarray] | None = None,
     variables: Mapping[str, np.ndarray] | None = None,
 ):
-    """ArviZ DataTree: posterior `x` (chain, draw, x_dim) and `statistics` (chain, draw, statistic), the
-    target's statistics at each draw, selectable by name (`.sel(statistic="v")`);
-    per-step warm-up/training traces (e.g. the VAE's training bound) in the group `training` (step; a
-    name `round.<name>` goes there as `<name>` over the dimension `round`).
-    `variables` (name -> (chain, draw, *shape)), e.g. a numpyro model's constrained parameters, take
-    x's place in the posterior group under their own names (dims `name_dim_k`, as numpyro's), and x moves
-    to ArviZ's `unconstrained_posterior` group."""
+    """The ArviZ DataTree of a cell's draws: posterior `x` and `statistics`, sample stats and training traces.
+
+    Posterior `x` (chain, draw, x_dim) and `statistics` (chain, draw, statistic), the target's statistics at
+    each draw, selectable by name (`.sel(statistic="v")`); per-step warm-up/training traces (e.g. the VAE's
+    training bound) in the group `training` (step; a name `round.<name>` goes there as `<name>` over the
+    dimension `round`). `variables` (name -> (chain, draw, *shape)), e.g. a numpyro model's constrained
+    parameters, take x's place in the posterior group under their own names (dims `name_dim_k`, as numpyro's),
+    and x moves to ArviZ's `unconstrained_posterior` group.
+
+    Parameters
+    ----------
+    positions
+        The draws, shape (chain, draw, x_dim).
+    statistic_names
+        The target's statistics' names.
+    statistic_values
+        Their values at the draws, shape (chain, draw, statistic).
+    sample_stats
+        Per-draw sample statistics (chain, draw); `logdensity` is stored as `lp`.
+    attrs
+        The tree's attributes (non-scalar values as JSON).
+    traces
+        Per-step (or `round.`-prefixed per-round) training traces, or None.
+    variables
+        Named parameters (chain, draw, *shape), or None.
+
+    Returns
+    -------
+    xarray.DataTree
+        The tree.
+    """
     ss = {("lp" if k == "logdensity" else k): np.asarray(v) for k, v in sample_stats.items()}
     groups: dict = {"posterior": {"x": positions, "statistics": statistic_values}, "sample_stats": ss}
     if variables:

@@ -80,9 +80,22 @@ def _rhat(records: list[dict]) -> str:
 
 
 def worst_statistic(records: list[dict]) -> tuple[str, list]:
-    """The worst statistic (bench.columns, "worst |bias|/sd"): per seed the largest |bias of the mean| in true sds
-    over the statistics (`|worst_bias_mean_sd|`), and the statistic that is worst in most seeds (on a tie, the
-    earliest seed's); ("", NaNs) without ground truth."""
+    """The worst statistic (bench.columns, "worst |bias|/sd") of one configuration's seeds.
+
+    Per seed the largest |bias of the mean| in true sds over the statistics (`|worst_bias_mean_sd|`), and the
+    statistic that is worst in most seeds (on a tie, the earliest seed's).
+
+    Parameters
+    ----------
+    records
+        The configuration's records, one per seed.
+
+    Returns
+    -------
+    tuple of (str, list of float)
+        The statistic worst in most seeds and each seed's |worst_bias_mean_sd|; ("", NaNs) without ground
+        truth.
+    """
     names = [r.get("worst_stat") for r in records if r.get("worst_stat")]
     name = max(names, key=names.count) if names else ""
     return name, [abs(_number(r.get("worst_bias_mean_sd"))) for r in records]
@@ -113,8 +126,27 @@ SHORT_CAPTION = (
 
 
 def select_columns(target: Target, spec: str) -> tuple[str, ...] | None:
-    """`headline` -> HEADLINE, `all` -> None (every column), or a comma-separated list of column names (checked
-    against the names of every column a table can have); ValueError naming the unknown ones and the valid ones."""
+    """The columns that `--columns` names: `headline` -> HEADLINE, `all` -> None (every column), or a list.
+
+    A comma-separated list of column names is checked against the names of every column a table can have.
+
+    Parameters
+    ----------
+    target
+        The table's target (the names are checked against every column, whatever the target).
+    spec
+        `headline`, `all`, or comma-separated column names.
+
+    Returns
+    -------
+    tuple of str or None
+        The names, `sampler` first; None for every column.
+
+    Raises
+    ------
+    ValueError
+        Naming the unknown columns (or none given) and the valid ones.
+    """
     if spec == "headline":
         return HEADLINE
     if spec == "all":
@@ -143,8 +175,22 @@ def _header(c: Column, target: Target) -> str:
 
 
 def results_table(target: Target, groups: dict[str, list[dict]], columns: tuple[str, ...] | None = None) -> Table:
-    """`groups`: sampler label -> records of its seeds (ok and failed). `columns`: the names (`Column.name`)
-    of the columns to show, None for all."""
+    """The terminal table of a run: one row per sampler configuration, mean ± sd over seeds.
+
+    Parameters
+    ----------
+    target
+        The target, with its ground truth.
+    groups
+        Sampler label -> records of its seeds (ok and failed).
+    columns
+        The names (`Column.name`) of the columns to show, None for all.
+
+    Returns
+    -------
+    rich.table.Table
+        The table, with its caption.
+    """
     full, shown = _results_table(target, groups)
     if columns is None:
         return full

@@ -59,8 +59,16 @@ def _kernel_default(kernel: Callable, name: str):
 
 @dataclasses.dataclass(frozen=True)
 class Moves:
-    """The kernels' settings; their defaults are the kernels' own (vaegibbs.kernels). Each sampler takes those
-    its kernel uses (`MOVES`)."""
+    """The kernels' settings; their defaults are the kernels' own (vaegibbs.kernels).
+
+    Each sampler takes those its kernel uses (`MOVES`).
+
+    Raises
+    ------
+    ValueError
+        When jitter < 0, temperature <= 0, inner < 0, step_size <= 0, num_local < 1 or vae_move is not one of
+        `vaegibbs.kernels.VAE_MOVES`.
+    """
 
     jitter: float = _kernel_default(kernels.gibbs, "jitter")  # sd of the Gibbs move's latent perturbation
     temperature: float = _kernel_default(kernels.imh, "temperature")  # sd of the IMH proposal's latent N(0, t^2)
@@ -88,8 +96,15 @@ class Moves:
 
 @dataclasses.dataclass(frozen=True)
 class RunSettings:
-    """The suite's settings of a VAE run besides the networks' (`vaegibbs.Config`), the walkers'
-    (`vaegibbs.adaptive.Adaptive`) and the kernels' (`Moves`)."""
+    """The suite's settings of a VAE run besides the networks', the walkers' and the kernels'.
+
+    The networks' are `vaegibbs.Config`, the walkers' `vaegibbs.adaptive.Adaptive`, the kernels' `Moves`.
+
+    Raises
+    ------
+    ValueError
+        When training is not one of TRAINING_STRATEGIES, eval_batch < 2 or iw_inner < 0.
+    """
 
     training: Literal[TRAINING_STRATEGIES] = "reverse"  # reverse: vaegibbs.fit; adaptive: vaegibbs.adaptive
     eval_batch: int = 20000  # fresh samples of the VAE for the bounds, log Z_hat and the weights' diagnostics
@@ -219,7 +234,18 @@ SAMPLER_TARGET_DEFAULTS = {
 
 
 def target_defaults(sampler: str) -> dict[str, dict]:
-    """The per-target defaults of one VAE sampler: TARGET_DEFAULTS, then SAMPLER_TARGET_DEFAULTS[sampler]."""
+    """The per-target defaults of one VAE sampler: TARGET_DEFAULTS, then SAMPLER_TARGET_DEFAULTS[sampler].
+
+    Parameters
+    ----------
+    sampler
+        The sampler's name, e.g. "vae-gibbs".
+
+    Returns
+    -------
+    dict of str to dict
+        Target name -> parameter defaults.
+    """
     out = {target: dict(d) for target, d in TARGET_DEFAULTS.items()}
     for target, d in SAMPLER_TARGET_DEFAULTS.get(sampler, {}).items():
         out[target] = {**out.get(target, {}), **d}
@@ -233,8 +259,18 @@ MULTIMODAL_DEFAULTS = {"training": "adaptive", "train_steps": 10000, "inner": 8}
 
 
 def defaults_for(target) -> dict:
-    """The VAE samplers' defaults for a target outside the suite, from what it is: MULTIMODAL_DEFAULTS when it
-    declares more than one mode, else none (the generic setting)."""
+    """The VAE samplers' defaults for a target outside the suite, from what it is.
+
+    Parameters
+    ----------
+    target
+        The target.
+
+    Returns
+    -------
+    dict
+        MULTIMODAL_DEFAULTS when it declares more than one mode, else {} (the generic setting).
+    """
     modes = getattr(target, "modes", None)
     return dict(MULTIMODAL_DEFAULTS) if modes is not None and modes.count > 1 else {}
 
@@ -249,8 +285,27 @@ class Settings(NamedTuple):
 
 
 def settings(kind: str, params: Mapping[str, Any]) -> Settings:
-    """The settings of a run of kernel `kind` with `params` (sampler parameters, the others at their defaults),
-    checked once per distinct setting (`validate`, then the run, reuse it); ValueError naming the parameter."""
+    """The settings of a run of kernel `kind` with `params`, checked once per distinct setting.
+
+    `params` are sampler parameters, the others at their defaults; `validate`, then the run, reuse the check.
+
+    Parameters
+    ----------
+    kind
+        The kernel: a key of MOVES ("gibbs", "imh", "is", "hybrid").
+    params
+        The sampler parameters given.
+
+    Returns
+    -------
+    Settings
+        The checked settings (`config` None with `model_path`; `adaptive` only with training=adaptive).
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter: unknown, out of range, or a saved model that cannot be loaded.
+    """
     items = tuple(sorted(params.items()))
     try:
         hash(items)
@@ -321,17 +376,47 @@ def _in_parameter_names(err: ValueError) -> ValueError:
 
 
 def validate(kind: str, num_warmup: int, num_draws: int, **params) -> None:
-    """Raise ValueError on bad settings of a `kind` sampler before anything is trained (bench.run, the CLI)."""
+    """Raise ValueError on bad settings of a `kind` sampler before anything is trained (bench.run, the CLI).
+
+    Parameters
+    ----------
+    kind
+        The kernel: a key of MOVES.
+    num_warmup
+        The warm-up steps per chain.
+    num_draws
+        The draws per chain.
+    **params
+        The sampler parameters.
+
+    Raises
+    ------
+    ValueError
+        When num_warmup < 0, num_draws < 1 or a parameter is bad (`settings`).
+    """
     if num_warmup < 0 or num_draws < 1:
         raise ValueError(f"vae samplers: num_warmup must be >= 0 and num_draws >= 1, got {num_warmup}, {num_draws}")
     settings(kind, params)
 
 
 def identity_params(params: dict) -> dict:
-    """A run's parameters as used (bench.run.cell_identity): with `model_path`, the training settings are the
-    loaded model's own (its saved Config) instead of the defaults, and those the file does not hold (the training
-    strategy, the adaptive settings) are left out: no training ran (unchanged when the file cannot be read: the
-    run then fails, naming it). A parameter outside IDENTITY_ALWAYS is left out at its default."""
+    """A run's parameters as used (bench.run.cell_identity).
+
+    With `model_path`, the training settings are the loaded model's own (its saved Config) instead of the
+    defaults, and those the file does not hold (the training strategy, the adaptive settings) are left out: no
+    training ran (unchanged when the file cannot be read: the run then fails, naming it). A parameter outside
+    IDENTITY_ALWAYS is left out at its default.
+
+    Parameters
+    ----------
+    params
+        Every sampler parameter, defaults included.
+
+    Returns
+    -------
+    dict
+        The parameters of the cell's identity.
+    """
     if params.get("model_path"):
         try:
             _, config = vae_io.load(params["model_path"])

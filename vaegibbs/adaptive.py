@@ -48,7 +48,14 @@ from vaegibbs.train import Config, Fitted, TrainingDiverged, _progress, batch_va
 
 @dataclasses.dataclass(frozen=True)
 class Adaptive:
-    """Settings of the walker-based training (saved with the sampler; the networks' are in Config)."""
+    """Settings of the walker-based training (saved with the sampler; the networks' are in Config).
+
+    Raises
+    ------
+    ValueError
+        When a count is out of range, `kl_start` is not in (0, 1], `target_acceptance` not in (0, 1),
+        `kl_warmup_rounds` or `reverse_from` exceeds `rounds`, or a weight or rate is negative.
+    """
 
     walkers: int = 2000
     explore_steps: int = 200
@@ -98,13 +105,44 @@ class Adaptive:
 
 
 def std_normal_kl(mean, log_scale):
-    """KL( N(mean, diag(exp(log_scale))^2) || N(0, I) ) = 1/2 sum_j (m_j^2 + s_j^2 - 1 - 2 log s_j)."""
+    """KL( N(mean, diag(exp(log_scale))^2) || N(0, I) ) = 1/2 sum_j (m_j^2 + s_j^2 - 1 - 2 log s_j).
+
+    Parameters
+    ----------
+    mean
+        The Gaussian's mean m, the dimension on the last axis.
+    log_scale
+        log s, the log of its standard deviation per coordinate.
+
+    Returns
+    -------
+    jax.Array
+        The KL divergence, summed over the last axis.
+    """
     return 0.5 * jnp.sum(mean**2 + jnp.exp(2 * log_scale) - 1.0 - 2 * log_scale, axis=-1)
 
 
 def forward_terms(model: VAE, x, key, kl_weight=1.0):
     """Per-walker terms `-log Q(x|z) + kl_weight * KL(P(.|x) || pi)`, z ~ P(z|x) reparameterised.
-    Their mean with kl_weight = 1 is the VAE's negative ELBO, >= -log q(x) averaged over the walkers."""
+
+    Their mean with kl_weight = 1 is the VAE's negative ELBO, >= -log q(x) averaged over the walkers.
+
+    Parameters
+    ----------
+    model
+        The VAE.
+    x
+        The walkers' positions, shape (walkers, dim).
+    key
+        The JAX random key of the encoder draws.
+    kl_weight
+        The weight of the KL term.
+
+    Returns
+    -------
+    jax.Array
+        One term per walker.
+    """
     mean, log_scale = jax.vmap(model.encode)(x)
     z = mean + jnp.exp(log_scale) * jax.random.normal(key, mean.shape, mean.dtype)
     return -jax.vmap(model.log_decoder)(x, z) + kl_weight * std_normal_kl(mean, log_scale)
@@ -150,8 +188,24 @@ def _global_moves(model: VAE, logdensity_fn: Callable, walkers: Walkers, key, nu
 
 
 def check(config: Config, adaptive: Adaptive) -> None:
-    """Raise ValueError unless `config` suits adaptive training with `adaptive`: float64, one initialisation,
-    `steps` a multiple of `rounds` (what `fit_adaptive` needs beyond the two dataclasses' own checks)."""
+    """Raise ValueError unless `config` suits adaptive training with `adaptive`.
+
+    It must be float64, one initialisation, `steps` a multiple of `rounds` (what `fit_adaptive` needs beyond
+    the two dataclasses' own checks).
+
+    Parameters
+    ----------
+    config
+        The networks' and optimiser's settings.
+    adaptive
+        The walker-based training's settings.
+
+    Raises
+    ------
+    ValueError
+        When `config.dtype` is not float64, `config.restarts` is not 1, or `config.steps` is not a multiple of
+        `adaptive.rounds`.
+    """
     if config.dtype != "float64" or config.restarts != 1:
         raise ValueError(
             f"fit_adaptive: trains in float64 only (its walkers' MALA moves are part of it) and from "
@@ -172,20 +226,50 @@ def fit_adaptive(
     progress: bool = False,
     n_devices: int = 1,
 ) -> Fitted:
-    """Train a VAE sampler for `exp(logdensity_fn)` from walkers started at `initial_walkers`
-    (walkers x dim); see the module docstring. `config` holds the networks and the optimiser (its
-    `steps` Adam steps are split over `adaptive.rounds`); annealing settings of `config` are unused.
+    """Train a VAE sampler for `exp(logdensity_fn)` from walkers started at `initial_walkers`.
 
-    Returns a Fitted whose `loss` is the training objective at each step, its `traces` the weights
-    of the KL term and of the reverse bound, and its `round_traces` per round the bound L (on
-    `eval_batch` fresh samples, with its standard error) and the walkers' MALA and VAE acceptance.
-    Every evaluation of log mu~ is counted, the monitoring of the bound included (it runs inside the
-    timed rounds). `config.x_loc` and `config.x_scale` are replaced by the walkers' mean and sd.
+    See the module docstring. `config` holds the networks and the optimiser (its `steps` Adam steps are split
+    over `adaptive.rounds`); annealing settings of `config` are unused. Every evaluation of log mu~ is counted,
+    the monitoring of the bound included (it runs inside the timed rounds). `config.x_loc` and `config.x_scale`
+    are replaced by the walkers' mean and sd.
 
     With `n_devices` > 1 each Adam step's batch (the walkers drawn and the reverse bound's draws) is split
     in `n_devices` equal shares over the first `n_devices` devices, values and gradients averaged
     (`vaegibbs.train.batch_value_and_grad`; recorded as `strategy_settings["devices"]`); the walkers' MALA
-    and VAE moves and the monitored bound stay on one device. One device is the unsplit step."""
+    and VAE moves and the monitored bound stay on one device. One device is the unsplit step.
+
+    Parameters
+    ----------
+    logdensity_fn
+        The target's unnormalised log density log mu~ of one point (differentiable).
+    initial_walkers
+        The walkers' starting positions, shape (adaptive.walkers, dim).
+    key
+        The JAX random key of the training.
+    config
+        The networks and the optimiser (float64, one restart, `steps` a multiple of `adaptive.rounds`).
+    adaptive
+        The walker-based training's settings.
+    progress
+        Whether to show a progress bar.
+    n_devices
+        The number of devices each Adam step's batch is split over (it must divide `config.batch_size`).
+
+    Returns
+    -------
+    Fitted
+        Its `loss` is the training objective at each step, its `traces` the weights of the KL term and of the
+        reverse bound, and its `round_traces` per round the bound L (on `eval_batch` fresh samples, with its
+        standard error) and the walkers' MALA and VAE acceptance.
+
+    Raises
+    ------
+    ValueError
+        When `initial_walkers` has the wrong shape, `config` does not suit adaptive training (`check`), or
+        `n_devices` is not an integer in [1, visible devices] dividing `config.batch_size`.
+    TrainingDiverged
+        When a training step's loss or gradient is not finite.
+    """
     walkers0 = jnp.asarray(initial_walkers, dtype=float)
     if walkers0.ndim != 2 or walkers0.shape[0] != adaptive.walkers:
         raise ValueError(
@@ -301,11 +385,32 @@ def fit_adaptive(
 def step_value_and_grad(
     static, logdensity_fn: Callable, batch_size: int, reverse: bool, n_devices: int = 1
 ) -> Callable:
-    """`(params, key, positions, kl_weight, reverse_weight) -> ((objective, its se), gradient)` of one training
-    step: `batch_size` walkers drawn with replacement from `positions` (forward terms) plus, if `reverse`,
-    `reverse_weight` x the reverse bound on `batch_size` fresh draws; the two estimates are independent, so
+    """The value and gradient of one adaptive training step's objective, with its standard error.
+
+    `(params, key, positions, kl_weight, reverse_weight) -> ((objective, its se), gradient)`: `batch_size`
+    walkers drawn with replacement from `positions` (forward terms) plus, if `reverse`, `reverse_weight` x the
+    reverse bound on `batch_size` fresh draws; the two estimates are independent, so
     se^2 = var(forward) / b + reverse_weight^2 var(reverse) / b. On `n_devices` devices each draws its share
-    of both batches (`vaegibbs.train.batch_value_and_grad`, the reverse-KL training's split)."""
+    of both batches (`vaegibbs.train.batch_value_and_grad`, the reverse-KL training's split).
+
+    Parameters
+    ----------
+    static
+        The non-trainable part of the model (`eqx.partition`), combined with `params` at each call.
+    logdensity_fn
+        The target's unnormalised log density log mu~ of one point.
+    batch_size
+        b, the number of walkers drawn and of the reverse bound's draws per step.
+    reverse
+        Whether the objective adds the reverse bound.
+    n_devices
+        The number of devices the batches are split over.
+
+    Returns
+    -------
+    Callable
+        `(params, key, positions, kl_weight, reverse_weight) -> ((objective, its se), gradient)`.
+    """
 
     def loss_fn(params, key, positions, kl_weight, reverse_weight, batch_size):
         model = eqx.combine(params, static)

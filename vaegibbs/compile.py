@@ -13,9 +13,23 @@ _COMPILED: dict = {}
 
 
 def aot_compile(fn, *args):
-    """(compiled `fn` for these arguments, whether it was compiled now). `fn` is a `jax.jit` or
-    `eqx.filter_jit` function; the cache key is `fn` with the structure, shapes and dtypes of the
-    array arguments (non-array leaves, e.g. a model's activation functions, are static)."""
+    """Compile `fn` ahead of time for these arguments, or reuse the executable compiled before.
+
+    `fn` is a `jax.jit` or `eqx.filter_jit` function; the cache key is `fn` with the structure, shapes and
+    dtypes of the array arguments (non-array leaves, e.g. a model's activation functions, are static).
+
+    Parameters
+    ----------
+    fn
+        The `jax.jit` or `eqx.filter_jit` function.
+    *args
+        The arguments it will be called with.
+
+    Returns
+    -------
+    tuple
+        (compiled `fn` for these arguments, whether it was compiled now).
+    """
     arrays = eqx.filter(args, eqx.is_array)
     key = (fn, jax.tree.structure(arrays), tuple((a.shape, a.dtype) for a in jax.tree.leaves(arrays)))
     if key in _COMPILED:

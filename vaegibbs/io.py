@@ -22,7 +22,23 @@ FORMAT = 1
 
 
 def save(path, model: VAE, config: Config) -> pathlib.Path:
-    """Write `<path>.json` and `<path>.eqx`; returns the stem path."""
+    """Write `<path>.json` and `<path>.eqx`; returns the stem path.
+
+    Parameters
+    ----------
+    path
+        The stem of the two files (parent folders are created).
+    model
+        The trained VAE, whose weights go to `<path>.eqx`.
+    config
+        Its training Config, written to `<path>.json` with the dimension and the versions of jax, equinox and
+        optax.
+
+    Returns
+    -------
+    pathlib.Path
+        The stem path.
+    """
     stem = pathlib.Path(path)
     stem.parent.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -42,7 +58,23 @@ def _with(stem: pathlib.Path, suffix: str) -> pathlib.Path:
 
 
 def load(path) -> tuple[VAE, Config]:
-    """Read a sampler written by `save`; raises ValueError naming the file when it is not one."""
+    """Read a sampler written by `save`; raises ValueError naming the file when it is not one.
+
+    Parameters
+    ----------
+    path
+        The stem that `save` was given (without `.json` or `.eqx`).
+
+    Returns
+    -------
+    tuple of (VAE, Config)
+        The model with the saved weights and the Config that trained it.
+
+    Raises
+    ------
+    ValueError
+        When the files are missing, unreadable, of an unknown format or do not fit the Config.
+    """
     stem = pathlib.Path(path)
     try:
         meta = json.loads(_with(stem, ".json").read_text())

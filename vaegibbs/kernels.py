@@ -77,8 +77,22 @@ def _mh(key, log_ratio, proposal: VAEState, state: VAEState):
 
 
 def gibbs(model: VAE, logdensity_fn: Callable, jitter: float = 0.5) -> SamplingAlgorithm:
-    """Metropolis-within-Gibbs on (x, z); `jitter` is the sd of the symmetric latent perturbation (0: the plain
-    Gibbs step z ~ P(z|x), x' ~ Q(x|z))."""
+    """Metropolis-within-Gibbs on (x, z) with a symmetric latent perturbation.
+
+    Parameters
+    ----------
+    model
+        The VAE.
+    logdensity_fn
+        The target's unnormalised log density log mu~ of one point.
+    jitter
+        The sd of the symmetric latent perturbation (0: the plain Gibbs step z ~ P(z|x), x' ~ Q(x|z)).
+
+    Returns
+    -------
+    SamplingAlgorithm
+        `init(position, key) -> VAEState` and `step(key, state) -> (VAEState, VAEInfo)`.
+    """
 
     def step(key, state: VAEState):
         key_z, key_eps, key_x, key_acc = jax.random.split(key, 4)
@@ -102,8 +116,27 @@ def gibbs(model: VAE, logdensity_fn: Callable, jitter: float = 0.5) -> SamplingA
 
 
 def log_inner_ratio(model: VAE, x, latents, log_proposal_z: Callable | None = None):
-    """log (1/(K+1)) sum_k rho(z_k) Q(x|z_k) / P(z_k|x) over latents (K+1, latent_dim): with z_0 the z that
-    generated x and z_1..z_K ~ P(z|x), an unbiased estimate of the decoder marginal q(x) (rho = pi by default)."""
+    """log (1/(K+1)) sum_k rho(z_k) Q(x|z_k) / P(z_k|x) over latents (K+1, latent_dim).
+
+    With z_0 the z that generated x and z_1..z_K ~ P(z|x), an unbiased estimate of the decoder marginal q(x)
+    (rho = pi by default).
+
+    Parameters
+    ----------
+    model
+        The VAE.
+    x
+        One point in x.
+    latents
+        z_0..z_K, shape (K+1, latent_dim).
+    log_proposal_z
+        log rho(z), the latent proposal's log density; None: the prior pi.
+
+    Returns
+    -------
+    jax.Array
+        The log of the estimate (a scalar).
+    """
     log_rho = model.log_prior if log_proposal_z is None else log_proposal_z
     terms = jax.vmap(lambda z: log_rho(z) + model.log_decoder(x, z) - model.log_encoder(z, x))(latents)
     return logsumexp(terms) - jnp.log(latents.shape[0])
@@ -123,9 +156,12 @@ class IMHState(NamedTuple):
 
 
 class IndependenceAlgorithm(NamedTuple):
-    """An independence sampler: `step(key, state)` is `propose(k1)` then a Metropolis test against `state`
-    (k1, k2 = split(key)). The proposal does not depend on the state, so `run_independent_chains` can draw
-    every proposal of a run in large batches and keep only the accept/reject scan sequential."""
+    """An independence sampler: `init`, `step`, and `propose`, the proposal that does not depend on the state.
+
+    `step(key, state)` is `propose(k1)` then a Metropolis test against `state` (k1, k2 = split(key)). The
+    proposal does not depend on the state, so `run_independent_chains` can draw every proposal of a run in
+    large batches and keep only the accept/reject scan sequential.
+    """
 
     init: Callable
     step: Callable
@@ -138,7 +174,22 @@ def _latent_proposal(model: VAE, temperature: float) -> Callable:
 
 
 def imh_log_weight(model: VAE, temperature: float = 1.0, num_inner: int = 0) -> Callable:
-    """`log_w(position, latent, logdensity)`: the log importance weight of `imh` (see there)."""
+    """`log_w(position, latent, logdensity)`: the log importance weight of `imh` (see there).
+
+    Parameters
+    ----------
+    model
+        The VAE.
+    temperature
+        The sd of the latent proposal N(z; 0, temperature^2 I) (1: the prior pi).
+    num_inner
+        K, the number of inner encoder draws (0: the plain weight; K > 0: the hierarchical weight w_K).
+
+    Returns
+    -------
+    Callable
+        `log_w(position, latent, logdensity)`, with `latent` of shape (K+1, latent_dim) when K > 0.
+    """
     log_proposal_z = _latent_proposal(model, temperature)
 
     def log_w(position, latent, logdensity):
@@ -166,7 +217,25 @@ def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0, num_inner
     weight on the extended space of (x, z_0..z_K) whose x-marginal is the target (Domke & Sheldon 2018;
     the weights of the IW bound, objective.iw_bound). As K grows w_K tends to mu~(x) / q(x): the encoder's
     mismatch leaves the weights, at K more network evaluations and no more target evaluations.
-    The state's `latent` is then (K+1, latent_dim); its log weight is cached (`IMHState`)."""
+    The state's `latent` is then (K+1, latent_dim); its log weight is cached (`IMHState`).
+
+    Parameters
+    ----------
+    model
+        The VAE.
+    logdensity_fn
+        The target's unnormalised log density log mu~ of one point.
+    temperature
+        The sd t of the latent proposal N(z; 0, t^2 I).
+    num_inner
+        K, the number of inner encoder draws per proposal.
+
+    Returns
+    -------
+    IndependenceAlgorithm
+        `init(position, key) -> IMHState`, `step(key, state) -> (IMHState, VAEInfo)` and
+        `propose(key) -> IMHState`.
+    """
     log_w = imh_log_weight(model, temperature, num_inner)
     log_proposal_z = _latent_proposal(model, temperature)
 
@@ -207,16 +276,36 @@ def imh(model: VAE, logdensity_fn: Callable, temperature: float = 1.0, num_inner
 def run_independent_chains(
     algorithm: IndependenceAlgorithm, key, initial_positions, num_steps: int, batch_size: int = 4096, n_devices: int = 1
 ):
-    """`run_chains` for an independence sampler, with the same keys and so the same chains up to
-    floating-point rounding (batched and vmapped arithmetic differ in the last bits, ~1e-14, so an accept
-    test within rounding of its threshold could go the other way): all chains x num_steps proposals are
-    drawn first (`jax.lax.map` in batches of `batch_size`, which bounds the memory), then each chain's
-    accept/reject scan runs on their cached log weights alone. The proposals cost the same network and
-    target evaluations as `step`; what goes is the per-step overhead of a sequential loop around small
-    matrix products.
+    """`run_chains` for an independence sampler: the same chains up to rounding, the proposals drawn in batches.
 
-    Returns (final_state, (states, infos)) with leading axes (chains, num_steps), as `run_chains`; on
-    `n_devices` devices, each its block of chains (batches of at most `batch_size` per device)."""
+    The same keys give the same chains as `run_chains` up to floating-point rounding (batched and vmapped
+    arithmetic differ in the last bits, so an accept test within rounding of its threshold could go the other
+    way): all chains x num_steps proposals are drawn first (`jax.lax.map` in batches of `batch_size`, which
+    bounds the memory), then each chain's accept/reject scan runs on their cached log weights alone. The
+    proposals cost the same network and target evaluations as `step`; what goes is the per-step overhead of a
+    sequential loop around small matrix products.
+
+    Parameters
+    ----------
+    algorithm
+        The independence sampler (e.g. `imh`).
+    key
+        The JAX random key of the run; split into one key per chain.
+    initial_positions
+        The chains' initial positions, shape (chains, dim).
+    num_steps
+        The number of transitions of every chain.
+    batch_size
+        The number of proposals drawn at a time (per device).
+    n_devices
+        The number of devices the chains are split over (equal blocks; 1: unsharded).
+
+    Returns
+    -------
+    tuple
+        (final_state, (states, infos)) with leading axes (chains, num_steps), as `run_chains`; on
+        `n_devices` devices, each its block of chains (batches of at most `batch_size` per device).
+    """
     return devices.shard(lambda keys, x0: _independent_block(algorithm, keys, x0, num_steps, batch_size), n_devices)(
         jax.random.split(key, initial_positions.shape[0]), initial_positions
     )
@@ -273,8 +362,36 @@ def hybrid(
     jitter: float = 0.5,
     temperature: float = 1.0,
 ) -> SamplingAlgorithm:
-    """A VAE move (gibbs with `jitter`, or imh with `temperature`), then `num_local` blackjax MALA moves
-    in x with `step_size`, then z ~ P(z|x)."""
+    """A VAE move (gibbs or imh), then `num_local` blackjax MALA moves in x, then z ~ P(z|x).
+
+    Parameters
+    ----------
+    model
+        The VAE.
+    logdensity_fn
+        The target's unnormalised log density log mu~ of one point (differentiable: MALA uses its gradient).
+    step_size
+        The MALA step size.
+    num_local
+        The number of MALA moves after each VAE move.
+    vae_move
+        "gibbs" (with `jitter`) or "imh" (with `temperature`).
+    jitter
+        The latent perturbation's sd of the gibbs move.
+    temperature
+        The latent proposal's sd of the imh move.
+
+    Returns
+    -------
+    SamplingAlgorithm
+        `init(position, key) -> VAEState` and `step(key, state) -> (VAEState, VAEInfo)`; the info's
+        `local_acceptance_rate` is the mean acceptance of the MALA moves.
+
+    Raises
+    ------
+    ValueError
+        When `vae_move` is not one of `VAE_MOVES`.
+    """
     if vae_move not in VAE_MOVES:
         raise ValueError(f"hybrid: vae_move must be one of {', '.join(VAE_MOVES)}, got {vae_move!r}")
     if vae_move == "gibbs":
@@ -328,10 +445,42 @@ def importance_sample(
     batch_size: int = 4096,
     n_devices: int = 1,
 ) -> ImportanceSample:
-    """n proposals of `imh` (N(z; 0, temperature^2 I) Q(x|z); temperature 1: the VAE-Gibbs sampler's pi(z) Q(x|z)) with
-    their importance weights w = mu~(x) P(z|x) / (rho(z) Q(x|z)); with num_inner = K > 0 the hierarchical
-    weights w_K (K encoder draws per x; `latents` keeps z_0). Drawn `batch_size` at a time (memory), on
-    `n_devices` devices (n a multiple of it) each drawing its block of the n proposals' keys."""
+    """n proposals of `imh` with their importance weights w = mu~(x) P(z|x) / (rho(z) Q(x|z)).
+
+    The proposal is N(z; 0, temperature^2 I) Q(x|z) (temperature 1: the VAE-Gibbs sampler's pi(z) Q(x|z));
+    with num_inner = K > 0 the weights are the hierarchical w_K (K encoder draws per x; `latents` keeps z_0).
+    Drawn `batch_size` at a time (memory), on `n_devices` devices (n a multiple of it) each drawing its block of
+    the n proposals' keys.
+
+    Parameters
+    ----------
+    model
+        The VAE.
+    logdensity_fn
+        The target's unnormalised log density log mu~ of one point.
+    key
+        The JAX random key; split into one key per proposal.
+    n
+        The number of proposals.
+    num_inner
+        K, the number of inner encoder draws per x.
+    temperature
+        The sd of the latent proposal.
+    batch_size
+        The number of proposals drawn at a time (per device).
+    n_devices
+        The number of devices; `n` must be a multiple of it.
+
+    Returns
+    -------
+    ImportanceSample
+        The positions, the latents (z_0), the log weights and the log densities of the n proposals.
+
+    Raises
+    ------
+    ValueError
+        When `n` is not a multiple of `n_devices`.
+    """
     if n % n_devices:
         raise ValueError(f"importance_sample: n ({n}) must be a multiple of n_devices ({n_devices})")
     propose = imh(model, logdensity_fn, temperature, num_inner).propose
@@ -343,20 +492,60 @@ def importance_sample(
 
 
 def log_Z_hat(log_weights) -> jax.Array:
-    """log Z_hat = logsumexp(log w) - log N (an estimate whose expectation is <= log Z)."""
+    """log Z_hat = logsumexp(log w) - log N (an estimate whose expectation is <= log Z).
+
+    Parameters
+    ----------
+    log_weights
+        The N importance log weights.
+
+    Returns
+    -------
+    jax.Array
+        log Z_hat (a scalar).
+    """
     return logsumexp(log_weights) - jnp.log(log_weights.size)
 
 
 def importance_ess(log_weights) -> jax.Array:
-    """Normalised importance ESS (sum w)^2 / (N sum w^2), in (0, 1]."""
+    """Normalised importance ESS (sum w)^2 / (N sum w^2), in (0, 1].
+
+    Parameters
+    ----------
+    log_weights
+        The N importance log weights.
+
+    Returns
+    -------
+    jax.Array
+        The ESS divided by N (a scalar).
+    """
     return jnp.exp(2 * logsumexp(log_weights) - logsumexp(2 * log_weights)) / log_weights.size
 
 
 def run_chains(algorithm: SamplingAlgorithm, key, initial_positions, num_steps: int, n_devices: int = 1):
-    """`num_steps` transitions of every chain (vmapped over chains, scanned over steps; on `n_devices`
-    devices, each its block of chains).
+    """`num_steps` transitions of every chain (vmapped over chains, scanned over steps).
 
-    Returns (final_state, (states, infos)) with leading axes (chains, num_steps)."""
+    On `n_devices` devices, each runs its block of chains.
+
+    Parameters
+    ----------
+    algorithm
+        The sampler (`init(position, key)`, `step(key, state)`).
+    key
+        The JAX random key of the run; split into one key per chain.
+    initial_positions
+        The chains' initial positions, shape (chains, dim).
+    num_steps
+        The number of transitions of every chain.
+    n_devices
+        The number of devices the chains are split over (equal blocks; 1: unsharded).
+
+    Returns
+    -------
+    tuple
+        (final_state, (states, infos)) with leading axes (chains, num_steps).
+    """
 
     def one_chain(key, position):
         key_init, key_steps = jax.random.split(key)
@@ -373,6 +562,19 @@ def run_chains(algorithm: SamplingAlgorithm, key, initial_positions, num_steps: 
 
 
 def self_normalised_mean(values, log_weights) -> jax.Array:
-    """Self-normalised importance estimate sum_i wbar_i f(x_i), wbar = softmax(log w); values (n, ...)."""
+    """Self-normalised importance estimate sum_i wbar_i f(x_i), wbar = softmax(log w); values (n, ...).
+
+    Parameters
+    ----------
+    values
+        f(x_i) of the n draws, shape (n, ...).
+    log_weights
+        Their n importance log weights.
+
+    Returns
+    -------
+    jax.Array
+        The estimate, the shape of `values` without its first axis.
+    """
     wbar = jax.nn.softmax(log_weights)
     return jnp.tensordot(wbar, values, axes=1)

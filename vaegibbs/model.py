@@ -21,17 +21,67 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def soft_clip(x, lo: float, hi: float):
-    """Smooth clamp to [lo, hi]: `lo + softplus(x - lo) - softplus(x - hi)` (~x inside, saturating outside)."""
+    """Smooth clamp to [lo, hi]: `lo + softplus(x - lo) - softplus(x - hi)` (~x inside, saturating outside).
+
+    Parameters
+    ----------
+    x
+        The values to clamp (any shape).
+    lo
+        The lower limit.
+    hi
+        The upper limit.
+
+    Returns
+    -------
+    jax.Array
+        The clamped values, the shape of `x`.
+    """
     return lo + jax.nn.softplus(x - lo) - jax.nn.softplus(x - hi)
 
 
 def normal_logpdf(x, mean, log_scale):
-    """log N(x; mean, diag(exp(log_scale))^2), summed over the last axis."""
+    """log N(x; mean, diag(exp(log_scale))^2), summed over the last axis.
+
+    Parameters
+    ----------
+    x
+        The points, the Gaussian's dimension on the last axis.
+    mean
+        The Gaussian's mean.
+    log_scale
+        The log of its standard deviation per coordinate.
+
+    Returns
+    -------
+    jax.Array
+        The log density, the shape of `x` without its last axis.
+    """
     return jnp.sum(-0.5 * ((x - mean) * jnp.exp(-log_scale)) ** 2 - log_scale - _HALF_LOG_2PI, axis=-1)
 
 
 class VAE(eqx.Module):
-    """Encoder and decoder MLPs with Gaussian heads; single points (vmap for batches)."""
+    """Encoder and decoder MLPs with Gaussian heads; single points (vmap for batches).
+
+    Parameters
+    ----------
+    dim
+        The dimension of x.
+    latent_dim
+        The dimension of z.
+    width
+        The width of the hidden layers of both MLPs.
+    depth
+        The number of hidden layers of both MLPs.
+    key
+        The JAX random key that initialises the weights.
+    x_loc
+        The fixed location that standardises x (a scalar or one per coordinate; not trained).
+    x_scale
+        The fixed scale that standardises x (a scalar or one per coordinate; not trained).
+    activation
+        The MLPs' activation function.
+    """
 
     encoder: eqx.nn.MLP
     decoder: eqx.nn.MLP
@@ -51,13 +101,35 @@ class VAE(eqx.Module):
         self.x_log_scale = jnp.log(jnp.broadcast_to(jnp.asarray(x_scale, dtype=float), (dim,)))
 
     def encode(self, x):
-        """(mean, log_scale) of P(z|x)."""
+        """(mean, log_scale) of P(z|x).
+
+        Parameters
+        ----------
+        x
+            One point in x.
+
+        Returns
+        -------
+        tuple of jax.Array
+            The encoder's mean and (softly clamped) log-scale, each of length `latent_dim`.
+        """
         loc, log_scale = jax.lax.stop_gradient((self.x_loc, self.x_log_scale))
         h = self.encoder((x - loc) * jnp.exp(-log_scale))
         return h[: self.latent_dim], soft_clip(h[self.latent_dim :], LOG_SCALE_MIN, LOG_SCALE_MAX)
 
     def decode(self, z):
-        """(mean, log_scale) of Q(x|z)."""
+        """(mean, log_scale) of Q(x|z).
+
+        Parameters
+        ----------
+        z
+            One point in z.
+
+        Returns
+        -------
+        tuple of jax.Array
+            The decoder's mean and (softly clamped) log-scale in x's units, each of length `dim`.
+        """
         loc, log_scale = jax.lax.stop_gradient((self.x_loc, self.x_log_scale))
         h = self.decoder(z)
         return (
@@ -66,15 +138,52 @@ class VAE(eqx.Module):
         )
 
     def log_prior(self, z):
-        """log pi(z), pi = N(0, I)."""
+        """log pi(z), pi = N(0, I).
+
+        Parameters
+        ----------
+        z
+            The points in z, the latent dimension on the last axis.
+
+        Returns
+        -------
+        jax.Array
+            The log prior density, summed over the last axis.
+        """
         return jnp.sum(-0.5 * z**2 - _HALF_LOG_2PI, axis=-1)
 
     def log_decoder(self, x, z):
-        """log Q(x|z)."""
+        """log Q(x|z).
+
+        Parameters
+        ----------
+        x
+            One point in x.
+        z
+            One point in z.
+
+        Returns
+        -------
+        jax.Array
+            The decoder's log density of `x` given `z` (a scalar).
+        """
         return normal_logpdf(x, *self.decode(z))
 
     def log_encoder(self, z, x):
-        """log P(z|x)."""
+        """log P(z|x).
+
+        Parameters
+        ----------
+        z
+            One point in z.
+        x
+            One point in x.
+
+        Returns
+        -------
+        jax.Array
+            The encoder's log density of `z` given `x` (a scalar).
+        """
         return normal_logpdf(z, *self.encode(x))
 
     def sample_decoder(self, key, z):
@@ -86,6 +195,22 @@ class VAE(eqx.Module):
         return mean + jnp.exp(log_scale) * jax.random.normal(key, mean.shape, mean.dtype)
 
     def log_weight(self, logdensity_fn, x, z):
-        """Importance log weight of (x, z) ~ pi(z) Q(x|z) for the joint mu(x) P(z|x):
-        log w = log mu~(x) + log P(z|x) - log pi(z) - log Q(x|z)."""
+        """Importance log weight of (x, z) ~ pi(z) Q(x|z) for the joint mu(x) P(z|x).
+
+        log w = log mu~(x) + log P(z|x) - log pi(z) - log Q(x|z).
+
+        Parameters
+        ----------
+        logdensity_fn
+            The target's unnormalised log density log mu~ of one point.
+        x
+            One point in x.
+        z
+            One point in z.
+
+        Returns
+        -------
+        jax.Array
+            log w (a scalar).
+        """
         return logdensity_fn(x) + self.log_encoder(z, x) - self.log_prior(z) - self.log_decoder(x, z)

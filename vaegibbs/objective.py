@@ -28,7 +28,26 @@ from vaegibbs.model import VAE
 
 
 def joint_terms(model: VAE, logdensity_fn: Callable, key, batch_size: int, beta=1.0):
-    """Per-sample terms `log Q(x|z) + log pi(z) - log P(z|x) - beta log mu~(x)` (reparameterised)."""
+    """Per-sample terms `log Q(x|z) + log pi(z) - log P(z|x) - beta log mu~(x)` (reparameterised).
+
+    Parameters
+    ----------
+    model
+        The VAE; z ~ pi = N(0, I) and x ~ Q(x|z) are drawn from its decoder side.
+    logdensity_fn
+        The target's unnormalised log density log mu~ of one point.
+    key
+        The JAX random key of the draws.
+    batch_size
+        The number of joint samples (x, z).
+    beta
+        The weight of the target's log density (1 gives the bound L).
+
+    Returns
+    -------
+    jax.Array
+        The `batch_size` terms; their mean estimates L.
+    """
     key_z, key_x = jax.random.split(key)
     z = jax.random.normal(key_z, (batch_size, model.latent_dim), model.x_loc.dtype)  # the networks' precision
     x = jax.vmap(model.sample_decoder)(jax.random.split(key_x, batch_size), z)
@@ -38,13 +57,51 @@ def joint_terms(model: VAE, logdensity_fn: Callable, key, batch_size: int, beta=
 
 
 def joint_bound(model: VAE, logdensity_fn: Callable, key, batch_size: int, beta=1.0):
-    """(L, its Monte Carlo standard error) from `batch_size` joint samples."""
+    """(L, its Monte Carlo standard error) from `batch_size` joint samples.
+
+    Parameters
+    ----------
+    model
+        The VAE.
+    logdensity_fn
+        The target's unnormalised log density log mu~ of one point.
+    key
+        The JAX random key of the draws.
+    batch_size
+        The number of joint samples.
+    beta
+        The weight of the target's log density, as in `joint_terms`.
+
+    Returns
+    -------
+    tuple of jax.Array
+        The estimate of L (the terms' mean) and its Monte Carlo standard error (std / sqrt(batch_size)).
+    """
     terms = joint_terms(model, logdensity_fn, key, batch_size, beta)
     return terms.mean(), terms.std() / jnp.sqrt(batch_size)
 
 
 def iw_bound(model: VAE, logdensity_fn: Callable, key, batch_size: int, num_inner: int):
-    """(L_K, its Monte Carlo standard error) with K = `num_inner` extra encoder samples per x."""
+    """(L_K, its Monte Carlo standard error) with K = `num_inner` extra encoder samples per x.
+
+    Parameters
+    ----------
+    model
+        The VAE.
+    logdensity_fn
+        The target's unnormalised log density log mu~ of one point.
+    key
+        The JAX random key of the draws.
+    batch_size
+        The number of x drawn from the decoder side.
+    num_inner
+        K, the number of extra encoder samples z_1..z_K ~ P(z|x) per x (0 gives L_0 = L).
+
+    Returns
+    -------
+    tuple of jax.Array
+        The estimate of L_K and its Monte Carlo standard error.
+    """
     key_z, key_x, key_inner = jax.random.split(key, 3)
     z0 = jax.random.normal(key_z, (batch_size, model.latent_dim), model.x_loc.dtype)
     x = jax.vmap(model.sample_decoder)(jax.random.split(key_x, batch_size), z0)

@@ -153,8 +153,22 @@ def init_model(dim: int, key, config: Config) -> VAE:
 
 
 def cast(params, dtype):
-    """The floating-point leaves of `params` in `dtype` (training may run in float32: on a CPU its steps
-    take about half the time of float64 ones; sampling and its acceptance tests stay in the default float)."""
+    """The floating-point leaves of `params` in `dtype`.
+
+    Training may run in float32; sampling and its acceptance tests stay in the default float.
+
+    Parameters
+    ----------
+    params
+        A pytree of arrays (the model's trainable leaves).
+    dtype
+        The dtype to cast them to.
+
+    Returns
+    -------
+    pytree
+        `params` with every leaf cast to `dtype`.
+    """
     return jax.tree.map(lambda a: a.astype(dtype), params)
 
 
@@ -171,7 +185,20 @@ def optimizer(config: Config) -> optax.GradientTransformation:
 
 
 def restart_key(key, r: int):
-    """The key of initialisation r of `fit` (r = 0: the key itself, so that restarts=1 is a plain training)."""
+    """The key of initialisation r of `fit` (r = 0: the key itself, so that restarts=1 is a plain training).
+
+    Parameters
+    ----------
+    key
+        The training's JAX random key.
+    r
+        The index of the initialisation.
+
+    Returns
+    -------
+    jax.Array
+        `key` for r = 0, else `fold_in(key, r)`.
+    """
     return key if r == 0 else jax.random.fold_in(key, r)
 
 
@@ -182,14 +209,37 @@ def fit(logdensity_fn: Callable, dim: int, key, config: Config = Config(), progr
     `config.restart_steps` steps each; the one whose bound estimate is lowest over its last
     min(100, restart_steps) steps goes on to `config.steps` (the same run as a training of R = 1 from its
     key), the others are dropped. Reverse-KL training can stay on a plateau where q covers one part of the
-    target (on the funnel 1 key in 10 stayed at L + log Z = 1.87, the funnel's waist, for all its steps;
-    with R = 2, 0 keys in 20 did, a weak test: 0.9^20 = 0.12). At step 300 some initialisations that
-    will leave the plateau are still near it, so the choice helps only when one has already left it.
+    target; the choice helps only when one initialisation has already left it by `restart_steps`.
     The dropped steps count in the cost (`grad_evals`, `time_train`) and the losses compared are
     `strategy_settings["restart_loss_r"]`.
 
     The training chunk is compiled once per (logdensity_fn, dim, config) and reused (e.g. across
-    seeds); `time_compile` is 0 when it was."""
+    seeds); `time_compile` is 0 when it was.
+
+    Parameters
+    ----------
+    logdensity_fn
+        The target's unnormalised log density log mu~ of one point (differentiable).
+    dim
+        The target's dimension.
+    key
+        The JAX random key of the training.
+    config
+        The networks, optimiser and training budget.
+    progress
+        Whether to show a progress bar.
+
+    Returns
+    -------
+    Fitted
+        The trained model (in the default float), the per-step loss, its standard error and beta, the
+        compile and training times and the evaluations of log mu~ spent.
+
+    Raises
+    ------
+    TrainingDiverged
+        When a training step's loss or gradient is not finite.
+    """
     n_devices = devices.split(config.batch_size)
     opt, chunk = _trainer(logdensity_fn, dim, config, n_devices)
     static, runs = None, []
@@ -303,11 +353,28 @@ def _trainer(logdensity_fn: Callable, dim: int, config: Config, n_devices: int =
 
 
 def batch_value_and_grad(loss_fn: Callable, batch_size: int, n_devices: int = 1) -> Callable:
-    """`(params, key, *args) -> ((L, its se), dL/dparams)` of one batch, `loss_fn(params, key, *args, batch_size)
-    -> (L, se)` (the reverse-KL training's `args` are `(beta,)`, the adaptive training's the walkers and the
-    terms' weights). On n devices: the mean of n shares of batch_size / n draws (device i's key
-    `fold_in(key, i)`, `args` copied to every device), values and gradients averaged, se^2 = mean(se_i^2) / n
-    (the standard error of a mean of n independent means); on one device `loss_fn` on the whole batch."""
+    """`(params, key, *args) -> ((L, its se), dL/dparams)` of one batch, split over devices if asked.
+
+    `loss_fn(params, key, *args, batch_size) -> (L, se)` (the reverse-KL training's `args` are `(beta,)`, the
+    adaptive training's the walkers and the terms' weights). On n devices: the mean of n shares of
+    batch_size / n draws (device i's key `fold_in(key, i)`, `args` copied to every device), values and
+    gradients averaged, se^2 = mean(se_i^2) / n (the standard error of a mean of n independent means); on one
+    device `loss_fn` on the whole batch.
+
+    Parameters
+    ----------
+    loss_fn
+        `(params, key, *args, batch_size) -> (L, se)`.
+    batch_size
+        The whole batch's size (a multiple of `n_devices`).
+    n_devices
+        n, the number of devices the batch is split over.
+
+    Returns
+    -------
+    Callable
+        `(params, key, *args) -> ((L, its se), dL/dparams)`.
+    """
     if n_devices == 1:
         return lambda params, key, *args: jax.value_and_grad(loss_fn, has_aux=True)(params, key, *args, batch_size)
 

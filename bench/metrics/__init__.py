@@ -30,7 +30,20 @@ __all__ = ["TAIL_PROB", "accuracy", "evaluate", "mixing", "mmd2", "mode_coverage
 
 
 def statistic_values(target: Target, positions: np.ndarray) -> np.ndarray:
-    """f(x) of every statistic at every draw: (chains, draws, dim) -> (chains, draws, n_statistics)."""
+    """f(x) of every statistic at every draw: (chains, draws, dim) -> (chains, draws, n_statistics).
+
+    Parameters
+    ----------
+    target
+        The target whose `statistics` are evaluated.
+    positions
+        The draws, shape (chains, draws, dim).
+
+    Returns
+    -------
+    numpy.ndarray
+        The statistics' values, shape (chains, draws, n_statistics).
+    """
     return np.asarray(_statistics_fn(target)(positions))
 
 
@@ -50,9 +63,27 @@ def evaluate(
     target: Target, draws: Draws, key, values: np.ndarray | None = None, transport_distances: bool | None = None
 ) -> dict:
     """All metrics of one run: mixing, accuracy, discrepancy to exact draws, modes, cost-normalised ESS.
-    `values`: the statistics at the draws if already computed (`statistic_values`).
-    `transport_distances`: the Sinkhorn and entropic-W2 columns (`bench.metrics.transport`); None: only on an
-    accelerator (on a CPU the three 2,000 x 2,000 Sinkhorn solves take minutes)."""
+
+    Parameters
+    ----------
+    target
+        The target, with its ground truth.
+    draws
+        The sampler's draws, with their cost, stats and (importance samplers) log weights.
+    key
+        The JAX random key of the exact draws, the resampling and the evidence estimate.
+    values
+        The statistics at the draws if already computed (`statistic_values`); None: computed here.
+    transport_distances
+        Whether to add the Sinkhorn and entropic-W2 columns (`bench.metrics.transport`); None: only on an
+        accelerator (on a CPU the Sinkhorn solves are slow).
+
+    Returns
+    -------
+    dict
+        One flat record: per statistic `metric[stat]`, the summaries over statistics, the cost-normalised ESS
+        and the cost to accuracy (the module docstring).
+    """
     row: dict = {}
     names = [s.name for s in target.statistics]
     values = statistic_values(target, draws.positions) if values is None else values
@@ -156,8 +187,22 @@ def _nan_extreme(fn, values: np.ndarray) -> float:
 
 
 def not_computable(names: list[str], per_stat: dict[str, np.ndarray]) -> dict[str, str]:
-    """`rhat_not_computable` / `ess_not_computable`: the statistics (comma-separated) whose R-hat / bulk ESS
-    is not a number (e.g. constant within every chain); only the columns that have some."""
+    """`rhat_not_computable` / `ess_not_computable`: the statistics whose R-hat / bulk ESS is not a number.
+
+    E.g. a statistic constant within every chain; only the columns that have some.
+
+    Parameters
+    ----------
+    names
+        The statistics' names.
+    per_stat
+        The per-statistic metrics, with `rhat` and `ess_bulk` (n_statistics,).
+
+    Returns
+    -------
+    dict of str to str
+        Each column that has some: the statistics' names, comma-separated.
+    """
     out = {}
     for column, metric in (("rhat_not_computable", "rhat"), ("ess_not_computable", "ess_bulk")):
         bad = [n for n, v in zip(names, per_stat[metric]) if not np.isfinite(v)]

@@ -1,4 +1,6 @@
-"""Cost to accuracy: the evaluations (and seconds) after which the normalised squared bias of every statistic
+"""Cost to accuracy: the evaluations (and seconds) until the normalised squared bias settles below `BIAS2_MAX`.
+
+The evaluations (and seconds) after which the normalised squared bias of every statistic
 falls to `BIAS2_MAX` (0.01) and stays there: the metric of the MCLMC / MAMS line of work (Robnik et al. 2023,
 "Microcanonical Hamiltonian Monte Carlo"; Robnik et al. 2025, "Metropolis adjusted microcanonical Hamiltonian
 Monte Carlo": gradients to b^2_max and b^2_avg < 0.01).
@@ -38,7 +40,20 @@ NEVER = math.inf
 
 
 def running_second(values: np.ndarray, log_weights: np.ndarray | None = None) -> np.ndarray:
-    """E_n[f^2] after n = 1..N draws per chain, pooled over chains (module doc): (chains, N, S) -> (N, S)."""
+    """E_n[f^2] after n = 1..N draws per chain, pooled over chains (module doc): (chains, N, S) -> (N, S).
+
+    Parameters
+    ----------
+    values
+        The statistics at the draws, shape (chains, N, S).
+    log_weights
+        The draws' importance log weights (chains, N); None: unweighted.
+
+    Returns
+    -------
+    numpy.ndarray
+        The running estimates, shape (N, S).
+    """
     values = np.asarray(values, dtype=np.float64)
     if log_weights is None:
         n = np.arange(1, values.shape[1] + 1)[:, None]
@@ -52,7 +67,18 @@ def running_second(values: np.ndarray, log_weights: np.ndarray | None = None) ->
 
 
 def truth_of_squares(target: Target) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(index, mean, sd, sd of f^2) of the statistics with a known E[f^2] = sd^2 + mean^2 and Var[f^2] > 0."""
+    """(index, mean, sd, sd of f^2) of the statistics with a known E[f^2] = sd^2 + mean^2 and Var[f^2] > 0.
+
+    Parameters
+    ----------
+    target
+        The target whose statistics are read.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The indices of those statistics, their true means, sds and sds of f^2.
+    """
     stats = target.statistics
     keep = np.array(
         [
@@ -71,8 +97,22 @@ def truth_of_squares(target: Target) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def bias2_curves(target: Target, values: np.ndarray, log_weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """bias2_n (max and avg over the statistics with known squares) after n = 1..N draws per chain; {} when the
-    target has no such statistic."""
+    """bias2_n (max and avg over the statistics with known squares) after n = 1..N draws per chain.
+
+    Parameters
+    ----------
+    target
+        The target, with its ground truth.
+    values
+        The statistics at the draws, shape (chains, N, n_statistics).
+    log_weights
+        The draws' importance log weights (chains, N); None: unweighted.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        `max` and `avg`, each (N,) (a NaN estimate counts as inf); {} when the target has no such statistic.
+    """
     keep, mean, sd, sq_sd = truth_of_squares(target)
     if keep.size == 0:
         return {}
@@ -82,8 +122,22 @@ def bias2_curves(target: Target, values: np.ndarray, log_weights: np.ndarray | N
 
 
 def settled(curve: np.ndarray, threshold: float = BIAS2_MAX) -> np.ndarray | float:
-    """n* (1-based draws per chain) after which `curve` (N,) or (N, k) stays <= threshold; inf where it never
-    does within N (module doc); a float for a 1-D curve."""
+    """n* (1-based draws per chain) after which `curve` stays <= threshold; inf where it never does within N.
+
+    See the module docstring.
+
+    Parameters
+    ----------
+    curve
+        bias2_n, shape (N,) or (N, k).
+    threshold
+        The level it must stay at or below.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        n*, a float for a 1-D curve, else (k,).
+    """
     curve = np.asarray(curve, dtype=float)
     above = ~(curve <= threshold)
     last_above = curve.shape[0] - 1 - np.argmax(above[::-1], axis=0)  # 0-based, valid where above.any()
@@ -93,8 +147,23 @@ def settled(curve: np.ndarray, threshold: float = BIAS2_MAX) -> np.ndarray | flo
 
 
 def cumulative_cost(cost: Cost, num_draws: int, n_steps: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Gradients, log densities and seconds spent after n = 1..N draws per chain (module doc), and `counting`:
-    `per-draw` when some phase used the recorded per-draw counts, else `pro rata`."""
+    """Gradients, log densities and seconds spent after n = 1..N draws per chain (module doc).
+
+    Parameters
+    ----------
+    cost
+        The run's cost (warm-up and sampling evaluations and seconds).
+    num_draws
+        N, the draws per chain.
+    n_steps
+        The per-draw gradient counts (..., N) where the sampler records them; None: pro rata.
+
+    Returns
+    -------
+    dict
+        `grads`, `logdens`, `seconds` and `draws`, each (N,), and `counting`: `per-draw` when some phase used
+        the recorded per-draw counts, else `pro rata`.
+    """
     share = np.arange(1, num_draws + 1) / num_draws
     per_draw = None
     if n_steps is not None and np.shape(n_steps)[-1:] == (num_draws,):
@@ -124,10 +193,30 @@ def cost_to_accuracy(
     log_weights: np.ndarray | None = None,
     n_steps: np.ndarray | None = None,
 ) -> dict:
-    """The record columns: `<measure>_to_bias2_<kind>` (measure: draws per chain, grads, logdens, seconds; kind:
-    max, avg over the statistics; inf = never), `bias2_<kind>_reached`, `bias2_avg` (at the last draw) and
-    `bias2_cost_counting`; grads / logdens only when the sampler spent any. {} without statistics of known
-    squares."""
+    """The record's cost-to-accuracy columns.
+
+    `<measure>_to_bias2_<kind>` (measure: draws per chain, grads, logdens, seconds; kind: max, avg over the
+    statistics; inf = never), `bias2_<kind>_reached`, `bias2_avg` (at the last draw) and
+    `bias2_cost_counting`; grads / logdens only when the sampler spent any.
+
+    Parameters
+    ----------
+    target
+        The target, with its ground truth.
+    values
+        The statistics at the draws, shape (chains, N, n_statistics).
+    cost
+        The run's cost.
+    log_weights
+        The draws' importance log weights; None: unweighted.
+    n_steps
+        The per-draw gradient counts, where the sampler records them.
+
+    Returns
+    -------
+    dict
+        The columns above; {} without statistics of known squares.
+    """
     curves = bias2_curves(target, values, log_weights)
     if not curves:
         return {}
@@ -143,13 +232,40 @@ def cost_to_accuracy(
 
 
 def from_draws(target: Target, draws: Draws, values: np.ndarray) -> dict:
-    """`cost_to_accuracy` of a sampler's `Draws` (its weights and per-draw `n_steps`, where it has them)."""
+    """`cost_to_accuracy` of a sampler's `Draws` (its weights and per-draw `n_steps`, where it has them).
+
+    Parameters
+    ----------
+    target
+        The target, with its ground truth.
+    draws
+        The sampler's draws.
+    values
+        The statistics at the draws (`bench.metrics.statistic_values`).
+
+    Returns
+    -------
+    dict
+        The cost-to-accuracy columns.
+    """
     return cost_to_accuracy(target, values, draws.cost, draws.log_weights, draws.stats.get("n_steps"))
 
 
 def restore_never(record: Mapping) -> dict:
-    """The record with `inf` ("never") in the cost-to-accuracy columns of a kind not reached: a stored record
-    holds null there (JSON has no inf), and `bias2_<kind>_reached` False."""
+    """The record with `inf` ("never") in the cost-to-accuracy columns of a kind not reached.
+
+    A stored record holds null there (JSON has no inf), and `bias2_<kind>_reached` False.
+
+    Parameters
+    ----------
+    record
+        A record as read back from storage.
+
+    Returns
+    -------
+    dict
+        A copy with those columns set to inf.
+    """
     out = dict(record)
     for kind in KINDS:
         reached = record.get(f"bias2_{kind}_reached")

@@ -18,13 +18,41 @@ from scipy.spatial.distance import pdist, squareform
 
 
 def thin_to(positions: np.ndarray, n: int) -> np.ndarray:
-    """At most n draws, evenly spaced along each chain, from (chains, draws, dim) -> (n', dim)."""
+    """At most n draws, evenly spaced along each chain, from (chains, draws, dim) -> (n', dim).
+
+    Parameters
+    ----------
+    positions
+        The draws, shape (chains, draws, dim).
+    n
+        The most draws kept in all (at least one per chain).
+
+    Returns
+    -------
+    numpy.ndarray
+        The kept draws, shape (n', dim).
+    """
     chains, draws, dim = positions.shape
     return positions[:, _thin_index(draws, chains, n), :].reshape(-1, dim)
 
 
 def thin_weighted_to(positions: np.ndarray, log_weights: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """`thin_to` for weighted draws: the same draws and their log weights, (n', dim) and (n',)."""
+    """`thin_to` for weighted draws: the same draws and their log weights, (n', dim) and (n',).
+
+    Parameters
+    ----------
+    positions
+        The draws, shape (chains, draws, dim).
+    log_weights
+        Their log weights, shape (chains, draws).
+    n
+        The most draws kept in all.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The kept draws (n', dim) and their log weights (n',).
+    """
     chains, draws, _ = positions.shape
     idx = _thin_index(draws, chains, n)
     return thin_to(positions, n), np.asarray(log_weights)[:, idx].ravel()
@@ -36,8 +64,24 @@ def _thin_index(draws: int, chains: int, n: int) -> np.ndarray:
 
 
 def mmd2(x: np.ndarray, y: np.ndarray, log_weights: np.ndarray | None = None) -> float:
-    """MMD^2 between draws x (n, dim), weighted by exp(log_weights) if given, and exact draws y (m, dim):
-    the U-statistic, or the weighted statistic of the module doc; Gaussian kernel, median bandwidth."""
+    """MMD^2 between draws x, weighted by exp(log_weights) if given, and exact draws y.
+
+    The U-statistic, or the weighted statistic of the module doc; Gaussian kernel, median bandwidth.
+
+    Parameters
+    ----------
+    x
+        The sampler's draws, shape (n, dim).
+    y
+        Exact draws of the target, shape (m, dim).
+    log_weights
+        The log weights of x (n,); None: equally weighted.
+
+    Returns
+    -------
+    float
+        The MMD^2 estimate.
+    """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     n, m = len(x), len(y)
     if log_weights is None:
@@ -55,7 +99,24 @@ def mmd2(x: np.ndarray, y: np.ndarray, log_weights: np.ndarray | None = None) ->
 
 
 def resample(key, points: np.ndarray, log_weights: np.ndarray, n: int) -> np.ndarray:
-    """n equally weighted draws from weighted points (multinomial resampling)."""
+    """n equally weighted draws from weighted points (multinomial resampling).
+
+    Parameters
+    ----------
+    key
+        The JAX random key of the resampling.
+    points
+        The weighted points, shape (N, dim).
+    log_weights
+        Their log weights (N,).
+    n
+        The number of draws.
+
+    Returns
+    -------
+    numpy.ndarray
+        The resampled points, shape (n, dim).
+    """
     import jax
 
     idx = jax.random.categorical(key, jax.numpy.asarray(log_weights), shape=(n,))

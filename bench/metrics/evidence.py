@@ -29,13 +29,35 @@ KHAT_MAX = 0.5  # above it the weights (and raw importance estimates) have infin
 
 
 def pareto_khat(log_weights) -> float:
-    """Pareto k-hat of the right tail of the importance weights (ArviZ), from their logs."""
+    """Pareto k-hat of the right tail of the importance weights (ArviZ), from their logs.
+
+    Parameters
+    ----------
+    log_weights
+        The importance log weights (any shape).
+
+    Returns
+    -------
+    float
+        k-hat.
+    """
     lw = np.asarray(log_weights, dtype=np.float64).ravel()
     return float(array_stats.pareto_khat(np.exp(lw - lw.max())[None, :], r_eff=1.0, tail="right"))
 
 
 def khat_unreliable(khat: float) -> bool:
-    """Whether raw importance estimates with weights of this Pareto k-hat have unreliable MCSEs (k > KHAT_MAX)."""
+    """Whether raw importance estimates with weights of this Pareto k-hat have unreliable MCSEs (k > KHAT_MAX).
+
+    Parameters
+    ----------
+    khat
+        The weights' Pareto k-hat.
+
+    Returns
+    -------
+    bool
+        True when k-hat > KHAT_MAX or is NaN (no fit).
+    """
     return bool(not khat <= KHAT_MAX)  # a NaN k-hat (no fit) is no evidence of reliability either
 
 
@@ -45,8 +67,29 @@ def _lse(a: np.ndarray) -> float:
 
 
 def evidence(target: Target, info: Mapping, log_weight_fn, key, log_weights=None) -> dict:
-    """Bounds and log Z columns from a sampler's `info`; a weighted sampler's own `log_weights` (all its
-    draws) give its log Z_hat and importance ESS, instead of the sampler's evaluation batch."""
+    """Bounds and log Z columns from a sampler's `info` (the module docstring).
+
+    A weighted sampler's own `log_weights` (all its draws) give its log Z_hat and importance ESS, instead of
+    the sampler's evaluation batch.
+
+    Parameters
+    ----------
+    target
+        The target (its `log_Z`, `log_Z_offsets` and exact `sample`, where it has them).
+    info
+        The sampler's info: `log_Z_hat` and, where the sampler has them, its bounds and their errors.
+    log_weight_fn
+        `(key, x) -> log w` of exact draws x, for the EUBO; None: no EUBO.
+    key
+        The JAX random key of the exact draws.
+    log_weights
+        The weighted sampler's log weights of all its draws, (chains, ...); None: from `info`.
+
+    Returns
+    -------
+    dict
+        The columns; {} when `info` has no `log_Z_hat`.
+    """
     row: dict = {}
     if "log_Z_hat" not in info:
         return row

@@ -16,7 +16,18 @@ TAIL_PROB = (0.05, 0.95)
 
 
 def constant_within_chains(values: np.ndarray) -> np.ndarray:
-    """True for each statistic that never changes within any chain; values (chains, draws, n_statistics)."""
+    """True for each statistic that never changes within any chain; values (chains, draws, n_statistics).
+
+    Parameters
+    ----------
+    values
+        The statistics at the draws, shape (chains, draws, n_statistics).
+
+    Returns
+    -------
+    numpy.ndarray
+        A boolean per statistic, (n_statistics,).
+    """
     values = np.asarray(values)
     return np.all(values == values[:, :1, :], axis=(0, 1))
 
@@ -24,7 +35,15 @@ def constant_within_chains(values: np.ndarray) -> np.ndarray:
 def mixing(values: np.ndarray) -> dict[str, np.ndarray]:
     """ESS (bulk, tail), R-hat and MCSE (of mean, of sd) of each statistic, NaN where not computable.
 
-    values: (chains, draws, n_statistics). Each result has shape (n_statistics,).
+    Parameters
+    ----------
+    values
+        The statistics at the draws, shape (chains, draws, n_statistics).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        `ess_bulk`, `ess_tail`, `rhat`, `mcse_mean` and `mcse_sd`, each of shape (n_statistics,).
     """
     values = np.asarray(values, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):

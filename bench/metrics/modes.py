@@ -10,7 +10,20 @@ import numpy as np
 
 
 def mode_coverage(assignments: np.ndarray, count: int) -> dict[str, float]:
-    """Modes visited and EMC from mode indices of all draws (any shape)."""
+    """Modes visited and EMC from mode indices of all draws (any shape).
+
+    Parameters
+    ----------
+    assignments
+        The index of the mode of every draw (any shape).
+    count
+        K, the number of modes.
+
+    Returns
+    -------
+    dict
+        `modes_visited`, `modes_total` and `emc`.
+    """
     freq = np.bincount(np.asarray(assignments).ravel(), minlength=count) / np.asarray(assignments).size
     nonzero = freq[freq > 0]
     return {

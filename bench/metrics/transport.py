@@ -55,22 +55,72 @@ def _weights(x, log_w):
 
 
 def sinkhorn_divergence(x, y, log_w=None, epsilon: float | None = SINKHORN_EPSILON) -> tuple[float, bool, int]:
-    """S_eps(x, y) of the module docstring; `log_w`: log weights of x (None: equal); epsilon None: ott's default,
-    0.05 times the sd of the x-y cost matrix. Returns (value, converged, iterations of the slowest solve)."""
+    """S_eps(x, y) of the module docstring.
+
+    Parameters
+    ----------
+    x
+        The sampler's draws, shape (n, dim).
+    y
+        Exact draws of the target, shape (m, dim).
+    log_w
+        Log weights of x; None: equal.
+    epsilon
+        eps (absolute); None: ott's default, 0.05 times the sd of the x-y cost matrix.
+
+    Returns
+    -------
+    tuple of (float, bool, int)
+        (value, converged, iterations of the slowest solve).
+    """
     eps = None if epsilon is None else float(epsilon)
     value, converged, iters = _divergence(jnp.asarray(x), jnp.asarray(y), _weights(x, log_w), eps)
     return float(value), bool(converged), int(iters)
 
 
 def entropic_w2(x, y, log_w=None, epsilon: float = W2_EPSILON) -> tuple[float, bool, int]:
-    """W_eps(x, y) = sqrt(<P_eps, C>) of the module docstring. Returns (value, converged, iterations)."""
+    """W_eps(x, y) = sqrt(<P_eps, C>) of the module docstring.
+
+    Parameters
+    ----------
+    x
+        The sampler's draws, shape (n, dim).
+    y
+        Exact draws of the target, shape (m, dim).
+    log_w
+        Log weights of x; None: equal.
+    epsilon
+        eps (absolute).
+
+    Returns
+    -------
+    tuple of (float, bool, int)
+        (value, converged, iterations).
+    """
     cost, converged, iters = _entropic_cost(jnp.asarray(x), jnp.asarray(y), _weights(x, log_w), float(epsilon))
     return float(np.sqrt(cost)), bool(converged), int(iters)
 
 
 def transport(x, y, log_w=None) -> dict:
-    """The `sinkhorn` and `entropic_w2` columns between draws x (log weights `log_w`) and exact draws y,
-    with `<column>_not_converged` beside a value whose solve stopped at its iteration limit."""
+    """The `sinkhorn` and `entropic_w2` columns between draws x and exact draws y.
+
+    `<column>_not_converged` goes beside a value whose solve stopped at its iteration limit, and
+    `<column>_not_computed` replaces a non-finite value.
+
+    Parameters
+    ----------
+    x
+        The sampler's draws, shape (n, dim).
+    y
+        Exact draws of the target, shape (m, dim).
+    log_w
+        Log weights of x; None: equal.
+
+    Returns
+    -------
+    dict
+        The columns.
+    """
     row: dict = {}
     for column, fn, eps in (
         ("sinkhorn", sinkhorn_divergence, SINKHORN_EPSILON),

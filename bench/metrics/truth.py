@@ -36,8 +36,18 @@ def _finite(v) -> float | None:
 
 
 def truth_failures(record: Mapping) -> list[str] | None:
-    """The criteria (module doc) that the record fails, each with its value (e.g. `bias² 0.31 > 0.01`); [] when
-    it passes; None when it has no truth columns."""
+    """The criteria (module doc) that the record fails, each with its value (e.g. `bias² 0.31 > 0.01`).
+
+    Parameters
+    ----------
+    record
+        A record with (some of) the truth columns.
+
+    Returns
+    -------
+    list of str or None
+        The failed criteria; [] when it passes; None when it has no truth columns.
+    """
     failed = _failed(record)
     return None if failed is None else [f"{label} {value} > {limit}" for label, value, limit in failed]
 
@@ -60,15 +70,37 @@ def _failed(record: Mapping) -> list[tuple[str, str, str]] | None:
 
 
 def passes_truth(record: Mapping) -> bool | None:
-    """True / False by `truth_failures`; None when the record has no truth."""
+    """True / False by `truth_failures`; None when the record has no truth.
+
+    Parameters
+    ----------
+    record
+        A record with (some of) the truth columns.
+
+    Returns
+    -------
+    bool or None
+        Whether it passes truth; None without truth columns.
+    """
     failures = truth_failures(record)
     return None if failures is None else not failures
 
 
 def config_verdict(records: Iterable[Mapping]) -> tuple[bool | None, int, int, str]:
-    """(passes, seeds passing, seeds with truth, the failed criteria with their seed counts, e.g.
-    `bias² > 0.01 in 2 seeds`) of one configuration's finished seeds; passes is None when no seed has truth,
-    else True when every seed with truth passes."""
+    """The verdict of one configuration's finished seeds: passes when every seed with truth passes.
+
+    Parameters
+    ----------
+    records
+        The configuration's records, one per finished seed.
+
+    Returns
+    -------
+    tuple of (bool or None, int, int, str)
+        (passes, seeds passing, seeds with truth, the failed criteria with their seed counts, e.g.
+        `bias² > 0.01 in 2 seeds`); passes is None when no seed has truth, else True when every seed with
+        truth passes.
+    """
     n_pass = n_judged = 0
     counts: dict[str, int] = {}
     for record in records:
@@ -84,7 +116,22 @@ def config_verdict(records: Iterable[Mapping]) -> tuple[bool | None, int, int, s
 
 
 def verdict_text(passes: bool | None, n_pass: int, n_judged: int) -> str:
-    """`yes (3/3)`, `NO (2/3)` (seeds passing / seeds with truth), or `no truth`."""
+    """`yes (3/3)`, `NO (2/3)` (seeds passing / seeds with truth), or `no truth`.
+
+    Parameters
+    ----------
+    passes
+        The verdict (`config_verdict`); None: no truth.
+    n_pass
+        The seeds passing.
+    n_judged
+        The seeds with truth.
+
+    Returns
+    -------
+    str
+        The verdict's text.
+    """
     if passes is None:
         return "no truth"
     return f"{'yes' if passes else 'NO'} ({n_pass}/{n_judged})"

@@ -14,7 +14,22 @@ import numpy as np
 
 
 def expected_patterns(wells: int, p_upper: float, n: int) -> float:
-    """Mean number of distinct sign patterns among n independent exact draws of `wells` independent wells."""
+    """Mean number of distinct sign patterns among n independent exact draws of `wells` independent wells.
+
+    Parameters
+    ----------
+    wells
+        K, the number of wells.
+    p_upper
+        p, each well's probability of its upper mode.
+    n
+        The number of draws.
+
+    Returns
+    -------
+    float
+        sum_k C(K, k) (1 - (1 - p^k (1-p)^(K-k))^n) (the module docstring).
+    """
     return float(
         sum(
             math.comb(wells, k) * -math.expm1(n * math.log1p(-(p_upper**k) * (1 - p_upper) ** (wells - k)))
@@ -24,7 +39,23 @@ def expected_patterns(wells: int, p_upper: float, n: int) -> float:
 
 
 def well_coverage(upper: np.ndarray, p_upper: float, names: list[str]) -> dict[str, float]:
-    """Coverage from `upper` (n, K): whether each draw is in each well's upper mode; `names`: the K coordinates."""
+    """Coverage from `upper` (n, K): whether each draw is in each well's upper mode; `names`: the K coordinates.
+
+    Parameters
+    ----------
+    upper
+        Whether each of n draws is in each of the K wells' upper mode, shape (n, K).
+    p_upper
+        The true probability of each well's upper mode.
+    names
+        The K coordinates' names.
+
+    Returns
+    -------
+    dict
+        The `well_*` columns: patterns visited, total, their fraction and the exact draws' mean, and the
+        balance per well (`well_upper[name]`) with its truth, extremes and largest error.
+    """
     upper = np.asarray(upper, dtype=bool)
     n, wells = upper.shape
     visited = len(np.unique(np.packbits(upper, axis=1), axis=0))

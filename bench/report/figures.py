@@ -1,6 +1,8 @@
-"""The report's figures, one function each; every function takes loaded data and returns a matplotlib Figure
-at most `WIDTH` inches wide (it fits the page at `DPI`), laid out by matplotlib's constrained layout, its
-legends outside the axes. Sampler configurations are named by short labels (`short_labels`; the page keys them
+"""The report's figures, one function each, from loaded data to a matplotlib Figure that fits the page.
+
+Every function takes loaded data and returns a matplotlib Figure at most `WIDTH` inches wide (it fits the page
+at `DPI`), laid out by matplotlib's constrained layout, its legends outside the axes. Sampler configurations
+are named by short labels (`short_labels`; the page keys them
 to the full ids) and keep one colour (`colours`) in every figure.
 
 - `draws_vs_exact`: the samplers' draws against the target's exact draws, as the target declares
@@ -51,7 +53,18 @@ STYLE = {
 
 
 def styled(fn):
-    """Draw under the report's style (`STYLE`: font sizes that fit `WIDTH`)."""
+    """Draw under the report's style (`STYLE`: font sizes that fit `WIDTH`).
+
+    Parameters
+    ----------
+    fn
+        A figure function.
+
+    Returns
+    -------
+    Callable
+        `fn` drawing under `plt.rc_context(STYLE)`.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -62,8 +75,20 @@ def styled(fn):
 
 
 def short_labels(samplers: list[str]) -> list[str]:
-    """The sampler's name as a configuration's label; `name (k)` numbers the configurations of one sampler
-    that appears more than once (in order)."""
+    """The sampler's name as a configuration's label, numbered where one sampler appears more than once.
+
+    `name (k)` numbers the configurations of one sampler that appears more than once (in order).
+
+    Parameters
+    ----------
+    samplers
+        The sampler name of each configuration, in order.
+
+    Returns
+    -------
+    list of str
+        One label per configuration.
+    """
     counts, seen, out = pd.Series(samplers).value_counts(), {}, []
     for s in samplers:
         seen[s] = seen.get(s, 0) + 1
@@ -72,13 +97,39 @@ def short_labels(samplers: list[str]) -> list[str]:
 
 
 def colours(labels: list[str]) -> dict[str, str]:
-    """One colour per configuration label, in order (matplotlib's `tab10`, then `tab20`)."""
+    """One colour per configuration label, in order (matplotlib's `tab10`, then `tab20`).
+
+    Parameters
+    ----------
+    labels
+        The configurations' labels.
+
+    Returns
+    -------
+    dict of str to str
+        Label -> hex colour (`tab20` when there are more than 10 labels).
+    """
     cycle = [matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab10" if len(labels) <= 10 else "tab20").colors]
     return {label: cycle[k % len(cycle)] for k, label in enumerate(labels)}
 
 
 def points(tree, n: int = PLOT_POINTS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(x (n, dim), statistics (n, n_stat)) of a cell's draws: thinned, or resampled by weight when weighted."""
+    """(x (n, dim), statistics (n, n_stat)) of a cell's draws: thinned, or resampled by weight when weighted.
+
+    Parameters
+    ----------
+    tree
+        The cell's DataTree (`bench.store.to_datatree`).
+    n
+        The most points (thinned: at most the draws; resampled: exactly n).
+    seed
+        The seed of the resampling.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The positions (n, dim) and the statistics (n, n_stat).
+    """
     # numpyro posteriors keep their named values in `posterior` and the flat vector in `unconstrained_posterior`
     group = "unconstrained_posterior" if "unconstrained_posterior" in tree.children else "posterior"
     x = np.asarray(tree[group]["x"].values)
@@ -117,8 +168,32 @@ def _range(*samples: np.ndarray, q: float = 0.5) -> tuple[float, float]:
 
 @styled
 def draws_vs_exact(target, cells: dict[str, object], exact: np.ndarray | None, colour: dict[str, str] | None = None):
-    """`cells`: sampler label -> DataTree of one cell; `exact`: exact draws (n, dim) or None. What is drawn is
-    the target's `plot` (`targets.base.Plot`): the marginal of its statistic and, if declared, its projection."""
+    """The samplers' draws against the target's exact draws, as the target's `plot` declares.
+
+    What is drawn is the target's `plot` (`targets.base.Plot`): the marginal of its statistic and, if declared,
+    its projection.
+
+    Parameters
+    ----------
+    target
+        The target.
+    cells
+        Sampler label -> DataTree of one cell.
+    exact
+        Exact draws (n, dim), or None.
+    colour
+        Label -> colour; None: `colours`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Raises
+    ------
+    ValueError
+        When the target's plot names a statistic it does not have.
+    """
     spec = target.plot
     names = list(cells)
     colour = colour or colours(names)
@@ -189,8 +264,25 @@ def _stat_fn(target, i: int):
 
 @styled
 def cost_accuracy(table: pd.DataFrame, labels: list[str], colour: dict[str, str] | None = None):
-    """Horizontal bars of ESS/s (sampling only, and with warm-up / training) per configuration, and worst
-    |bias|/sd against run seconds; mean ± sd over seeds; one legend of the configurations below."""
+    """Bars of ESS/s per configuration, and worst |bias|/sd against run seconds; mean ± sd over seeds.
+
+    Horizontal bars of ESS/s (sampling only, and with warm-up / training); one legend of the configurations
+    below.
+
+    Parameters
+    ----------
+    table
+        The aggregated leaderboard's rows (`bench.leaderboard.aggregate`), one per label.
+    labels
+        The rows' labels, in order.
+    colour
+        Label -> colour; None: `colours`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     colour = colour or colours(labels)
     fig, (bars, scatter) = plt.subplots(1, 2, figsize=(WIDTH, 0.35 * len(labels) + 2.6), layout="constrained")
     pos = np.arange(len(labels))
@@ -236,9 +328,25 @@ def cost_accuracy(table: pd.DataFrame, labels: list[str], colour: dict[str, str]
 def bias2_against_cost(
     curves: dict[str, list[dict[str, np.ndarray]]], threshold: float, colour: dict[str, str] | None = None
 ):
-    """`curves`: sampler label -> one dict per seed with `bias2` (max over statistics after n draws per chain),
-    `grads` and `seconds` spent by then (`bench.metrics.cost.cumulative_cost`); a label without gradients
-    (`grads` all 0) is left out of the left panel. Log-log, `threshold` as a dashed line."""
+    """The running bias2 against gradient evaluations and against seconds, log-log, `threshold` dashed.
+
+    A seed without gradients (`grads` all 0) is left out of the left panel.
+
+    Parameters
+    ----------
+    curves
+        Sampler label -> one dict per seed with `bias2` (max over statistics after n draws per chain),
+        `grads` and `seconds` spent by then (`bench.metrics.cost.cumulative_cost`).
+    threshold
+        The bias2 level marked.
+    colour
+        Label -> colour; None: `colours`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     colour = colour or colours(list(curves))
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.8), layout="constrained")
     for label, seeds in curves.items():
@@ -278,7 +386,20 @@ def _col(table: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def running_mean(y: np.ndarray, window: int) -> np.ndarray:
-    """Centred running mean of `y` over `window` steps (fewer at the ends), NaNs skipped (pandas `rolling`)."""
+    """Centred running mean of `y` over `window` steps (fewer at the ends), NaNs skipped (pandas `rolling`).
+
+    Parameters
+    ----------
+    y
+        The values.
+    window
+        The steps averaged (at least 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        The running mean, the length of `y`.
+    """
     return pd.Series(np.asarray(y, float)).rolling(max(int(window), 1), center=True, min_periods=1).mean().to_numpy()
 
 
@@ -300,11 +421,26 @@ def training_curves(
     log_Z: float | None,
     colour: dict[str, str] | None = None,
 ):
-    """`curves`: configuration label -> [(seed, the DataTree's `training` group of that seed's training)].
-    The bound L against step, a running mean over 1/`SMOOTHING` of the longest training (raw steps faint).
-    With log Z known the curve is L + log Z, an upper bound on KL(q || target) >= 0, on a log scale; without,
-    L - min L (the least smoothed L of all curves) on a symlog scale, linear within the median standard error
-    of the running mean."""
+    """The bound L against training step, a running mean over 1/`SMOOTHING` of the longest training.
+
+    Raw steps are drawn faint. With log Z known the curve is L + log Z, an upper bound on KL(q || target) >= 0,
+    on a log scale; without, L - min L (the least smoothed L of all curves) on a symlog scale, linear within the
+    median standard error of the running mean.
+
+    Parameters
+    ----------
+    curves
+        Configuration label -> [(seed, the DataTree's `training` group of that seed's training)].
+    log_Z
+        The target's log Z, or None.
+    colour
+        Label -> colour; None: `colours`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     colour = colour or colours(list(curves))
     styles = ("-", "--", ":", "-.")
     longest = max((np.asarray(c["loss"]).size for seeds in curves.values() for _, c in seeds), default=1)
@@ -365,9 +501,27 @@ def training_curves(
 
 @styled
 def rank_plot(tree, statistics: list[str], title: str, chains: int = RANK_CHAINS):
-    """ArviZ rank ECDF plot (arviz-plots `plot_rank`: difference of the chains' fractional-rank ECDFs from
-    uniform, the multi-chain uniformity test's p and its flagged points) of the given statistics; ranks and the
-    test over all chains, the ECDFs of the first `chains` drawn; returns the figure."""
+    """ArviZ rank ECDF plot (arviz-plots `plot_rank`) of the given statistics of one cell.
+
+    The difference of the chains' fractional-rank ECDFs from uniform, the multi-chain uniformity test's p and
+    its flagged points; ranks and the test over all chains, the ECDFs of the first `chains` drawn.
+
+    Parameters
+    ----------
+    tree
+        The cell's DataTree.
+    statistics
+        The statistics' names.
+    title
+        The figure's title (before the description of what is drawn).
+    chains
+        The chains whose ECDFs are drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     import arviz_plots as ap
 
     n_chains = tree["posterior"].sizes["chain"]

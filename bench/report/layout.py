@@ -17,7 +17,18 @@ SLACK = 1.0  # pixels two boxes may share (anti-aliasing) before they count as o
 
 
 def collisions(fig) -> list[str]:
-    """The figure's layout faults, one line each (empty: none)."""
+    """The figure's layout faults, one line each (empty: none).
+
+    Parameters
+    ----------
+    fig
+        A matplotlib Figure (drawn here, with Agg).
+
+    Returns
+    -------
+    list of str
+        One line per overlapping pair of texts, text or axes outside the figure, and legend over other axes.
+    """
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     page = fig.bbox

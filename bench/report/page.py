@@ -33,7 +33,25 @@ WIDTH_PX = 1368  # the page's width for figures: 1400 px less its padding (a fig
 
 
 def write_report(results: pathlib.Path, out: pathlib.Path | None = None) -> pathlib.Path:
-    """Write the report of every record under `results` into `out` (default `<results>/report`); returns the page."""
+    """Write the report of every record under `results` into `out` (default `<results>/report`); returns the page.
+
+    Parameters
+    ----------
+    results
+        The results folder, with its records under `runs/`.
+    out
+        The report's folder (`index.html` and `figures/`); None: `<results>/report`.
+
+    Returns
+    -------
+    pathlib.Path
+        The page, `<out>/index.html`.
+
+    Raises
+    ------
+    bench.store.ResultsError
+        When a path of the report resolves outside `out` or inside committed reference results.
+    """
     import jax
 
     jax.config.update("jax_enable_x64", True)

@@ -79,14 +79,18 @@ TOP_KEYS = {"name", "out", "precision", "seeds", "budget", "executor", "targets"
 
 
 class ConfigError(ValueError):
-    """The sweep file is unreadable or names something that does not exist; the message says which and
-    lists the valid choices."""
+    """The sweep file is unreadable or names something that does not exist.
+
+    The message says which and lists the valid choices.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
-    """One target or sampler configuration of the grid: its registered name and the parameters given
-    (typed; defaults are filled in when the cell's identity is formed)."""
+    """One target or sampler configuration of the grid: its registered name and the parameters given.
+
+    The parameters are typed; defaults are filled in when the cell's identity is formed.
+    """
 
     name: str
     params: tuple[tuple[str, Any], ...] = ()
@@ -115,8 +119,26 @@ class SweepConfig:
 
 
 def load(path: pathlib.Path | str, overrides: Mapping[str, Any] | None = None) -> SweepConfig:
-    """Read and check `path`; `overrides` (from the command line) replace top-level keys: `out`, `executor`
-    (kind) and executor options such as `workers`."""
+    """Read and check the sweep file `path`.
+
+    Parameters
+    ----------
+    path
+        The sweep's TOML file.
+    overrides
+        Values from the command line that replace top-level keys: `out`, `executor` (kind) and executor
+        options such as `workers`.
+
+    Returns
+    -------
+    SweepConfig
+        The checked sweep.
+
+    Raises
+    ------
+    ConfigError
+        When the file cannot be read, is not TOML, or has a problem (`parse`).
+    """
     path = pathlib.Path(path)
     try:
         with open(path, "rb") as f:
@@ -131,8 +153,21 @@ def load(path: pathlib.Path | str, overrides: Mapping[str, Any] | None = None) -
 
 
 def peek_precision(path: pathlib.Path | str) -> str:
-    """The file's `precision` if it is a valid one, else the default: JAX's precision must be set before the
-    checks of `load` build any target (`load` reports a bad value)."""
+    """The file's `precision` if it is a valid one, else the default.
+
+    JAX's precision must be set before the checks of `load` build any target (`load` reports a bad value).
+
+    Parameters
+    ----------
+    path
+        The sweep's TOML file.
+
+    Returns
+    -------
+    str
+        "float64" or "float32": the file's, else the device profile's for its targets (float64 for an
+        unreadable file).
+    """
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
@@ -155,7 +190,27 @@ def _target_names(raw: Mapping[str, Any]) -> list[str]:
 def parse(
     raw: Mapping[str, Any], path: pathlib.Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> SweepConfig:
-    """Check a parsed TOML document; raise ConfigError naming the first problem."""
+    """Check a parsed TOML document; raise ConfigError naming the first problem.
+
+    Parameters
+    ----------
+    raw
+        The parsed document.
+    path
+        The file it came from (its stem is the default name), or None.
+    overrides
+        Values that replace top-level keys (`out`, `executor`, executor options).
+
+    Returns
+    -------
+    SweepConfig
+        The checked sweep.
+
+    Raises
+    ------
+    ConfigError
+        The first problem.
+    """
     from bench.samplers import BUDGET_ARGS
 
     where = str(path) if path else "sweep"

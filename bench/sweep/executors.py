@@ -1,6 +1,8 @@
-"""Executors: where the groups of a sweep run. Each yields `(group, results)` as groups finish, or
-`(group, exception)` when the executor lost the group (a worker process died, a job failed); the cells
-of a lost group that left no record are redone by the next run of the sweep.
+"""Executors: where the groups of a sweep run.
+
+Each yields `(group, results)` as groups finish, or `(group, exception)` when the executor lost the group (a
+worker process died, a job failed); the cells of a lost group that left no record are redone by the next run of
+the sweep.
 
 - `local`: `workers = 1` (default) runs every cell in this process, one after the other (every cache
   shared); `workers = N` runs groups in N processes started with `spawn` (JAX is not fork-safe).
@@ -36,13 +38,41 @@ Outcome = tuple[Group, "list[CellResult] | BaseException"]
 
 
 def execute(kind: str, groups: Sequence[Group], options: Mapping[str, Any], log=print) -> Iterator[Outcome]:
-    """Run `groups` on the executor `kind` with its (checked) `options`; yield outcomes as they come."""
+    """Run `groups` on the executor `kind` with its (checked) `options`; yield outcomes as they come.
+
+    Parameters
+    ----------
+    kind
+        "local", "dask" or "slurm".
+    groups
+        The groups to run.
+    options
+        The executor's options (checked by the sweep file's parser).
+    log
+        Where the executor's messages go.
+
+    Yields
+    ------
+    tuple
+        `(group, results)` as a group finishes, or `(group, exception)` when the executor lost it.
+    """
     runner = {"local": local, "dask": dask, "slurm": slurm}[kind]
     yield from runner(groups, log=log, **options)
 
 
 def check_installed(kind: str) -> None:
-    """Raise `bench.extras.MissingExtra` naming the extra when executor `kind`'s library is not installed."""
+    """Raise `bench.extras.MissingExtra` naming the extra when executor `kind`'s library is not installed.
+
+    Parameters
+    ----------
+    kind
+        The executor.
+
+    Raises
+    ------
+    bench.extras.MissingExtra
+        When its library is not installed.
+    """
     if kind in NEEDS:
         require(*NEEDS[kind], f"the {kind} executor")
 
@@ -137,9 +167,22 @@ def dask(
 
 
 def run_group_on_dask(group: Group) -> list[CellResult]:
-    """`run_group` on a Dask worker, under dask's synchronous scheduler: on a worker xarray would otherwise
-    guard the writing of a cell's draws (serialised in memory) with a `distributed.Lock` keyed by the in-memory
-    file, which the scheduler refuses ("Semaphore or Lock ... not known"), failing every cell."""
+    """`run_group` on a Dask worker, under dask's synchronous scheduler.
+
+    On a worker xarray would otherwise guard the writing of a cell's draws (serialised in memory) with a
+    `distributed.Lock` keyed by the in-memory file, which the scheduler refuses ("Semaphore or Lock ... not
+    known"), failing every cell.
+
+    Parameters
+    ----------
+    group
+        The group.
+
+    Returns
+    -------
+    list of CellResult
+        Its cells' results.
+    """
     import dask
 
     with dask.config.set(scheduler="synchronous"):

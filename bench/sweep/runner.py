@@ -55,8 +55,24 @@ class Summary:
 
 
 def groups_of(config: SweepConfig, run_id: str, retry_failed: bool = False) -> list[Group]:
-    """One group per (target, sampler) configuration, every seed; sorted by target, so one process meets
-    each target configuration's cells together."""
+    """One group per (target, sampler) configuration, every seed.
+
+    Sorted by target, so one process meets each target configuration's cells together.
+
+    Parameters
+    ----------
+    config
+        The sweep.
+    run_id
+        This run's id (`new_run_id`).
+    retry_failed
+        Whether cells that failed before are run again.
+
+    Returns
+    -------
+    list of Group
+        The groups.
+    """
     out = str(config.out.resolve())
     return [
         Group(
@@ -81,8 +97,24 @@ def groups_of(config: SweepConfig, run_id: str, retry_failed: bool = False) -> l
 
 
 def plan(config: SweepConfig, run_id: str, retry_failed: bool = False) -> tuple[list[Group], list[CellResult]]:
-    """(groups of the cells left, results of the cells finished before). Cell ids are formed on this
-    machine; the workers check again under their own device before each cell."""
+    """(groups of the cells left, results of the cells finished before).
+
+    Cell ids are formed on this machine; the workers check again under their own device before each cell.
+
+    Parameters
+    ----------
+    config
+        The sweep.
+    run_id
+        This run's id.
+    retry_failed
+        Whether cells that failed before count as left.
+
+    Returns
+    -------
+    tuple of (list of Group, list of CellResult)
+        The groups of the cells left (their seeds only) and the results of those finished before.
+    """
     set_precision(config.precision)
     todo, before = [], []
     for group in groups_of(config, run_id, retry_failed):
@@ -111,7 +143,24 @@ def run_sweep(
     log: Callable[[str], None] = print,
     on_progress: Callable[[Summary, str], None] | None = None,
 ) -> Summary:
-    """Run every cell left; returns the summary. `on_progress(summary, last)` after each cell or group."""
+    """Run every cell left; returns the summary.
+
+    Parameters
+    ----------
+    config
+        The sweep.
+    retry_failed
+        Whether cells that failed before are run again.
+    log
+        Where the messages go.
+    on_progress
+        `on_progress(summary, last)`, called at the start and after each cell or group; None: not called.
+
+    Returns
+    -------
+    Summary
+        The counts of cells ok, failed, finished before and lost, and the failures.
+    """
     from bench import store
     from bench.sweep.tasks import append_event
 
@@ -174,7 +223,18 @@ def run_sweep(
 
 
 def check_writable(config: SweepConfig) -> None:
-    """`bench.store.check_writable` for the sweep's folder, target names and sweep name (ResultsError)."""
+    """`bench.store.check_writable` for the sweep's folder, target names and sweep name (ResultsError).
+
+    Parameters
+    ----------
+    config
+        The sweep.
+
+    Raises
+    ------
+    bench.store.ResultsError
+        When the results cannot be written.
+    """
     from bench import store
 
     store.check_writable(config.out, targets_of(config), sweep=config.name)

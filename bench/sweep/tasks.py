@@ -76,7 +76,13 @@ class CellResult(NamedTuple):
 
 
 def set_precision(precision: str) -> None:
-    """Before any JAX computation of the process (a fresh worker starts in float32)."""
+    """Set JAX's precision, before any JAX computation of the process (a fresh worker starts in float32).
+
+    Parameters
+    ----------
+    precision
+        "float64" (x64 enabled) or "float32".
+    """
     import jax
 
     jax.config.update("jax_enable_x64", precision == "float64")
@@ -84,16 +90,52 @@ def set_precision(precision: str) -> None:
 
 @functools.lru_cache(maxsize=32)
 def make_target(name: str, params: tuple[tuple[str, Any], ...]):
-    """One Target object per configuration and process: the samplers' and metrics' compile caches are keyed
-    by the log-density function, so the same object must come back for every seed."""
+    """One Target object per configuration and process.
+
+    The samplers' and metrics' compile caches are keyed by the log-density function, so the same object must
+    come back for every seed.
+
+    Parameters
+    ----------
+    name
+        The registered target's name.
+    params
+        Its parameters as sorted (name, value) pairs (hashable).
+
+    Returns
+    -------
+    Target
+        The target (the same object for equal arguments).
+    """
     from targets.registry import make_target as build
 
     return build(name, **dict(params))
 
 
 def finished(out: pathlib.Path, target: str, sampler: str, cell_id: str, retry_failed: bool) -> dict | None:
-    """The cell's record if it counts as finished: readable, complete (`bench.store.read_cell`), and `ok`
-    (or `failed` unless failed cells are retried)."""
+    """The cell's record if it counts as finished.
+
+    Finished: readable, complete (`bench.store.read_cell`), and `ok` (or `failed` unless failed cells are
+    retried). A stale claim left beside a finished cell is removed.
+
+    Parameters
+    ----------
+    out
+        The results folder.
+    target
+        The target's name.
+    sampler
+        The sampler's name.
+    cell_id
+        The cell's id.
+    retry_failed
+        Whether a failed cell counts as not finished.
+
+    Returns
+    -------
+    dict or None
+        The record, or None.
+    """
     from bench import store
 
     record = store.read_cell(out, target, sampler, cell_id)
@@ -104,7 +146,18 @@ def finished(out: pathlib.Path, target: str, sampler: str, cell_id: str, retry_f
 
 
 def cell_ids(group: Group) -> list[str]:
-    """The ids of the group's cells on the device of this process."""
+    """The ids of the group's cells on the device of this process.
+
+    Parameters
+    ----------
+    group
+        The group.
+
+    Returns
+    -------
+    list of str
+        One id per seed, in the group's order.
+    """
     from bench import record as rec
     from bench.run import cell_identity
     from bench.samplers import get_sampler
@@ -118,8 +171,24 @@ def cell_ids(group: Group) -> list[str]:
 
 def run_group(group: Group, on_cell: Callable[[CellResult], None] | None = None, wait: bool = True) -> list[CellResult]:
     """Run (or skip, when finished) each seed of the group; write each record atomically under `group.out`.
+
     Cells claimed by another live process are done last: waited for, then skipped or computed; with
-    `wait = False` they are left out of the results (the caller runs them again later)."""
+    `wait = False` they are left out of the results (the caller runs them again later).
+
+    Parameters
+    ----------
+    group
+        The group.
+    on_cell
+        Called with each cell's result as it comes; None: not called.
+    wait
+        Whether to wait for cells claimed by another live process.
+
+    Returns
+    -------
+    list of CellResult
+        The cells' results.
+    """
     set_precision(group.precision)
     from bench import profile
     from bench.samplers import get_sampler
@@ -204,9 +273,18 @@ def _wait_claim(out: pathlib.Path, group: Group, cell_id: str) -> None:
 
 
 def append_event(out: pathlib.Path, event: dict[str, Any]) -> None:
-    """One line of `<out>/sweeps/log.jsonl` (host, pid, time added), written with a single O_APPEND write:
-    whole lines on a local file system (on NFS lines from several hosts may interleave; it is a log).
-    A line that cannot be written (a full disk) is warned about, never fatal to the cell."""
+    """Append one line to `<out>/sweeps/log.jsonl` (host, pid, time added), with a single O_APPEND write.
+
+    Whole lines on a local file system (on NFS lines from several hosts may interleave; it is a log). A line
+    that cannot be written (a full disk) is warned about, never fatal to the cell.
+
+    Parameters
+    ----------
+    out
+        The results folder.
+    event
+        The event's fields.
+    """
     import warnings
 
     from bench.record import timestamp
@@ -225,7 +303,18 @@ def append_event(out: pathlib.Path, event: dict[str, Any]) -> None:
 
 
 def read_log(out: pathlib.Path) -> list[dict]:
-    """The sweep log's events; a torn last line (a process killed mid-write) is skipped."""
+    """The sweep log's events; a torn last line (a process killed mid-write) is skipped.
+
+    Parameters
+    ----------
+    out
+        The results folder.
+
+    Returns
+    -------
+    list of dict
+        The events, in order; [] without a log.
+    """
     path = out / "sweeps" / LOG
     events = []
     if path.exists():
