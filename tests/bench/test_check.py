@@ -183,6 +183,15 @@ def test_check_sampler_passes_on_the_example_mala_and_exits_0(capsys):
     assert "PASS  moments" in out and "PASS  compile reuse" in out and "PASS  stationarity" in out
 
 
+def test_a_skipped_check_is_no_failure(capsys):
+    # --no-exactness skips the moments and stationarity checks: the run passes, exit 0
+    code = main(
+        ["check-sampler", f"{EXAMPLES / 'my_sampler.py'}:mala", "--draws", "200", "--warmup", "50", "--no-exactness"]
+    )
+    out = capsys.readouterr().out
+    assert "SKIP  moments" in out and code == 0, out
+
+
 def test_check_sampler_spec_that_does_not_resolve_exits_2(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         main(["check-sampler", f"{tmp_path / 'none.py'}:mala"])
