@@ -8,7 +8,9 @@ import re
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-OUTSIDE = ("../shared", "NOTES.md", "DESIGN.md")
+MD_NAME = re.compile(r"[\w.-]+\.md\b")  # a Markdown file's name
+URL = re.compile(r"\w+://\S+")  # a public source, cited by its address
+LINK = re.compile(r"\]\(([^)#\s]+)")  # a Markdown link's target
 
 
 def _hooks():
@@ -22,12 +24,27 @@ def test_readme_is_short():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 150
 
 
-@pytest.mark.parametrize("folder", ["docs", "bench", "targets", "vaegibbs", "baselines", "scripts", "configs"])
+@pytest.mark.parametrize("folder", ["docs", "bench", "targets", "vaegibbs", "baselines", "scripts", "configs", "tests"])
 def test_nothing_cites_a_file_outside_the_repository(folder):
+    """Every Markdown file named exists in the repository, and every relative link of a page resolves inside it
+    to something that exists: a clone has nothing else."""
     files = [p for p in (ROOT / folder).rglob("*") if p.suffix in (".md", ".py", ".toml", ".sh") and p.is_file()]
     files += [ROOT / "README.md", ROOT / "mkdocs.yml"] if folder == "docs" else []
     assert files
-    found = [f"{p.relative_to(ROOT)}: {s}" for p in files for s in OUTSIDE if s in p.read_text(errors="replace")]
+    ours = {p.name for p in ROOT.rglob("*.md") if ".venv" not in p.parts and "site" not in p.parts}
+    found = [
+        f"{p.relative_to(ROOT)}: {name}"
+        for p in files
+        for name in MD_NAME.findall(URL.sub("", p.read_text(errors="replace")))
+        if name not in ours
+    ]
+    for page in [p for p in files if p.suffix == ".md"]:
+        for target in LINK.findall(page.read_text()):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            path = (page.parent / target).resolve()
+            if not path.is_relative_to(ROOT) or not path.exists():
+                found.append(f"{page.relative_to(ROOT)}: link {target}")
     assert not found
 
 

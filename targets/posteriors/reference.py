@@ -1,8 +1,8 @@
 """Reference posteriors: stored draws that stand in for exact draws, and posteriordb's checks on them.
 
-posteriordb's definition of a reference posterior (stan-dev/posteriordb,
-`doc/REFERENCE_POSTERIOR_DEFINITION.md` and its R package's `check_reference_posterior_draws` /
-`ess_bounds`), applied here to every scalar of the model's constrained parameters:
+posteriordb's definition of a reference posterior
+(https://github.com/stan-dev/posteriordb/blob/master/doc/REFERENCE_POSTERIOR_DEFINITION.md, and its R package's
+`check_reference_posterior_draws` / `ess_bounds`), applied here to every scalar of the model's constrained parameters:
 
   1. exactly N = 10,000 draws (default run: 10 chains, 10,000 warm-up + 10,000 iterations, thinned by 10);
   2. rank-normalised split R-hat (Vehtari et al. 2021) < 1.01;
